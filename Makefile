@@ -1,0 +1,43 @@
+# `make run` and `make test` work on a fresh clone: they install what they need first.
+VENV      := .venv
+BIN       := $(VENV)/bin
+PYTHON    ?= python3
+STAMP     := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha256sum | cut -c1-12)
+
+.PHONY: run test setup system-deps lint bench clean
+
+run: setup
+	$(BIN)/bianmin load-demo
+	$(BIN)/bianmin serve --host 127.0.0.1 --port 5000
+
+test: setup system-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+setup: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -f node_modules/.installed-* && touch $@
+
+# Browser tests drive Debian's chromium; Chinese text needs a CJK font in screenshots.
+system-deps:
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) node_modules var test-artifacts

@@ -1,0 +1,1 @@
+"""Bianmin case engine: everything that runs procedures, without Flask."""

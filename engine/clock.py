@@ -1,0 +1,36 @@
+"""The one source of time: every "now" in the engine comes from here so tests can travel in time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+_offset = timedelta(0)
+
+
+def now() -> datetime:
+    """Current time, timezone-aware (UTC)."""
+    return datetime.now(UTC) + _offset
+
+
+def local_now() -> datetime:
+    return now().astimezone(SHANGHAI)
+
+
+def travel(delta: timedelta) -> None:
+    """Move the clock forward (tests and benchmarks only)."""
+    global _offset
+    _offset += delta
+
+
+def set_now(moment: datetime) -> None:
+    """Make now() read `moment` from here on (tests and benchmarks only)."""
+    global _offset
+    _offset = moment - datetime.now(UTC)
+
+
+def reset() -> None:
+    global _offset
+    _offset = timedelta(0)

@@ -1,0 +1,68 @@
+"""The demo county: org tree with division codes, one user per post (A and B on one), shipped procedures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import accounts, catalog
+from .models import OrgUnit, User
+
+DEMO_PASSWORD = "bianmin2026"
+
+# county → towns → villages: (code, name, login prefix)
+COUNTY = ("510123", "青山县", "county")
+TOWNS = [
+    ("510123101000", "清水镇", "qingshui", [("510123101201", "东坡村", "dongpo"),
+                                            ("510123101202", "河湾村", "hewan")]),
+    ("510123102000", "石桥镇", "shiqiao", [("510123102201", "柳林村", "liulin"),
+                                           ("510123102202", "红岩村", "hongyan")]),
+]
+VILLAGE_POSTS = [("agent", "village_agent"), ("committee", "village_committee")]
+TOWN_POSTS = [("window", "town_window"), ("civil", "town_civil_affairs"), ("land", "town_land"),
+              ("planning", "town_planning"), ("leader", "town_leader")]
+COUNTY_POSTS = [("county_civil", "county_civil_affairs"), ("county_land", "county_natural_resources"),
+                ("supervisor", "supervisor"), ("auditor", "auditor"), ("admin", "admin")]
+
+
+def load(session: Session, procedures_dir: Path) -> list[str]:
+    """Idempotent: existing org units and users are kept; returns what was deployed."""
+    county = _org(session, COUNTY[0], COUNTY[1], "county", None)
+    _users(session, COUNTY[0], [(login, role) for login, role in COUNTY_POSTS])
+    for town_code, town_name, town_key, villages in TOWNS:
+        town = _org(session, town_code, town_name, "town", county)
+        _users(session, town_code, [(f"{town_key}_{suffix}", role) for suffix, role in TOWN_POSTS])
+        for village_code, village_name, village_key in villages:
+            _org(session, village_code, village_name, "village", town)
+            _users(session, village_code, [(f"{village_key}_{suffix}", role) for suffix, role in VILLAGE_POSTS])
+    # A/B post: the civil-affairs post of 清水镇 has a backup holder.
+    if session.scalar(select(User.id).where(User.username == "qingshui_civil_b")) is None:
+        accounts.add_user(session, "qingshui_civil_b", "town_civil_affairs", "510123101000",
+                          password=DEMO_PASSWORD, post_rank="B")
+    return deploy_folders(session, sorted(p for p in procedures_dir.iterdir() if (p / "item.toml").exists()))
+
+
+def deploy_folders(session: Session, folders: list[Path], deployed_by: str = "system") -> list[str]:
+    roles = catalog.known_roles(session)
+    done = []
+    for folder in folders:
+        version, created = catalog.deploy(session, catalog.read_folder(folder, roles), deployed_by)
+        done.append(f"{version.item_code} v{version.version}{'（新版本）' if created else '（未变化）'}")
+    return done
+
+
+def _org(session: Session, code: str, name: str, level: str, parent: OrgUnit | None) -> OrgUnit:
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+    if unit is None:
+        unit = OrgUnit(code=code, name=name, level=level, parent_id=parent.id if parent else None)
+        session.add(unit)
+        session.flush()
+    return unit
+
+
+def _users(session: Session, org_code: str, posts: list[tuple[str, str]]) -> None:
+    for username, role in posts:
+        if session.scalar(select(User.id).where(User.username == username)) is None:
+            accounts.add_user(session, username, role, org_code, password=DEMO_PASSWORD)

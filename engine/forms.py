@@ -1,0 +1,69 @@
+"""Form data validation against a task's JSON Schema, with messages in Chinese."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import ValidationError
+from jsonschema.validators import validator_for
+
+from .errors import ValidationFailed
+
+TYPE_NAMES = {
+    "string": "文字", "integer": "整数", "number": "数字", "boolean": "是/否",
+    "object": "对象", "array": "列表", "null": "空值",
+}
+
+
+def validate(schema: dict[str, Any], data: Any, form_title: str | None = None) -> dict[str, Any]:
+    """Return `data` if valid; otherwise raise ValidationFailed listing every problem."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("提交的表单数据格式不正确，应为键值对象")
+    validator = validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        details = [_message(schema, error) for error in errors]
+        title = form_title or schema.get("title") or "表单"
+        raise ValidationFailed(f"“{title}”填写有误：" + "；".join(details), details=details)
+    return data
+
+
+def _field_title(schema: dict[str, Any], path: list[Any]) -> str:
+    node: Any = schema
+    title = ""
+    for part in path:
+        if isinstance(node, dict) and isinstance(part, str):
+            node = node.get("properties", {}).get(part, {})
+            title = node.get("title", part) if isinstance(node, dict) else part
+        elif isinstance(node, dict):
+            node = node.get("items", {})
+    return title or "表单"
+
+
+def _message(schema: dict[str, Any], error: ValidationError) -> str:
+    path = list(error.absolute_path)
+    field = _field_title(schema, path)
+    kind, value = error.validator, error.validator_value
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        return f"“{_field_title(schema, [*path, missing])}”为必填项"
+    if kind == "type":
+        expected = value if isinstance(value, list) else [value]
+        return f"“{field}”应填写{'或'.join(TYPE_NAMES.get(t, t) for t in expected)}"
+    if kind == "minLength":
+        return f"“{field}”至少填写 {value} 个字"
+    if kind == "maxLength":
+        return f"“{field}”最多填写 {value} 个字"
+    if kind in ("minimum", "exclusiveMinimum"):
+        return f"“{field}”不能小于{'或等于' if kind == 'exclusiveMinimum' else ''} {value}"
+    if kind in ("maximum", "exclusiveMaximum"):
+        return f"“{field}”不能大于{'或等于' if kind == 'exclusiveMaximum' else ''} {value}"
+    if kind in ("enum", "const", "oneOf", "anyOf"):
+        return f"“{field}”的取值不在可选范围内"
+    if kind == "pattern":
+        return f"“{field}”的格式不正确"
+    if kind == "format":
+        return f"“{field}”不是有效的{value}格式"
+    if kind == "additionalProperties":
+        return "表单中含有未定义的字段"
+    return f"“{field}”填写有误"

@@ -1,0 +1,244 @@
+"""SQLAlchemy tables: org tree, roles, users, procedure versions, cases, tasks, timers, events."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+LEVELS = ("county", "town", "village")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always hands back aware UTC datetimes (SQLite would otherwise drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use engine.clock")
+        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime}
+
+
+class OrgUnit(Base):
+    """A county, town or village, identified by its administrative division code."""
+
+    __tablename__ = "org_unit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(10))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
+    parent: Mapped[OrgUnit | None] = relationship(remote_side=[id], lazy="joined", join_depth=2)
+
+
+class Role(Base):
+    """A post type; `level` says at which org level its holders sit (village, town, county)."""
+
+    __tablename__ = "role"
+    code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(10))
+
+
+class User(Base):
+    """A staff member holding one post (role at an org unit) as its A or B holder."""
+
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role_code: Mapped[str] = mapped_column(ForeignKey("role.code"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    post_rank: Mapped[str] = mapped_column(String(1), default="A")
+    away: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    org: Mapped[OrgUnit] = relationship(lazy="joined")
+    role: Mapped[Role] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_user_post", "role_code", "org_id"),)
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ServiceItem(Base):
+    """A procedure citizens can apply for; points at its current deployed version."""
+
+    __tablename__ = "service_item"
+    code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("procedure_version.id", use_alter=True, name="fk_item_current_version")
+    )
+
+
+class ProcedureVersion(Base):
+    """One deployed, immutable version of a procedure folder: diagram, forms and service guide."""
+
+    __tablename__ = "procedure_version"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_code: Mapped[str] = mapped_column(ForeignKey("service_item.code"))
+    version: Mapped[int] = mapped_column(Integer)
+    process_id: Mapped[str] = mapped_column(String(100))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    forms: Mapped[dict[str, Any]]
+    guide: Mapped[dict[str, Any]]
+    checksum: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str] = mapped_column(String(50))
+
+    __table_args__ = (UniqueConstraint("item_code", "version"),)
+
+
+class CaseSequence(Base):
+    """Per item and day, the last case sequence number handed out."""
+
+    __tablename__ = "case_sequence"
+    item_code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Case(Base):
+    """One application of one applicant for one item; holds SpiffWorkflow's serialized state."""
+
+    __tablename__ = "case_record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(40), unique=True)
+    item_code: Mapped[str] = mapped_column(ForeignKey("service_item.code"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("procedure_version.id"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    town_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    county_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    applicant_name: Mapped[str] = mapped_column(String(100))
+    applicant_id_number: Mapped[str] = mapped_column(String(18), index=True)
+    applicant_phone: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="running", index=True)
+    result: Mapped[str | None] = mapped_column(String(20))
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    accepted_at: Mapped[datetime]
+    due_date: Mapped[date | None] = mapped_column(Date)
+    due_note: Mapped[str | None] = mapped_column(String(200))
+    completed_at: Mapped[datetime | None]
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    workflow_state: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    item: Mapped[ServiceItem] = relationship(lazy="joined")
+    village: Mapped[OrgUnit] = relationship(foreign_keys=[village_id], lazy="joined")
+
+
+class Task(Base):
+    """A user task waiting in (or done from) an inbox; mirrors a READY SpiffWorkflow task."""
+
+    __tablename__ = "task"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    role_code: Mapped[str] = mapped_column(ForeignKey("role.code"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    form_file: Mapped[str | None] = mapped_column(String(200))
+    ui_form_file: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    case: Mapped[Case] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+
+    __table_args__ = (
+        Index("ix_task_post_open", "role_code", "org_id", "status"),
+        Index("ix_task_assignee_open", "assignee_id", "status"),
+    )
+
+
+class Timer(Base):
+    """A waiting BPMN timer (e.g. a public-notice period) and the absolute time it falls due."""
+
+    __tablename__ = "timer"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="waiting")
+    fired_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_timer_due", "status", "due_at"),)
+
+
+class CaseEvent(Base):
+    """Append-only history of a case; each row's hash chains to the previous one of its case."""
+
+    __tablename__ = "case_event"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    step: Mapped[str | None] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+
+class CalendarYear(Base):
+    """A year whose statutory holidays and make-up workdays have been entered."""
+
+    __tablename__ = "calendar_year"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))
+
+
+class CalendarDay(Base):
+    """An exception to the Monday–Friday rule: a holiday on a weekday, or a make-up workday."""
+
+    __tablename__ = "calendar_day"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(50))

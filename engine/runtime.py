@@ -1,0 +1,351 @@
+"""The one place that changes a case: start, claim, release, complete, fire timers — each in one locked transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, lazyload
+
+from . import audit, calendar, clock, forms, routing
+from .catalog import FORM_PROPERTY, UI_FORM_PROPERTY, current_version
+from .db import Database
+from .errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
+from .idcard import InvalidIdNumber, validate_id_number
+from .models import Case, CaseSequence, OrgUnit, ProcedureVersion, Role, Task, Timer, User
+from .workflow import (
+    MAX_TASK_DEPTH,
+    SERIALIZER_VERSION,
+    SpecCache,
+    dump_state,
+    load_state,
+    new_workflow,
+    utc_from_iso,
+)
+
+PHONE_DIGITS = (7, 11, 12)
+
+
+@dataclass(frozen=True)
+class Applicant:
+    name: str
+    id_number: str
+    phone: str
+
+    @classmethod
+    def parse(cls, raw: Any) -> Applicant:
+        if not isinstance(raw, dict):
+            raise ValidationFailed("申请人信息缺失：需要姓名、身份证号码和联系电话")
+        problems = []
+        name = str(raw.get("name") or "").strip()
+        if not 2 <= len(name) <= 30:
+            problems.append("申请人姓名应为 2 至 30 个字")
+        try:
+            id_number = validate_id_number(str(raw.get("id_number") or ""))
+        except InvalidIdNumber as exc:
+            problems.append(str(exc))
+            id_number = ""
+        phone = str(raw.get("phone") or "").replace("-", "").replace(" ", "")
+        if not (phone.isdigit() and len(phone) in PHONE_DIGITS):
+            problems.append("联系电话应为 11 位手机号码或带区号的固定电话")
+        if problems:
+            raise ValidationFailed("申请人信息有误：" + "；".join(problems), details=problems)
+        return cls(name, id_number, phone)
+
+
+class CaseService:
+    """Engine services used by the web UI, the API, the CLI and the scheduler alike."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.specs = SpecCache()
+
+    # -- starting -----------------------------------------------------------------------------
+
+    def start_case(
+        self, actor_id: int, item_code: str, village_code: str, applicant: Any, data: Any
+    ) -> Case:
+        person = Applicant.parse(applicant)
+        with self.db.write() as session:
+            actor = self._user(session, actor_id)
+            version = current_version(session, item_code)
+            village = session.scalar(select(OrgUnit).where(OrgUnit.code == village_code))
+            if village is None or village.level != "village":
+                raise NotFound(f"未找到行政区划代码为“{village_code}”的村（社区）")
+            if actor.org.level == "village" and actor.org_id != village.id:
+                raise Forbidden("只能为本村（社区）的群众受理申请")
+            if actor.org.level != "village" and not _within(village, actor.org_id):
+                raise Forbidden("该村（社区）不在您的辖区内")
+            application_form = version.guide.get("application_form")
+            if application_form:
+                forms.validate(version.forms[application_form], data, "申请表")
+            elif not isinstance(data, dict):
+                raise ValidationFailed("申请数据格式不正确")
+            town = village.parent
+            assert town is not None and town.parent_id is not None
+            now = clock.now()
+            case = Case(
+                case_number=self._next_case_number(session, item_code, now),
+                item_code=item_code, version_id=version.id, village_id=village.id, town_id=town.id,
+                county_id=town.parent_id, applicant_name=person.name, applicant_id_number=person.id_number,
+                applicant_phone=person.phone, status="running", started_by_id=actor.id, accepted_at=now,
+                workflow_state="", serializer_version=SERIALIZER_VERSION, revision=0,
+            )
+            self._set_due_date(session, case, version, now)
+            session.add(case)
+            session.flush()
+            spec, subprocess_specs = self.specs.get(version.id, version.bpmn_xml, version.process_id)
+            workflow = new_workflow(spec, subprocess_specs, {
+                "case_number": case.case_number,
+                "applicant": {"name": person.name, "phone": person.phone},
+                **data,
+            })
+            audit.append(session, case, "case_started", actor, now, step="受理", after={
+                "item_code": item_code, "version": version.version, "village": village.code,
+                "applicant": person.name, "data": data, "due_date": case.due_date.isoformat()
+                if case.due_date else None,
+            })
+            self._advance(session, case, workflow, actor, now)
+            return case
+
+    def _next_case_number(self, session: Session, item_code: str, now: datetime) -> str:
+        """ITEM-YYYYMMDD-NNNN; the upsert is atomic, so concurrent starts never share a number."""
+        day = now.astimezone(clock.SHANGHAI).strftime("%Y%m%d")
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert  # type: ignore[union-attr]
+        stmt = insert(CaseSequence).values(item_code=item_code, day=day, last=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["item_code", "day"], set_={"last": CaseSequence.last + 1}
+        ).returning(CaseSequence.last)
+        number = session.execute(stmt).scalar_one()
+        return f"{item_code}-{day}-{number:04d}"
+
+    def _set_due_date(self, session: Session, case: Case, version: ProcedureVersion, now: datetime) -> None:
+        days = int(version.guide.get("promised_days", 0))
+        try:
+            case.due_date = calendar.load(session).add_working_days(now.astimezone(clock.SHANGHAI).date(), days)
+        except calendar.MissingHolidayData as exc:
+            # The case is still accepted: the applicant must not lose the application over our data.
+            case.due_date = None
+            case.due_note = exc.message
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def claim(self, actor_id: int, task_id: str) -> Task:
+        with self.db.write() as session:
+            actor, task, case = self._lock_task(session, actor_id, task_id)
+            if task.assignee_id == actor.id:
+                return task
+            if not routing.can_work(actor, task):
+                raise self._refusal(actor, task)
+            before = {"assignee": task.assignee.display_name if task.assignee else None}
+            task.assignee_id = actor.id
+            audit.append(session, case, "task_claimed", actor, clock.now(), task_id=task.id, step=task.name,
+                         before=before, after={"assignee": actor.display_name})
+            return task
+
+    def release(self, actor_id: int, task_id: str) -> Task:
+        with self.db.write() as session:
+            actor, task, case = self._lock_task(session, actor_id, task_id)
+            if task.assignee_id != actor.id:
+                raise Conflict("只能退回自己认领的任务")
+            task.assignee_id = None
+            audit.append(session, case, "task_released", actor, clock.now(), task_id=task.id, step=task.name,
+                         before={"assignee": actor.display_name}, after={"assignee": None})
+            return task
+
+    def complete(self, actor_id: int, task_id: str, data: Any) -> Case:
+        with self.db.write() as session:
+            actor, task, case = self._lock_task(session, actor_id, task_id)
+            if not routing.can_work(actor, task):
+                raise self._refusal(actor, task)
+            version = session.get(ProcedureVersion, case.version_id)
+            assert version is not None
+            if task.form_file:
+                forms.validate(version.forms[task.form_file], data, task.name)
+            elif not isinstance(data, dict):
+                raise ValidationFailed("提交的数据格式不正确")
+            workflow = self._load(case, version)
+            spiff_task = workflow.get_task_from_id(UUID(task.id))
+            if spiff_task is None or spiff_task.state != TaskState.READY:
+                raise Conflict("该任务在流程中已不可办理，请刷新页面")
+            before = {key: spiff_task.data.get(key) for key in data}
+            spiff_task.data.update(data)
+            now = clock.now()
+            try:
+                spiff_task.run()
+            except WorkflowException as exc:
+                raise BianminError(f"环节“{task.name}”执行失败：{exc}") from exc
+            task.status, task.completed_at, task.completed_by_id = "completed", now, actor.id
+            task.assignee_id = task.assignee_id or actor.id
+            audit.append(session, case, "task_completed", actor, now, task_id=task.id, step=task.name,
+                         before=before, after=data)
+            self._advance(session, case, workflow, actor, now)
+            return case
+
+    def _lock_task(self, session: Session, actor_id: int, task_id: str) -> tuple[User, Task, Case]:
+        actor = self._user(session, actor_id)
+        task = session.get(Task, task_id)
+        if task is None:
+            raise NotFound("任务不存在")
+        if not routing.holds_post(actor, task):
+            raise Forbidden("您不是该任务所属岗位的人员，无权办理")
+        case = self._lock_case(session, task.case_id)
+        session.refresh(task)
+        if task.status == "completed":
+            who = task.completed_by.display_name if task.completed_by else "他人"
+            when = task.completed_at.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M") \
+                if task.completed_at else ""
+            raise Conflict(f"该任务已由{who}于 {when} 办理完毕，无需重复办理")
+        if task.status != "open":
+            raise Conflict("该任务已撤销，无需办理")
+        return actor, task, case
+
+    def _refusal(self, actor: User, task: Task) -> BianminError:
+        if actor.away:
+            return Forbidden("您已标记为不在岗，请先恢复在岗再办理任务")
+        holder = task.assignee.display_name if task.assignee else "他人"
+        return Conflict(f"该任务已由{holder}认领，请联系其办理或等待其退回")
+
+    # -- timers -------------------------------------------------------------------------------
+
+    def due_timer_cases(self, limit: int = 100) -> list[int]:
+        with self.db.read() as session:
+            return list(session.scalars(
+                select(Timer.case_id).where(Timer.status == "waiting", Timer.due_at <= clock.now())
+                .group_by(Timer.case_id).limit(limit)
+            ))
+
+    def fire_timers(self, case_id: int) -> int:
+        """Fire the due timers of one case; a second process arriving later finds nothing to do."""
+        with self.db.write() as session:
+            case = self._lock_case(session, case_id)
+            now = clock.now()
+            due = session.scalars(select(Timer).where(
+                Timer.case_id == case_id, Timer.status == "waiting", Timer.due_at <= now)).all()
+            if not due or case.status != "running":
+                return 0
+            version = session.get(ProcedureVersion, case.version_id)
+            assert version is not None
+            workflow = self._load(case, version)
+            workflow.refresh_timers()
+            return self._advance(session, case, workflow, None, now)
+
+    def run_due_timers(self) -> int:
+        return sum(self.fire_timers(case_id) for case_id in self.due_timer_cases())
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _user(self, session: Session, user_id: int) -> User:
+        user = session.get(User, user_id)
+        if user is None or not user.active:
+            raise Forbidden("用户不存在或已停用")
+        return user
+
+    def _lock_case(self, session: Session, case_id: int) -> Case:
+        case = session.scalar(
+            select(Case).where(Case.id == case_id).options(lazyload("*"))
+            .with_for_update().execution_options(populate_existing=True)
+        )
+        if case is None:
+            raise NotFound("办件不存在")
+        return case
+
+    def _load(self, case: Case, version: ProcedureVersion) -> BpmnWorkflow:
+        spec, subprocess_specs = self.specs.get(version.id, version.bpmn_xml, version.process_id)
+        return load_state(case.workflow_state, spec, subprocess_specs)
+
+    def _advance(self, session: Session, case: Case, workflow: BpmnWorkflow, actor: User | None,
+                 now: datetime) -> int:
+        """Run engine steps, then make tasks, timers and case status agree with the workflow."""
+        try:
+            workflow.do_engine_steps()
+        except WorkflowException as exc:
+            raise BianminError(f"流程执行出错：{exc}") from exc
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        if any(t.depth > MAX_TASK_DEPTH for t in ready.values()):
+            raise BianminError("该办件退回或循环次数过多，流程已停止推进，请联系系统管理员处理")
+        open_rows = {row.id: row for row in session.scalars(
+            select(Task).where(Task.case_id == case.id, Task.status == "open").options(lazyload("*")))}
+        for task_id, row in open_rows.items():
+            if task_id not in ready:
+                row.status = "cancelled"
+                audit.append(session, case, "task_cancelled", actor, now, task_id=task_id, step=row.name)
+        fired = self._sync_timers(session, case, workflow, actor, now)
+        for task_id, spiff_task in ready.items():
+            if task_id not in open_rows:
+                self._create_task(session, case, spiff_task, actor, now)
+        if workflow.is_completed() and case.status == "running":
+            end = next(iter(workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)), None)
+            properties = end.task_spec.extensions.get("properties", {}) if end else {}
+            case.status, case.completed_at = "completed", now
+            case.result = properties.get("caseResult", "completed")
+            audit.append(session, case, "case_completed", actor, now,
+                         step=end.task_spec.bpmn_name if end else None, after={"result": case.result})
+        case.workflow_state = dump_state(workflow)
+        case.revision += 1
+        return fired
+
+    def _create_task(self, session: Session, case: Case, spiff_task: Any, actor: User | None,
+                     now: datetime) -> None:
+        spec = spiff_task.task_spec
+        role = session.get(Role, spec.lane)
+        if role is None:
+            raise BianminError(f"环节“{spec.bpmn_name}”的泳道“{spec.lane}”不是已知角色，无法分派")
+        properties = spec.extensions.get("properties", {})
+        row = Task(
+            id=str(spiff_task.id), case_id=case.id, element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
+            role_code=role.code, org_id=routing.org_for_role(case, role),
+            form_file=properties.get(FORM_PROPERTY), ui_form_file=properties.get(UI_FORM_PROPERTY),
+            status="open", created_at=now,
+        )
+        session.add(row)
+        audit.append(session, case, "task_created", actor, now, task_id=row.id, step=row.name,
+                     after={"role": role.code, "role_name": role.name, "org_id": row.org_id})
+
+    def _sync_timers(self, session: Session, case: Case, workflow: BpmnWorkflow, actor: User | None,
+                     now: datetime) -> int:
+        waiting = {
+            str(t.id): t for t in workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+        }
+        rows = {row.id: row for row in session.scalars(
+            select(Timer).where(Timer.case_id == case.id, Timer.status == "waiting"))}
+        fired = 0
+        for timer_id, row in rows.items():
+            if timer_id not in waiting:
+                row.status, row.fired_at = "fired", now
+                fired += 1
+                audit.append(session, case, "timer_fired", actor, now, task_id=timer_id, step=row.name,
+                             after={"due_at": row.due_at.isoformat()})
+        for timer_id, spiff_task in waiting.items():
+            if timer_id in rows:
+                continue
+            value = spiff_task.internal_data.get("event_value")
+            if not isinstance(value, str):
+                continue
+            spec = spiff_task.task_spec
+            row = Timer(id=timer_id, case_id=case.id, element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
+                        due_at=utc_from_iso(value), status="waiting")
+            session.add(row)
+            audit.append(session, case, "timer_started", actor, now, task_id=timer_id, step=row.name,
+                         after={"due_at": row.due_at.isoformat()})
+        return fired
+
+
+def _within(village: OrgUnit, org_id: int) -> bool:
+    unit: OrgUnit | None = village
+    while unit is not None:
+        if unit.id == org_id:
+            return True
+        unit = unit.parent
+    return False

@@ -1,0 +1,29 @@
+"""Timed work driven by APScheduler; what is due is always read from the database, never kept in memory."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .runtime import CaseService
+
+log = logging.getLogger("bianmin.scheduler")
+INTERVAL_SECONDS = 30
+
+
+def tick(cases: CaseService) -> int:
+    """Fire every due BPMN timer; safe to run in several processes at once (the case lock decides)."""
+    fired = cases.run_due_timers()
+    if fired:
+        log.info("fired %d timer(s)", fired)
+    return fired
+
+
+def build(cases: CaseService, *, blocking: bool, interval: int = INTERVAL_SECONDS) -> BaseScheduler:
+    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
+    scheduler.add_job(tick, "interval", seconds=interval, args=[cases], id="timers",
+                      max_instances=1, coalesce=True)
+    return scheduler

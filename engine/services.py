@@ -1,0 +1,22 @@
+"""Wiring: one object holding settings, database and case service for a process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Settings, load_settings
+from .db import Database
+from .runtime import CaseService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    cases: CaseService
+
+
+def open_services(database_url: str | None = None) -> Services:
+    settings = load_settings()
+    db = Database(database_url or settings.database_url)
+    return Services(settings=settings, db=db, cases=CaseService(db))

@@ -1,0 +1,50 @@
+"""Bringing a database up: schema migrations, built-in roles, the shipped holiday calendar."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.orm import Session
+
+from . import calendar
+from .config import ROOT
+from .db import Database
+from .models import Role
+
+ROLES = [
+    ("village_agent", "代办员", "village"),
+    ("village_committee", "村委会", "village"),
+    ("town_window", "便民服务中心窗口", "town"),
+    ("town_civil_affairs", "民政办", "town"),
+    ("town_land", "国土所", "town"),
+    ("town_planning", "村镇规划建设办", "town"),
+    ("town_leader", "分管领导", "town"),
+    ("county_civil_affairs", "县民政局", "county"),
+    ("county_natural_resources", "县自然资源局", "county"),
+    ("county_medical_security", "县医疗保障局", "county"),
+    ("county_disabled_federation", "县残联", "county"),
+    ("supervisor", "电子监察", "county"),
+    ("auditor", "审计", "county"),
+    ("admin", "系统管理员", "county"),
+]
+
+
+def migrate(db: Database) -> None:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def install_reference_data(session: Session) -> None:
+    for code, name, level in ROLES:
+        if session.get(Role, code) is None:
+            session.add(Role(code=code, name=name, level=level))
+    calendar.install_shipped(session)
+
+
+def init(db: Database) -> None:
+    migrate(db)
+    with db.write() as session:
+        install_reference_data(session)

@@ -1,0 +1,133 @@
+"""SpiffWorkflow glue: safe XML parsing, parsed-spec cache, and the case state (de)serializer."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from lxml import etree
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from . import clock
+from .errors import DeployRefused
+from .sandbox import SandboxScriptEngine
+
+# The task iterator stops at depth 1,000 without an error; refuse to go on well before that.
+MAX_TASK_DEPTH = 900
+
+
+class _ClockDatetime(datetime):
+    """SpiffWorkflow's timers call datetime.now() themselves; route that through engine.clock."""
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+        current = clock.now()
+        return current.astimezone(tz) if tz else current.astimezone().replace(tzinfo=None)
+
+
+spiff_timer.datetime = _ClockDatetime  # type: ignore[misc]
+
+
+def parse_xml(data: bytes | str, filename: str) -> etree._Element:
+    """Parse untrusted BPMN XML: no DTDs, no entities, no network."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise DeployRefused(f"{filename}：不是合法的 XML（第 {exc.lineno} 行）：{exc.msg}") from exc
+    if root.getroottree().docinfo.doctype:
+        raise DeployRefused(f"{filename}：流程图不允许包含 DOCTYPE 或外部实体声明")
+    return root
+
+
+def make_parser(validate: bool = False) -> SpiffBpmnParser:
+    return SpiffBpmnParser(validator=BpmnValidator() if validate else None)
+
+
+class _StateConverter(BpmnWorkflowConverter):
+    """Stores a case's instance state without its spec: the spec lives once per procedure version."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any], spec: Any = None, subprocess_specs: Any = None) -> BpmnWorkflow:
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_config = dict(SPIFF_CONFIG)
+_config[BpmnWorkflow] = _StateConverter
+_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
+SERIALIZER_VERSION = _serializer.VERSION
+_script_engine = SandboxScriptEngine()
+
+
+class SpecCache:
+    """Parsed specs per procedure version; versions are immutable, so entries never go stale."""
+
+    def __init__(self) -> None:
+        self._specs: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, version_id: int, bpmn_xml: str, process_id: str) -> tuple[Any, dict[str, Any]]:
+        found = self._specs.get(version_id)
+        if found is None:
+            found = build_spec(bpmn_xml, process_id)
+            with self._lock:
+                self._specs[version_id] = found
+        return found
+
+
+def build_spec(bpmn_xml: str, process_id: str, filename: str = "process.bpmn") -> tuple[Any, dict[str, Any]]:
+    parser = make_parser()
+    parser.add_bpmn_xml(parse_xml(bpmn_xml, filename), filename)
+    return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+
+
+def new_workflow(spec: Any, subprocess_specs: dict[str, Any], data: dict[str, Any]) -> BpmnWorkflow:
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_script_engine)
+    workflow.data.update(data)
+    # The start event copies workflow data into the first tasks.
+    workflow.task_tree.data.update(data)
+    return workflow
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    _serializer.registry._encoder_mode = True
+    try:
+        return json.dumps(_serializer.to_dict(workflow), cls=_serializer._encoder_cls, ensure_ascii=False)
+    finally:
+        _serializer.registry._encoder_mode = False
+
+
+def load_state(state: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+    dct = json.loads(state)
+    workflow = _serializer.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
+    workflow.script_engine = _script_engine
+    return workflow
+
+
+def utc_from_iso(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=clock.SHANGHAI).astimezone(UTC)

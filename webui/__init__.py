@@ -1,0 +1,55 @@
+"""Flask application factory: web UI blueprints and the JSON API over the engine services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, render_template, request
+
+from engine.errors import BianminError
+from engine.services import Services, open_services
+
+from . import i18n
+
+
+def create_app(services: Services | None = None, config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    svc = services or open_services()
+    app.config.update(SECRET_KEY=svc.settings.secret_key, MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+                      JSON_AS_ASCII=False, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.config.update(config or {})
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["bianmin"] = svc
+
+    from . import api, auth, cases, inbox
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(cases.bp)
+    app.register_blueprint(api.bp)
+    i18n.install(app)
+
+    @app.errorhandler(BianminError)
+    def _engine_error(exc: BianminError):  # type: ignore[no-untyped-def]
+        if request.path.startswith("/api/"):
+            return {"error": exc.message, "details": exc.details}, exc.status
+        return render_template("error.html", message=exc.message, details=exc.details), exc.status
+
+    @app.errorhandler(413)
+    def _too_large(_exc: Exception):  # type: ignore[no-untyped-def]
+        message = "上传内容过大"
+        if request.path.startswith("/api/"):
+            return {"error": message}, 413
+        return render_template("error.html", message=message, details=[]), 413
+
+    @app.teardown_appcontext
+    def _drop_user(_exc: BaseException | None) -> None:
+        g.pop("user", None)
+
+    return app
+
+
+def services() -> Services:
+    from flask import current_app
+
+    return current_app.extensions["bianmin"]

@@ -1,0 +1,173 @@
+"""The `bianmin` command: database set-up, demo data, deployment, users, tokens, server and scheduler."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from engine import accounts, demo, routing, scheduler, setup
+from engine.errors import BianminError
+from engine.models import OrgUnit
+from engine.services import Services, open_services
+
+
+def _fail(exc: BianminError) -> None:
+    click.echo(f"错误：{exc.message}", err=True)
+    for line in exc.details:
+        click.echo(f"  - {line}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """便民 Bianmin — procedures for village and township service centres."""
+    ctx.obj = None
+
+
+def services() -> Services:
+    return open_services()
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database schema and install roles and the holiday calendar."""
+    svc = services()
+    setup.init(svc.db)
+    click.echo(f"数据库已就绪：{svc.db.engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command("load-demo")
+def load_demo() -> None:
+    """Load the demo county, its users and the shipped procedures (idempotent)."""
+    svc = services()
+    setup.init(svc.db)
+    try:
+        with svc.db.write() as session:
+            deployed = demo.load(session, svc.settings.procedures_dir)
+    except BianminError as exc:
+        _fail(exc)
+    for line in deployed:
+        click.echo(f"已部署 {line}")
+    click.echo(f"演示账号密码均为 {demo.DEMO_PASSWORD}")
+
+
+@main.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+def deploy(folders: tuple[Path, ...]) -> None:
+    """Validate and deploy procedure folders; nothing is stored if any folder is refused."""
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            for line in demo.deploy_folders(session, list(folders), deployed_by="cli"):
+                click.echo(f"已部署 {line}")
+    except BianminError as exc:
+        _fail(exc)
+
+
+@main.group()
+def org() -> None:
+    """The org tree."""
+
+
+@org.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def org_list(as_json: bool) -> None:
+    svc = services()
+    with svc.db.read() as session:
+        units = session.scalars(select(OrgUnit).order_by(OrgUnit.code)).all()
+        rows = [{"code": u.code, "level": u.level, "name": u.name,
+                 "parent": u.parent.code if u.parent else None} for u in units]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in rows:
+            click.echo(f"{row['code']}\t{row['level']}\t{row['name']}")
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", required=True)
+@click.option("--org", "org_code", required=True)
+@click.option("--name", "display_name")
+@click.option("--rank", type=click.Choice(["A", "B"]), default="A")
+@click.password_option(prompt="密码")
+def user_add(username: str, role: str, org_code: str, display_name: str | None, rank: str, password: str) -> None:
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            created = accounts.add_user(session, username, role, org_code, display_name=display_name,
+                                        password=password, post_rank=rank)
+            click.echo(f"已创建用户 {created.username}（{created.display_name}）")
+    except BianminError as exc:
+        _fail(exc)
+
+
+@main.group()
+def token() -> None:
+    """API bearer tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+def token_create(username: str) -> None:
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            value = accounts.create_token(session, username)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(value)
+
+
+@main.group()
+def post() -> None:
+    """A/B posts."""
+
+
+@post.command("away")
+@click.argument("username")
+@click.option("--back", is_flag=True, help="Mark the user present again.")
+def post_away(username: str, back: bool) -> None:
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            routing.set_away(session, username, not back)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(f"{username} 已{'恢复在岗' if back else '标记为不在岗，其任务由 B 岗办理'}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--no-scheduler", is_flag=True, help="Run timers in a separate `bianmin scheduler` process.")
+def serve(host: str, port: int, no_scheduler: bool) -> None:
+    """Serve the web UI and API (with the scheduler in-process unless --no-scheduler)."""
+    from waitress import serve as waitress_serve
+
+    from webui import create_app
+
+    app = create_app()
+    if not no_scheduler:
+        scheduler.build(app.extensions["bianmin"].cases, blocking=False).start()
+    click.echo(f"便民 Bianmin 正在运行：http://{host}:{port}/")
+    waitress_serve(app, host=host, port=port, threads=8)
+
+
+@main.command("scheduler")
+@click.option("--interval", default=scheduler.INTERVAL_SECONDS, type=int)
+def run_scheduler(interval: int) -> None:
+    """Run the timer scheduler in the foreground (several may run against one PostgreSQL)."""
+    svc = services()
+    click.echo(f"定时任务已启动，每 {interval} 秒检查一次到期的定时器")
+    scheduler.build(svc.cases, blocking=True, interval=interval).start()
