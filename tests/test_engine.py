@@ -1,0 +1,226 @@
+"""The three shipped procedures driven end to end through the engine alone, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import audit, clock
+from engine.catalog import current_version
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer, User
+from engine.services import Services
+from tests.conftest import user_id
+from tests.procedures import applicant, fill
+
+DONGPO = "510123101201"
+
+
+def start(svc: Services, item: str = "MZ-DIBAO", village: str = DONGPO, agent: str = "dongpo_agent") -> Case:
+    with svc.db.read() as session:
+        version = current_version(session, item)
+        schema = version.forms[version.guide["application_form"]]
+    return svc.cases.start_case(user_id(svc, agent), item, village, applicant(village), fill(schema))
+
+
+def open_tasks(svc: Services, case_id: int) -> list[Task]:
+    with svc.db.read() as session:
+        return list(session.scalars(select(Task).where(Task.case_id == case_id, Task.status == "open")
+                                    .order_by(Task.element_id)))
+
+
+def holder(svc: Services, task: Task) -> int:
+    with svc.db.read() as session:
+        found = session.scalar(select(User.id).where(
+            User.role_code == task.role_code, User.org_id == task.org_id, User.post_rank == "A"))
+    assert found is not None
+    return found
+
+
+def form(svc: Services, task: Task, decision: str) -> dict:
+    with svc.db.read() as session:
+        case = session.get(Case, task.case_id)
+        version = session.get(ProcedureVersion, case.version_id)
+        return fill(version.forms[task.form_file], decision)
+
+
+def drive(svc: Services, case: Case, reject_at: str | None = None) -> tuple[Case, list[str]]:
+    """Work every task as its post's A holder; pass 公示 periods by moving the clock."""
+    done: list[str] = []
+    for _ in range(30):
+        tasks = open_tasks(svc, case.id)
+        if tasks:
+            for task in tasks:
+                decision = "reject" if task.element_id == reject_at else "approve"
+                svc.cases.complete(holder(svc, task), task.id, form(svc, task, decision))
+                done.append(task.element_id)
+            continue
+        with svc.db.read() as session:
+            current = session.get(Case, case.id)
+            waiting = session.scalar(select(func.count()).select_from(Timer).where(
+                Timer.case_id == case.id, Timer.status == "waiting"))
+        if current.status != "running" or not waiting:
+            return current, done
+        clock.travel(timedelta(days=8))
+        assert svc.cases.run_due_timers() >= 1
+    raise AssertionError("case did not finish")
+
+
+APPROVE_PATHS = {
+    "MZ-DIBAO": ["village_review", "town_review", "county_approval", "publicity_confirm"],
+    "MZ-WUBAO": ["village_review", "town_review", "county_approval", "sign_agreement", "issue_certificate"],
+    "ZR-ZHAIJIDI": ["village_review", "intake", "land_survey", "planning_review", "town_review", "county_approval"],
+}
+
+
+@pytest.mark.parametrize("item", sorted(APPROVE_PATHS))
+def test_approve_path_runs_to_completion(services: Services, item: str) -> None:
+    case = start(services, item)
+    assert case.case_number.startswith(f"{item}-20260302-")
+    assert case.due_date is not None
+    final, done = drive(services, case)
+    assert (final.status, final.result) == ("completed", "approved")
+    assert done == APPROVE_PATHS[item]
+    with services.db.read() as session:
+        assert audit.verify(session, case.id) == []
+        kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)))
+    assert kinds[0] == "case_started" and kinds[-1] == "case_completed"
+    assert kinds.count("task_completed") == len(done)
+
+
+@pytest.mark.parametrize("item,reject_at", [
+    ("MZ-DIBAO", "village_review"), ("MZ-DIBAO", "town_review"), ("MZ-DIBAO", "county_approval"),
+    ("MZ-WUBAO", "village_review"), ("MZ-WUBAO", "county_approval"),
+    ("ZR-ZHAIJIDI", "intake"), ("ZR-ZHAIJIDI", "county_approval"),
+])
+def test_reject_path_ends_rejected(services: Services, item: str, reject_at: str) -> None:
+    final, done = drive(services, start(services, item), reject_at=reject_at)
+    assert (final.status, final.result) == ("completed", "rejected")
+    assert done[-1] == reject_at
+
+
+def test_tasks_route_to_the_case_village_town_and_county(services: Services) -> None:
+    case = start(services, "MZ-DIBAO", village="510123102202", agent="hongyan_agent")  # 红岩村, 石桥镇
+    [task] = open_tasks(services, case.id)
+    with services.db.read() as session:
+        org = session.get(User, holder(services, task)).org
+    assert (task.role_code, org.code) == ("village_committee", "510123102202")
+    services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    clock.travel(timedelta(days=8))
+    services.cases.run_due_timers()
+    [task] = open_tasks(services, case.id)
+    with services.db.read() as session:
+        assert session.get(User, holder(services, task)).username == "shiqiao_civil"
+
+
+def test_parallel_land_and_planning_review(services: Services) -> None:
+    case = start(services, "ZR-ZHAIJIDI")
+    for _ in range(2):
+        [task] = open_tasks(services, case.id)
+        services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    assert [t.element_id for t in open_tasks(services, case.id)] == ["land_survey", "planning_review"]
+
+
+def test_public_notice_timer_waits_seven_days(services: Services) -> None:
+    case = start(services)
+    [task] = open_tasks(services, case.id)
+    services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    clock.travel(timedelta(days=6))
+    assert services.cases.run_due_timers() == 0
+    assert open_tasks(services, case.id) == []
+    clock.travel(timedelta(days=2))
+    assert services.cases.run_due_timers() == 1
+    assert [t.element_id for t in open_tasks(services, case.id)] == ["town_review"]
+
+
+def test_other_posts_cannot_act(services: Services) -> None:
+    case = start(services)
+    [task] = open_tasks(services, case.id)
+    data = form(services, task, "approve")
+    with pytest.raises(Forbidden):
+        services.cases.complete(user_id(services, "hewan_agent"), task.id, data)
+    with pytest.raises(Forbidden):
+        services.cases.claim(user_id(services, "qingshui_civil"), task.id)
+    with pytest.raises(Forbidden):
+        start(services, village=DONGPO, agent="hewan_agent")
+
+
+def test_completed_task_answers_conflict_naming_who(services: Services) -> None:
+    case = start(services)
+    [task] = open_tasks(services, case.id)
+    committee = holder(services, task)
+    services.cases.complete(committee, task.id, form(services, task, "approve"))
+    with pytest.raises(Conflict, match="东坡村村委会") as caught:
+        services.cases.complete(committee, task.id, form(services, task, "approve"))
+    assert caught.value.status == 409
+
+
+def test_bad_input_changes_nothing(services: Services) -> None:
+    case = start(services)
+    [task] = open_tasks(services, case.id)
+    committee = holder(services, task)
+    with services.db.read() as session:
+        before = session.scalar(select(func.count()).select_from(CaseEvent))
+        state = session.get(Case, case.id).workflow_state
+    bad = form(services, task, "approve") | {"village_decision": 5}
+    with pytest.raises(ValidationFailed, match="取值|应填写"):
+        services.cases.complete(committee, task.id, bad)
+    with pytest.raises(ValidationFailed, match="必填"):
+        services.cases.complete(committee, task.id, {})
+    with pytest.raises(NotFound):
+        services.cases.start_case(user_id(services, "dongpo_agent"), "NO-SUCH", DONGPO, applicant(), {})
+    wrong_id = applicant() | {"id_number": "110101199003071235"}
+    with pytest.raises(ValidationFailed, match="校验位"):
+        services.cases.start_case(user_id(services, "dongpo_agent"), "MZ-DIBAO", DONGPO, wrong_id, {})
+    with services.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(CaseEvent)) == before
+        assert session.get(Case, case.id).workflow_state == state
+        assert session.get(Task, task.id).status == "open"
+
+
+def test_ab_post_backup_sees_and_works_away_holders_tasks(services: Services) -> None:
+    from engine import routing
+
+    case = start(services)
+    [task] = open_tasks(services, case.id)
+    services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    clock.travel(timedelta(days=8))
+    services.cases.run_due_timers()
+    [task] = open_tasks(services, case.id)
+    a, b = user_id(services, "qingshui_civil"), user_id(services, "qingshui_civil_b")
+    services.cases.claim(a, task.id)
+    try:
+        with services.db.write() as session:
+            routing.set_away(session, "qingshui_civil", True)
+        with services.db.read() as session:
+            b_user = session.get(User, b)
+            mine = [t.id for t in session.scalars(routing.my_tasks(b_user))]
+        assert task.id in mine
+        services.cases.complete(b, task.id, form(services, task, "approve"))
+    finally:
+        with services.db.write() as session:
+            routing.set_away(session, "qingshui_civil", False)
+    with services.db.read() as session:
+        assert session.get(Task, task.id).completed_by_id == b
+
+
+def test_running_cases_stay_on_their_version(services: Services, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from engine.config import ROOT
+    from engine.demo import deploy_folders
+
+    case = start(services, "MZ-WUBAO")
+    folder = tmp_path / "wubao"
+    shutil.copytree(ROOT / "bpmn" / "wubao", folder)
+    toml = folder / "item.toml"
+    toml.write_text(toml.read_text("utf-8").replace("promised_days = 40", "promised_days = 35"), "utf-8")
+    with services.db.write() as session:
+        [line] = deploy_folders(session, [folder])
+    assert "新版本" in line
+    newer = start(services, "MZ-WUBAO")
+    assert newer.version_id != case.version_id
+    final, _ = drive(services, case)
+    assert final.result == "approved" and final.version_id == case.version_id
