@@ -31,17 +31,14 @@ def append(
     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
 ) -> CaseEvent:
     """Append one event; the caller holds the case lock, so seq and the chain cannot fork."""
-    last = session.execute(
-        select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case.id)
-        .order_by(CaseEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    seq, prev_hash = case.event_count + 1, case.last_event_hash
     event = CaseEvent(
         case_id=case.id, seq=seq, at=at, actor_id=actor.id if actor else None,
         actor_name=actor.display_name if actor else "系统", kind=kind, task_id=task_id, step=step,
         before=before, after=after, prev_hash=prev_hash, hash="",
     )
     event.hash = _digest(prev_hash, event)
+    case.event_count, case.last_event_hash = seq, event.hash
     session.add(event)
     return event
 
@@ -57,4 +54,7 @@ def verify(session: Session, case_id: int) -> list[str]:
         if event.prev_hash != prev or _digest(prev, event) != event.hash:
             problems.append(f"第 {event.seq} 条记录被改动过")
         prev = event.hash
+    case = session.get(Case, case_id)
+    if case is not None and (case.last_event_hash != prev):
+        problems.append("办件记录的末条哈希与日志不符，日志可能被截断")
     return problems

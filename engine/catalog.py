@@ -243,10 +243,14 @@ def known_roles(session: Session) -> set[str]:
     return set(session.scalars(select(Role.code)))
 
 
-def current_version(session: Session, item_code: str) -> ProcedureVersion:
-    item = session.get(ServiceItem, item_code)
-    if item is None or item.current_version_id is None:
+def current_version_id(session: Session, item_code: str) -> int:
+    version_id = session.scalar(select(ServiceItem.current_version_id).where(ServiceItem.code == item_code))
+    if version_id is None:
         raise NotFound(f"未找到事项编码为“{item_code}”的事项")
-    version = session.get(ProcedureVersion, item.current_version_id)
+    return version_id
+
+
+def current_version(session: Session, item_code: str) -> ProcedureVersion:
+    version = session.get(ProcedureVersion, current_version_id(session, item_code))
     assert version is not None
     return version

@@ -31,8 +31,9 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        # Writers flush once, at commit: the runtime never reads back what it has just written.
         self._writer = sessionmaker(
-            self.engine.execution_options(begin_immediate=True), expire_on_commit=False
+            self.engine.execution_options(begin_immediate=True), expire_on_commit=False, autoflush=False
         )
 
     @property

@@ -56,7 +56,7 @@ class OrgUnit(Base):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[str] = mapped_column(String(10))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
-    parent: Mapped[OrgUnit | None] = relationship(remote_side=[id], lazy="joined", join_depth=2)
+    parent: Mapped[OrgUnit | None] = relationship(remote_side=[id])
 
 
 class Role(Base):
@@ -158,10 +158,13 @@ class Case(Base):
     due_note: Mapped[str | None] = mapped_column(String(200))
     completed_at: Mapped[datetime | None]
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    # Head of the event chain, kept on the (locked) case row so appending needs no extra read.
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_event_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
     workflow_state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(20))
-    item: Mapped[ServiceItem] = relationship(lazy="joined")
-    village: Mapped[OrgUnit] = relationship(foreign_keys=[village_id], lazy="joined")
+    item: Mapped[ServiceItem] = relationship()
+    village: Mapped[OrgUnit] = relationship(foreign_keys=[village_id])
 
 
 class Task(Base):
@@ -181,8 +184,8 @@ class Task(Base):
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    case: Mapped[Case] = relationship(lazy="joined")
-    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    case: Mapped[Case] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
     __table_args__ = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,21 +13,22 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from . import audit, calendar, clock, forms, routing
-from .catalog import FORM_PROPERTY, UI_FORM_PROPERTY, current_version
+from .catalog import FORM_PROPERTY, UI_FORM_PROPERTY, current_version_id
 from .db import Database
 from .errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from .idcard import InvalidIdNumber, validate_id_number
-from .models import Case, CaseSequence, OrgUnit, ProcedureVersion, Role, Task, Timer, User
+from .models import Case, CaseSequence, OrgUnit, Role, Task, Timer, User
 from .workflow import (
     MAX_TASK_DEPTH,
     SERIALIZER_VERSION,
-    SpecCache,
+    LoadedVersion,
+    VersionCache,
     dump_state,
     load_state,
     new_workflow,
@@ -34,6 +36,7 @@ from .workflow import (
 )
 
 PHONE_DIGITS = (7, 11, 12)
+CALENDAR_TTL_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ class CaseService:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.specs = SpecCache()
+        self.versions = VersionCache()
+        self._calendar: tuple[float, calendar.WorkCalendar] | None = None
 
     # -- starting -----------------------------------------------------------------------------
 
@@ -78,7 +82,7 @@ class CaseService:
         person = Applicant.parse(applicant)
         with self.db.write() as session:
             actor = self._user(session, actor_id)
-            version = current_version(session, item_code)
+            version = self.versions.get(session, current_version_id(session, item_code))
             village = session.scalar(select(OrgUnit).where(OrgUnit.code == village_code))
             if village is None or village.level != "village":
                 raise NotFound(f"未找到行政区划代码为“{village_code}”的村（社区）")
@@ -104,8 +108,7 @@ class CaseService:
             self._set_due_date(session, case, version, now)
             session.add(case)
             session.flush()
-            spec, subprocess_specs = self.specs.get(version.id, version.bpmn_xml, version.process_id)
-            workflow = new_workflow(spec, subprocess_specs, {
+            workflow = new_workflow(version.spec, version.subprocess_specs, {
                 "case_number": case.case_number,
                 "applicant": {"name": person.name, "phone": person.phone},
                 **data,
@@ -115,7 +118,7 @@ class CaseService:
                 "applicant": person.name, "data": data, "due_date": case.due_date.isoformat()
                 if case.due_date else None,
             })
-            self._advance(session, case, workflow, actor, now)
+            self._advance(session, case, workflow, Mirrored(set(), set()), actor, now)
             return case
 
     def _next_case_number(self, session: Session, item_code: str, now: datetime) -> str:
@@ -129,10 +132,19 @@ class CaseService:
         number = session.execute(stmt).scalar_one()
         return f"{item_code}-{day}-{number:04d}"
 
-    def _set_due_date(self, session: Session, case: Case, version: ProcedureVersion, now: datetime) -> None:
+    def calendar(self, session: Session) -> calendar.WorkCalendar:
+        """The working-day calendar, re-read at most every few minutes (it changes a few times a year)."""
+        if self._calendar is None or time.monotonic() - self._calendar[0] > CALENDAR_TTL_SECONDS:
+            self._calendar = (time.monotonic(), calendar.load(session))
+        return self._calendar[1]
+
+    def forget_calendar(self) -> None:
+        self._calendar = None
+
+    def _set_due_date(self, session: Session, case: Case, version: LoadedVersion, now: datetime) -> None:
         days = int(version.guide.get("promised_days", 0))
         try:
-            case.due_date = calendar.load(session).add_working_days(now.astimezone(clock.SHANGHAI).date(), days)
+            case.due_date = self.calendar(session).add_working_days(now.astimezone(clock.SHANGHAI).date(), days)
         except calendar.MissingHolidayData as exc:
             # The case is still accepted: the applicant must not lose the application over our data.
             case.due_date = None
@@ -168,13 +180,13 @@ class CaseService:
             actor, task, case = self._lock_task(session, actor_id, task_id)
             if not routing.can_work(actor, task):
                 raise self._refusal(actor, task)
-            version = session.get(ProcedureVersion, case.version_id)
-            assert version is not None
+            version = self.versions.get(session, case.version_id)
             if task.form_file:
                 forms.validate(version.forms[task.form_file], data, task.name)
             elif not isinstance(data, dict):
                 raise ValidationFailed("提交的数据格式不正确")
             workflow = self._load(case, version)
+            mirrored = _mirrored(workflow)
             spiff_task = workflow.get_task_from_id(UUID(task.id))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise Conflict("该任务在流程中已不可办理，请刷新页面")
@@ -189,18 +201,22 @@ class CaseService:
             task.assignee_id = task.assignee_id or actor.id
             audit.append(session, case, "task_completed", actor, now, task_id=task.id, step=task.name,
                          before=before, after=data)
-            self._advance(session, case, workflow, actor, now)
+            mirrored.ready.discard(task.id)
+            self._advance(session, case, workflow, mirrored, actor, now)
             return case
 
     def _lock_task(self, session: Session, actor_id: int, task_id: str) -> tuple[User, Task, Case]:
         actor = self._user(session, actor_id)
-        task = session.get(Task, task_id)
-        if task is None:
+        case_id = select(Task.case_id).where(Task.id == task_id).scalar_subquery()
+        case = session.scalar(
+            select(Case).where(Case.id == case_id).with_for_update().execution_options(populate_existing=True)
+        )
+        # Read after the lock, so a task completed by a concurrent transaction shows as completed.
+        task = session.get(Task, task_id, populate_existing=True) if case else None
+        if task is None or case is None:
             raise NotFound("任务不存在")
         if not routing.holds_post(actor, task):
             raise Forbidden("您不是该任务所属岗位的人员，无权办理")
-        case = self._lock_case(session, task.case_id)
-        session.refresh(task)
         if task.status == "completed":
             who = task.completed_by.display_name if task.completed_by else "他人"
             when = task.completed_at.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M") \
@@ -234,11 +250,10 @@ class CaseService:
                 Timer.case_id == case_id, Timer.status == "waiting", Timer.due_at <= now)).all()
             if not due or case.status != "running":
                 return 0
-            version = session.get(ProcedureVersion, case.version_id)
-            assert version is not None
-            workflow = self._load(case, version)
+            workflow = self._load(case, self.versions.get(session, case.version_id))
+            mirrored = _mirrored(workflow)
             workflow.refresh_timers()
-            return self._advance(session, case, workflow, None, now)
+            return self._advance(session, case, workflow, mirrored, None, now)
 
     def run_due_timers(self) -> int:
         return sum(self.fire_timers(case_id) for case_id in self.due_timer_cases())
@@ -253,37 +268,46 @@ class CaseService:
 
     def _lock_case(self, session: Session, case_id: int) -> Case:
         case = session.scalar(
-            select(Case).where(Case.id == case_id).options(lazyload("*"))
-            .with_for_update().execution_options(populate_existing=True)
+            select(Case).where(Case.id == case_id).with_for_update().execution_options(populate_existing=True)
         )
         if case is None:
             raise NotFound("办件不存在")
         return case
 
-    def _load(self, case: Case, version: ProcedureVersion) -> BpmnWorkflow:
-        spec, subprocess_specs = self.specs.get(version.id, version.bpmn_xml, version.process_id)
-        return load_state(case.workflow_state, spec, subprocess_specs)
+    def _load(self, case: Case, version: LoadedVersion) -> BpmnWorkflow:
+        return load_state(case.workflow_state, version.spec, version.subprocess_specs)
 
-    def _advance(self, session: Session, case: Case, workflow: BpmnWorkflow, actor: User | None,
-                 now: datetime) -> int:
-        """Run engine steps, then make tasks, timers and case status agree with the workflow."""
+    def _advance(self, session: Session, case: Case, workflow: BpmnWorkflow, before: Mirrored,
+                 actor: User | None, now: datetime) -> int:
+        """Run engine steps, then make task rows, timer rows and case status agree with the workflow.
+
+        `before` is what the rows mirrored when the workflow was loaded (the rows always mirror the
+        stored state), so only the difference is written and nothing needs to be read back.
+        """
         try:
             workflow.do_engine_steps()
         except WorkflowException as exc:
             raise BianminError(f"流程执行出错：{exc}") from exc
+        after = _mirrored(workflow)
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
         if any(t.depth > MAX_TASK_DEPTH for t in ready.values()):
             raise BianminError("该办件退回或循环次数过多，流程已停止推进，请联系系统管理员处理")
-        open_rows = {row.id: row for row in session.scalars(
-            select(Task).where(Task.case_id == case.id, Task.status == "open").options(lazyload("*")))}
-        for task_id, row in open_rows.items():
-            if task_id not in ready:
-                row.status = "cancelled"
-                audit.append(session, case, "task_cancelled", actor, now, task_id=task_id, step=row.name)
-        fired = self._sync_timers(session, case, workflow, actor, now)
-        for task_id, spiff_task in ready.items():
-            if task_id not in open_rows:
-                self._create_task(session, case, spiff_task, actor, now)
+        fired = sorted(before.timers - after.timers)
+        if fired:
+            session.execute(update(Timer).where(Timer.id.in_(fired)).values(status="fired", fired_at=now))
+            for timer_id in fired:
+                spec = workflow.get_task_from_id(UUID(timer_id)).task_spec
+                audit.append(session, case, "timer_fired", actor, now, task_id=timer_id,
+                             step=spec.bpmn_name or spec.bpmn_id)
+        for timer_id in sorted(after.timers - before.timers):
+            self._create_timer(session, case, workflow.get_task_from_id(UUID(timer_id)), actor, now)
+        cancelled = sorted(before.ready - after.ready)
+        if cancelled:
+            session.execute(update(Task).where(Task.id.in_(cancelled)).values(status="cancelled"))
+            for task_id in cancelled:
+                audit.append(session, case, "task_cancelled", actor, now, task_id=task_id)
+        for task_id in sorted(after.ready - before.ready):
+            self._create_task(session, case, ready[task_id], actor, now)
         if workflow.is_completed() and case.status == "running":
             end = next(iter(workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)), None)
             properties = end.task_spec.extensions.get("properties", {}) if end else {}
@@ -293,7 +317,7 @@ class CaseService:
                          step=end.task_spec.bpmn_name if end else None, after={"result": case.result})
         case.workflow_state = dump_state(workflow)
         case.revision += 1
-        return fired
+        return len(fired)
 
     def _create_task(self, session: Session, case: Case, spiff_task: Any, actor: User | None,
                      now: datetime) -> None:
@@ -312,34 +336,33 @@ class CaseService:
         audit.append(session, case, "task_created", actor, now, task_id=row.id, step=row.name,
                      after={"role": role.code, "role_name": role.name, "org_id": row.org_id})
 
-    def _sync_timers(self, session: Session, case: Case, workflow: BpmnWorkflow, actor: User | None,
-                     now: datetime) -> int:
-        waiting = {
-            str(t.id): t for t in workflow.get_tasks(state=TaskState.WAITING)
-            if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
-        }
-        rows = {row.id: row for row in session.scalars(
-            select(Timer).where(Timer.case_id == case.id, Timer.status == "waiting"))}
-        fired = 0
-        for timer_id, row in rows.items():
-            if timer_id not in waiting:
-                row.status, row.fired_at = "fired", now
-                fired += 1
-                audit.append(session, case, "timer_fired", actor, now, task_id=timer_id, step=row.name,
-                             after={"due_at": row.due_at.isoformat()})
-        for timer_id, spiff_task in waiting.items():
-            if timer_id in rows:
-                continue
-            value = spiff_task.internal_data.get("event_value")
-            if not isinstance(value, str):
-                continue
-            spec = spiff_task.task_spec
-            row = Timer(id=timer_id, case_id=case.id, element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
-                        due_at=utc_from_iso(value), status="waiting")
-            session.add(row)
-            audit.append(session, case, "timer_started", actor, now, task_id=timer_id, step=row.name,
-                         after={"due_at": row.due_at.isoformat()})
-        return fired
+    def _create_timer(self, session: Session, case: Case, spiff_task: Any, actor: User | None,
+                      now: datetime) -> None:
+        spec = spiff_task.task_spec
+        row = Timer(id=str(spiff_task.id), case_id=case.id, element_id=spec.bpmn_id,
+                    name=spec.bpmn_name or spec.bpmn_id, status="waiting",
+                    due_at=utc_from_iso(spiff_task.internal_data["event_value"]))
+        session.add(row)
+        audit.append(session, case, "timer_started", actor, now, task_id=row.id, step=row.name,
+                     after={"due_at": row.due_at.isoformat()})
+
+
+@dataclass
+class Mirrored:
+    """The workflow tasks that have rows: READY user tasks (Task) and WAITING timers (Timer)."""
+
+    ready: set[str]
+    timers: set[str]
+
+
+def _mirrored(workflow: BpmnWorkflow) -> Mirrored:
+    ready = {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    timers = {
+        str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)
+        if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+        and isinstance(t.internal_data.get("event_value"), str)
+    }
+    return Mirrored(ready, timers)
 
 
 def _within(village: OrgUnit, org_id: int) -> bool:

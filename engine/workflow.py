@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -16,9 +17,11 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from sqlalchemy.orm import Session
 
 from . import clock
-from .errors import DeployRefused
+from .errors import DeployRefused, NotFound
+from .models import ProcedureVersion
 from .sandbox import SandboxScriptEngine
 
 # The task iterator stops at depth 1,000 without an error; refuse to go on well before that.
@@ -83,19 +86,36 @@ SERIALIZER_VERSION = _serializer.VERSION
 _script_engine = SandboxScriptEngine()
 
 
-class SpecCache:
-    """Parsed specs per procedure version; versions are immutable, so entries never go stale."""
+@dataclass(frozen=True)
+class LoadedVersion:
+    """A procedure version as the runtime needs it: parsed spec plus forms and guide."""
+
+    id: int
+    item_code: str
+    version: int
+    guide: dict[str, Any]
+    forms: dict[str, Any]
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+class VersionCache:
+    """Deployed versions are immutable, so a parsed one never goes stale and is kept per process."""
 
     def __init__(self) -> None:
-        self._specs: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._versions: dict[int, LoadedVersion] = {}
         self._lock = threading.Lock()
 
-    def get(self, version_id: int, bpmn_xml: str, process_id: str) -> tuple[Any, dict[str, Any]]:
-        found = self._specs.get(version_id)
+    def get(self, session: Session, version_id: int) -> LoadedVersion:
+        found = self._versions.get(version_id)
         if found is None:
-            found = build_spec(bpmn_xml, process_id)
+            row = session.get(ProcedureVersion, version_id)
+            if row is None:
+                raise NotFound("流程版本不存在")
+            spec, subprocess_specs = build_spec(row.bpmn_xml, row.process_id)
+            found = LoadedVersion(row.id, row.item_code, row.version, row.guide, row.forms, spec, subprocess_specs)
             with self._lock:
-                self._specs[version_id] = found
+                self._versions[version_id] = found
         return found
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 03:17:34.604519
+Create Date: 2026-11-23 03:22:11.811532
 """
 from alembic import op
 import sqlalchemy as sa
@@ -119,6 +119,8 @@ def upgrade() -> None:
     sa.Column('due_note', sa.String(length=200), nullable=True),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revision', sa.Integer(), nullable=False),
+    sa.Column('event_count', sa.Integer(), nullable=False),
+    sa.Column('last_event_hash', sa.String(length=64), nullable=False),
     sa.Column('workflow_state', sa.Text(), nullable=False),
     sa.Column('serializer_version', sa.String(length=20), nullable=False),
     sa.ForeignKeyConstraint(['county_id'], ['org_unit.id'], ),

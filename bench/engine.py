@@ -1,0 +1,243 @@
+"""Throughput of 低保 cases (start, then each user task completed in turn), four ways.
+
+(a) raw SpiffWorkflow in memory, serializing and deserializing at every step;
+(b) Bianmin's engine service without HTTP, on SQLite;
+(c) the same on PostgreSQL (127.0.0.1:5432, database created for the run);
+(d) the HTTP API under a real WSGI server (waitress) on 127.0.0.1, one sequential client that per case
+    starts it, then for each task lists the acting user's tasks and completes it.
+
+The 公示 timers are set to PT0S in a copy of the shipped diagram so the loop measures the engine,
+not the calendar. Usage: python bench/engine.py [--cases N] [--skip-pg] [--skip-http]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: E402
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
+from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
+
+from engine import accounts, demo, setup  # noqa: E402
+from engine.models import Task, User  # noqa: E402
+from engine.services import Services, open_services  # noqa: E402
+from tests.procedures import applicant, fill  # noqa: E402
+
+PG_SERVER = os.environ.get("BIANMIN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ITEM = "BENCH-DIBAO"
+VILLAGE = "510123101201"
+
+
+def bench_folder(tmp: Path) -> Path:
+    folder = tmp / "dibao"
+    shutil.copytree(ROOT / "bpmn" / "dibao", folder)
+    diagram = folder / "process.bpmn"
+    diagram.write_text(diagram.read_text("utf-8").replace('"P7D"', '"PT0S"'), "utf-8")
+    guide = folder / "item.toml"
+    guide.write_text(guide.read_text("utf-8").replace('code = "MZ-DIBAO"', f'code = "{ITEM}"'), "utf-8")
+    return folder
+
+
+def forms_of(folder: Path) -> dict[str, dict]:
+    """Each form's filled-in data, prepared before timing starts."""
+    return {p.name: fill(json.loads(p.read_text("utf-8"))) for p in (folder / "forms").glob("*.schema.json")}
+
+
+def raw_spiff(folder: Path, cases: int) -> tuple[int, float]:
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_file(str(folder / "process.bpmn"))
+    spec, subs = parser.get_spec("dibao"), parser.get_subprocess_specs("dibao")
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    forms = forms_of(folder)
+    application = forms["application.schema.json"]
+    steps = 0
+    started = time.perf_counter()
+    for _ in range(cases):
+        workflow = BpmnWorkflow(spec, subs)
+        workflow.data.update(application)
+        workflow.do_engine_steps()
+        state = serializer.serialize_json(workflow)
+        steps += 1
+        while True:
+            workflow = serializer.deserialize_json(state)
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+            ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+            if not ready:
+                break
+            task = ready[0]
+            task.data.update(forms[task.task_spec.extensions["properties"]["formJsonSchemaFilename"]])
+            task.run()
+            workflow.do_engine_steps()
+            state = serializer.serialize_json(workflow)
+            steps += 1
+        assert workflow.is_completed()
+    return steps, time.perf_counter() - started
+
+
+def prepare(url: str, folder: Path) -> Services:
+    svc = open_services(url)
+    setup.init(svc.db)
+    with svc.db.write() as session:
+        demo.load(session, ROOT / "bpmn")
+        demo.deploy_folders(session, [folder])
+    return svc
+
+
+def holders(svc: Services) -> dict[tuple[str, int], int]:
+    with svc.db.read() as session:
+        return {(u.role_code, u.org_id): u.id for u in session.scalars(select(User).where(User.post_rank == "A"))}
+
+
+def engine_service(svc: Services, folder: Path, cases: int) -> tuple[int, float]:
+    forms = forms_of(folder)
+    application = forms["application.schema.json"]
+    posts = holders(svc)
+    agent = posts[("village_agent", _org_id(svc, VILLAGE))]
+    steps = 0
+    started = time.perf_counter()
+    for _ in range(cases):
+        case = svc.cases.start_case(agent, ITEM, VILLAGE, applicant(), application)
+        steps += 1
+        while True:
+            with svc.db.read() as session:
+                task = session.scalars(select(Task).where(Task.case_id == case.id, Task.status == "open")).first()
+            if task is None:
+                break
+            svc.cases.complete(posts[(task.role_code, task.org_id)], task.id, forms[task.form_file])
+            steps += 1
+    return steps, time.perf_counter() - started
+
+
+def _org_id(svc: Services, code: str) -> int:
+    from engine.models import OrgUnit
+
+    with svc.db.read() as session:
+        return session.scalar(select(OrgUnit.id).where(OrgUnit.code == code))
+
+
+def http_api(url: str, folder: Path, cases: int) -> tuple[int, float]:
+    svc = open_services(url)
+    forms = forms_of(folder)
+    application = forms["application.schema.json"]
+    posts = holders(svc)
+    with svc.db.write() as session:
+        tokens = {uid: accounts.create_token(session, session.get(User, uid).username) for uid in posts.values()}
+    agent_token = tokens[posts[("village_agent", _org_id(svc, VILLAGE))]]
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from waitress import serve; from webui import create_app; "
+         f"serve(create_app(), host='127.0.0.1', port={port}, threads=4, _quiet=True)"],
+        env={**os.environ, "BIANMIN_DATABASE_URL": url}, cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        _wait_for(f"{base}/openapi.json")
+
+        def call(method: str, path: str, token: str, body: dict | None = None) -> dict:
+            data = json.dumps(body).encode() if body is not None else None
+            request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            with urllib.request.urlopen(request) as response:
+                return json.loads(response.read())
+
+        role_of = {uid: role for (role, _org), uid in posts.items()}
+        steps = 0
+        started = time.perf_counter()
+        for _ in range(cases):
+            case = call("POST", "/cases", agent_token,
+                        {"item_code": ITEM, "village_code": VILLAGE, "applicant": applicant(), "data": application})
+            steps += 1
+            while True:
+                detail = call("GET", f"/cases/{case['id']}", agent_token)
+                if not detail["open_tasks"]:
+                    break
+                task = detail["open_tasks"][0]
+                uid = posts[(task["role"], task["org_id"])]
+                listed = call("GET", "/tasks?scope=post", tokens[uid])
+                mine = next(t for t in listed["tasks"] if t["id"] == task["id"])
+                call("POST", f"/tasks/{mine['id']}/complete", tokens[uid], {"data": forms[mine["form"]]})
+                steps += 1
+                assert role_of[uid] == task["role"]
+        return steps, time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str) -> None:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not answer at {url}")
+
+
+def fresh_pg() -> str:
+    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "bianmin_bench" WITH (FORCE)'))
+        conn.execute(text('CREATE DATABASE "bianmin_bench"'))
+    admin.dispose()
+    return PG_SERVER.rsplit("/", 1)[0] + "/bianmin_bench"
+
+
+def report(label: str, steps: int, seconds: float, cases: int) -> float:
+    print(f"{label:<46} {steps / seconds:8.1f} steps/s {cases / seconds:8.1f} cases/s  ({seconds:.2f} s)")
+    return steps / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--skip-http", action="store_true")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bianmin-bench-"))
+    folder = bench_folder(tmp / "src")
+    n = args.cases
+    raw_spiff(folder, 5)
+    a = report("(a) raw SpiffWorkflow, serialize every step", *raw_spiff(folder, n), n)
+    sqlite_url = f"sqlite:///{tmp / 'bench.db'}"
+    svc = prepare(sqlite_url, folder)
+    engine_service(svc, folder, 5)
+    b = report("(b) Bianmin engine service, SQLite", *engine_service(svc, folder, n), n)
+    print(f"    b/a = {b / a:.2f}  (goal >= 0.5)")
+    if not args.skip_pg:
+        pg = prepare(fresh_pg(), folder)
+        engine_service(pg, folder, 5)
+        c = report("(c) Bianmin engine service, PostgreSQL", *engine_service(pg, folder, n), n)
+        print(f"    c/a = {c / a:.2f}  (goal >= 0.3)")
+    if not args.skip_http:
+        steps, seconds = http_api(sqlite_url, folder, n)
+        report("(d) HTTP API, waitress, SQLite, 1 client", steps, seconds, n)
+        print(f"    (d) = {n / seconds:.1f} cases/s  (goal >= 30)")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
