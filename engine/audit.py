@@ -7,7 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from .models import Case, CaseEvent, User
@@ -15,32 +16,48 @@ from .models import Case, CaseEvent, User
 GENESIS = "0" * 64
 
 
-def _digest(prev_hash: str, event: CaseEvent) -> str:
-    body = {
-        "case_id": event.case_id, "seq": event.seq, "at": event.at.isoformat(), "actor_id": event.actor_id,
-        "actor_name": event.actor_name, "kind": event.kind, "task_id": event.task_id, "step": event.step,
-        "before": event.before, "after": event.after,
-    }
+def _digest(prev_hash: str, event: dict[str, Any]) -> str:
+    body = {key: event[key] for key in HASHED}
+    body["at"] = event["at"].isoformat()
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+HASHED = ("case_id", "seq", "at", "actor_id", "actor_name", "kind", "task_id", "step", "before", "after")
 
 
 def append(
     session: Session, case: Case, kind: str, actor: User | None, at: datetime, *,
     task_id: str | None = None, step: str | None = None,
     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-) -> CaseEvent:
-    """Append one event; the caller holds the case lock, so seq and the chain cannot fork."""
+) -> str:
+    """Append one event and return its hash; the caller holds the case lock, so the chain cannot fork."""
     seq, prev_hash = case.event_count + 1, case.last_event_hash
-    event = CaseEvent(
-        case_id=case.id, seq=seq, at=at, actor_id=actor.id if actor else None,
-        actor_name=actor.display_name if actor else "系统", kind=kind, task_id=task_id, step=step,
-        before=before, after=after, prev_hash=prev_hash, hash="",
-    )
-    event.hash = _digest(prev_hash, event)
-    case.event_count, case.last_event_hash = seq, event.hash
-    session.add(event)
-    return event
+    event: dict[str, Any] = {
+        "case_id": case.id, "seq": seq, "at": at, "actor_id": actor.id if actor else None,
+        "actor_name": actor.display_name if actor else "系统", "kind": kind, "task_id": task_id, "step": step,
+        "before": before, "after": after, "prev_hash": prev_hash,
+    }
+    event["hash"] = _digest(prev_hash, event)
+    session.info.setdefault(_PENDING, []).append(event)
+    case.event_count, case.last_event_hash = seq, event["hash"]
+    return event["hash"]
+
+
+_PENDING = "bianmin_pending_events"
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    # One multi-row INSERT per transaction: events are never read back in the transaction that writes them.
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        session.execute(insert(CaseEvent), rows)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def verify(session: Session, case_id: int) -> list[str]:
@@ -51,7 +68,8 @@ def verify(session: Session, case_id: int) -> list[str]:
     for expected_seq, event in enumerate(events, start=1):
         if event.seq != expected_seq:
             problems.append(f"第 {expected_seq} 条记录缺失")
-        if event.prev_hash != prev or _digest(prev, event) != event.hash:
+        fields = {key: getattr(event, key) for key in HASHED}
+        if event.prev_hash != prev or _digest(prev, fields) != event.hash:
             problems.append(f"第 {event.seq} 条记录被改动过")
         prev = event.hash
     case = session.get(Case, case_id)

@@ -13,7 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -326,25 +326,25 @@ class CaseService:
         if role is None:
             raise BianminError(f"环节“{spec.bpmn_name}”的泳道“{spec.lane}”不是已知角色，无法分派")
         properties = spec.extensions.get("properties", {})
-        row = Task(
-            id=str(spiff_task.id), case_id=case.id, element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
-            role_code=role.code, org_id=routing.org_for_role(case, role),
-            form_file=properties.get(FORM_PROPERTY), ui_form_file=properties.get(UI_FORM_PROPERTY),
-            status="open", created_at=now,
-        )
-        session.add(row)
-        audit.append(session, case, "task_created", actor, now, task_id=row.id, step=row.name,
-                     after={"role": role.code, "role_name": role.name, "org_id": row.org_id})
+        row = {
+            "id": str(spiff_task.id), "case_id": case.id, "element_id": spec.bpmn_id,
+            "name": spec.bpmn_name or spec.bpmn_id, "role_code": role.code, "org_id": routing.org_for_role(case, role),
+            "form_file": properties.get(FORM_PROPERTY), "ui_form_file": properties.get(UI_FORM_PROPERTY),
+            "status": "open", "created_at": now, "assignee_id": None, "completed_at": None, "completed_by_id": None,
+        }
+        session.execute(insert(Task), [row])
+        audit.append(session, case, "task_created", actor, now, task_id=row["id"], step=row["name"],
+                     after={"role": role.code, "role_name": role.name, "org_id": row["org_id"]})
 
     def _create_timer(self, session: Session, case: Case, spiff_task: Any, actor: User | None,
                       now: datetime) -> None:
         spec = spiff_task.task_spec
-        row = Timer(id=str(spiff_task.id), case_id=case.id, element_id=spec.bpmn_id,
-                    name=spec.bpmn_name or spec.bpmn_id, status="waiting",
-                    due_at=utc_from_iso(spiff_task.internal_data["event_value"]))
-        session.add(row)
-        audit.append(session, case, "timer_started", actor, now, task_id=row.id, step=row.name,
-                     after={"due_at": row.due_at.isoformat()})
+        row = {"id": str(spiff_task.id), "case_id": case.id, "element_id": spec.bpmn_id,
+               "name": spec.bpmn_name or spec.bpmn_id, "status": "waiting", "fired_at": None,
+               "due_at": utc_from_iso(spiff_task.internal_data["event_value"])}
+        session.execute(insert(Timer), [row])
+        audit.append(session, case, "timer_started", actor, now, task_id=row["id"], step=row["name"],
+                     after={"due_at": row["due_at"].isoformat()})
 
 
 @dataclass
