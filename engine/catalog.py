@@ -81,6 +81,10 @@ def validate_bundle(
         raise DeployRefused(
             f"{where}：流程图文件过大（{len(diagram) // 1024} KB），上限为 {MAX_DIAGRAM_BYTES // 1024} KB"
         )
+    try:
+        diagram_text = diagram.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DeployRefused(f"{where}：流程图文件应为 UTF-8 编码") from exc
     root = parse_xml(diagram, where)
     process_id = _validate_diagram(where, root, form_files, forms, role_codes, problems)
     if problems:
@@ -89,7 +93,7 @@ def validate_bundle(
     for name in sorted(form_files):
         checksum.update(name.encode() + b"\0" + form_files[name])
     checksum.update(item_toml + b"\0" + diagram)
-    return ProcedureBundle(guide, process_id or "", diagram.decode("utf-8"), forms, checksum.hexdigest())
+    return ProcedureBundle(guide, process_id or "", diagram_text, forms, checksum.hexdigest())
 
 
 def _validate_guide(where: str, raw: bytes, problems: list[str]) -> dict[str, Any]:

@@ -1,0 +1,468 @@
+"""The JSON API under /api/v1 through Flask's test client: a whole case, jurisdiction, bad input, deployment."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, func, select
+
+from engine import accounts, clock
+from engine.config import ROOT
+from engine.models import Case, CaseEvent, ProcedureVersion, ServiceItem, Task
+from engine.services import Services
+from tests.conftest import make_services
+from tests.procedures import applicant, fill
+from webui import create_app
+
+DONGPO = "510123101201"
+HEWAN = "510123101202"
+DIBAO_DIR = ROOT / "bpmn" / "dibao"
+TOKENS: dict[tuple[str, str], str] = {}
+
+
+def make_client(svc: Services) -> FlaskClient:
+    app: Flask = create_app(svc, {"TESTING": True})
+    return app.test_client()
+
+
+@pytest.fixture
+def client(services: Services) -> FlaskClient:
+    return make_client(services)
+
+
+@pytest.fixture
+def sqlite_client(sqlite_services: Services) -> FlaskClient:
+    return make_client(sqlite_services)
+
+
+def auth(svc: Services, username: str) -> dict[str, str]:
+    key = (svc.db.url, username)
+    if key not in TOKENS:
+        with svc.db.write() as session:
+            TOKENS[key] = accounts.create_token(session, username)
+    return {"Authorization": f"Bearer {TOKENS[key]}"}
+
+
+def counts(svc: Services) -> dict[str, int]:
+    with svc.db.read() as session:
+        return {model.__name__: session.scalar(select(func.count()).select_from(model)) or 0
+                for model in (Case, CaseEvent, Task, ProcedureVersion, ServiceItem)}
+
+
+def item(client: FlaskClient, svc: Services, code: str) -> dict[str, Any]:
+    response = client.get("/api/v1/items", headers=auth(svc, "dongpo_agent"))
+    assert response.status_code == 200
+    return next(entry for entry in response.json["items"] if entry["code"] == code)
+
+
+def start_dibao(client: FlaskClient, svc: Services, village: str = DONGPO, agent: str = "dongpo_agent") -> dict:
+    schema = item(client, svc, "MZ-DIBAO")["application_schema"]
+    response = client.post("/api/v1/cases", headers=auth(svc, agent), json={
+        "item_code": "MZ-DIBAO", "village_code": village, "applicant": applicant(village), "data": fill(schema),
+    })
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def post_task_for(client: FlaskClient, svc: Services, username: str, case_id: int) -> dict[str, Any]:
+    response = client.get("/api/v1/tasks?scope=post", headers=auth(svc, username))
+    assert response.status_code == 200
+    [task] = [task for task in response.json["tasks"] if task["case_id"] == case_id]
+    return task
+
+
+def form_data(client: FlaskClient, svc: Services, username: str, task_id: str, decision: str = "approve") -> dict:
+    response = client.get(f"/api/v1/tasks/{task_id}", headers=auth(svc, username))
+    assert response.status_code == 200, response.json
+    return fill(response.json["form_schema"], decision)
+
+
+def complete(client: FlaskClient, svc: Services, username: str, task_id: str, data: dict | None = None) -> Any:
+    data = data if data is not None else form_data(client, svc, username, task_id)
+    return client.post(f"/api/v1/tasks/{task_id}/complete", headers=auth(svc, username), json={"data": data})
+
+
+def pass_publicity(svc: Services) -> None:
+    clock.travel(timedelta(days=8))
+    assert svc.cases.run_due_timers() >= 1
+
+
+ISO_SHANGHAI = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
+
+
+# -- (1) a whole case ---------------------------------------------------------------------------
+
+
+def test_whole_dibao_case_through_the_api(client: FlaskClient, services: Services) -> None:
+    case = start_dibao(client, services)
+    assert case["case_number"].startswith("MZ-DIBAO-20260302-")
+    assert case["status"] == "running" and case["due_date"] >= "2026-04-01"
+    assert ISO_SHANGHAI.match(case["accepted_at"]) and case["accepted_at"].startswith("2026-03-02T09:00")
+    assert "*" * 8 in case["applicant"]["id_number"]
+    [first] = case["tasks"]
+    assert first["step"] == "村委会初审" and first["role"]["code"] == "village_committee"
+    assert first["org"]["code"] == DONGPO and first["assignee"] is None
+
+    # The committee sees it on its post, claims it, then finds it among its own tasks.
+    listed = post_task_for(client, services, "dongpo_committee", case["id"])
+    assert listed["id"] == first["id"] and listed["applicant_name"] == "王秀兰"
+    assert listed["form"] == "village_review.schema.json" and listed["village"]["name"] == "东坡村"
+    assert "*" * 8 in listed["applicant_id_number"]
+    claimed = client.post(f"/api/v1/tasks/{first['id']}/claim", headers=auth(services, "dongpo_committee"))
+    assert claimed.status_code == 200 and claimed.json["assignee"]["username"] == "dongpo_committee"
+    mine = client.get("/api/v1/tasks", headers=auth(services, "dongpo_committee")).json
+    assert mine["scope"] == "mine" and first["id"] in [task["id"] for task in mine["tasks"]]
+    due_dates = [task["due_date"] or "9999" for task in mine["tasks"]]
+    assert due_dates == sorted(due_dates)
+    released = client.post(f"/api/v1/tasks/{first['id']}/release", headers=auth(services, "dongpo_committee"))
+    assert released.status_code == 200 and released.json["assignee"] is None
+    client.post(f"/api/v1/tasks/{first['id']}/claim", headers=auth(services, "dongpo_committee"))
+    after_village = complete(client, services, "dongpo_committee", first["id"])
+    assert after_village.status_code == 200, after_village.json
+    assert after_village.json["tasks"] == [] and after_village.json["status"] == "running"  # 初审公示 7 days
+
+    pass_publicity(services)
+    for username in ("qingshui_civil", "county_civil"):
+        task = post_task_for(client, services, username, case["id"])
+        response = complete(client, services, username, task["id"])
+        assert response.status_code == 200, response.json
+    pass_publicity(services)
+    last = post_task_for(client, services, "dongpo_committee", case["id"])
+    assert last["step"] == "公示结果确认"
+    final = complete(client, services, "dongpo_committee", last["id"])
+    assert final.status_code == 200, final.json
+    assert final.json["status"] == "completed" and final.json["result"] == "approved"
+
+    detail = client.get(f"/api/v1/cases/{case['id']}", headers=auth(services, "county_civil")).json
+    assert detail["status"] == "completed" and detail["result"] == "approved" and detail["tasks"] == []
+    assert detail["data"]["application"]["household_size"] >= 1
+    assert [step["step"] for step in detail["data"]["steps"]] == ["村委会初审", "乡镇审核", "县民政局审批",
+                                                                   "公示结果确认"]
+    assert detail["data"]["steps"][2]["data"]["county_decision"] == "approve"
+    assert ISO_SHANGHAI.match(detail["completed_at"])
+
+    history = client.get(f"/api/v1/cases/{case['id']}/events", headers=auth(services, "dongpo_agent")).json
+    events = history["events"]
+    assert history["chain_intact"] is True and history["problems"] == []
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert events[0]["prev_hash"] == "0" * 64
+    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(events, events[1:], strict=False))
+    kinds = [event["kind"] for event in events]
+    assert kinds[0] == "case_started" and kinds[-1] == "case_completed"
+    assert kinds.count("task_completed") == 4 and kinds.count("timer_fired") == 2
+    assert {"task_claimed", "task_released"} <= set(kinds)
+    assert all(ISO_SHANGHAI.match(event["at"]) for event in events)
+
+
+def test_reference_data(client: FlaskClient, services: Services) -> None:
+    orgs = client.get("/api/v1/orgs", headers=auth(services, "dongpo_agent")).json["orgs"]
+    [county] = orgs
+    assert (county["code"], county["level"]) == ("510123", "county")
+    qingshui = next(town for town in county["children"] if town["code"] == "510123101000")
+    assert qingshui["name"] == "清水镇" and {v["name"] for v in qingshui["children"]} == {"东坡村", "河湾村"}
+    dibao = item(client, services, "MZ-DIBAO")
+    assert dibao["name"] == "农村居民最低生活保障" and dibao["version"] >= 1
+    assert dibao["promised_days"] == 30 and dibao["fee"] == "免费" and dibao["case_type"] == "escalated"
+    assert dibao["materials"][0]["name"] == "户主书面申请书" and dibao["conditions"]
+    assert "household_size" in dibao["application_schema"]["properties"]
+    codes = {entry["code"] for entry in client.get("/api/v1/items", headers=auth(services, "admin")).json["items"]}
+    assert {"MZ-DIBAO", "MZ-WUBAO", "ZR-ZHAIJIDI"} <= codes
+
+
+def test_task_lists_take_one_query_however_many_tasks(sqlite_client: FlaskClient, sqlite_services: Services) -> None:
+    """Authentication is one indexed lookup and a list is one query: no query per task (the benchmark's hot path)."""
+    client, svc = sqlite_client, sqlite_services
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    headers = auth(svc, "dongpo_committee")
+
+    def selects_for(path: str) -> tuple[int, int]:
+        statements.clear()
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200
+        return len(statements), len(response.json["tasks"])
+
+    event.listen(svc.db.engine, "before_cursor_execute", record)
+    try:
+        start_dibao(client, svc)
+        few = selects_for("/api/v1/tasks?scope=post")
+        claimed = [start_dibao(client, svc)["tasks"][0]["id"] for _ in range(3)]
+        for task_id in claimed[:2]:
+            client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth(svc, "dongpo_committee"))
+        more = selects_for("/api/v1/tasks?scope=post")
+        mine = selects_for("/api/v1/tasks?scope=mine")
+    finally:
+        event.remove(svc.db.engine, "before_cursor_execute", record)
+    assert more[1] == few[1] + 1 and mine[1] >= 2
+    assert few[0] == more[0] == mine[0] == 2, (few, more, mine)
+
+
+# -- (2) jurisdiction ---------------------------------------------------------------------------
+
+
+def test_other_jurisdictions_cannot_see_or_touch_a_case(client: FlaskClient, services: Services) -> None:
+    case = start_dibao(client, services)
+    [task] = case["tasks"]
+    for outsider in ("hewan_agent", "shiqiao_civil", "liulin_agent"):
+        headers = auth(services, outsider)
+        for path in (f"/api/v1/cases/{case['id']}", f"/api/v1/cases/{case['id']}/events",
+                     f"/api/v1/tasks/{task['id']}"):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 404, (outsider, path)
+            assert "辖区" in response.json["error"]
+            assert case["case_number"] not in response.get_data(as_text=True)
+        for scope in ("post", "mine"):
+            listed = client.get(f"/api/v1/tasks?scope={scope}", headers=headers).json["tasks"]
+            assert task["id"] not in [entry["id"] for entry in listed]
+        before = counts(services)
+        claim = client.post(f"/api/v1/tasks/{task['id']}/claim", headers=headers)
+        assert claim.status_code in (403, 404) and claim.json["error"]
+        done = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=headers,
+                           json={"data": {"village_decision": "approve", "village_opinion": "同意"}})
+        assert done.status_code in (403, 404) and done.json["error"]
+        assert counts(services) == before
+    # Inside the jurisdiction: the town and the county see it; the village agent of another village may not
+    # even start a case for 东坡村.
+    for insider in ("dongpo_agent", "qingshui_civil", "county_civil"):
+        assert client.get(f"/api/v1/cases/{case['id']}", headers=auth(services, insider)).status_code == 200
+    response = client.post("/api/v1/cases", headers=auth(services, "hewan_agent"), json={
+        "item_code": "MZ-DIBAO", "village_code": DONGPO, "applicant": applicant(DONGPO),
+        "data": fill(item(client, services, "MZ-DIBAO")["application_schema"])})
+    assert response.status_code == 403 and "本村" in response.json["error"]
+
+
+# -- (3) bad input changes nothing --------------------------------------------------------------
+
+
+def test_bad_case_input_is_refused_and_changes_nothing(sqlite_client: FlaskClient, sqlite_services: Services) -> None:
+    client, svc = sqlite_client, sqlite_services
+    headers = auth(svc, "dongpo_agent")
+    good = {"item_code": "MZ-DIBAO", "village_code": DONGPO, "applicant": applicant(DONGPO),
+            "data": fill(item(client, svc, "MZ-DIBAO")["application_schema"])}
+    before = counts(svc)
+
+    unknown = client.post("/api/v1/cases", headers=headers, json={**good, "item_code": "MZ-NOPE"})
+    assert unknown.status_code == 404 and "MZ-NOPE" in unknown.json["error"]
+
+    bad_id = {**good["applicant"], "id_number": good["applicant"]["id_number"][:17] + "0"}
+    if bad_id["id_number"] == good["applicant"]["id_number"]:
+        bad_id["id_number"] = good["applicant"]["id_number"][:17] + "1"
+    invalid_id = client.post("/api/v1/cases", headers=headers, json={**good, "applicant": bad_id})
+    assert invalid_id.status_code == 422 and "身份证" in invalid_id.json["error"]
+    assert any("校验位" in line for line in invalid_id.json["details"])
+
+    wrong_type = client.post("/api/v1/cases", headers=headers,
+                             json={**good, "data": {**good["data"], "household_size": "三口人"}})
+    assert wrong_type.status_code == 422 and "家庭人口" in wrong_type.json["error"]
+    assert wrong_type.json["details"] == ["“家庭人口”应填写整数"]
+    not_an_object = client.post("/api/v1/cases", headers=headers, json={**good, "data": ["a"]})
+    assert not_an_object.status_code == 422 and not_an_object.json["error"]
+
+    for body, content_type in (("not json", "application/json"), ("[1, 2]", "application/json"),
+                               ("item_code=MZ-DIBAO", "application/x-www-form-urlencoded")):
+        response = client.post("/api/v1/cases", headers=headers, data=body, content_type=content_type)
+        assert response.status_code == 400 and "JSON" in response.json["error"], body
+    missing = client.post("/api/v1/cases", headers=headers, json={"applicant": good["applicant"]})
+    assert missing.status_code == 422 and "item_code" in missing.json["error"]
+
+    for bad_headers, expected in (({}, "未登录"), ({"Authorization": "Bearer bm_not-a-token"}, "无效"),
+                                  ({"Authorization": "Basic ZG9uZ3BvOnB3"}, "未登录")):
+        response = client.post("/api/v1/cases", headers=bad_headers, json=good)
+        assert response.status_code == 401 and expected in response.json["error"]
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert client.get("/api/v1/tasks", headers=bad_headers).status_code == 401
+    assert counts(svc) == before
+
+    scope = client.get("/api/v1/tasks?scope=everything", headers=headers)
+    assert scope.status_code == 400 and "scope" in scope.json["error"]
+    assert client.get("/api/v1/cases/999999", headers=headers).status_code == 404
+    missing_task = client.post("/api/v1/tasks/no-such-task/claim", headers=headers)
+    assert missing_task.status_code == 404 and missing_task.json["error"] == "任务不存在"
+
+
+def test_wrong_form_data_for_a_task_is_refused(client: FlaskClient, services: Services) -> None:
+    case = start_dibao(client, services)
+    [task] = case["tasks"]
+    before = counts(services)
+    response = complete(client, services, "dongpo_committee", task["id"],
+                        {"village_decision": "maybe", "village_opinion": 3})
+    assert response.status_code == 422 and "村委会初审" in response.json["error"]
+    assert len(response.json["details"]) == 2
+    not_json = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=auth(services, "dongpo_committee"),
+                           data="village_decision=approve", content_type="text/plain")
+    assert not_json.status_code == 400
+    assert counts(services) == before
+
+
+# -- (4) completing twice -----------------------------------------------------------------------
+
+
+def test_completing_a_completed_task_names_who_completed_it(client: FlaskClient, services: Services) -> None:
+    case = start_dibao(client, services)
+    [task] = case["tasks"]
+    data = form_data(client, services, "dongpo_committee", task["id"])
+    assert complete(client, services, "dongpo_committee", task["id"], data).status_code == 200
+    before = counts(services)
+    again = complete(client, services, "dongpo_committee", task["id"], data)
+    assert again.status_code == 409
+    assert "东坡村村委会" in again.json["error"] and "2026-03-02 09:00" in again.json["error"]
+    claim = client.post(f"/api/v1/tasks/{task['id']}/claim", headers=auth(services, "dongpo_committee"))
+    assert claim.status_code == 409 and "办理完毕" in claim.json["error"]
+    assert counts(services) == before
+
+
+# -- deployment ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deploy_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """A database of its own: deploying adds items and versions other tests should not see."""
+    svc = make_services("sqlite", tmp_path_factory.mktemp("api_deploy"), "bianmin_api_deploy")
+    yield svc
+    svc.db.dispose()
+
+
+@pytest.fixture
+def deploy_client(deploy_services: Services) -> FlaskClient:
+    return make_client(deploy_services)
+
+
+def bundle(folder: Path = DIBAO_DIR, *, item_toml: bytes | None = None, diagram: bytes | None = None,
+           drop_form: str | None = None) -> dict[str, Any]:
+    forms = [(io.BytesIO(path.read_bytes()), path.name) for path in sorted((folder / "forms").glob("*.json"))
+             if path.name != drop_form]
+    return {
+        "item_toml": (io.BytesIO(item_toml or (folder / "item.toml").read_bytes()), "item.toml"),
+        "diagram": (io.BytesIO(diagram or (folder / "process.bpmn").read_bytes()), "process.bpmn"),
+        "forms": forms,
+    }
+
+
+def dibao_xml() -> str:
+    return (DIBAO_DIR / "process.bpmn").read_text(encoding="utf-8")
+
+
+def deploy(client: FlaskClient, svc: Services, data: dict[str, Any], username: str = "admin") -> Any:
+    return client.post("/api/v1/procedures", headers=auth(svc, username), data=data,
+                       content_type="multipart/form-data")
+
+
+def test_admin_deploys_a_procedure(deploy_client: FlaskClient, deploy_services: Services) -> None:
+    client, svc = deploy_client, deploy_services
+    toml = (DIBAO_DIR / "item.toml").read_text(encoding="utf-8").replace('code = "MZ-DIBAO"', 'code = "API-DIBAO"')
+    first = deploy(client, svc, bundle(item_toml=toml.encode()))
+    assert first.status_code == 201, first.json
+    assert first.json == {"item_code": "API-DIBAO", "version": 1, "created": True}
+    same = deploy(client, svc, bundle(item_toml=toml.encode()))
+    assert same.status_code == 200 and same.json == {"item_code": "API-DIBAO", "version": 1, "created": False}
+    changed = deploy(client, svc, bundle(item_toml=toml.replace("promised_days = 30", "promised_days = 20").encode()))
+    assert changed.status_code == 201 and changed.json["version"] == 2
+    listed = item(client, svc, "API-DIBAO")
+    assert listed["version"] == 2 and listed["promised_days"] == 20
+    # A case of the new item runs on the new version.
+    response = client.post("/api/v1/cases", headers=auth(svc, "dongpo_agent"), json={
+        "item_code": "API-DIBAO", "village_code": DONGPO, "applicant": applicant(DONGPO),
+        "data": fill(listed["application_schema"])})
+    assert response.status_code == 201 and response.json["tasks"][0]["step"] == "村委会初审"
+
+
+REFUSALS: list[tuple[str, dict[str, Any], str]] = [
+    ("malformed XML", {"diagram": b"<bpmn:definitions><unclosed></bpmn:definitions>"}, "不是合法的 XML"),
+    ("external entity", {"diagram": ('<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n'
+                                     + dibao_xml().split("\n", 1)[1].replace(
+                                         "村代办员</bpmn:documentation>", "&e;</bpmn:documentation>")).encode()},
+     "DOCTYPE"),
+    ("10 MB diagram", {"diagram": dibao_xml().replace(
+        "</bpmn:definitions>", "<!--" + "x" * (10 * 1024 * 1024) + "--></bpmn:definitions>").encode()}, "过大"),
+    ("unknown lane role", {"diagram": dibao_xml().replace('name="county_civil_affairs"', 'name="county_wizard"')
+                           .encode()}, "county_wizard"),
+    ("missing form file", {"drop_form": "town_review.schema.json"}, "town_review.schema.json"),
+    ("unsafe condition", {"diagram": dibao_xml().replace(
+        'village_decision == "approve"', "__import__('os').system('id') == 0").encode()}, "__import__"),
+    ("invalid TOML", {"item_toml": b"code = \n"}, "item.toml"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "expected"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_refused_deployments_store_nothing(deploy_client: FlaskClient, deploy_services: Services, case: str,
+                                           change: dict[str, Any], expected: str) -> None:
+    before = counts(deploy_services)
+    response = deploy(deploy_client, deploy_services, bundle(**change))
+    assert response.status_code == 422, response.json
+    text = response.json["error"] + "\n".join(response.json["details"])
+    assert expected in text, text
+    assert "root:" not in response.get_data(as_text=True)
+    assert counts(deploy_services) == before
+
+
+def test_invalid_form_schema_is_refused(deploy_client: FlaskClient, deploy_services: Services) -> None:
+    before = counts(deploy_services)
+    data = bundle(drop_form="town_review.schema.json")
+    data["forms"].append((io.BytesIO(b'{"type": "object", "properties": {"x": {"type": "colour"}}}'),
+                          "town_review.schema.json"))
+    response = deploy(deploy_client, deploy_services, data)
+    assert response.status_code == 422 and "JSON Schema 无效" in "\n".join(response.json["details"])
+    assert counts(deploy_services) == before
+
+
+def test_deploy_needs_an_admin_and_a_proper_upload(deploy_client: FlaskClient, deploy_services: Services) -> None:
+    client, svc = deploy_client, deploy_services
+    before = counts(svc)
+    for username in ("dongpo_agent", "county_civil", "supervisor"):
+        response = deploy(client, svc, bundle(), username)
+        assert response.status_code == 403 and "系统管理员" in response.json["error"]
+    anonymous = client.post("/api/v1/procedures", data=bundle(), content_type="multipart/form-data")
+    assert anonymous.status_code == 401 and anonymous.json["error"]
+    as_json = client.post("/api/v1/procedures", headers=auth(svc, "admin"), json={"item_toml": "x"})
+    assert as_json.status_code == 400 and "multipart" in as_json.json["error"]
+    no_diagram = bundle()
+    del no_diagram["diagram"]
+    response = deploy(client, svc, no_diagram)
+    assert response.status_code == 422 and "diagram" in response.json["error"]
+    wrong_name = bundle()
+    wrong_name["diagram"] = (io.BytesIO(dibao_xml().encode()), "process.xml")
+    assert deploy(client, svc, wrong_name).status_code == 422
+    huge = bundle()
+    huge["diagram"] = (io.BytesIO(b"<a/>" + b" " * (13 * 1024 * 1024)), "process.bpmn")
+    too_large = deploy(client, svc, huge)
+    assert too_large.status_code == 413 and "过大" in too_large.json["error"]
+    assert counts(svc) == before
+
+
+# -- (5) the OpenAPI document -------------------------------------------------------------------
+
+
+def test_openapi_document_lists_every_route(sqlite_client: FlaskClient) -> None:
+    response = sqlite_client.get("/api/v1/openapi.json")  # no token needed
+    assert response.status_code == 200
+    doc = response.json
+    assert doc["openapi"].startswith("3.1") and doc["servers"] == [{"url": "/api/v1"}]
+    assert doc["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "description": "Authorization: Bearer <访问令牌>"}
+    routes = [rule for rule in sqlite_client.application.url_map.iter_rules() if rule.endpoint.startswith("api.")]
+    assert len(routes) >= 12
+    for rule in routes:
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule).removeprefix("/api/v1")
+        assert path in doc["paths"], path
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = doc["paths"][path][method.lower()]
+            assert operation["responses"], (method, path)
+            for name in re.findall(r"{(\w+)}", path):
+                assert name in [p["name"] for p in operation.get("parameters", [])], (method, path, name)
+            if path != "/openapi.json":
+                assert "401" in operation["responses"] and "security" not in operation
+    refs = set(re.findall(r'"#/components/schemas/(\w+)"', response.get_data(as_text=True)))
+    assert refs <= set(doc["components"]["schemas"])
+    assert doc["components"]["schemas"]["Error"]["required"] == ["error"]

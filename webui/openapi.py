@@ -1,0 +1,335 @@
+"""The OpenAPI 3.1 description of the JSON API in webui/api.py, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+STRING = {"type": "string"}
+NULLABLE_STRING = {"type": ["string", "null"]}
+DATE_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601，北京时间（+08:00）"}
+NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601，北京时间（+08:00）"}
+NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
+ANY_OBJECT = {"type": "object", "additionalProperties": True}
+
+CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"},
+           "description": "办件 ID"}
+TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"},
+           "description": "任务 ID（UUID）"}
+
+UNAUTHORIZED = _error("未提供访问令牌，或令牌无效、已撤销（响应带 WWW-Authenticate: Bearer）")
+BAD_REQUEST = _error("请求体不是 JSON 对象，或参数格式不正确")
+NOT_FOUND = _error("对象不存在，或不在调用者的辖区内")
+FORBIDDEN = _error("无权执行该操作（不是该岗位人员、不在辖区内、已标记不在岗等）")
+CONFLICT = _error("状态冲突：例如任务已由他人认领，或已由某人于某时办理完毕")
+UNPROCESSABLE = _error("数据校验未通过：消息说明问题，details 逐条列出")
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string", "description": "可直接展示给用户的中文说明"},
+            "details": {"type": "array", "items": STRING, "description": "逐条列出的具体问题"},
+        },
+    },
+    "Person": {
+        "type": ["object", "null"],
+        "properties": {"username": STRING, "display_name": STRING},
+    },
+    "Place": {
+        "type": "object",
+        "properties": {"code": {"type": "string", "description": "行政区划代码"}, "name": STRING,
+                       "level": {"enum": ["county", "town", "village"]}},
+    },
+    "OrgNode": {
+        "type": "object",
+        "required": ["code", "name", "level", "children"],
+        "properties": {
+            "code": {"type": "string", "description": "行政区划代码"},
+            "name": STRING,
+            "level": {"enum": ["county", "town", "village"]},
+            "children": {"type": "array", "items": _ref("OrgNode")},
+        },
+    },
+    "Material": {
+        "type": "object",
+        "properties": {"name": STRING, "required": {"type": "boolean"}, "copies": {"type": "integer"}},
+    },
+    "Item": {
+        "type": "object",
+        "description": "事项及其当前部署版本的办事指南",
+        "properties": {
+            "code": STRING, "name": STRING, "version": {"type": "integer"}, "deployed_at": DATE_TIME,
+            "case_type": {"enum": ["immediate", "promised", "joint", "escalated"]},
+            "promised_days": {"type": "integer", "description": "承诺时限（工作日）"},
+            "statutory_days": {"type": "integer", "description": "法定时限（工作日）"},
+            "fee": STRING, "department": NULLABLE_STRING, "conditions": STRING, "basis": STRING,
+            "steps": {"type": "array", "items": STRING},
+            "materials": {"type": "array", "items": _ref("Material")},
+            "application_form": {**NULLABLE_STRING, "description": "申请表 JSON Schema 文件名"},
+            "application_schema": {"type": ["object", "null"], "description": "申请表 JSON Schema（data 须符合它）"},
+        },
+    },
+    "ApplicantIn": {
+        "type": "object",
+        "required": ["name", "id_number", "phone"],
+        "properties": {
+            "name": {"type": "string", "minLength": 2, "maxLength": 30},
+            "id_number": {"type": "string", "description": "18 位居民身份证号码（校验位必须正确）"},
+            "phone": {"type": "string", "description": "11 位手机号码或带区号的固定电话"},
+        },
+    },
+    "StartCase": {
+        "type": "object",
+        "required": ["item_code", "village_code", "applicant"],
+        "properties": {
+            "item_code": {"type": "string", "examples": ["MZ-DIBAO"]},
+            "village_code": {"type": "string", "description": "申请人所在村（社区）的行政区划代码",
+                             "examples": ["510123101201"]},
+            "applicant": _ref("ApplicantIn"),
+            "data": {**ANY_OBJECT, "description": "申请表数据，须符合事项的 application_schema"},
+        },
+    },
+    "CaseTask": {
+        "type": "object",
+        "description": "办件的一个待办任务",
+        "properties": {
+            "id": STRING, "step": STRING, "element_id": STRING,
+            "role": {"type": "object", "properties": {"code": STRING, "name": STRING}},
+            "org": _ref("Place"), "assignee": _ref("Person"), "created_at": DATE_TIME,
+            "form": {**NULLABLE_STRING, "description": "表单 JSON Schema 文件名"},
+        },
+    },
+    "Case": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"}, "case_number": {"type": "string", "description": "办件编号"},
+            "item_code": STRING, "item_name": STRING,
+            "status": {"enum": ["running", "completed"]},
+            "result": {"type": ["string", "null"], "description": "办结结果，如 approved、rejected"},
+            "applicant": {
+                "type": "object",
+                "properties": {"name": STRING, "id_number": {"type": "string", "description": "已脱敏"},
+                               "phone": STRING},
+            },
+            "village": _ref("Place"), "accepted_at": DATE_TIME,
+            "due_date": {**NULLABLE_DATE, "description": "承诺办结日期（按工作日计算）"},
+            "due_note": {**NULLABLE_STRING, "description": "无法计算承诺日期时的说明"},
+            "completed_at": NULLABLE_DATE_TIME,
+            "tasks": {"type": "array", "items": _ref("CaseTask")},
+            "completed_task_id": {"type": "string", "description": "仅在办理任务的响应中出现"},
+        },
+    },
+    "CaseDetail": {
+        "allOf": [_ref("Case"), {
+            "type": "object",
+            "properties": {"data": {
+                "type": "object",
+                "properties": {
+                    "application": ANY_OBJECT,
+                    "steps": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {"task_id": STRING, "step": STRING, "completed_at": DATE_TIME,
+                                       "completed_by": STRING, "data": ANY_OBJECT},
+                    }},
+                },
+            }},
+        }],
+    },
+    "Task": {
+        "type": "object",
+        "properties": {
+            "id": STRING, "case_id": {"type": "integer"}, "case_number": STRING, "item_code": STRING,
+            "item_name": STRING, "step": STRING, "element_id": STRING, "role": STRING,
+            "status": {"enum": ["open", "completed", "cancelled"]}, "applicant_name": STRING,
+            "applicant_id_number": {"type": "string", "description": "已脱敏"}, "village": _ref("Place"),
+            "created_at": DATE_TIME, "due_date": NULLABLE_DATE, "assignee": _ref("Person"),
+            "form": {**NULLABLE_STRING, "description": "表单 JSON Schema 文件名"},
+            "ui_form": {**NULLABLE_STRING, "description": "表单界面 Schema 文件名"},
+        },
+    },
+    "TaskDetail": {
+        "allOf": [_ref("Task"), {
+            "type": "object",
+            "properties": {"form_schema": {"type": ["object", "null"]}, "ui_schema": {"type": ["object", "null"]}},
+        }],
+    },
+    "TaskList": {
+        "type": "object",
+        "properties": {"scope": {"enum": ["mine", "post"]}, "tasks": {"type": "array", "items": _ref("Task")}},
+    },
+    "CompleteTask": {
+        "type": "object",
+        "properties": {"data": {**ANY_OBJECT, "description": "该环节表单数据，须符合任务的 form_schema"}},
+    },
+    "Event": {
+        "type": "object",
+        "properties": {
+            "seq": {"type": "integer"}, "at": DATE_TIME, "actor": STRING,
+            "kind": {"type": "string", "examples": ["case_started", "task_created", "task_claimed",
+                                                    "task_completed", "timer_fired", "case_completed"]},
+            "task_id": NULLABLE_STRING, "step": NULLABLE_STRING,
+            "before": {"type": ["object", "null"]}, "after": {"type": ["object", "null"]},
+            "prev_hash": STRING, "hash": {"type": "string", "description": "SHA-256，与上一条记录的 hash 链接"},
+        },
+    },
+    "EventList": {
+        "type": "object",
+        "properties": {
+            "case_id": {"type": "integer"}, "case_number": STRING,
+            "chain_intact": {"type": "boolean", "description": "重新计算哈希链后记录未被改动"},
+            "problems": {"type": "array", "items": STRING},
+            "events": {"type": "array", "items": _ref("Event")},
+        },
+    },
+    "DeployUpload": {
+        "type": "object",
+        "required": ["item_toml", "diagram"],
+        "properties": {
+            "item_toml": {"type": "string", "contentMediaType": "application/toml", "description": "办事指南"},
+            "diagram": {"type": "string", "contentMediaType": "application/xml",
+                        "description": "BPMN 流程图（.bpmn，UTF-8，不超过 2 MB，不得含 DOCTYPE）"},
+            "forms": {"type": "array", "items": {"type": "string", "contentMediaType": "application/json"},
+                      "description": "表单 JSON Schema 文件，文件名须与流程图中引用的一致"},
+        },
+    },
+    "DeployResult": {
+        "type": "object",
+        "properties": {"item_code": STRING, "version": {"type": "integer"},
+                       "created": {"type": "boolean", "description": "false 表示与当前版本完全相同，未新建版本"}},
+    },
+}
+
+PATHS: dict[str, Any] = {
+    "/openapi.json": {"get": {
+        "summary": "本文档", "operationId": "openapi", "security": [], "tags": ["meta"],
+        "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 文档")},
+    }},
+    "/orgs": {"get": {
+        "summary": "行政区划树（县 → 乡镇 → 村）", "operationId": "listOrgs", "tags": ["reference"],
+        "responses": {"200": _json({"type": "object", "properties": {
+            "orgs": {"type": "array", "items": _ref("OrgNode")}}}, "根节点列表"), "401": UNAUTHORIZED},
+    }},
+    "/items": {"get": {
+        "summary": "事项目录及当前版本的办事指南和申请表", "operationId": "listItems", "tags": ["reference"],
+        "responses": {"200": _json({"type": "object", "properties": {
+            "items": {"type": "array", "items": _ref("Item")}}}, "事项列表"), "401": UNAUTHORIZED},
+    }},
+    "/cases": {"post": {
+        "summary": "受理申请，创建办件", "operationId": "startCase", "tags": ["cases"],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("StartCase")}}},
+        "responses": {
+            "201": {**_json(_ref("Case"), "已受理；Location 头指向新办件"),
+                    "headers": {"Location": {"schema": STRING}}},
+            "400": BAD_REQUEST, "401": UNAUTHORIZED,
+            "403": _error("该村（社区）不在调用者的辖区内"), "404": _error("事项编码或村行政区划代码不存在"),
+            "422": _error("申请人信息（姓名、身份证号码、电话）或申请表数据有误"),
+        },
+    }},
+    "/cases/{case_id}": {"get": {
+        "summary": "办件详情：申请人（身份证号脱敏）、期限、已提交数据、待办任务", "operationId": "getCase",
+        "tags": ["cases"], "parameters": [CASE_ID],
+        "responses": {"200": _json(_ref("CaseDetail"), "办件"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+    }},
+    "/cases/{case_id}/events": {"get": {
+        "summary": "办件历史（只增不改，哈希链可验证）", "operationId": "listCaseEvents", "tags": ["cases"],
+        "parameters": [CASE_ID],
+        "responses": {"200": _json(_ref("EventList"), "按 seq 排序的历史记录"), "401": UNAUTHORIZED,
+                      "404": NOT_FOUND},
+    }},
+    "/tasks": {"get": {
+        "summary": "任务列表，按承诺办结日期排序", "operationId": "listTasks", "tags": ["tasks"],
+        "parameters": [
+            {"name": "scope", "in": "query", "required": False,
+             "schema": {"enum": ["mine", "post"], "default": "mine"},
+             "description": "mine：本人认领的任务（含不在岗 A 岗同事的任务）；post：本岗位尚未认领的任务"},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+        ],
+        "responses": {"200": _json(_ref("TaskList"), "任务"), "400": BAD_REQUEST, "401": UNAUTHORIZED},
+    }},
+    "/tasks/{task_id}": {"get": {
+        "summary": "任务详情，含该环节表单的 JSON Schema", "operationId": "getTask", "tags": ["tasks"],
+        "parameters": [TASK_ID],
+        "responses": {"200": _json(_ref("TaskDetail"), "任务"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+    }},
+    "/tasks/{task_id}/claim": {"post": {
+        "summary": "认领任务", "operationId": "claimTask", "tags": ["tasks"], "parameters": [TASK_ID],
+        "responses": {"200": _json(_ref("Task"), "已认领的任务"), "401": UNAUTHORIZED, "403": FORBIDDEN,
+                      "404": NOT_FOUND, "409": CONFLICT},
+    }},
+    "/tasks/{task_id}/release": {"post": {
+        "summary": "退回认领（任务回到岗位待认领）", "operationId": "releaseTask", "tags": ["tasks"],
+        "parameters": [TASK_ID],
+        "responses": {"200": _json(_ref("Task"), "已退回认领的任务"), "401": UNAUTHORIZED, "403": FORBIDDEN,
+                      "404": NOT_FOUND, "409": CONFLICT},
+    }},
+    "/tasks/{task_id}/complete": {"post": {
+        "summary": "提交环节表单，办理任务", "operationId": "completeTask", "tags": ["tasks"],
+        "parameters": [TASK_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CompleteTask")}}},
+        "responses": {"200": _json(_ref("Case"), "办理后的办件（含新的待办任务）"), "400": BAD_REQUEST,
+                      "401": UNAUTHORIZED, "403": FORBIDDEN, "404": NOT_FOUND,
+                      "409": _error("任务已由他人认领，或已由某人于某时办理完毕"),
+                      "422": _error("表单数据不符合该环节的 JSON Schema")},
+    }},
+    "/procedures": {"post": {
+        "summary": "部署流程（仅系统管理员）：办事指南、BPMN 流程图和表单", "operationId": "deployProcedure",
+        "tags": ["procedures"],
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("DeployUpload")}}},
+        "responses": {
+            "201": _json(_ref("DeployResult"), "已部署新版本"),
+            "200": _json(_ref("DeployResult"), "与当前版本完全相同，未新建版本"),
+            "400": _error("不是 multipart/form-data 上传"), "401": UNAUTHORIZED,
+            "403": _error("调用者不是系统管理员"),
+            "413": _error("请求体超过服务器上限"),
+            "422": _error("部署被拒绝，未保存任何内容：XML 不合法、含 DOCTYPE/外部实体、流程图超过 2 MB、"
+                          "泳道不是已知角色、缺少表单文件、表单 Schema 无效、脚本或条件不安全等"),
+        },
+    }},
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "便民 Bianmin API",
+        "version": "1.0.0",
+        "description": "村、乡镇便民服务中心的办件 API。除本文档外均需 Bearer 访问令牌（`bianmin token create 用户名` "
+                       "生成）。错误一律返回 JSON：`{\"error\": 中文说明, \"details\": [...]}`。时间为北京时间 "
+                       "ISO 8601（+08:00），日期为 YYYY-MM-DD。调用者只能看到本辖区的办件和任务。",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearerAuth": []}],
+    "tags": [
+        {"name": "reference", "description": "行政区划与事项目录"},
+        {"name": "cases", "description": "办件"},
+        {"name": "tasks", "description": "待办任务"},
+        {"name": "procedures", "description": "流程部署"},
+        {"name": "meta", "description": "API 文档"},
+    ],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                           "description": "Authorization: Bearer <访问令牌>"}},
+        "schemas": SCHEMAS,
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    """A copy, so a caller changing it cannot change what later requests get."""
+    return copy.deepcopy(DOCUMENT)
