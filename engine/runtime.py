@@ -28,6 +28,7 @@ from .workflow import (
     MAX_TASK_DEPTH,
     SERIALIZER_VERSION,
     LoadedVersion,
+    StateCache,
     VersionCache,
     dump_state,
     load_state,
@@ -72,6 +73,7 @@ class CaseService:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.versions = VersionCache()
+        self.states = StateCache()
         self._calendar: tuple[float, calendar.WorkCalendar] | None = None
 
     # -- starting -----------------------------------------------------------------------------
@@ -119,7 +121,8 @@ class CaseService:
                 if case.due_date else None,
             })
             self._advance(session, case, workflow, Mirrored(set(), set()), actor, now)
-            return case
+        self.states.put(case.id, case.revision, workflow)
+        return case
 
     def _next_case_number(self, session: Session, item_code: str, now: datetime) -> str:
         """ITEM-YYYYMMDD-NNNN; the upsert is atomic, so concurrent starts never share a number."""
@@ -203,7 +206,8 @@ class CaseService:
                          before=before, after=data)
             mirrored.ready.discard(task.id)
             self._advance(session, case, workflow, mirrored, actor, now)
-            return case
+        self.states.put(case.id, case.revision, workflow)
+        return case
 
     def _lock_task(self, session: Session, actor_id: int, task_id: str) -> tuple[User, Task, Case]:
         actor = self._user(session, actor_id)
@@ -253,7 +257,9 @@ class CaseService:
             workflow = self._load(case, self.versions.get(session, case.version_id))
             mirrored = _mirrored(workflow)
             workflow.refresh_timers()
-            return self._advance(session, case, workflow, mirrored, None, now)
+            fired = self._advance(session, case, workflow, mirrored, None, now)
+        self.states.put(case.id, case.revision, workflow)
+        return fired
 
     def run_due_timers(self) -> int:
         return sum(self.fire_timers(case_id) for case_id in self.due_timer_cases())
@@ -275,7 +281,8 @@ class CaseService:
         return case
 
     def _load(self, case: Case, version: LoadedVersion) -> BpmnWorkflow:
-        return load_state(case.workflow_state, version.spec, version.subprocess_specs)
+        cached = self.states.take(case.id, case.revision)
+        return cached or load_state(case.workflow_state, version.spec, version.subprocess_specs)
 
     def _advance(self, session: Session, case: Case, workflow: BpmnWorkflow, before: Mirrored,
                  actor: User | None, now: datetime) -> int:

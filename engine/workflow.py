@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -117,6 +118,31 @@ class VersionCache:
             with self._lock:
                 self._versions[version_id] = found
         return found
+
+
+class StateCache:
+    """Workflows this process saved last, reusable only while the case row still has that revision.
+
+    A workflow is taken out (not copied) while a transaction works on it and put back only after
+    that transaction committed, so a rolled-back change can never leak into a later step; another
+    process moving the case on changes its revision, which makes the cached entry unusable.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def take(self, case_id: int, revision: int) -> BpmnWorkflow | None:
+        with self._lock:
+            found = self._items.pop(case_id, None)
+        return found[1] if found and found[0] == revision else None
+
+    def put(self, case_id: int, revision: int, workflow: BpmnWorkflow) -> None:
+        with self._lock:
+            self._items[case_id] = (revision, workflow)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 def build_spec(bpmn_xml: str, process_id: str, filename: str = "process.bpmn") -> tuple[Any, dict[str, Any]]:

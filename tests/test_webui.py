@@ -1,0 +1,497 @@
+"""The staff web UI through Flask's test client: login, inbox, starting a case, task forms, case page, jurisdiction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from html import unescape
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from engine import clock, routing
+from engine.catalog import current_version
+from engine.idcard import mask_id_number
+from engine.models import Case, CaseEvent, ProcedureVersion, Task
+from engine.services import Services
+from tests.conftest import user_id
+from tests.procedures import applicant, fill
+from webui import create_app
+
+DONGPO = "510123101201"
+PASSWORD = "bianmin2026"
+
+
+@pytest.fixture(scope="module")
+def app(sqlite_services: Services) -> Flask:
+    return create_app(services=sqlite_services, config={"TESTING": True})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def other_client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def csrf(client: FlaskClient) -> str:
+    with client.session_transaction() as session:
+        session.setdefault("csrf_token", "test-csrf-token")
+        return str(session["csrf_token"])
+
+
+def post(client: FlaskClient, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    return client.post(url, data={**(data or {}), "csrf_token": csrf(client)}, **kwargs)
+
+
+def login(client: FlaskClient, username: str) -> None:
+    response = post(client, "/login", {"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.text
+
+
+def text(response: Any) -> str:
+    """The page's visible text, roughly: tags dropped, entities decoded, whitespace collapsed."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", response.get_data(as_text=True), flags=re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def start(svc: Services, item: str = "MZ-DIBAO", village: str = DONGPO, agent: str = "dongpo_agent") -> Case:
+    with svc.db.read() as session:
+        version = current_version(session, item)
+        schema = version.forms[version.guide["application_form"]]
+    return svc.cases.start_case(user_id(svc, agent), item, village, applicant(village), fill(schema))
+
+
+def open_task(svc: Services, case_id: int) -> Task:
+    with svc.db.read() as session:
+        tasks = list(session.scalars(select(Task).where(Task.case_id == case_id, Task.status == "open")))
+    assert len(tasks) == 1, tasks
+    return tasks[0]
+
+
+def task_form(svc: Services, task: Task, decision: str = "approve") -> dict[str, Any]:
+    with svc.db.read() as session:
+        case = session.get(Case, task.case_id)
+        version = session.get(ProcedureVersion, case.version_id)
+        return fill(version.forms[task.form_file], decision)
+
+
+def as_posted(data: dict[str, Any]) -> dict[str, str]:
+    """Typed form data the way a browser posts it."""
+    posted = {}
+    for key, value in data.items():
+        posted[f"f-{key}"] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return posted
+
+
+def events(svc: Services, case_id: int) -> int:
+    with svc.db.read() as session:
+        return session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case_id)) or 0
+
+
+def case_count(svc: Services) -> int:
+    with svc.db.read() as session:
+        return session.scalar(select(func.count()).select_from(Case)) or 0
+
+
+def to_town(svc: Services, case: Case) -> Task:
+    """Village review approved and the 7-day public notice passed: the case waits at the town."""
+    village_task = open_task(svc, case.id)
+    svc.cases.complete(user_id(svc, "dongpo_committee"), village_task.id, task_form(svc, village_task))
+    clock.travel(timedelta(days=8))
+    svc.cases.run_due_timers()
+    town_task = open_task(svc, case.id)
+    assert town_task.element_id == "town_review"
+    return town_task
+
+
+@pytest.fixture
+def present_again(sqlite_services: Services) -> Iterator[None]:
+    yield
+    with sqlite_services.db.write() as session:
+        for name in ("qingshui_civil", "qingshui_civil_b"):
+            routing.set_away(session, name, False)
+
+
+# -- login ------------------------------------------------------------------------------------------
+
+
+def test_login_logout(client: FlaskClient) -> None:
+    assert client.get("/").status_code == 302
+    response = client.get("/inbox")
+    assert response.status_code == 302 and "/login" in response.location
+
+    bad = post(client, "/login", {"username": "dongpo_agent", "password": "wrong"})
+    assert bad.status_code == 401
+    assert "用户名或密码错误" in text(bad)
+
+    response = post(client, "/login", {"username": "dongpo_agent", "password": PASSWORD, "next": "/cases"})
+    assert response.status_code == 302 and response.location == "/cases"
+    page = text(client.get("/inbox"))
+    assert "东坡村" in page and "村代办员" in page and "我的待办" in page and "岗位待办" in page
+
+    response = post(client, "/logout")
+    assert response.status_code == 302
+    assert "/login" in client.get("/inbox").location
+
+
+def test_login_refuses_offsite_next_and_posts_without_token(client: FlaskClient) -> None:
+    response = post(client, "/login", {"username": "dongpo_agent", "password": PASSWORD,
+                                       "next": "https://evil.example/"})
+    assert response.location == "/inbox"
+    refused = client.post("/me/away", data={})
+    assert refused.status_code == 400 and "页面已过期" in text(refused)
+
+
+def test_language_switch_is_remembered(client: FlaskClient) -> None:
+    login(client, "dongpo_agent")
+    assert "我的待办" in text(client.get("/inbox"))
+    assert "My tasks" in text(client.get("/inbox?lang=en"))
+    assert "My tasks" in text(client.get("/inbox"))
+    assert "我的待办" in text(client.get("/inbox?lang=zh"))
+
+
+# -- inbox --------------------------------------------------------------------------------------------
+
+
+def test_inbox_lists_post_tasks_and_claim_release(client: FlaskClient, sqlite_services: Services) -> None:
+    case = start(sqlite_services)
+    task = open_task(sqlite_services, case.id)
+    login(client, "dongpo_committee")
+
+    post_tab = client.get("/inbox?tab=post")
+    page = text(post_tab)
+    assert case.case_number in page
+    assert mask_id_number(case.applicant_id_number) in page
+    assert case.applicant_id_number not in post_tab.get_data(as_text=True)
+    assert "农村居民最低生活保障" in page and "东坡村" in page and "村委会初审" in page
+    assert "认领" in page and "2026-03-02 09:00" in page and case.due_date.isoformat() in page
+    assert case.case_number not in text(client.get("/inbox?tab=mine"))
+
+    response = post(client, f"/tasks/{task.id}/claim")
+    assert response.status_code == 302
+    mine = text(client.get(response.location))
+    assert case.case_number in mine and "退回岗位" in mine and "办理" in mine
+    assert case.case_number not in text(client.get("/inbox?tab=post"))
+
+    response = post(client, f"/tasks/{task.id}/release")
+    assert response.status_code == 302
+    assert case.case_number in text(client.get("/inbox?tab=post"))
+    assert open_task(sqlite_services, case.id).assignee_id is None
+
+
+def test_inbox_sorts_by_due_date_and_highlights_overdue(client: FlaskClient, sqlite_services: Services) -> None:
+    first = start(sqlite_services)
+    clock.travel(timedelta(days=3))
+    second = start(sqlite_services)
+    login(client, "dongpo_committee")
+
+    def order(url: str) -> list[str]:
+        body = client.get(url).get_data(as_text=True)
+        return [n for n in re.findall(r'data-case-number="([^"]+)"', body) if n in (first.case_number,
+                                                                                     second.case_number)]
+
+    assert order("/inbox?tab=post") == [first.case_number, second.case_number]
+    assert order("/inbox?tab=post&sort=due&dir=desc") == [second.case_number, first.case_number]
+    body = client.get("/inbox?tab=post").get_data(as_text=True)
+    assert f'class="row-overdue" data-case-number="{first.case_number}"' not in body
+
+    clock.travel(timedelta(days=60))
+    body = client.get("/inbox?tab=post").get_data(as_text=True)
+    assert f'class="row-overdue" data-case-number="{first.case_number}"' in body
+    assert "已超期" in text(client.get("/inbox?tab=post"))
+
+
+# -- starting a case ----------------------------------------------------------------------------------
+
+
+def test_village_agent_starts_a_case(client: FlaskClient, sqlite_services: Services) -> None:
+    login(client, "dongpo_agent")
+    assert "受理新申请" in text(client.get("/inbox"))
+    form = text(client.get("/cases/new?item=MZ-DIBAO"))
+    assert "家庭人口" in form and "申请理由" in form and "户主书面申请书" in form and "30 个工作日" in form
+
+    person = applicant(DONGPO)
+    response = post(client, "/cases/new", {
+        "item": "MZ-DIBAO", "applicant_name": person["name"], "applicant_id_number": person["id_number"],
+        "applicant_phone": person["phone"], "f-household_size": "３", "f-annual_income_per_capita": "2400.5",
+        "f-has_disabled_member": "true", "f-has_seriously_ill_member": "false",
+        "f-reason": "家中老人重病，无劳动能力，收入低",
+    })
+    assert response.status_code == 302, text(response)
+    page = client.get(response.location)
+    body = text(page)
+    number = re.search(r"已受理，办件编号 (MZ-DIBAO-\d{8}-\d{4})", body)
+    assert number, body
+    assert "办理中" in body and "村委会初审" in body and mask_id_number(person["id_number"]) in body
+    assert person["id_number"] not in page.get_data(as_text=True)
+    assert "家庭人口 3" in body and "家庭年人均收入(元) 2400.5" in body and "有无重残人员 是" in body
+    with sqlite_services.db.read() as session:
+        case = session.scalar(select(Case).where(Case.case_number == number.group(1)))
+        started = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                         CaseEvent.kind == "case_started"))
+        assert case.village.code == DONGPO
+    assert started.after["data"] == {"household_size": 3, "annual_income_per_capita": 2400.5,
+                                     "has_disabled_member": True, "has_seriously_ill_member": False,
+                                     "reason": "家中老人重病，无劳动能力，收入低"}
+
+
+def test_bad_application_shows_every_error_and_stores_nothing(client: FlaskClient,
+                                                               sqlite_services: Services) -> None:
+    login(client, "dongpo_agent")
+    before = case_count(sqlite_services)
+    person = applicant(DONGPO)
+    bad_id = person["id_number"][:-1] + ("0" if person["id_number"][-1] != "0" else "1")
+    response = post(client, "/cases/new", {
+        "item": "MZ-DIBAO", "applicant_name": person["name"], "applicant_id_number": bad_id,
+        "applicant_phone": "12", "f-household_size": "3口", "f-annual_income_per_capita": "",
+        "f-reason": "困难户的申请理由",
+    })
+    assert response.status_code == 422
+    page = text(response)
+    assert "身份证号码校验位不正确" in page
+    assert "联系电话应为" in page
+    assert "“家庭人口”应填写整数，“3口”不是整数" in page
+    assert "“家庭年人均收入(元)”为必填项" in page
+    assert "“家庭人口”为必填项" not in page  # unreadable, not missing
+    body = response.get_data(as_text=True)
+    assert 'value="3口"' in body and "困难户的申请理由</textarea>" in body and f'value="{bad_id}"' in body
+    assert case_count(sqlite_services) == before
+
+
+def test_only_village_agents_start_cases(client: FlaskClient) -> None:
+    login(client, "qingshui_civil")
+    response = client.get("/cases/new")
+    assert response.status_code == 403 and "只有村代办员可以受理新申请" in text(response)
+    assert "受理新申请" not in text(client.get("/inbox"))
+
+
+# -- task forms -------------------------------------------------------------------------------------
+
+
+def test_wrong_task_data_shows_chinese_errors_and_changes_nothing(client: FlaskClient,
+                                                                  sqlite_services: Services) -> None:
+    case = start(sqlite_services)
+    task = open_task(sqlite_services, case.id)
+    login(client, "dongpo_committee")
+    post(client, f"/tasks/{task.id}/claim")
+    form = client.get(f"/tasks/{task.id}")
+    page = text(form)
+    assert form.status_code == 200 and "初审结论" in page and "同意" in page and "不同意" in page
+    assert 'type="radio" name="f-village_decision" value="approve"' in form.get_data(as_text=True)
+    assert "入户调查核实家庭收入" in page  # the diagram's instructions for the step
+    count = events(sqlite_services, case.id)
+
+    response = post(client, f"/tasks/{task.id}", {"f-village_opinion": "缺"})
+    assert response.status_code == 422
+    page = text(response)
+    assert "“初审结论”为必填项" in page and "“审核意见”至少填写 2 个字" in page
+    assert "缺</textarea>" in response.get_data(as_text=True)
+    response = post(client, f"/tasks/{task.id}", {"f-village_decision": "maybe", "f-village_opinion": "情况属实"})
+    assert response.status_code == 422 and "“初审结论”的取值不在可选范围内" in text(response)
+    assert events(sqlite_services, case.id) == count
+    assert open_task(sqlite_services, case.id).id == task.id
+
+
+def test_number_field_with_letters_is_a_chinese_error(client: FlaskClient, sqlite_services: Services) -> None:
+    case = start(sqlite_services)
+    town_task = to_town(sqlite_services, case)
+    sqlite_services.cases.complete(user_id(sqlite_services, "qingshui_civil"), town_task.id,
+                                   task_form(sqlite_services, town_task))
+    county_task = open_task(sqlite_services, case.id)
+    login(client, "county_civil")
+    count = events(sqlite_services, case.id)
+    response = post(client, f"/tasks/{county_task.id}", {
+        "f-county_decision": "approve", "f-county_opinion": "同意纳入低保", "f-monthly_allowance": "3百元"})
+    assert response.status_code == 422
+    page = text(response)
+    assert "“月保障金额(元)”应填写数字，“3百元”不是有效的数字" in page
+    assert "“月保障金额(元)”为必填项" not in page
+    assert 'value="3百元"' in response.get_data(as_text=True)
+    response = post(client, f"/tasks/{county_task.id}", {"f-county_decision": "approve", "f-county_opinion": "同意"})
+    assert response.status_code == 422 and "“月保障金额(元)”为必填项" in text(response)
+    assert events(sqlite_services, case.id) == count
+
+    response = post(client, f"/tasks/{county_task.id}", {
+        "f-county_decision": "approve", "f-county_opinion": "同意纳入低保", "f-monthly_allowance": "１２０.５"})
+    assert response.status_code == 302
+    with sqlite_services.db.read() as session:
+        done = session.scalar(select(CaseEvent).where(CaseEvent.task_id == county_task.id,
+                                                      CaseEvent.kind == "task_completed"))
+    assert done.after == {"county_decision": "approve", "county_opinion": "同意纳入低保", "monthly_allowance": 120.5}
+
+
+def test_completing_a_task_shows_on_the_case_page(client: FlaskClient, sqlite_services: Services) -> None:
+    case = start(sqlite_services)
+    task = open_task(sqlite_services, case.id)
+    login(client, "dongpo_committee")
+    post(client, f"/tasks/{task.id}/claim")
+    response = post(client, f"/tasks/{task.id}",
+                    {"f-village_decision": "approve", "f-village_opinion": "情况属实，同意"})
+    assert response.status_code == 302
+    assert "已办理" in text(client.get(response.location))
+
+    page = client.get(f"/cases/{case.id}")
+    body = text(page)
+    assert "初审结论 同意" in body and "审核意见 情况属实，同意" in body
+    assert "初审公示7天" in body and "2026-03-09 09:00" in body  # the running public-notice timer
+    for kind in ("受理", "任务到达", "认领", "办理", "开始计时"):
+        assert kind in body
+    html = page.get_data(as_text=True)
+    completed = re.search(r'data-completed="([^"]*)"', html).group(1)
+    active = re.search(r'data-active="([^"]*)"', html).group(1)
+    assert "village_review" in unescape(completed) and "StartEvent_apply" in unescape(completed)
+    assert "Timer_village_publicity" in unescape(active)
+    assert "bpmn-navigated-viewer.production.min.js" in html
+
+    diagram = client.get(f"/cases/{case.id}/diagram.bpmn")
+    assert diagram.status_code == 200 and b"village_review" in diagram.data
+
+
+def test_rejected_case_shows_completed_with_result(client: FlaskClient, sqlite_services: Services) -> None:
+    case = start(sqlite_services)
+    task = open_task(sqlite_services, case.id)
+    login(client, "dongpo_committee")
+    response = post(client, f"/tasks/{task.id}", {"f-village_decision": "reject", "f-village_opinion": "收入超过标准"})
+    assert response.status_code == 302  # an unclaimed task is claimed by completing it
+    page = client.get(f"/cases/{case.id}")
+    body = text(page)
+    assert "已办结" in body and "不予" in body and "初审结论 不同意" in body and "当前没有待办理的环节" in body
+    completed = unescape(re.search(r'data-completed="([^"]*)"', page.get_data(as_text=True)).group(1))
+    assert "EndEvent_rejected_village" in completed and "Gateway_village" in completed
+    assert "Flow_village_reject" in completed and "Flow_village_approve" not in completed
+    assert client.get(f"/tasks/{task.id}").status_code == 200
+    assert "该任务已由东坡村村委会（A岗）于 2026-03-02 09:00 办理完毕" in text(client.get(f"/tasks/{task.id}"))
+    english = text(client.get(f"/cases/{case.id}?lang=en"))
+    assert "Completed" in english and "Refused" in english and "History" in english
+
+
+def test_task_completed_by_someone_else_answers_409_naming_who(client: FlaskClient, other_client: FlaskClient,
+                                                               sqlite_services: Services) -> None:
+    case = start(sqlite_services)
+    town_task = to_town(sqlite_services, case)
+    login(client, "qingshui_civil")
+    assert client.get(f"/tasks/{town_task.id}").status_code == 200  # A opens the form …
+    login(other_client, "qingshui_civil_b")
+    done = post(other_client, f"/tasks/{town_task.id}", as_posted(task_form(sqlite_services, town_task)))
+    assert done.status_code == 302  # … B completes it first …
+    response = post(client, f"/tasks/{town_task.id}", as_posted(task_form(sqlite_services, town_task)))
+    assert response.status_code == 409  # … and A is told who did
+    page = text(response)
+    assert "该任务已由清水镇民政办（B岗）于" in page and "办理完毕" in page
+    assert 'id="task-form"' not in response.get_data(as_text=True)
+
+
+# -- jurisdiction -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outsider", ["hewan_agent", "shiqiao_civil", "liulin_agent"])
+def test_outsiders_never_see_or_touch_a_dongpo_case(client: FlaskClient, sqlite_services: Services,
+                                                    outsider: str) -> None:
+    case = start(sqlite_services)
+    village_task = open_task(sqlite_services, case.id)
+    login(client, outsider)
+    for tab in ("mine", "post"):
+        assert case.case_number not in text(client.get(f"/inbox?tab={tab}"))
+    assert case.case_number not in text(client.get("/cases"))
+    assert case.case_number not in text(client.get(f"/cases?q={case.case_number}"))
+    for url in (f"/cases/{case.id}", f"/cases/{case.id}/diagram.bpmn", f"/tasks/{village_task.id}"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert case.case_number not in response.get_data(as_text=True)
+    assert client.get("/cases/999999").status_code == 404  # the same answer as a case that does not exist
+
+    def refused(task: Task) -> None:
+        count = events(sqlite_services, case.id)
+        assert post(client, f"/tasks/{task.id}/claim").status_code == 404
+        assert post(client, f"/tasks/{task.id}/release").status_code == 404
+        assert post(client, f"/tasks/{task.id}", as_posted(task_form(sqlite_services, task))).status_code == 404
+        assert client.get(f"/tasks/{task.id}").status_code == 404
+        assert events(sqlite_services, case.id) == count
+        assert open_task(sqlite_services, case.id).assignee_id is None
+
+    refused(village_task)
+    town_task = to_town(sqlite_services, case)  # now at the town of 清水镇: still nobody else's business
+    refused(town_task)
+    for tab in ("mine", "post"):
+        assert case.case_number not in text(client.get(f"/inbox?tab={tab}"))
+
+
+def test_same_town_other_post_sees_the_case_but_cannot_work_it(client: FlaskClient,
+                                                               sqlite_services: Services) -> None:
+    case = start(sqlite_services)
+    town_task = to_town(sqlite_services, case)
+    login(client, "qingshui_land")
+    assert client.get(f"/cases/{case.id}").status_code == 200
+    assert case.case_number not in text(client.get("/inbox?tab=post"))
+    page = text(client.get(f"/tasks/{town_task.id}"))
+    assert "您不是该任务所属岗位的人员" in page
+    count = events(sqlite_services, case.id)
+    assert post(client, f"/tasks/{town_task.id}/claim").status_code == 403
+    assert post(client, f"/tasks/{town_task.id}", as_posted(task_form(sqlite_services, town_task))).status_code == 403
+    assert events(sqlite_services, case.id) == count
+
+
+# -- A/B post -----------------------------------------------------------------------------------------
+
+
+def test_b_post_works_the_away_holders_tasks(client: FlaskClient, other_client: FlaskClient,
+                                             sqlite_services: Services, present_again: None) -> None:
+    case = start(sqlite_services)
+    town_task = to_town(sqlite_services, case)
+    login(client, "qingshui_civil")
+    post(client, f"/tasks/{town_task.id}/claim")
+    assert case.case_number in text(client.get("/inbox?tab=mine"))
+
+    login(other_client, "qingshui_civil_b")
+    assert case.case_number not in text(other_client.get("/inbox?tab=mine"))
+    assert post(other_client, f"/tasks/{town_task.id}", as_posted(task_form(sqlite_services, town_task))
+                ).status_code == 409  # A holds it and is present
+
+    response = post(client, "/me/away", {"next": "/inbox"})
+    assert response.status_code == 302
+    page = text(client.get("/inbox"))
+    assert "不在岗" in page and "恢复在岗" in page
+
+    mine = text(other_client.get("/inbox?tab=mine"))
+    assert case.case_number in mine and "代清水镇民政办（A岗）办理" in mine
+    response = post(other_client, f"/tasks/{town_task.id}", as_posted(task_form(sqlite_services, town_task)))
+    assert response.status_code == 302
+    with sqlite_services.db.read() as session:
+        done = session.get(Task, town_task.id)
+        assert done.status == "completed" and done.completed_by_id == user_id(sqlite_services, "qingshui_civil_b")
+
+    post(client, "/me/away", {"next": "/inbox"})
+    assert "标记不在岗" in text(client.get("/inbox"))
+
+
+# -- bpmn-js assets ---------------------------------------------------------------------------------
+
+
+def test_bpmn_js_is_served_from_node_modules(client: FlaskClient) -> None:
+    script = client.get("/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js")
+    assert script.status_code == 200 and len(script.data) > 100_000
+    assert client.get("/vendor/bpmn-js/assets/bpmn-js.css").status_code == 200
+    assert client.get("/vendor/bpmn-js/assets/bpmn-font/css/bpmn.css").status_code == 200
+    assert client.get("/vendor/bpmn-js/bpmn-modeler.production.min.js").status_code == 404
+    assert client.get("/vendor/bpmn-js/assets/../../package.json").status_code == 404
+
+
+def test_missing_bpmn_js_says_so(sqlite_services: Services, tmp_path: Any) -> None:
+    app = create_app(services=sqlite_services, config={"TESTING": True, "NODE_MODULES": str(tmp_path)})
+    client = app.test_client()
+    response = client.get("/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js")
+    assert response.status_code == 503 and "npm ci" in response.get_data(as_text=True)
+    case = start(sqlite_services)
+    login(client, "dongpo_agent")
+    assert "流程图组件 bpmn-js 未安装" in text(client.get(f"/cases/{case.id}"))

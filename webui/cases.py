@@ -1,0 +1,455 @@
+"""Starting a case, handling a task through its form, the case page with its diagram and history."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from lxml import etree
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from engine import forms, routing
+from engine.config import ROOT
+from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
+from engine.idcard import mask_id_number
+from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, Timer, User
+from engine.runtime import Applicant
+from engine.workflow import parse_xml
+
+from . import formrender, helpers
+from .auth import login_required
+from .i18n import EVENT_FIELDS, label, t
+
+bp = Blueprint("cases", __name__)
+
+BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+           "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+VIEWER_SCRIPT = "bpmn-navigated-viewer.production.min.js"
+APPLICANT_FIELDS = {"applicant_name": "姓名", "applicant_id_number": "身份证", "applicant_phone": "电话"}
+CASE_LIST_LIMIT = 100
+
+
+# -- diagram facts, cached per immutable procedure version ---------------------------------------
+
+
+@dataclass
+class DiagramInfo:
+    start_events: list[str] = field(default_factory=list)
+    end_events: dict[str, str] = field(default_factory=dict)  # name -> element id
+    instructions: dict[str, str] = field(default_factory=dict)  # element id -> text
+    flows: list[tuple[str, str, str]] = field(default_factory=list)  # (flow id, source, target)
+    gateways: set[str] = field(default_factory=set)
+
+
+_diagram_cache: dict[int, DiagramInfo] = {}
+_diagram_lock = threading.Lock()
+
+
+def diagram_info(version: ProcedureVersion) -> DiagramInfo:
+    with _diagram_lock:
+        cached = _diagram_cache.get(version.id)
+    if cached is not None:
+        return cached
+    info = DiagramInfo()
+    try:
+        root = parse_xml(version.bpmn_xml, f"{version.item_code} v{version.version}")
+    except BianminError:
+        return info
+    for process in root.xpath("//bpmn:process", namespaces=BPMN_NS):
+        info.start_events += [str(e.get("id")) for e in process.xpath("./bpmn:startEvent", namespaces=BPMN_NS)]
+    for end in root.xpath("//bpmn:endEvent", namespaces=BPMN_NS):
+        info.end_events[str(end.get("name") or end.get("id"))] = str(end.get("id"))
+    for note in root.xpath("//spiffworkflow:instructionsForEndUser", namespaces=BPMN_NS):
+        owner = next((a for a in note.iterancestors() if a.get("id")), None)
+        if owner is not None and (note.text or "").strip():
+            info.instructions.setdefault(str(owner.get("id")), str(note.text).strip())
+    for flow in root.xpath("//bpmn:sequenceFlow", namespaces=BPMN_NS):
+        info.flows.append((str(flow.get("id")), str(flow.get("sourceRef")), str(flow.get("targetRef"))))
+    info.gateways = {str(e.get("id")) for e in root.xpath("//*[contains(local-name(), 'Gateway')]")}
+    with _diagram_lock:
+        _diagram_cache[version.id] = info
+    return info
+
+
+# -- access ----------------------------------------------------------------------------------------
+
+
+def _visible_case(db: Session, case_id: int) -> Case:
+    """A case outside the user's jurisdiction answers exactly like one that does not exist."""
+    case = db.get(Case, case_id)
+    if case is None or not routing.can_see_case(g.user, case):
+        raise NotFound("办件不存在")
+    return case
+
+
+def _visible_task(db: Session, task_id: str) -> Task:
+    task = db.get(Task, task_id)
+    if task is None or not routing.can_see_case(g.user, task.case):
+        raise NotFound("任务不存在")
+    return task
+
+
+def _version(db: Session, case: Case) -> ProcedureVersion:
+    version = db.get(ProcedureVersion, case.version_id)
+    assert version is not None
+    return version
+
+
+# -- starting a case -------------------------------------------------------------------------------
+
+
+def _items(db: Session) -> list[ServiceItem]:
+    return list(db.scalars(select(ServiceItem).where(ServiceItem.current_version_id.is_not(None))
+                           .order_by(ServiceItem.code)))
+
+
+def _application_schema(version: ProcedureVersion) -> tuple[dict[str, Any], dict[str, Any]]:
+    name = version.guide.get("application_form")
+    if not name or name not in version.forms:
+        return {"type": "object", "properties": {}}, {}
+    ui_name = name.replace(".schema.json", ".uischema.json")
+    return version.forms[name], version.forms.get(ui_name, {}) if ui_name != name else {}
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@login_required
+def new_case() -> Any:
+    if g.user.role_code != "village_agent":
+        raise Forbidden(t("only_agents"))
+    svc = helpers.services()
+    item_code = (request.form.get("item") if request.method == "POST" else request.args.get("item")) or ""
+    with svc.db.read() as db:
+        items = _items(db)
+        item = next((i for i in items if i.code == item_code), None)
+        version = db.get(ProcedureVersion, item.current_version_id) if item else None
+    summary: list[str] = []
+    errors: dict[str, list[str]] = {}
+    raw = request.form if request.method == "POST" else None
+    if request.method == "POST" and version is None:
+        summary.append(t("choose_item_placeholder"))
+    elif request.method == "POST" and version is not None:
+        schema, _ui = _application_schema(version)
+        applicant = {"name": request.form.get("applicant_name", "").strip(),
+                     "id_number": request.form.get("applicant_id_number", "").strip(),
+                     "phone": request.form.get("applicant_phone", "").strip()}
+        try:
+            Applicant.parse(applicant)
+        except ValidationFailed as exc:
+            for message in exc.details or [exc.message]:
+                summary.append(message)
+                target = next((k for k, word in APPLICANT_FIELDS.items() if word in message), None)
+                if target:
+                    errors.setdefault(target, []).append(message)
+        data, messages = _check_form(schema, request.form, errors)
+        summary += messages
+        if not summary:
+            try:
+                case = svc.cases.start_case(g.user.id, version.item_code, g.user.org.code, applicant, data)
+            except ValidationFailed as exc:
+                summary = exc.details or [exc.message]
+                formrender.attach_messages(schema, summary, errors)
+            else:
+                flash(t("case_started", number=case.case_number), "success")
+                return redirect(url_for("cases.case", case_id=case.id))
+    form_html = None
+    if version is not None:
+        schema, ui = _application_schema(version)
+        form_html = formrender.render(schema, ui, raw=raw, errors=errors)
+    status = 422 if summary else 200
+    return render_template("new_case.html", items=items, item=item, version=version, form_html=form_html,
+                           summary=summary, errors=errors, raw=raw or {}), status
+
+
+def _check_form(schema: dict[str, Any], posted: Any, errors: dict[str, list[str]]) -> tuple[dict[str, Any], list[str]]:
+    """Parse the posted form and check it with the engine's validation, collecting every message at once.
+
+    Returns the typed data and the messages to show (empty when the data may go to the engine).
+    """
+    data, problems = formrender.parse(schema, posted)
+    for name, texts in problems.items():
+        errors.setdefault(name, []).extend(texts)
+    messages = [text for texts in problems.values() for text in texts]
+    try:
+        forms.validate(schema, data)
+    except ValidationFailed as exc:
+        unreadable = [str(schema["properties"][name].get("title", name)) for name in problems]
+        # A field that could not be read was left out: do not also call it missing.
+        rest = [m for m in exc.details or [exc.message] if not any(f"“{title}”" in m for title in unreadable)]
+        formrender.attach_messages(schema, rest, errors)
+        messages += rest
+    return data, messages
+
+
+# -- handling a task -------------------------------------------------------------------------------
+
+
+def _task_notice(user: User, task: Task) -> tuple[str | None, bool]:
+    """A note for the task page and whether the form may be submitted by this user."""
+    if task.status == "completed":
+        who = task.completed_by.display_name if task.completed_by else t("system")
+        return t("task_completed_by", who=who, when=helpers.local_time(task.completed_at)), False
+    if task.status != "open":
+        return t("task_not_open"), False
+    if not routing.holds_post(user, task):
+        return t("task_not_your_post"), False
+    if user.away:
+        return t("task_you_are_away"), False
+    if not routing.can_work(user, task):
+        return t("task_claimed_by_other", who=task.assignee.display_name if task.assignee else ""), False
+    if task.assignee_id is None:
+        return t("task_unclaimed_note"), True
+    if task.assignee_id != user.id and task.assignee:
+        return t("covering_for", name=task.assignee.display_name), True
+    return None, True
+
+
+def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
+                 errors: dict[str, list[str]] | None = None, conflict: str | None = None, status: int = 200) -> Any:
+    with helpers.services().db.read() as db:
+        task = _visible_task(db, task_id)
+        case = task.case
+        version = _version(db, case)
+        schema = version.forms.get(task.form_file or "", {"type": "object", "properties": {}})
+        ui = version.forms.get(task.ui_form_file or "", {})
+        notice, editable = _task_notice(g.user, task)
+        app_schema, _ui = _application_schema(version)
+        started = db.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                    CaseEvent.kind == "case_started"))
+        application = formrender.labelled(app_schema, (started.after or {}).get("data") if started else None)
+        form_html = formrender.render(schema, ui, raw=raw, errors=errors) if editable else None
+        return render_template(
+            "task.html", task=task, case=case, version=version, schema=schema, form_html=form_html,
+            notice=notice, conflict=conflict, summary=summary or [], application=application,
+            steps=_step_data(db, case, version), instructions=diagram_info(version).instructions.get(task.element_id),
+            due_state=helpers.due_state(case.due_date),
+        ), status
+
+
+@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: str) -> Any:
+    if request.method == "GET":
+        return _render_task(task_id)
+    svc = helpers.services()
+    with svc.db.read() as db:
+        found = _visible_task(db, task_id)
+        version = _version(db, found.case)
+        schema = version.forms.get(found.form_file or "", {"type": "object", "properties": {}})
+        case_number, step = found.case.case_number, found.name
+        _notice, editable = _task_notice(g.user, found)
+    errors: dict[str, list[str]] = {}
+    data, summary = _check_form(schema, request.form, errors)
+    # Someone who may not work the task gets the engine's own refusal, not a form to correct.
+    if summary and editable:
+        return _render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
+    try:
+        svc.cases.complete(g.user.id, task_id, data)
+    except ValidationFailed as exc:
+        summary = exc.details or [exc.message]
+        formrender.attach_messages(schema, summary, errors)
+        return _render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
+    except Conflict as exc:
+        return _render_task(task_id, raw=request.form, conflict=exc.message, status=409)
+    flash(t("task_done", case=case_number, step=step), "success")
+    return redirect(url_for("inbox.index", tab="mine"))
+
+
+# -- the case page ---------------------------------------------------------------------------------
+
+
+def _step_data(db: Session, case: Case, version: ProcedureVersion) -> list[dict[str, Any]]:
+    """What each completed step submitted, labelled from its form's titles."""
+    tasks = {row.id: row for row in db.scalars(select(Task).where(Task.case_id == case.id))}
+    events = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "task_completed")
+                        .order_by(CaseEvent.seq))
+    steps = []
+    for event in events:
+        row = tasks.get(event.task_id or "")
+        schema = version.forms.get(row.form_file or "") if row else None
+        steps.append({"step": event.step, "actor": event.actor_name, "at": event.at,
+                      "rows": formrender.labelled(schema, event.after)})
+    return steps
+
+
+def _change_rows(event: CaseEvent, schemas: dict[str, dict[str, Any]],
+                 orgs: dict[int, str]) -> list[tuple[str, str, str]]:
+    """(label, before, after) for the history; form fields use their schema titles."""
+    before, after = event.before or {}, event.after or {}
+    if event.kind == "case_started":
+        after = {k: after.get(k) for k in ("applicant", "version", "due_date") if after.get(k) is not None}
+        before = {}
+    elif event.kind == "task_created":
+        post = f"{orgs.get(after.get('org_id'), '')} {after.get('role_name') or after.get('role') or ''}".strip()
+        after, before = {"post": post}, {}
+    schema = schemas.get(event.task_id or "")
+    props = (schema or {}).get("properties", {})
+    rows = []
+    for key in list(dict.fromkeys([*before, *after])):
+        if key in props:
+            name = str(props[key].get("title", key))
+            old, new = formrender.display_value(props[key], before.get(key)), \
+                formrender.display_value(props[key], after.get(key))
+        else:
+            name = label(EVENT_FIELDS, key)
+            old, new = _plain(key, before.get(key)), _plain(key, after.get(key))
+        if key in before and before.get(key) is not None:
+            rows.append((name, _shorten(old), _shorten(new)))
+        else:
+            rows.append((name, "", _shorten(new)))
+    return rows
+
+
+def _plain(key: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if key == "due_at":
+        return helpers.local_time(str(value))
+    if key == "result":
+        return t(f"result_{value}") if value in ("approved", "rejected", "completed") else str(value)
+    if key == "version":
+        return f"v{value}"
+    return formrender.display_value(None, value)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _markers(db: Session, case: Case, version: ProcedureVersion,
+             events: list[CaseEvent]) -> tuple[list[str], list[str]]:
+    """Element ids to draw as completed (green) and active (orange) on the diagram."""
+    info = diagram_info(version)
+    done: list[str] = list(info.start_events)
+    active: list[str] = []
+    for row in db.scalars(select(Task).where(Task.case_id == case.id)):
+        if row.status == "completed":
+            done.append(row.element_id)
+        elif row.status == "open":
+            active.append(row.element_id)
+    for timer in db.scalars(select(Timer).where(Timer.case_id == case.id)):
+        (done if timer.status == "fired" else active if timer.status == "waiting" else []).append(timer.element_id)
+    for event in events:
+        if event.kind == "case_completed" and event.step in info.end_events:
+            done.append(info.end_events[event.step])
+    active = list(dict.fromkeys(active))
+    done_set = set(done) - set(active)
+    reached = done_set | set(active)
+    # Gateways and flows are not recorded as steps: a gateway was passed when something after it was
+    # reached, and a flow was taken when both its ends were (repeat for gateways in a row).
+    changed = True
+    while changed:
+        changed = False
+        for _flow, source, target in info.flows:
+            if source in info.gateways and source not in done_set and target in reached:
+                done_set.add(source)
+                reached.add(source)
+                changed = True
+    flows = [flow for flow, source, target in info.flows if source in done_set and target in reached]
+    ordered = [e for e in dict.fromkeys(done) if e in done_set] + sorted(done_set - set(done)) + flows
+    return ordered, active
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def case(case_id: int) -> Any:
+    with helpers.services().db.read() as db:
+        found = _visible_case(db, case_id)
+        version = _version(db, found)
+        events = list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == found.id).order_by(CaseEvent.seq)))
+        tasks = list(db.scalars(select(Task).where(Task.case_id == found.id).order_by(Task.created_at)))
+        timers = list(db.scalars(select(Timer).where(Timer.case_id == found.id, Timer.status == "waiting")
+                                 .order_by(Timer.due_at)))
+        orgs = {o.id: o.name for o in db.scalars(select(OrgUnit).where(
+            OrgUnit.id.in_([found.village_id, found.town_id, found.county_id])))}
+        roles = {r.code: r.name for r in db.scalars(select(Role))}
+        schemas = {row.id: version.forms.get(row.form_file or "", {}) for row in tasks}
+        app_schema, _ui = _application_schema(version)
+        started = next((e for e in events if e.kind == "case_started"), None)
+        application = formrender.labelled(app_schema, (started.after or {}).get("data") if started else None)
+        history = [{"event": e, "changes": _change_rows(e, schemas, orgs)} for e in events]
+        open_tasks = [{
+            "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
+            "can_work": routing.can_work(g.user, row),
+        } for row in tasks if row.status == "open"]
+        done, active = _markers(db, found, version, events)
+        starter = db.get(User, found.started_by_id)
+        return render_template(
+            "case.html", case=found, version=version, guide=version.guide, application=application,
+            steps=_step_data(db, found, version), open_tasks=open_tasks, timers=timers, history=history,
+            done=done, active=active, starter=starter.display_name if starter else "",
+            viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=helpers.due_state(found.due_date)
+            if found.status == "running" else "",
+        )
+
+
+@bp.route("/cases/<int:case_id>/diagram.bpmn")
+@login_required
+def diagram(case_id: int) -> Any:
+    """The case's diagram, with lanes (named by role code) relabelled with the roles' names for reading."""
+    with helpers.services().db.read() as db:
+        version = _version(db, _visible_case(db, case_id))
+        roles = {r.code: r.name for r in db.scalars(select(Role))}
+    try:
+        root = parse_xml(version.bpmn_xml, f"{version.item_code} v{version.version}")
+    except BianminError:
+        xml = version.bpmn_xml.encode("utf-8")
+    else:
+        for lane in root.xpath("//bpmn:lane[@name]", namespaces=BPMN_NS):
+            if lane.get("name") in roles:
+                lane.set("name", roles[lane.get("name")])
+        xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.route("/cases")
+@login_required
+def case_list() -> Any:
+    query = request.args.get("q", "").strip()
+    status = request.args.get("status", "")
+    stmt = select(Case).where(routing.case_visible_to(g.user))
+    if query:
+        stmt = stmt.where(or_(Case.case_number == query.upper(), Case.applicant_name == query,
+                              Case.applicant_id_number == query.upper()))
+    if status in ("running", "completed"):
+        stmt = stmt.where(Case.status == status)
+    with helpers.services().db.read() as db:
+        cases = list(db.scalars(stmt.order_by(Case.accepted_at.desc(), Case.id.desc()).limit(CASE_LIST_LIMIT)))
+        rows = [{"case": c, "due_state": helpers.due_state(c.due_date) if c.status == "running" else ""}
+                for c in cases]
+        return render_template("case_list.html", rows=rows, q=query, status=status,
+                               truncated=len(rows) >= CASE_LIST_LIMIT, limit=CASE_LIST_LIMIT,
+                               mask=mask_id_number)
+
+
+# -- bpmn-js from the project's node_modules (installed by `npm ci`, never copied into the repo) --------
+
+
+def _bpmn_dist() -> Path:
+    base = Path(current_app.config.get("NODE_MODULES") or ROOT / "node_modules")
+    return base / "bpmn-js" / "dist"
+
+
+@bp.route("/vendor/bpmn-js/<path:filename>")
+def vendor(filename: str) -> Any:
+    if filename != VIEWER_SCRIPT and not filename.startswith("assets/"):
+        raise NotFound("文件不存在")
+    dist = _bpmn_dist()
+    if not (dist / VIEWER_SCRIPT).is_file():
+        return Response("bpmn-js 未安装：请在项目根目录运行 npm ci（缺少 node_modules/bpmn-js/dist）\n",
+                        status=503, mimetype="text/plain")
+    return send_from_directory(dist, filename, max_age=86400)

@@ -1,0 +1,116 @@
+"""Shared view helpers: services, Shanghai time formatting, CSRF tokens, template filters."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import date, datetime
+from typing import Any
+
+from flask import Flask, current_app, render_template, request, session
+from flask.sansio.blueprints import BlueprintSetupState
+
+from engine import clock
+from engine.idcard import mask_id_number
+from engine.services import Services
+
+from .i18n import t
+
+CSRF_FIELD = "csrf_token"
+
+
+def services() -> Services:
+    return current_app.extensions["bianmin"]
+
+
+def local_time(value: datetime | str | None) -> str:
+    """YYYY-MM-DD HH:MM in Asia/Shanghai; ISO strings (as stored in event payloads) are accepted."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    return value.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def local_date(value: date | str | None) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d")
+    if isinstance(value, str):
+        return value
+    return value.strftime("%Y-%m-%d")
+
+
+def today() -> date:
+    return clock.local_now().date()
+
+
+def due_state(due: date | None) -> str:
+    """'overdue', 'today' or '' for a promised date, measured in Shanghai."""
+    if due is None:
+        return ""
+    current = today()
+    if due < current:
+        return "overdue"
+    return "today" if due == current else ""
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = secrets.token_urlsafe(24)
+        session[CSRF_FIELD] = token
+    return token
+
+
+def _check_csrf() -> Any:
+    if request.method != "POST" or request.path.startswith("/api/"):
+        return None
+    expected = session.get(CSRF_FIELD)
+    sent = request.form.get(CSRF_FIELD, "")
+    if not expected or not hmac.compare_digest(str(expected), sent):
+        return render_template("error.html", message=t("csrf_failed"), details=[]), 400
+    return None
+
+
+def _not_found(_exc: Exception) -> Any:
+    if request.path.startswith("/api/"):
+        return {"error": "资源不存在"}, 404
+    return render_template("error.html", message=t("not_found"), details=[]), 404
+
+
+def _method_not_allowed(_exc: Exception) -> Any:
+    if request.path.startswith("/api/"):
+        return {"error": "不支持该请求方法"}, 405
+    return render_template("error.html", message=t("method_not_allowed"), details=[]), 405
+
+
+def _server_error(_exc: Exception) -> Any:
+    if request.path.startswith("/api/"):
+        return {"error": "系统内部错误"}, 500
+    return render_template("error.html", message=t("server_error"), details=[]), 500
+
+
+def _security_headers(response: Any) -> Any:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def install(state: BlueprintSetupState) -> None:
+    """App-wide pieces, recorded once by the auth blueprint."""
+    app: Flask = state.app
+    app.before_request(_check_csrf)
+    app.register_error_handler(404, _not_found)
+    app.register_error_handler(405, _method_not_allowed)
+    app.register_error_handler(500, _server_error)
+    app.after_request(_security_headers)
+    app.jinja_env.globals.update(csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, mask_id=mask_id_number)
+    app.jinja_env.filters.update(localtime=local_time, localdate=local_date)

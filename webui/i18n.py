@@ -1,0 +1,274 @@
+"""UI strings in Chinese (default) and English; `?lang=en` switches and the choice is kept in the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request, session
+from markupsafe import Markup
+
+LANGUAGES = ("zh", "en")
+DEFAULT = "zh"
+
+# key: (中文, English). Engine messages are Chinese only and are shown as they come.
+STRINGS: dict[str, tuple[str, str]] = {
+    # chrome
+    "brand": ("便民", "Bianmin"),
+    "brand_sub": ("便民服务中心办件系统", "Convenience service centre cases"),
+    "nav_inbox": ("待办", "Inbox"),
+    "nav_cases": ("办件查询", "Cases"),
+    "nav_new_case": ("受理新申请", "New application"),
+    "logout": ("退出", "Log out"),
+    "post_rank": ("{rank}岗", "post {rank}"),
+    "present": ("在岗", "present"),
+    "away": ("不在岗", "away"),
+    "mark_away": ("标记不在岗", "Mark me away"),
+    "mark_present": ("恢复在岗", "I am back"),
+    "away_banner": ("您已标记为不在岗：您认领的任务由同岗位的其他人员（B岗）办理。",
+                    "You are marked away: colleagues on your post (B post) handle the tasks you claimed."),
+    "now_away": ("已标记为不在岗，您认领的任务由同岗位的其他人员办理",
+                 "Marked away; your post colleagues handle your tasks"),
+    "now_present": ("已恢复在岗", "Welcome back"),
+    "lang_zh": ("中文", "中文"),
+    "lang_en": ("English", "English"),
+    "skip_to_content": ("跳到正文", "Skip to content"),
+    # login
+    "login_title": ("登录", "Log in"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "login_button": ("登录", "Log in"),
+    "login_failed": ("用户名或密码错误，或账号已停用", "Wrong username or password, or the account is disabled"),
+    "login_required": ("请先登录", "Please log in"),
+    "logged_out": ("您已退出登录", "You have logged out"),
+    "welcome": ("欢迎，{name}", "Welcome, {name}"),
+    "csrf_failed": ("页面已过期，请刷新后重试", "The page has expired; reload it and try again"),
+    # inbox
+    "inbox_title": ("待办事项", "Inbox"),
+    "tab_mine": ("我的待办", "My tasks"),
+    "tab_post": ("岗位待办", "My post's tasks"),
+    "col_case_number": ("办件编号", "Case number"),
+    "col_item": ("事项", "Service item"),
+    "col_applicant": ("申请人", "Applicant"),
+    "col_id_number": ("身份证号码", "ID number"),
+    "col_village": ("村（社区）", "Village"),
+    "col_step": ("环节", "Step"),
+    "col_arrived": ("到达时间", "Arrived"),
+    "col_due": ("承诺办结", "Due"),
+    "col_actions": ("操作", "Actions"),
+    "claim": ("认领", "Claim"),
+    "release": ("退回岗位", "Release"),
+    "handle": ("办理", "Handle"),
+    "overdue": ("已超期", "overdue"),
+    "due_today": ("今日到期", "due today"),
+    "covering_for": ("代{name}办理", "covering for {name}"),
+    "empty_mine": ("没有待办任务。可到“岗位待办”认领任务。", "No tasks. Claim tasks in “My post's tasks”."),
+    "empty_post": ("本岗位暂无待认领的任务。", "Your post has no unclaimed tasks."),
+    "truncated": ("仅显示前 {n} 条", "Showing the first {n} only"),
+    "claimed": ("已认领：{case} {step}", "Claimed: {case} {step}"),
+    "released": ("已退回岗位：{case} {step}", "Released to the post: {case} {step}"),
+    "sort_by_due": ("按承诺办结排序", "Sort by due date"),
+    "sort_by_arrived": ("按到达时间排序", "Sort by arrival"),
+    # new case
+    "new_case_title": ("受理新申请", "New application"),
+    "choose_item": ("办理事项", "Service item"),
+    "choose_item_placeholder": ("请选择事项", "Choose an item"),
+    "choose": ("选择", "Choose"),
+    "village": ("受理村（社区）", "Village"),
+    "applicant_section": ("申请人", "Applicant"),
+    "applicant_name": ("申请人姓名", "Applicant name"),
+    "applicant_id_number": ("身份证号码", "ID card number"),
+    "applicant_id_help": ("18位居民身份证号码，最后一位可以是 X", "18-character resident ID number; the last may be X"),
+    "applicant_phone": ("联系电话", "Phone"),
+    "applicant_phone_help": ("11位手机号码或带区号的固定电话", "11-digit mobile or landline with area code"),
+    "application_section": ("申请表", "Application form"),
+    "submit_application": ("受理并提交", "Accept and submit"),
+    "case_started": ("已受理，办件编号 {number}", "Accepted; case number {number}"),
+    "only_agents": ("只有村代办员可以受理新申请", "Only village agents can accept new applications"),
+    "guide_section": ("办事指南", "Service guide"),
+    "conditions": ("申请条件", "Conditions"),
+    "materials": ("申请材料", "Required materials"),
+    "material_required": ("必需", "required"),
+    "material_optional": ("视情况", "if applicable"),
+    "copies": ("{n}份", "{n} cop."),
+    "basis": ("设立依据", "Legal basis"),
+    "fee": ("收费", "Fee"),
+    "department": ("实施机关", "Department"),
+    "steps": ("办理流程", "Steps"),
+    "promised_days": ("承诺时限", "Promised time"),
+    "working_days": ("{n} 个工作日", "{n} working days"),
+    "case_type": ("办件类型", "Case type"),
+    "form_has_errors": ("表单填写有误，请按提示修改后重新提交：", "Please correct the following and submit again:"),
+    "required_mark_hint": ("带 * 的为必填项", "Fields marked * are required"),
+    "conditional_required": ("视情况必填", "required in some cases"),
+    "range_hint": ("范围：{range}", "Range: {range}"),
+    "choose_one": ("请选择", "Choose"),
+    "range_gt": ("大于 {v}", "more than {v}"),
+    "range_ge": ("不小于 {v}", "at least {v}"),
+    "range_lt": ("小于 {v}", "less than {v}"),
+    "range_le": ("不超过 {v}", "at most {v}"),
+    "list_sep": ("，", ", "),
+    "err_choice": ("“{title}”的取值不在可选范围内", "“{title}”: choose one of the options"),
+    "err_too_long": ("“{title}”的数值过长", "“{title}”: the number is too long"),
+    "err_integer": ("“{title}”应填写整数，“{text}”不是整数", "“{title}” must be a whole number; “{text}” is not"),
+    "err_number": ("“{title}”应填写数字，“{text}”不是有效的数字", "“{title}” must be a number; “{text}” is not"),
+    "err_boolean": ("“{title}”请选择是或否", "“{title}”: choose yes or no"),
+    "err_date_format": ("“{title}”应为日期，格式为 年-月-日，例如 2026-03-02",
+                        "“{title}” must be a date written as YYYY-MM-DD, e.g. 2026-03-02"),
+    "err_date_invalid": ("“{title}”不是有效的日期", "“{title}” is not a valid date"),
+    "err_json": ("“{title}”的格式不正确", "“{title}” is not in the expected format"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    # task
+    "task_title": ("办理：{step}", "Handle: {step}"),
+    "submit_task": ("提交", "Submit"),
+    "back_to_inbox": ("返回待办", "Back to inbox"),
+    "view_case": ("查看办件", "View case"),
+    "task_done": ("已办理：{case} {step}", "Done: {case} {step}"),
+    "task_not_open": ("该任务已不在办理中", "This task is no longer open"),
+    "task_completed_by": ("该任务已由{who}于 {when} 办理完毕", "This task was completed by {who} at {when}"),
+    "task_claimed_by_other": ("该任务已由{who}认领，您不能办理", "This task is claimed by {who}; you cannot handle it"),
+    "task_not_your_post": ("您不是该任务所属岗位的人员，只能查看", "You do not hold this task's post; view only"),
+    "task_unclaimed_note": ("该任务尚未认领，提交即视为由您认领并办理",
+                            "This task is unclaimed; submitting claims it for you"),
+    "task_you_are_away": ("您已标记为不在岗，请先恢复在岗再办理任务", "You are marked away; mark yourself back first"),
+    "instructions": ("办理说明", "Instructions"),
+    "case_summary": ("办件概况", "Case summary"),
+    # case page
+    "case_title": ("办件 {number}", "Case {number}"),
+    "status": ("状态", "Status"),
+    "status_running": ("办理中", "In progress"),
+    "status_completed": ("已办结", "Completed"),
+    "result_approved": ("准予", "Granted"),
+    "result_rejected": ("不予", "Refused"),
+    "result_completed": ("办结", "Done"),
+    "accepted_at": ("受理时间", "Accepted"),
+    "due_date": ("承诺办结日期", "Promised date"),
+    "completed_at": ("办结时间", "Completed"),
+    "started_by": ("受理人", "Accepted by"),
+    "item_version": ("流程版本", "Procedure version"),
+    "applicant_section_case": ("申请人", "Applicant"),
+    "application_data": ("申请内容", "Application"),
+    "step_data": ("各环节办理情况", "Steps handled"),
+    "no_step_data": ("尚无环节办理完毕", "No step has been completed yet"),
+    "handled_by_at": ("{who} · {when}", "{who} · {when}"),
+    "open_tasks": ("当前环节", "Current steps"),
+    "no_open_tasks": ("当前没有待办理的环节", "No open steps"),
+    "post": ("岗位", "Post"),
+    "holder": ("办理人", "Handler"),
+    "unclaimed": ("待认领", "unclaimed"),
+    "holder_away": ("（不在岗，由同岗位B岗办理）", " (away; the B post handles it)"),
+    "waiting_timers": ("计时中", "Timers"),
+    "timer_due": ("{when} 到期", "due {when}"),
+    "diagram": ("流程图", "Diagram"),
+    "legend_done": ("已完成", "completed"),
+    "legend_active": ("办理中", "in progress"),
+    "diagram_loading": ("正在加载流程图…", "Loading the diagram…"),
+    "diagram_missing": ("流程图组件 bpmn-js 未安装：请在项目根目录运行 npm ci", "bpmn-js is not installed: run npm ci"),
+    "diagram_failed": ("流程图加载失败：", "The diagram could not be loaded: "),
+    "history": ("办理记录", "History"),
+    "col_time": ("时间", "Time"),
+    "col_actor": ("操作人", "Actor"),
+    "col_kind": ("操作", "Action"),
+    "col_change": ("内容（原值 → 新值）", "Change (before → after)"),
+    "system": ("系统", "System"),
+    # case list
+    "cases_title": ("办件查询", "Cases"),
+    "search_placeholder": ("办件编号、申请人姓名或身份证号码", "Case number, applicant name or ID number"),
+    "search": ("查询", "Search"),
+    "all_statuses": ("全部状态", "All"),
+    "no_cases": ("没有符合条件的办件", "No cases found"),
+    "col_status": ("状态", "Status"),
+    "col_accepted": ("受理时间", "Accepted"),
+    # errors
+    "error_title": ("出错了", "Something went wrong"),
+    "not_found": ("页面不存在", "Page not found"),
+    "method_not_allowed": ("不支持该操作", "Method not allowed"),
+    "server_error": ("系统内部错误，请稍后重试或联系系统管理员",
+                     "Internal error; try again later or contact the administrator"),
+    "back_home": ("返回首页", "Back to the start page"),
+}
+
+EVENT_KINDS: dict[str, tuple[str, str]] = {
+    "case_started": ("受理", "accepted"),
+    "task_created": ("任务到达", "task arrived"),
+    "task_claimed": ("认领", "claimed"),
+    "task_released": ("退回岗位", "released"),
+    "task_completed": ("办理", "completed step"),
+    "task_cancelled": ("任务撤销", "task cancelled"),
+    "timer_started": ("开始计时", "timer started"),
+    "timer_fired": ("计时届满", "timer elapsed"),
+    "case_completed": ("办结", "case completed"),
+}
+
+# Keys of event payloads shown in the history.
+EVENT_FIELDS: dict[str, tuple[str, str]] = {
+    "assignee": ("办理人", "handler"),
+    "due_at": ("到期时间", "due"),
+    "result": ("办理结果", "result"),
+    "due_date": ("承诺办结日期", "promised date"),
+    "version": ("流程版本", "procedure version"),
+    "applicant": ("申请人", "applicant"),
+    "post": ("岗位", "post"),
+}
+
+CASE_TYPES: dict[str, tuple[str, str]] = {
+    "immediate": ("即办件", "immediate"),
+    "promised": ("承诺件", "promised"),
+    "joint": ("联办件", "joint"),
+    "escalated": ("上报件", "escalated"),
+}
+
+
+def current_language() -> str:
+    lang = session.get("lang") if _has_request() else None
+    return lang if lang in LANGUAGES else DEFAULT
+
+
+def t(key: str, **values: Any) -> str:
+    """The UI string for `key` in the current language, formatted with `values`."""
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if current_language() == "en" else pair[0]
+    return text.format(**values) if values else text
+
+
+def label(table: dict[str, tuple[str, str]], code: str | None) -> str:
+    if code is None:
+        return ""
+    pair = table.get(code)
+    if pair is None:
+        return code
+    return pair[1] if current_language() == "en" else pair[0]
+
+
+def lang_url(lang: str) -> str:
+    args = request.args.to_dict()
+    args["lang"] = lang
+    from urllib.parse import urlencode
+
+    return request.path + "?" + urlencode(args)
+
+
+def _has_request() -> bool:
+    from flask import has_request_context
+
+    return has_request_context()
+
+
+def _remember_language() -> None:
+    lang = request.args.get("lang")
+    if lang in LANGUAGES and session.get("lang") != lang:
+        session["lang"] = lang
+
+
+def install(app: Flask) -> None:
+    app.before_request(_remember_language)
+    app.jinja_env.globals.update(
+        t=t, lang=current_language, lang_url=lang_url,
+        event_kind=lambda code: label(EVENT_KINDS, code), case_type=lambda code: label(CASE_TYPES, code),
+    )
+
+    @app.context_processor
+    def _html_lang() -> dict[str, Any]:
+        return {"html_lang": Markup("zh-CN" if current_language() == "zh" else "en")}
