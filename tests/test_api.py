@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +17,9 @@ from sqlalchemy import event, func, select
 
 from engine import accounts, clock
 from engine.config import ROOT
+from engine.db import Database
 from engine.models import Case, CaseEvent, ProcedureVersion, ServiceItem, Task
+from engine.runtime import CaseService
 from engine.services import Services
 from tests.conftest import make_services
 from tests.procedures import applicant, fill
@@ -466,3 +469,32 @@ def test_openapi_document_lists_every_route(sqlite_client: FlaskClient) -> None:
     refs = set(re.findall(r'"#/components/schemas/(\w+)"', response.get_data(as_text=True)))
     assert refs <= set(doc["components"]["schemas"])
     assert doc["components"]["schemas"]["Error"]["required"] == ["error"]
+
+
+def test_two_clerks_completing_at_once_get_one_success_and_one_409(services: Services) -> None:
+    """Two HTTP requests race on one task, each through its own app and connection pool (two workers)."""
+    first, second = make_client(services), make_client(Services(services.settings, *_second_pool(services)))
+    case = start_dibao(first, services)
+    task_id = case["tasks"][0]["id"]
+    data = form_data(first, services, "dongpo_committee", task_id)
+    headers = auth(services, "dongpo_committee")
+    barrier = threading.Barrier(2)
+    answers: list[Any] = []
+
+    def post(client: FlaskClient) -> None:
+        barrier.wait()
+        answers.append(client.post(f"/api/v1/tasks/{task_id}/complete", headers=headers, json={"data": data}))
+
+    threads = [threading.Thread(target=post, args=(c,)) for c in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(answer.status_code for answer in answers) == [200, 409]
+    conflict = next(answer for answer in answers if answer.status_code == 409)
+    assert "东坡村村委会" in conflict.json["error"] and "办理完毕" in conflict.json["error"]
+
+
+def _second_pool(services: Services) -> tuple[Database, CaseService]:
+    db = Database(services.db.url)
+    return db, CaseService(db)
