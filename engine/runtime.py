@@ -110,10 +110,11 @@ class CaseService:
             self._set_due_date(session, case, version, now)
             session.add(case)
             session.flush()
+            # Form fields come first so an application cannot overwrite the case's own identity.
             workflow = new_workflow(version.spec, version.subprocess_specs, {
+                **data,
                 "case_number": case.case_number,
                 "applicant": {"name": person.name, "phone": person.phone},
-                **data,
             })
             audit.append(session, case, "case_started", actor, now, step="受理", after={
                 "item_code": item_code, "version": version.version, "village": village.code,
