@@ -13,6 +13,7 @@ not the calendar. Usage: python bench/engine.py [--cases N] [--skip-pg] [--skip-
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import shutil
@@ -150,12 +151,18 @@ def http_api(url: str, folder: Path, cases: int) -> tuple[int, float]:
     try:
         _wait_for(f"{base}/openapi.json")
 
+        # One keep-alive connection, as a real client (or a browser) would hold.
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+
         def call(method: str, path: str, token: str, body: dict | None = None) -> dict:
-            data = json.dumps(body).encode() if body is not None else None
-            request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers={
+            payload = json.dumps(body) if body is not None else None
+            connection.request(method, f"/api/v1{path}", body=payload, headers={
                 "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-            with urllib.request.urlopen(request) as response:
-                return json.loads(response.read())
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            if response.status >= 300:
+                raise RuntimeError(f"{method} {path}: {response.status} {answer}")
+            return answer
 
         by_post = {(role, code): tokens[uid] for (role, org_id), uid in posts.items()
                    for code in [org_codes[org_id]]}
