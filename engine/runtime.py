@@ -37,7 +37,7 @@ from .workflow import (
 )
 
 PHONE_DIGITS = (7, 11, 12)
-CALENDAR_TTL_SECONDS = 300
+REFERENCE_TTL_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class CaseService:
         self.db = db
         self.versions = VersionCache()
         self.states = StateCache()
-        self._calendar: tuple[float, calendar.WorkCalendar] | None = None
+        self._reference: tuple[float, calendar.WorkCalendar, dict[str, Role]] | None = None
 
     # -- starting -----------------------------------------------------------------------------
 
@@ -136,19 +136,32 @@ class CaseService:
         number = session.execute(stmt).scalar_one()
         return f"{item_code}-{day}-{number:04d}"
 
-    def calendar(self, session: Session) -> calendar.WorkCalendar:
-        """The working-day calendar, re-read at most every few minutes (it changes a few times a year)."""
-        if self._calendar is None or time.monotonic() - self._calendar[0] > CALENDAR_TTL_SECONDS:
-            self._calendar = (time.monotonic(), calendar.load(session))
-        return self._calendar[1]
+    def _reference_data(self, session: Session) -> tuple[calendar.WorkCalendar, dict[str, Role]]:
+        """Calendar and roles, re-read at most every few minutes: they change a few times a year."""
+        if self._reference is None or time.monotonic() - self._reference[0] > REFERENCE_TTL_SECONDS:
+            roles = {role.code: role for role in session.scalars(select(Role))}
+            for role in roles.values():
+                session.expunge(role)
+            self._reference = (time.monotonic(), calendar.load(session), roles)
+        return self._reference[1], self._reference[2]
 
-    def forget_calendar(self) -> None:
-        self._calendar = None
+    def forget_reference_data(self) -> None:
+        """Call after the administrator changed roles or the holiday calendar in this process."""
+        self._reference = None
+
+    def _role(self, session: Session, code: str) -> Role | None:
+        role = self._reference_data(session)[1].get(code)
+        if role is None:
+            # A role added since the last read: look again before refusing.
+            self.forget_reference_data()
+            role = self._reference_data(session)[1].get(code)
+        return role
 
     def _set_due_date(self, session: Session, case: Case, version: LoadedVersion, now: datetime) -> None:
         days = int(version.guide.get("promised_days", 0))
         try:
-            case.due_date = self.calendar(session).add_working_days(now.astimezone(clock.SHANGHAI).date(), days)
+            work_calendar = self._reference_data(session)[0]
+            case.due_date = work_calendar.add_working_days(now.astimezone(clock.SHANGHAI).date(), days)
         except calendar.MissingHolidayData as exc:
             # The case is still accepted: the applicant must not lose the application over our data.
             case.due_date = None
@@ -216,7 +229,8 @@ class CaseService:
         case = session.scalar(
             select(Case).where(Case.id == case_id).with_for_update().execution_options(populate_existing=True)
         )
-        # Read after the lock, so a task completed by a concurrent transaction shows as completed.
+        # Read after the lock, in its own statement: on PostgreSQL a row joined into the locking
+        # statement could still show the version from before a concurrent transaction committed.
         task = session.get(Task, task_id, populate_existing=True) if case else None
         if task is None or case is None:
             raise NotFound("任务不存在")
@@ -330,7 +344,7 @@ class CaseService:
     def _create_task(self, session: Session, case: Case, spiff_task: Any, actor: User | None,
                      now: datetime) -> None:
         spec = spiff_task.task_spec
-        role = session.get(Role, spec.lane)
+        role = self._role(session, spec.lane)
         if role is None:
             raise BianminError(f"环节“{spec.bpmn_name}”的泳道“{spec.lane}”不是已知角色，无法分派")
         properties = spec.extensions.get("properties", {})
