@@ -118,7 +118,8 @@ def engine_service(svc: Services, folder: Path, cases: int) -> tuple[int, float]
         steps += 1
         while True:
             with svc.db.read() as session:
-                task = session.scalars(select(Task).where(Task.case_id == case.id, Task.status == "open")).first()
+                task = session.execute(select(Task.id, Task.role_code, Task.org_id, Task.form_file).where(
+                    Task.case_id == case.id, Task.status == "open")).first()
             if task is None:
                 break
             svc.cases.complete(posts[(task.role_code, task.org_id)], task.id, forms[task.form_file])

@@ -52,7 +52,7 @@ def _write_pending(session: Session) -> None:
     # One multi-row INSERT per transaction: events are never read back in the transaction that writes them.
     rows = session.info.pop(_PENDING, None)
     if rows:
-        session.execute(insert(CaseEvent), rows)
+        session.connection().execute(insert(CaseEvent.__table__), rows)
 
 
 @sa_event.listens_for(Session, "after_rollback")

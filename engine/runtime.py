@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, calendar, clock, forms, routing
 from .catalog import FORM_PROPERTY, UI_FORM_PROPERTY, current_version_id
@@ -36,6 +37,8 @@ from .workflow import (
     utc_from_iso,
 )
 
+# Hot-path statements go to the tables directly: ORM-enabled bulk statements cost several times more.
+TASKS, TIMERS = Task.__table__, Timer.__table__
 PHONE_DIGITS = (7, 11, 12)
 REFERENCE_TTL_SECONDS = 300
 
@@ -121,7 +124,7 @@ class CaseService:
                 "applicant": person.name, "data": data, "due_date": case.due_date.isoformat()
                 if case.due_date else None,
             })
-            self._advance(session, case, workflow, Mirrored(set(), set()), actor, now)
+            self._advance(session, case, workflow, Mirrored({}, {}), actor, now)
         self.states.put(case.id, case.revision, workflow)
         return case
 
@@ -129,11 +132,12 @@ class CaseService:
         """ITEM-YYYYMMDD-NNNN; the upsert is atomic, so concurrent starts never share a number."""
         day = now.astimezone(clock.SHANGHAI).strftime("%Y%m%d")
         insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert  # type: ignore[union-attr]
-        stmt = insert(CaseSequence).values(item_code=item_code, day=day, last=1)
+        sequences = CaseSequence.__table__
+        stmt = insert(sequences).values(item_code=item_code, day=day, last=1)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["item_code", "day"], set_={"last": CaseSequence.last + 1}
-        ).returning(CaseSequence.last)
-        number = session.execute(stmt).scalar_one()
+            index_elements=["item_code", "day"], set_={"last": sequences.c.last + 1}
+        ).returning(sequences.c.last)
+        number = session.connection().execute(stmt).scalar_one()
         return f"{item_code}-{day}-{number:04d}"
 
     def _reference_data(self, session: Session) -> tuple[calendar.WorkCalendar, dict[str, Role]]:
@@ -214,11 +218,11 @@ class CaseService:
                 spiff_task.run()
             except WorkflowException as exc:
                 raise BianminError(f"环节“{task.name}”执行失败：{exc}") from exc
-            task.status, task.completed_at, task.completed_by_id = "completed", now, actor.id
-            task.assignee_id = task.assignee_id or actor.id
+            _write(session, task, status="completed", completed_at=now, completed_by_id=actor.id,
+                   assignee_id=task.assignee_id or actor.id)
             audit.append(session, case, "task_completed", actor, now, task_id=task.id, step=task.name,
                          before=before, after=data)
-            mirrored.ready.discard(task.id)
+            mirrored.ready.pop(task.id, None)
             self._advance(session, case, workflow, mirrored, actor, now)
         self.states.put(case.id, case.revision, workflow)
         return case
@@ -311,34 +315,35 @@ class CaseService:
         except WorkflowException as exc:
             raise BianminError(f"流程执行出错：{exc}") from exc
         after = _mirrored(workflow)
-        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        ready = after.ready
         if any(t.depth > MAX_TASK_DEPTH for t in ready.values()):
             raise BianminError("该办件退回或循环次数过多，流程已停止推进，请联系系统管理员处理")
-        fired = sorted(before.timers - after.timers)
+        fired = sorted(before.timers.keys() - after.timers.keys())
         if fired:
-            session.execute(update(Timer).where(Timer.id.in_(fired)).values(status="fired", fired_at=now))
+            session.connection().execute(
+                update(TIMERS).where(TIMERS.c.id.in_(fired)).values(status="fired", fired_at=now))
             for timer_id in fired:
                 spec = workflow.get_task_from_id(UUID(timer_id)).task_spec
                 audit.append(session, case, "timer_fired", actor, now, task_id=timer_id,
                              step=spec.bpmn_name or spec.bpmn_id)
-        for timer_id in sorted(after.timers - before.timers):
-            self._create_timer(session, case, workflow.get_task_from_id(UUID(timer_id)), actor, now)
-        cancelled = sorted(before.ready - after.ready)
+        for timer_id in sorted(after.timers.keys() - before.timers.keys()):
+            self._create_timer(session, case, after.timers[timer_id], actor, now)
+        cancelled = sorted(before.ready.keys() - after.ready.keys())
         if cancelled:
-            session.execute(update(Task).where(Task.id.in_(cancelled)).values(status="cancelled"))
+            session.connection().execute(update(TASKS).where(TASKS.c.id.in_(cancelled)).values(status="cancelled"))
             for task_id in cancelled:
                 audit.append(session, case, "task_cancelled", actor, now, task_id=task_id)
-        for task_id in sorted(after.ready - before.ready):
+        for task_id in sorted(after.ready.keys() - before.ready.keys()):
             self._create_task(session, case, ready[task_id], actor, now)
+        changes: dict[str, Any] = {}
         if workflow.is_completed() and case.status == "running":
             end = next(iter(workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)), None)
             properties = end.task_spec.extensions.get("properties", {}) if end else {}
-            case.status, case.completed_at = "completed", now
-            case.result = properties.get("caseResult", "completed")
+            changes = {"status": "completed", "completed_at": now, "result": properties.get("caseResult", "completed")}
             audit.append(session, case, "case_completed", actor, now,
-                         step=end.task_spec.bpmn_name if end else None, after={"result": case.result})
-        case.workflow_state = dump_state(workflow)
-        case.revision += 1
+                         step=end.task_spec.bpmn_name if end else None, after={"result": changes["result"]})
+        _write(session, case, **changes, workflow_state=dump_state(workflow), revision=case.revision + 1,
+               event_count=case.event_count, last_event_hash=case.last_event_hash)
         return len(fired)
 
     def _create_task(self, session: Session, case: Case, spiff_task: Any, actor: User | None,
@@ -354,7 +359,7 @@ class CaseService:
             "form_file": properties.get(FORM_PROPERTY), "ui_form_file": properties.get(UI_FORM_PROPERTY),
             "status": "open", "created_at": now, "assignee_id": None, "completed_at": None, "completed_by_id": None,
         }
-        session.execute(insert(Task), [row])
+        session.connection().execute(insert(TASKS), [row])
         audit.append(session, case, "task_created", actor, now, task_id=row["id"], step=row["name"],
                      after={"role": role.code, "role_name": role.name, "org_id": row["org_id"]})
 
@@ -364,7 +369,7 @@ class CaseService:
         row = {"id": str(spiff_task.id), "case_id": case.id, "element_id": spec.bpmn_id,
                "name": spec.bpmn_name or spec.bpmn_id, "status": "waiting", "fired_at": None,
                "due_at": utc_from_iso(spiff_task.internal_data["event_value"])}
-        session.execute(insert(Timer), [row])
+        session.connection().execute(insert(TIMERS), [row])
         audit.append(session, case, "timer_started", actor, now, task_id=row["id"], step=row["name"],
                      after={"due_at": row["due_at"].isoformat()})
 
@@ -373,18 +378,31 @@ class CaseService:
 class Mirrored:
     """The workflow tasks that have rows: READY user tasks (Task) and WAITING timers (Timer)."""
 
-    ready: set[str]
-    timers: set[str]
+    ready: dict[str, Any]
+    timers: dict[str, Any]
 
 
 def _mirrored(workflow: BpmnWorkflow) -> Mirrored:
-    ready = {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-    timers = {
-        str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)
-        if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
-        and isinstance(t.internal_data.get("event_value"), str)
-    }
+    # The flat task maps are far cheaper to scan than walking the task tree once per state.
+    ready: dict[str, Any] = {}
+    timers: dict[str, Any] = {}
+    for tasks in [workflow.tasks, *(sub.tasks for sub in workflow.subprocesses.values())]:
+        for task in tasks.values():
+            if task.state == TaskState.READY and task.task_spec.manual:
+                ready[str(task.id)] = task
+            elif task.state == TaskState.WAITING and isinstance(
+                getattr(task.task_spec, "event_definition", None), TimerEventDefinition
+            ) and isinstance(task.internal_data.get("event_value"), str):
+                timers[str(task.id)] = task
     return Mirrored(ready, timers)
+
+
+def _write(session: Session, row: Case | Task, **values: Any) -> None:
+    """UPDATE one row directly: the hot path skips the unit of work, and the object shows the new values."""
+    table = type(row).__table__
+    session.connection().execute(update(table).where(table.c.id == row.id).values(**values))
+    for key, value in values.items():
+        set_committed_value(row, key, value)
 
 
 def _within(village: OrgUnit, org_id: int) -> bool:

@@ -121,8 +121,8 @@ def assert_consistent(svc: Services) -> int:
             open_rows = set(session.scalars(select(Task.id).where(Task.case_id == case.id, Task.status == "open")))
             waiting = set(session.scalars(select(Timer.id).where(Timer.case_id == case.id,
                                                                  Timer.status == "waiting")))
-            assert open_rows == mirrored.ready, case.case_number
-            assert waiting == mirrored.timers, case.case_number
+            assert open_rows == set(mirrored.ready), case.case_number
+            assert waiting == set(mirrored.timers), case.case_number
             done_rows = set(session.scalars(select(Task.id).where(Task.case_id == case.id,
                                                                   Task.status == "completed")))
             done_events = set(session.scalars(select(CaseEvent.task_id).where(
