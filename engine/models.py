@@ -21,8 +21,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-LEVELS = ("county", "town", "village")
-
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC and always hands back aware UTC datetimes (SQLite would otherwise drop the zone)."""

@@ -8,8 +8,6 @@ from sqlalchemy.orm import Session, aliased
 from .errors import BianminError, NotFound
 from .models import Case, Role, Task, User
 
-CROSS_CUTTING = {"supervisor", "auditor", "admin"}
-
 
 def org_for_role(case: Case, role: Role) -> int:
     """The org unit whose post holders handle a task of `role` for `case`."""

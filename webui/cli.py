@@ -23,10 +23,8 @@ def _fail(exc: BianminError) -> None:
 
 
 @click.group()
-@click.pass_context
-def main(ctx: click.Context) -> None:
+def main() -> None:
     """便民 Bianmin — procedures for village and township service centres."""
-    ctx.obj = None
 
 
 def services() -> Services:
