@@ -159,7 +159,8 @@ class Case(Base):
     # Head of the event chain, kept on the (locked) case row so appending needs no extra read.
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     last_event_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
-    workflow_state: Mapped[str] = mapped_column(Text)
+    # Deferred: lists and pages never need it, and the runtime reads it only when its cache misses.
+    workflow_state: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(20))
     item: Mapped[ServiceItem] = relationship()
     village: Mapped[OrgUnit] = relationship(foreign_keys=[village_id])
