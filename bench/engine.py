@@ -37,7 +37,7 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from engine import accounts, demo, setup  # noqa: E402
-from engine.models import OrgUnit, Task, User  # noqa: E402
+from engine.models import OrgUnit, User  # noqa: E402
 from engine.services import Services, open_services  # noqa: E402
 from tests.procedures import applicant, fill  # noqa: E402
 
@@ -115,16 +115,13 @@ def engine_service(svc: Services, folder: Path, cases: int) -> tuple[int, float]
     steps = 0
     started = time.perf_counter()
     for _ in range(cases):
-        case = svc.cases.start_case(agent, ITEM, VILLAGE, applicant(), application)
+        step = svc.cases.start_case(agent, ITEM, VILLAGE, applicant(), application)
         steps += 1
-        while True:
-            with svc.db.read() as session:
-                task = session.execute(select(Task.id, Task.role_code, Task.org_id, Task.form_file).where(
-                    Task.case_id == case.id, Task.status == "open")).first()
-            if task is None:
-                break
-            svc.cases.complete(posts[(task.role_code, task.org_id)], task.id, forms[task.form_file])
+        while step.open_tasks:
+            task = step.open_tasks[0]
+            step = svc.cases.complete(posts[(task.role_code, task.org_id)], task.id, forms[task.form_file])
             steps += 1
+        assert step.case.status == "completed"
     return steps, time.perf_counter() - started
 
 

@@ -70,6 +70,29 @@ class Applicant:
         return cls(name, id_number, phone)
 
 
+@dataclass(frozen=True)
+class OpenTask:
+    """A task a step left open, as its inbox row has it."""
+
+    id: str
+    element_id: str
+    name: str
+    role_code: str
+    role_name: str
+    org_id: int
+    form_file: str | None
+    ui_form_file: str | None
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a change left behind: the case, its open tasks, and how many timers fired."""
+
+    case: Case
+    open_tasks: list[OpenTask]
+    timers_fired: int = 0
+
+
 class CaseService:
     """Engine services used by the web UI, the API, the CLI and the scheduler alike."""
 
@@ -83,7 +106,7 @@ class CaseService:
 
     def start_case(
         self, actor_id: int, item_code: str, village_code: str, applicant: Any, data: Any
-    ) -> Case:
+    ) -> Step:
         person = Applicant.parse(applicant)
         with self.db.write() as session:
             actor = self._user(session, actor_id)
@@ -124,9 +147,9 @@ class CaseService:
                 "applicant": person.name, "data": data, "due_date": case.due_date.isoformat()
                 if case.due_date else None,
             })
-            self._advance(session, case, workflow, Mirrored({}, {}), actor, now)
+            step = self._advance(session, case, workflow, Mirrored({}, {}), actor, now)
         self.states.put(case.id, case.revision, workflow)
-        return case
+        return step
 
     def _next_case_number(self, session: Session, item_code: str, now: datetime) -> str:
         """ITEM-YYYYMMDD-NNNN; the upsert is atomic, so concurrent starts never share a number."""
@@ -196,7 +219,7 @@ class CaseService:
                          before={"assignee": actor.display_name}, after={"assignee": None})
             return task
 
-    def complete(self, actor_id: int, task_id: str, data: Any) -> Case:
+    def complete(self, actor_id: int, task_id: str, data: Any) -> Step:
         with self.db.write() as session:
             actor, task, case = self._lock_task(session, actor_id, task_id)
             if not routing.can_work(actor, task):
@@ -223,9 +246,9 @@ class CaseService:
             audit.append(session, case, "task_completed", actor, now, task_id=task.id, step=task.name,
                          before=before, after=data)
             mirrored.ready.pop(task.id, None)
-            self._advance(session, case, workflow, mirrored, actor, now)
+            step = self._advance(session, case, workflow, mirrored, actor, now)
         self.states.put(case.id, case.revision, workflow)
-        return case
+        return step
 
     def _lock_task(self, session: Session, actor_id: int, task_id: str) -> tuple[User, Task, Case]:
         actor = self._user(session, actor_id)
@@ -276,9 +299,9 @@ class CaseService:
             workflow = self._load(case, self.versions.get(session, case.version_id))
             mirrored = _mirrored(workflow)
             workflow.refresh_timers()
-            fired = self._advance(session, case, workflow, mirrored, None, now)
+            step = self._advance(session, case, workflow, mirrored, None, now)
         self.states.put(case.id, case.revision, workflow)
-        return fired
+        return step.timers_fired
 
     def run_due_timers(self) -> int:
         return sum(self.fire_timers(case_id) for case_id in self.due_timer_cases())
@@ -304,7 +327,7 @@ class CaseService:
         return cached or load_state(case.workflow_state, version.spec, version.subprocess_specs)
 
     def _advance(self, session: Session, case: Case, workflow: BpmnWorkflow, before: Mirrored,
-                 actor: User | None, now: datetime) -> int:
+                 actor: User | None, now: datetime) -> Step:
         """Run engine steps, then make task rows, timer rows and case status agree with the workflow.
 
         `before` is what the rows mirrored when the workflow was loaded (the rows always mirror the
@@ -333,8 +356,10 @@ class CaseService:
             session.connection().execute(update(TASKS).where(TASKS.c.id.in_(cancelled)).values(status="cancelled"))
             for task_id in cancelled:
                 audit.append(session, case, "task_cancelled", actor, now, task_id=task_id)
-        for task_id in sorted(after.ready.keys() - before.ready.keys()):
-            self._create_task(session, case, ready[task_id], actor, now)
+        open_tasks = [self._open_task(session, case, spiff_task) for spiff_task in ready.values()]
+        for task in open_tasks:
+            if task.id not in before.ready:
+                self._create_task(session, case, task, actor, now)
         changes: dict[str, Any] = {}
         if workflow.is_completed() and case.status == "running":
             end = next(iter(workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)), None)
@@ -344,24 +369,28 @@ class CaseService:
                          step=end.task_spec.bpmn_name if end else None, after={"result": changes["result"]})
         _write(session, case, **changes, workflow_state=dump_state(workflow), revision=case.revision + 1,
                event_count=case.event_count, last_event_hash=case.last_event_hash)
-        return len(fired)
+        return Step(case, open_tasks, len(fired))
 
-    def _create_task(self, session: Session, case: Case, spiff_task: Any, actor: User | None,
-                     now: datetime) -> None:
+    def _open_task(self, session: Session, case: Case, spiff_task: Any) -> OpenTask:
         spec = spiff_task.task_spec
         role = self._role(session, spec.lane)
         if role is None:
             raise BianminError(f"环节“{spec.bpmn_name}”的泳道“{spec.lane}”不是已知角色，无法分派")
         properties = spec.extensions.get("properties", {})
+        return OpenTask(str(spiff_task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, role.code, role.name,
+                        routing.org_for_role(case, role), properties.get(FORM_PROPERTY),
+                        properties.get(UI_FORM_PROPERTY))
+
+    def _create_task(self, session: Session, case: Case, task: OpenTask, actor: User | None, now: datetime) -> None:
         row = {
-            "id": str(spiff_task.id), "case_id": case.id, "element_id": spec.bpmn_id,
-            "name": spec.bpmn_name or spec.bpmn_id, "role_code": role.code, "org_id": routing.org_for_role(case, role),
-            "form_file": properties.get(FORM_PROPERTY), "ui_form_file": properties.get(UI_FORM_PROPERTY),
-            "status": "open", "created_at": now, "assignee_id": None, "completed_at": None, "completed_by_id": None,
+            "id": task.id, "case_id": case.id, "element_id": task.element_id, "name": task.name,
+            "role_code": task.role_code, "org_id": task.org_id, "form_file": task.form_file,
+            "ui_form_file": task.ui_form_file, "status": "open", "created_at": now, "assignee_id": None,
+            "completed_at": None, "completed_by_id": None,
         }
         session.connection().execute(insert(TASKS), [row])
-        audit.append(session, case, "task_created", actor, now, task_id=row["id"], step=row["name"],
-                     after={"role": role.code, "role_name": role.name, "org_id": row["org_id"]})
+        audit.append(session, case, "task_created", actor, now, task_id=task.id, step=task.name,
+                     after={"role": task.role_code, "role_name": task.role_name, "org_id": task.org_id})
 
     def _create_timer(self, session: Session, case: Case, spiff_task: Any, actor: User | None,
                       now: datetime) -> None:

@@ -22,7 +22,7 @@ def start(svc: Services, item: str = "MZ-DIBAO", village: str = DONGPO, agent: s
     with svc.db.read() as session:
         version = current_version(session, item)
         schema = version.forms[version.guide["application_form"]]
-    return svc.cases.start_case(user_id(svc, agent), item, village, applicant(village), fill(schema))
+    return svc.cases.start_case(user_id(svc, agent), item, village, applicant(village), fill(schema)).case
 
 
 def open_tasks(svc: Services, case_id: int) -> list[Task]:

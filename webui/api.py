@@ -180,7 +180,7 @@ def start_case() -> Any:
     if problems:
         raise ValidationFailed("申请信息不完整：" + "；".join(problems), details=problems)
     case = _svc().cases.start_case(_user().id, item_code, village_code, body.get("applicant"),
-                                   body.get("data", {}))
+                                   body.get("data", {})).case
     with _svc().db.read() as session:
         payload = _case_summary(session, _load_case(session, case.id))
     return payload, 201, {"Location": url_for("api.get_case", case_id=case.id)}
@@ -319,7 +319,7 @@ def release_task(task_id: str) -> Any:
 @bp.post("/tasks/<task_id>/complete")
 def complete_task(task_id: str) -> Any:
     body = _json_body()
-    case = _svc().cases.complete(_user().id, task_id, body.get("data", {}))
+    case = _svc().cases.complete(_user().id, task_id, body.get("data", {})).case
     with _svc().db.read() as session:
         payload = _case_summary(session, _load_case(session, case.id))
     payload["completed_task_id"] = task_id

@@ -159,7 +159,7 @@ def new_case() -> Any:
         summary += messages
         if not summary:
             try:
-                case = svc.cases.start_case(g.user.id, version.item_code, g.user.org.code, applicant, data)
+                case = svc.cases.start_case(g.user.id, version.item_code, g.user.org.code, applicant, data).case
             except ValidationFailed as exc:
                 summary = exc.details or [exc.message]
                 formrender.attach_messages(schema, summary, errors)
