@@ -74,19 +74,16 @@ def raw_spiff(folder: Path, cases: int) -> tuple[int, float]:
         workflow = BpmnWorkflow(spec, subs)
         workflow.data.update(application)
         workflow.do_engine_steps()
+        ready = [task.id for task in workflow.get_tasks(state=TaskState.READY, manual=True)]
         state = serializer.serialize_json(workflow)
         steps += 1
-        while True:
+        while ready:
             workflow = serializer.deserialize_json(state)
-            workflow.refresh_timers()
-            workflow.do_engine_steps()
-            ready = workflow.get_tasks(state=TaskState.READY, manual=True)
-            if not ready:
-                break
-            task = ready[0]
+            task = workflow.get_task_from_id(ready[0])
             task.data.update(forms[task.task_spec.extensions["properties"]["formJsonSchemaFilename"]])
             task.run()
             workflow.do_engine_steps()
+            ready = [task.id for task in workflow.get_tasks(state=TaskState.READY, manual=True)]
             state = serializer.serialize_json(workflow)
             steps += 1
         assert workflow.is_completed()
