@@ -45,6 +45,7 @@ def append(
 
 
 _PENDING = "bianmin_pending_events"
+_INSERT = insert(CaseEvent.__table__)
 
 
 @sa_event.listens_for(Session, "before_commit")
@@ -52,7 +53,7 @@ def _write_pending(session: Session) -> None:
     # One multi-row INSERT per transaction: events are never read back in the transaction that writes them.
     rows = session.info.pop(_PENDING, None)
     if rows:
-        session.connection().execute(insert(CaseEvent.__table__), rows)
+        session.connection().execute(_INSERT, rows)
 
 
 @sa_event.listens_for(Session, "after_rollback")

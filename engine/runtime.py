@@ -13,7 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,8 +37,17 @@ from .workflow import (
     utc_from_iso,
 )
 
-# Hot-path statements go to the tables directly: ORM-enabled bulk statements cost several times more.
-TASKS, TIMERS = Task.__table__, Timer.__table__
+# Hot-path statements are built once and go to the tables directly: building a statement per call
+# and ORM-enabled bulk statements cost more than the database work itself. An UPDATE sets the
+# columns present in its parameters.
+TASKS, TIMERS, CASES = Task.__table__, Timer.__table__, Case.__table__
+INSERT = {table: insert(table) for table in (TASKS, TIMERS)}
+UPDATE = {table: update(table).where(table.c.id == bindparam("row_id")) for table in (TASKS, TIMERS, CASES)}
+LOCK_CASE = select(Case).where(Case.id == bindparam("case_id")).with_for_update()
+LOCK_CASE_OF_TASK = select(Case).where(
+    Case.id == select(Task.case_id).where(Task.id == bindparam("task_id")).scalar_subquery()
+).with_for_update()
+FRESH = {"populate_existing": True}
 PHONE_DIGITS = (7, 11, 12)
 REFERENCE_TTL_SECONDS = 300
 
@@ -252,10 +261,7 @@ class CaseService:
 
     def _lock_task(self, session: Session, actor_id: int, task_id: str) -> tuple[User, Task, Case]:
         actor = self._user(session, actor_id)
-        case_id = select(Task.case_id).where(Task.id == task_id).scalar_subquery()
-        case = session.scalar(
-            select(Case).where(Case.id == case_id).with_for_update().execution_options(populate_existing=True)
-        )
+        case = session.scalar(LOCK_CASE_OF_TASK, {"task_id": task_id}, execution_options=FRESH)
         # Read after the lock, in its own statement: on PostgreSQL a row joined into the locking
         # statement could still show the version from before a concurrent transaction committed.
         task = session.get(Task, task_id, populate_existing=True) if case else None
@@ -315,9 +321,7 @@ class CaseService:
         return user
 
     def _lock_case(self, session: Session, case_id: int) -> Case:
-        case = session.scalar(
-            select(Case).where(Case.id == case_id).with_for_update().execution_options(populate_existing=True)
-        )
+        case = session.scalar(LOCK_CASE, {"case_id": case_id}, execution_options=FRESH)
         if case is None:
             raise NotFound("办件不存在")
         return case
@@ -343,8 +347,8 @@ class CaseService:
             raise BianminError("该办件退回或循环次数过多，流程已停止推进，请联系系统管理员处理")
         fired = sorted(before.timers.keys() - after.timers.keys())
         if fired:
-            session.connection().execute(
-                update(TIMERS).where(TIMERS.c.id.in_(fired)).values(status="fired", fired_at=now))
+            session.connection().execute(UPDATE[TIMERS], [{"row_id": i, "status": "fired", "fired_at": now}
+                                                          for i in fired])
             for timer_id in fired:
                 spec = workflow.get_task_from_id(UUID(timer_id)).task_spec
                 audit.append(session, case, "timer_fired", actor, now, task_id=timer_id,
@@ -353,7 +357,7 @@ class CaseService:
             self._create_timer(session, case, after.timers[timer_id], actor, now)
         cancelled = sorted(before.ready.keys() - after.ready.keys())
         if cancelled:
-            session.connection().execute(update(TASKS).where(TASKS.c.id.in_(cancelled)).values(status="cancelled"))
+            session.connection().execute(UPDATE[TASKS], [{"row_id": i, "status": "cancelled"} for i in cancelled])
             for task_id in cancelled:
                 audit.append(session, case, "task_cancelled", actor, now, task_id=task_id)
         open_tasks = [self._open_task(session, case, spiff_task) for spiff_task in ready.values()]
@@ -388,7 +392,7 @@ class CaseService:
             "ui_form_file": task.ui_form_file, "status": "open", "created_at": now, "assignee_id": None,
             "completed_at": None, "completed_by_id": None,
         }
-        session.connection().execute(insert(TASKS), [row])
+        session.connection().execute(INSERT[TASKS], [row])
         audit.append(session, case, "task_created", actor, now, task_id=task.id, step=task.name,
                      after={"role": task.role_code, "role_name": task.role_name, "org_id": task.org_id})
 
@@ -398,7 +402,7 @@ class CaseService:
         row = {"id": str(spiff_task.id), "case_id": case.id, "element_id": spec.bpmn_id,
                "name": spec.bpmn_name or spec.bpmn_id, "status": "waiting", "fired_at": None,
                "due_at": utc_from_iso(spiff_task.internal_data["event_value"])}
-        session.connection().execute(insert(TIMERS), [row])
+        session.connection().execute(INSERT[TIMERS], [row])
         audit.append(session, case, "timer_started", actor, now, task_id=row["id"], step=row["name"],
                      after={"due_at": row["due_at"].isoformat()})
 
@@ -428,8 +432,7 @@ def _mirrored(workflow: BpmnWorkflow) -> Mirrored:
 
 def _write(session: Session, row: Case | Task, **values: Any) -> None:
     """UPDATE one row directly: the hot path skips the unit of work, and the object shows the new values."""
-    table = type(row).__table__
-    session.connection().execute(update(table).where(table.c.id == row.id).values(**values))
+    session.connection().execute(UPDATE[type(row).__table__], {"row_id": row.id, **values})
     for key, value in values.items():
         set_committed_value(row, key, value)
 
