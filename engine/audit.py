@@ -5,15 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from .models import Case, CaseEvent, User
+from .models import Case, CaseEvent
 
 GENESIS = "0" * 64
+
+
+class Acting(Protocol):
+    """Whoever acts on a case: a staff account (or the runtime's record of one)."""
+
+    id: int
+    display_name: str
 
 
 def _digest(prev_hash: str, event: dict[str, Any]) -> str:
@@ -27,7 +34,7 @@ HASHED = ("case_id", "seq", "at", "actor_id", "actor_name", "kind", "task_id", "
 
 
 def append(
-    session: Session, case: Case, kind: str, actor: User | None, at: datetime, *,
+    session: Session, case: Case, kind: str, actor: Acting | None, at: datetime, *,
     task_id: str | None = None, step: str | None = None,
     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
 ) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session, aliased
 
@@ -34,11 +36,27 @@ def can_see_case(user: User, case: Case) -> bool:
                            "county": {case.county_id}}.get(user.org.level, set())
 
 
-def holds_post(user: User, task: Task) -> bool:
+class Staff(Protocol):
+    id: int
+    role_code: str
+    org_id: int
+    away: bool
+
+
+class PostTask(Protocol):
+    role_code: str
+    org_id: int
+    assignee_id: int | None
+
+    @property
+    def assignee(self) -> Any: ...
+
+
+def holds_post(user: Staff, task: PostTask) -> bool:
     return user.role_code == task.role_code and user.org_id == task.org_id
 
 
-def can_work(user: User, task: Task) -> bool:
+def can_work(user: Staff, task: PostTask) -> bool:
     """Post holders work unclaimed tasks; a claimed task is its holder's, or the B post's while A is away."""
     if not holds_post(user, task) or user.away:
         return False

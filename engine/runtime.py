@@ -13,7 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -48,6 +48,61 @@ LOCK_CASE_OF_TASK = select(Case).where(
     Case.id == select(Task.case_id).where(Task.id == bindparam("task_id")).scalar_subquery()
 ).with_for_update()
 FRESH = {"populate_existing": True}
+USERS, ORGS = User.__table__, OrgUnit.__table__
+ACTOR = select(USERS.c.id, USERS.c.display_name, USERS.c.role_code, USERS.c.org_id, USERS.c.away, USERS.c.active,
+               ORGS.c.level.label("org_level")).join(ORGS, ORGS.c.id == USERS.c.org_id).where(
+    USERS.c.id == bindparam("user_id"))
+_ASSIGNEE, _COMPLETER = USERS.alias("assignee"), USERS.alias("completer")
+TASK_RECORD = select(
+    TASKS.c.id, TASKS.c.case_id, TASKS.c.name, TASKS.c.role_code, TASKS.c.org_id, TASKS.c.form_file, TASKS.c.status,
+    TASKS.c.assignee_id, TASKS.c.completed_at, _ASSIGNEE.c.display_name.label("assignee_name"),
+    _ASSIGNEE.c.away.label("assignee_away"), _COMPLETER.c.display_name.label("completer_name"),
+).select_from(
+    TASKS.outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
+    .outerjoin(_COMPLETER, _COMPLETER.c.id == TASKS.c.completed_by_id)
+).where(TASKS.c.id == bindparam("task_id"))
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The staff member acting, as the runtime needs them (read without building ORM objects)."""
+
+    id: int
+    display_name: str
+    role_code: str
+    org_id: int
+    org_level: str
+    away: bool
+
+
+@dataclass(frozen=True)
+class Person:
+    display_name: str
+    away: bool = False
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """A task row as read under the case lock."""
+
+    id: str
+    case_id: int
+    name: str
+    role_code: str
+    org_id: int
+    form_file: str | None
+    status: str
+    assignee_id: int | None
+    assignee: Person | None
+    completed_at: datetime | None
+    completed_by: Person | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> TaskRecord:
+        assignee = Person(row.assignee_name, bool(row.assignee_away)) if row.assignee_id else None
+        completer = Person(row.completer_name) if row.completer_name else None
+        return cls(row.id, row.case_id, row.name, row.role_code, row.org_id, row.form_file, row.status,
+                   row.assignee_id, assignee, row.completed_at, completer)
 PHONE_DIGITS = (7, 11, 12)
 REFERENCE_TTL_SECONDS = 300
 
@@ -123,9 +178,9 @@ class CaseService:
             village = session.scalar(select(OrgUnit).where(OrgUnit.code == village_code))
             if village is None or village.level != "village":
                 raise NotFound(f"未找到行政区划代码为“{village_code}”的村（社区）")
-            if actor.org.level == "village" and actor.org_id != village.id:
+            if actor.org_level == "village" and actor.org_id != village.id:
                 raise Forbidden("只能为本村（社区）的群众受理申请")
-            if actor.org.level != "village" and not _within(village, actor.org_id):
+            if actor.org_level != "village" and not _within(village, actor.org_id):
                 raise Forbidden("该村（社区）不在您的辖区内")
             application_form = version.guide.get("application_form")
             if application_form:
@@ -205,7 +260,7 @@ class CaseService:
 
     # -- tasks --------------------------------------------------------------------------------
 
-    def claim(self, actor_id: int, task_id: str) -> Task:
+    def claim(self, actor_id: int, task_id: str) -> TaskRecord:
         with self.db.write() as session:
             actor, task, case = self._lock_task(session, actor_id, task_id)
             if task.assignee_id == actor.id:
@@ -213,17 +268,17 @@ class CaseService:
             if not routing.can_work(actor, task):
                 raise self._refusal(actor, task)
             before = {"assignee": task.assignee.display_name if task.assignee else None}
-            task.assignee_id = actor.id
+            _update(session, TASKS, task.id, assignee_id=actor.id)
             audit.append(session, case, "task_claimed", actor, clock.now(), task_id=task.id, step=task.name,
                          before=before, after={"assignee": actor.display_name})
             return task
 
-    def release(self, actor_id: int, task_id: str) -> Task:
+    def release(self, actor_id: int, task_id: str) -> TaskRecord:
         with self.db.write() as session:
             actor, task, case = self._lock_task(session, actor_id, task_id)
             if task.assignee_id != actor.id:
                 raise Conflict("只能退回自己认领的任务")
-            task.assignee_id = None
+            _update(session, TASKS, task.id, assignee_id=None)
             audit.append(session, case, "task_released", actor, clock.now(), task_id=task.id, step=task.name,
                          before={"assignee": actor.display_name}, after={"assignee": None})
             return task
@@ -250,8 +305,8 @@ class CaseService:
                 spiff_task.run()
             except WorkflowException as exc:
                 raise BianminError(f"环节“{task.name}”执行失败：{exc}") from exc
-            _write(session, task, status="completed", completed_at=now, completed_by_id=actor.id,
-                   assignee_id=task.assignee_id or actor.id)
+            _update(session, TASKS, task.id, status="completed", completed_at=now, completed_by_id=actor.id,
+                    assignee_id=task.assignee_id or actor.id)
             audit.append(session, case, "task_completed", actor, now, task_id=task.id, step=task.name,
                          before=before, after=data)
             mirrored.ready.pop(task.id, None)
@@ -259,14 +314,15 @@ class CaseService:
         self.states.put(case.id, case.revision, workflow)
         return step
 
-    def _lock_task(self, session: Session, actor_id: int, task_id: str) -> tuple[User, Task, Case]:
+    def _lock_task(self, session: Session, actor_id: int, task_id: str) -> tuple[Actor, TaskRecord, Case]:
         actor = self._user(session, actor_id)
         case = session.scalar(LOCK_CASE_OF_TASK, {"task_id": task_id}, execution_options=FRESH)
         # Read after the lock, in its own statement: on PostgreSQL a row joined into the locking
         # statement could still show the version from before a concurrent transaction committed.
-        task = session.get(Task, task_id, populate_existing=True) if case else None
-        if task is None or case is None:
+        row = session.connection().execute(TASK_RECORD, {"task_id": task_id}).first() if case else None
+        if row is None or case is None:
             raise NotFound("任务不存在")
+        task = TaskRecord.from_row(row)
         if not routing.holds_post(actor, task):
             raise Forbidden("您不是该任务所属岗位的人员，无权办理")
         if task.status == "completed":
@@ -278,7 +334,7 @@ class CaseService:
             raise Conflict("该任务已撤销，无需办理")
         return actor, task, case
 
-    def _refusal(self, actor: User, task: Task) -> BianminError:
+    def _refusal(self, actor: Actor, task: TaskRecord) -> BianminError:
         if actor.away:
             return Forbidden("您已标记为不在岗，请先恢复在岗再办理任务")
         holder = task.assignee.display_name if task.assignee else "他人"
@@ -314,11 +370,11 @@ class CaseService:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _user(self, session: Session, user_id: int) -> User:
-        user = session.get(User, user_id)
-        if user is None or not user.active:
+    def _user(self, session: Session, user_id: int) -> Actor:
+        row = session.connection().execute(ACTOR, {"user_id": user_id}).first()
+        if row is None or not row.active:
             raise Forbidden("用户不存在或已停用")
-        return user
+        return Actor(row.id, row.display_name, row.role_code, row.org_id, row.org_level, row.away)
 
     def _lock_case(self, session: Session, case_id: int) -> Case:
         case = session.scalar(LOCK_CASE, {"case_id": case_id}, execution_options=FRESH)
@@ -331,7 +387,7 @@ class CaseService:
         return cached or load_state(case.workflow_state, version.spec, version.subprocess_specs)
 
     def _advance(self, session: Session, case: Case, workflow: BpmnWorkflow, before: Mirrored,
-                 actor: User | None, now: datetime) -> Step:
+                 actor: Actor | None, now: datetime) -> Step:
         """Run engine steps, then make task rows, timer rows and case status agree with the workflow.
 
         `before` is what the rows mirrored when the workflow was loaded (the rows always mirror the
@@ -385,7 +441,7 @@ class CaseService:
                         routing.org_for_role(case, role), properties.get(FORM_PROPERTY),
                         properties.get(UI_FORM_PROPERTY))
 
-    def _create_task(self, session: Session, case: Case, task: OpenTask, actor: User | None, now: datetime) -> None:
+    def _create_task(self, session: Session, case: Case, task: OpenTask, actor: Actor | None, now: datetime) -> None:
         row = {
             "id": task.id, "case_id": case.id, "element_id": task.element_id, "name": task.name,
             "role_code": task.role_code, "org_id": task.org_id, "form_file": task.form_file,
@@ -396,7 +452,7 @@ class CaseService:
         audit.append(session, case, "task_created", actor, now, task_id=task.id, step=task.name,
                      after={"role": task.role_code, "role_name": task.role_name, "org_id": task.org_id})
 
-    def _create_timer(self, session: Session, case: Case, spiff_task: Any, actor: User | None,
+    def _create_timer(self, session: Session, case: Case, spiff_task: Any, actor: Actor | None,
                       now: datetime) -> None:
         spec = spiff_task.task_spec
         row = {"id": str(spiff_task.id), "case_id": case.id, "element_id": spec.bpmn_id,
@@ -430,11 +486,15 @@ def _mirrored(workflow: BpmnWorkflow) -> Mirrored:
     return Mirrored(ready, timers)
 
 
-def _write(session: Session, row: Case | Task, **values: Any) -> None:
-    """UPDATE one row directly: the hot path skips the unit of work, and the object shows the new values."""
-    session.connection().execute(UPDATE[type(row).__table__], {"row_id": row.id, **values})
+def _update(session: Session, table: Table, row_id: int | str, **values: Any) -> None:
+    session.connection().execute(UPDATE[table], {"row_id": row_id, **values})
+
+
+def _write(session: Session, case: Case, **values: Any) -> None:
+    """UPDATE the case row directly: the hot path skips the unit of work, and the object shows the new values."""
+    _update(session, CASES, case.id, **values)
     for key, value in values.items():
-        set_committed_value(row, key, value)
+        set_committed_value(case, key, value)
 
 
 def _within(village: OrgUnit, org_id: int) -> bool:
