@@ -128,7 +128,7 @@ class StateCache:
     process moving the case on changes its revision, which makes the cached entry unusable.
     """
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = 64) -> None:
         self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
