@@ -48,6 +48,13 @@ LOCK_CASE_OF_TASK = select(Case).where(
     Case.id == select(Task.case_id).where(Task.id == bindparam("task_id")).scalar_subquery()
 ).with_for_update()
 FRESH = {"populate_existing": True}
+INSERT_CASE = insert(CASES).returning(CASES.c.id)
+_TOWN = OrgUnit.__table__.alias("town")
+VILLAGE = select(
+    OrgUnit.__table__.c.id, OrgUnit.__table__.c.level, _TOWN.c.id.label("town_id"),
+    _TOWN.c.parent_id.label("county_id"),
+).select_from(OrgUnit.__table__.outerjoin(_TOWN, _TOWN.c.id == OrgUnit.__table__.c.parent_id)).where(
+    OrgUnit.__table__.c.code == bindparam("code"))
 USERS, ORGS = User.__table__, OrgUnit.__table__
 ACTOR = select(USERS.c.id, USERS.c.display_name, USERS.c.role_code, USERS.c.org_id, USERS.c.away, USERS.c.active,
                ORGS.c.level.label("org_level")).join(ORGS, ORGS.c.id == USERS.c.org_id).where(
@@ -175,31 +182,30 @@ class CaseService:
         with self.db.write() as session:
             actor = self._user(session, actor_id)
             version = self.versions.get(session, current_version_id(session, item_code))
-            village = session.scalar(select(OrgUnit).where(OrgUnit.code == village_code))
-            if village is None or village.level != "village":
+            village = session.connection().execute(VILLAGE, {"code": village_code}).first()
+            if village is None or village.level != "village" or village.county_id is None:
                 raise NotFound(f"未找到行政区划代码为“{village_code}”的村（社区）")
             if actor.org_level == "village" and actor.org_id != village.id:
                 raise Forbidden("只能为本村（社区）的群众受理申请")
-            if actor.org_level != "village" and not _within(village, actor.org_id):
+            if actor.org_id not in (village.id, village.town_id, village.county_id):
                 raise Forbidden("该村（社区）不在您的辖区内")
             application_form = version.guide.get("application_form")
             if application_form:
                 forms.validate(version.forms[application_form], data, "申请表")
             elif not isinstance(data, dict):
                 raise ValidationFailed("申请数据格式不正确")
-            town = village.parent
-            assert town is not None and town.parent_id is not None
             now = clock.now()
-            case = Case(
-                case_number=self._next_case_number(session, item_code, now),
-                item_code=item_code, version_id=version.id, village_id=village.id, town_id=town.id,
-                county_id=town.parent_id, applicant_name=person.name, applicant_id_number=person.id_number,
-                applicant_phone=person.phone, status="running", started_by_id=actor.id, accepted_at=now,
-                workflow_state="", serializer_version=SERIALIZER_VERSION, revision=0,
-            )
-            self._set_due_date(session, case, version, now)
-            session.add(case)
-            session.flush()
+            values = {
+                "case_number": self._next_case_number(session, item_code, now), "item_code": item_code,
+                "version_id": version.id, "village_id": village.id, "town_id": village.town_id,
+                "county_id": village.county_id, "applicant_name": person.name,
+                "applicant_id_number": person.id_number, "applicant_phone": person.phone, "status": "running",
+                "result": None, "started_by_id": actor.id, "accepted_at": now, "completed_at": None,
+                "workflow_state": "", "serializer_version": SERIALIZER_VERSION, "revision": 0, "event_count": 0,
+                "last_event_hash": audit.GENESIS, **self._due_date(version, now, session),
+            }
+            # A plain INSERT; the Case object handed back is built from the same values, not loaded.
+            case = Case(id=session.connection().execute(INSERT_CASE, values).scalar_one(), **values)
             # Form fields come first so an application cannot overwrite the case's own identity.
             workflow = new_workflow(version.spec, version.subprocess_specs, {
                 **data,
@@ -207,7 +213,7 @@ class CaseService:
                 "applicant": {"name": person.name, "phone": person.phone},
             })
             audit.append(session, case, "case_started", actor, now, step="受理", after={
-                "item_code": item_code, "version": version.version, "village": village.code,
+                "item_code": item_code, "version": version.version, "village": village_code,
                 "applicant": person.name, "data": data, "due_date": case.due_date.isoformat()
                 if case.due_date else None,
             })
@@ -248,15 +254,15 @@ class CaseService:
             role = self._reference_data(session)[1].get(code)
         return role
 
-    def _set_due_date(self, session: Session, case: Case, version: LoadedVersion, now: datetime) -> None:
+    def _due_date(self, version: LoadedVersion, now: datetime, session: Session) -> dict[str, Any]:
         days = int(version.guide.get("promised_days", 0))
         try:
             work_calendar = self._reference_data(session)[0]
-            case.due_date = work_calendar.add_working_days(now.astimezone(clock.SHANGHAI).date(), days)
+            return {"due_date": work_calendar.add_working_days(now.astimezone(clock.SHANGHAI).date(), days),
+                    "due_note": None}
         except calendar.MissingHolidayData as exc:
             # The case is still accepted: the applicant must not lose the application over our data.
-            case.due_date = None
-            case.due_note = exc.message
+            return {"due_date": None, "due_note": exc.message}
 
     # -- tasks --------------------------------------------------------------------------------
 
@@ -497,10 +503,3 @@ def _write(session: Session, case: Case, **values: Any) -> None:
         set_committed_value(case, key, value)
 
 
-def _within(village: OrgUnit, org_id: int) -> bool:
-    unit: OrgUnit | None = village
-    while unit is not None:
-        if unit.id == org_id:
-            return True
-        unit = unit.parent
-    return False
