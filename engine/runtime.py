@@ -60,14 +60,20 @@ ACTOR = select(USERS.c.id, USERS.c.display_name, USERS.c.role_code, USERS.c.org_
                ORGS.c.level.label("org_level")).join(ORGS, ORGS.c.id == USERS.c.org_id).where(
     USERS.c.id == bindparam("user_id"))
 _ASSIGNEE, _COMPLETER = USERS.alias("assignee"), USERS.alias("completer")
-TASK_RECORD = select(
+_ACTOR, _ACTOR_ORG = USERS.alias("actor"), ORGS.alias("actor_org")
+# The task and the acting user in one statement (read after the case lock, so never stale).
+TASK_AND_ACTOR = select(
     TASKS.c.id, TASKS.c.case_id, TASKS.c.name, TASKS.c.role_code, TASKS.c.org_id, TASKS.c.form_file, TASKS.c.status,
     TASKS.c.assignee_id, TASKS.c.completed_at, _ASSIGNEE.c.display_name.label("assignee_name"),
     _ASSIGNEE.c.away.label("assignee_away"), _COMPLETER.c.display_name.label("completer_name"),
+    _ACTOR.c.id.label("actor_id"), _ACTOR.c.display_name.label("actor_name"),
+    _ACTOR.c.role_code.label("actor_role_code"), _ACTOR.c.org_id.label("actor_org_id"),
+    _ACTOR.c.away.label("actor_away"), _ACTOR_ORG.c.level.label("actor_org_level"),
 ).select_from(
-    TASKS.outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
+    TASKS.join(_ACTOR, _ACTOR.c.id == bindparam("user_id")).join(_ACTOR_ORG, _ACTOR_ORG.c.id == _ACTOR.c.org_id)
+    .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
     .outerjoin(_COMPLETER, _COMPLETER.c.id == TASKS.c.completed_by_id)
-).where(TASKS.c.id == bindparam("task_id"))
+).where(TASKS.c.id == bindparam("task_id"), _ACTOR.c.active.is_(True))
 
 
 @dataclass(frozen=True)
@@ -321,13 +327,16 @@ class CaseService:
         return step
 
     def _lock_task(self, session: Session, actor_id: int, task_id: str) -> tuple[Actor, TaskRecord, Case]:
-        actor = self._user(session, actor_id)
         case = session.scalar(LOCK_CASE_OF_TASK, {"task_id": task_id}, execution_options=FRESH)
         # Read after the lock, in its own statement: on PostgreSQL a row joined into the locking
         # statement could still show the version from before a concurrent transaction committed.
-        row = session.connection().execute(TASK_RECORD, {"task_id": task_id}).first() if case else None
+        row = session.connection().execute(TASK_AND_ACTOR, {"task_id": task_id, "user_id": actor_id}).first() \
+            if case else None
         if row is None or case is None:
+            self._user(session, actor_id)  # a missing or disabled account is refused as such
             raise NotFound("任务不存在")
+        actor = Actor(row.actor_id, row.actor_name, row.actor_role_code, row.actor_org_id, row.actor_org_level,
+                      row.actor_away)
         task = TaskRecord.from_row(row)
         if not routing.holds_post(actor, task):
             raise Forbidden("您不是该任务所属岗位的人员，无权办理")
