@@ -49,13 +49,11 @@ LOCK_CASE_OF_TASK = select(Case).where(
 ).with_for_update()
 FRESH = {"populate_existing": True}
 INSERT_CASE = insert(CASES).returning(CASES.c.id)
-_TOWN = OrgUnit.__table__.alias("town")
-VILLAGE = select(
-    OrgUnit.__table__.c.id, OrgUnit.__table__.c.level, _TOWN.c.id.label("town_id"),
-    _TOWN.c.parent_id.label("county_id"),
-).select_from(OrgUnit.__table__.outerjoin(_TOWN, _TOWN.c.id == OrgUnit.__table__.c.parent_id)).where(
-    OrgUnit.__table__.c.code == bindparam("code"))
 USERS, ORGS = User.__table__, OrgUnit.__table__
+_TOWN = ORGS.alias("town")
+VILLAGE = select(
+    ORGS.c.id, ORGS.c.level, _TOWN.c.id.label("town_id"), _TOWN.c.parent_id.label("county_id"),
+).select_from(ORGS.outerjoin(_TOWN, _TOWN.c.id == ORGS.c.parent_id)).where(ORGS.c.code == bindparam("code"))
 ACTOR = select(USERS.c.id, USERS.c.display_name, USERS.c.role_code, USERS.c.org_id, USERS.c.away, USERS.c.active,
                ORGS.c.level.label("org_level")).join(ORGS, ORGS.c.id == USERS.c.org_id).where(
     USERS.c.id == bindparam("user_id"))
