@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -37,8 +39,8 @@ def append(
     session: Session, case: Case, kind: str, actor: Acting | None, at: datetime, *,
     task_id: str | None = None, step: str | None = None,
     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-) -> str:
-    """Append one event and return its hash; the caller holds the case lock, so the chain cannot fork."""
+) -> None:
+    """Append one event; the caller holds the case lock, so the chain cannot fork."""
     seq, prev_hash = case.event_count + 1, case.last_event_hash
     event: dict[str, Any] = {
         "case_id": case.id, "seq": seq, "at": at, "actor_id": actor.id if actor else None,
@@ -48,7 +50,6 @@ def append(
     event["hash"] = _digest(prev_hash, event)
     session.info.setdefault(_PENDING, []).append(event)
     case.event_count, case.last_event_hash = seq, event["hash"]
-    return event["hash"]
 
 
 _PENDING = "bianmin_pending_events"
@@ -66,6 +67,32 @@ def _write_pending(session: Session) -> None:
 @sa_event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+SUBMITTING = ("case_started", "task_completed")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What one completed step submitted, as its event recorded it."""
+
+    task_id: str | None
+    step: str | None
+    at: datetime
+    actor_name: str
+    data: dict[str, Any]
+
+
+def submissions(events: Iterable[Any]) -> tuple[dict[str, Any], list[Submission]]:
+    """The application form and each completed step's form, read from a case's events in order."""
+    application: dict[str, Any] = {}
+    steps = []
+    for event in events:
+        if event.kind == "case_started":
+            application = (event.after or {}).get("data") or {}
+        elif event.kind == "task_completed":
+            steps.append(Submission(event.task_id, event.step, event.at, event.actor_name, event.after or {}))
+    return application, steps
 
 
 def verify(session: Session, case_id: int) -> list[str]:

@@ -248,21 +248,15 @@ def _case_summary(session: Session, case: Case | None) -> dict[str, Any]:
 
 def _submitted_data(session: Session, case_id: int) -> dict[str, Any]:
     """The application form and each completed step's form, as recorded in the case history."""
-    events = session.execute(
+    application, steps = audit.submissions(session.execute(
         select(CaseEvent.kind, CaseEvent.at, CaseEvent.actor_name, CaseEvent.task_id, CaseEvent.step,
                CaseEvent.after)
-        .where(CaseEvent.case_id == case_id, CaseEvent.kind.in_(("case_started", "task_completed")))
+        .where(CaseEvent.case_id == case_id, CaseEvent.kind.in_(audit.SUBMITTING))
         .order_by(CaseEvent.seq)
-    ).all()
-    application: dict[str, Any] = {}
-    steps = []
-    for event in events:
-        if event.kind == "case_started":
-            application = (event.after or {}).get("data") or {}
-        else:
-            steps.append({"task_id": event.task_id, "step": event.step, "completed_at": _iso(event.at),
-                          "completed_by": event.actor_name, "data": event.after or {}})
-    return {"application": application, "steps": steps}
+    ))
+    return {"application": application, "steps": [
+        {"task_id": step.task_id, "step": step.step, "completed_at": _iso(step.at),
+         "completed_by": step.actor_name, "data": step.data} for step in steps]}
 
 
 # -- tasks --------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from lxml import etree
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine import forms, routing
+from engine import audit, forms, routing
 from engine.config import ROOT
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.idcard import mask_id_number
@@ -227,15 +227,15 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
         schema = version.forms.get(task.form_file or "", {"type": "object", "properties": {}})
         ui = version.forms.get(task.ui_form_file or "", {})
         notice, editable = _task_notice(g.user, task)
-        app_schema, _ui = _application_schema(version)
-        started = db.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
-                                                    CaseEvent.kind == "case_started"))
-        application = formrender.labelled(app_schema, (started.after or {}).get("data") if started else None)
+        application, steps = _submitted(
+            version, list(db.scalars(select(Task).where(Task.case_id == case.id))),
+            list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                    CaseEvent.kind.in_(audit.SUBMITTING)).order_by(CaseEvent.seq))))
         form_html = formrender.render(schema, ui, raw=raw, errors=errors) if editable else None
         return render_template(
             "task.html", task=task, case=case, version=version, schema=schema, form_html=form_html,
             notice=notice, conflict=conflict, summary=summary or [], application=application,
-            steps=_step_data(db, case, version), instructions=diagram_info(version).instructions.get(task.element_id),
+            steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
             due_state=helpers.due_state(case.due_date),
         ), status
 
@@ -272,18 +272,15 @@ def task(task_id: str) -> Any:
 # -- the case page ---------------------------------------------------------------------------------
 
 
-def _step_data(db: Session, case: Case, version: ProcedureVersion) -> list[dict[str, Any]]:
-    """What each completed step submitted, labelled from its form's titles."""
-    tasks = {row.id: row for row in db.scalars(select(Task).where(Task.case_id == case.id))}
-    events = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "task_completed")
-                        .order_by(CaseEvent.seq))
-    steps = []
-    for event in events:
-        row = tasks.get(event.task_id or "")
-        schema = version.forms.get(row.form_file or "") if row else None
-        steps.append({"step": event.step, "actor": event.actor_name, "at": event.at,
-                      "rows": formrender.labelled(schema, event.after)})
-    return steps
+def _submitted(version: ProcedureVersion, tasks: list[Task],
+               events: list[CaseEvent]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    """The application and what each completed step submitted, labelled from their forms' titles."""
+    forms_of = {row.id: row.form_file or "" for row in tasks}
+    application, submitted = audit.submissions(events)
+    steps = [{"step": step.step, "actor": step.actor_name, "at": step.at,
+              "rows": formrender.labelled(version.forms.get(forms_of.get(step.task_id or "", "")), step.data)}
+             for step in submitted]
+    return formrender.labelled(_application_schema(version)[0], application), steps
 
 
 def _change_rows(event: CaseEvent, schemas: dict[str, dict[str, Any]],
@@ -378,9 +375,7 @@ def case(case_id: int) -> Any:
             OrgUnit.id.in_([found.village_id, found.town_id, found.county_id])))}
         roles = {r.code: r.name for r in db.scalars(select(Role))}
         schemas = {row.id: version.forms.get(row.form_file or "", {}) for row in tasks}
-        app_schema, _ui = _application_schema(version)
-        started = next((e for e in events if e.kind == "case_started"), None)
-        application = formrender.labelled(app_schema, (started.after or {}).get("data") if started else None)
+        application, steps = _submitted(version, tasks, events)
         history = [{"event": e, "changes": _change_rows(e, schemas, orgs)} for e in events]
         open_tasks = [{
             "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
@@ -390,7 +385,7 @@ def case(case_id: int) -> Any:
         starter = db.get(User, found.started_by_id)
         return render_template(
             "case.html", case=found, version=version, guide=version.guide, application=application,
-            steps=_step_data(db, found, version), open_tasks=open_tasks, timers=timers, history=history,
+            steps=steps, open_tasks=open_tasks, timers=timers, history=history,
             done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=helpers.due_state(found.due_date)
             if found.status == "running" else "",
