@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from .db import queue_write
 from .models import Case, CaseEvent
 
 GENESIS = "0" * 64
@@ -48,25 +48,11 @@ def append(
         "before": before, "after": after, "prev_hash": prev_hash,
     }
     event["hash"] = _digest(prev_hash, event)
-    session.info.setdefault(_PENDING, []).append(event)
+    queue_write(session, _INSERT, event, last=True)
     case.event_count, case.last_event_hash = seq, event["hash"]
 
 
-_PENDING = "bianmin_pending_events"
-_INSERT = insert(CaseEvent.__table__)
-
-
-@sa_event.listens_for(Session, "before_commit")
-def _write_pending(session: Session) -> None:
-    # One multi-row INSERT per transaction: events are never read back in the transaction that writes them.
-    rows = session.info.pop(_PENDING, None)
-    if rows:
-        session.connection().execute(_INSERT, rows)
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+_INSERT = insert(CaseEvent.__table__).inline()  # queued writes never read back a generated id
 
 
 SUBMITTING = ("case_started", "task_completed")

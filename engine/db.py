@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+_QUEUED, _QUEUED_LAST = "bianmin_queued_writes", "bianmin_queued_last"
 
 
 class Database:
@@ -16,6 +19,7 @@ class Database:
     `read()` sessions begin normally. `write()` sessions on SQLite start with BEGIN IMMEDIATE so
     the writer holds the database write lock before it reads the case it will change; on
     PostgreSQL the runtime takes a row lock (SELECT ... FOR UPDATE) on the case instead.
+    A write session's connection stays checked out until its transaction has ended.
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -31,10 +35,9 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_engine = self.engine.execution_options(begin_immediate=True)
         # Writers flush once, at commit: the runtime never reads back what it has just written.
-        self._writer = sessionmaker(
-            self.engine.execution_options(begin_immediate=True), expire_on_commit=False, autoflush=False
-        )
+        self._writer = sessionmaker(expire_on_commit=False, autoflush=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -47,12 +50,63 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any exception."""
-        with self._writer() as session, session.begin():
-            yield session
+        """A transaction that commits on success and rolls back on any exception.
+
+        At commit the ORM flushes, then the statements queued with `queue_write` run in order; on
+        PostgreSQL those and the COMMIT travel together in one pipelined round trip.
+        """
+        with self._write_engine.connect() as connection:
+            transaction = connection.begin()
+            session = self._writer(bind=connection)
+            try:
+                yield session
+                session.flush()
+                queued = session.info.pop(_QUEUED, []) + session.info.pop(_QUEUED_LAST, [])
+                with self._pipeline(connection):
+                    for statement, rows in _batches(queued):
+                        connection.execute(statement, rows)
+                    transaction.commit()
+            except BaseException:
+                if transaction.is_active:
+                    transaction.rollback()
+                else:
+                    # A pipelined write failed, so the server skipped the COMMIT and holds an aborted
+                    # transaction while SQLAlchemy counts it as ended (and the pool would not reset it).
+                    connection.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
+                raise
+            finally:
+                session.close()
+
+    def _pipeline(self, connection: Connection) -> AbstractContextManager[Any]:
+        if self.is_sqlite:
+            return nullcontext()
+        return connection.connection.driver_connection.pipeline()  # type: ignore[union-attr]
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def queue_write(session: Session, statement: Executable, row: dict[str, Any], *, last: bool = False) -> None:
+    """Run `statement` with `row` when the write session commits, in the order queued.
+
+    Rows queued with `last` run after all others (a transaction's history rows, which nothing
+    depends on), so they go together as one multi-row statement.
+    """
+    session.info.setdefault(_QUEUED_LAST if last else _QUEUED, []).append((statement, row))
+
+
+def _batches(queued: list[tuple[Executable, dict[str, Any]]]) -> Iterator[tuple[Executable, list[dict[str, Any]]]]:
+    """Consecutive runs of one statement with the same columns go as one executemany."""
+    rows: list[dict[str, Any]] = []
+    current: Executable | None = None
+    for statement, row in queued:
+        if rows and (statement is not current or row.keys() != rows[0].keys()):
+            yield current, rows  # type: ignore[misc]
+            rows = []
+        current = statement
+        rows.append(row)
+    if rows:
+        yield current, rows  # type: ignore[misc]
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, calendar, clock, forms, routing
 from .catalog import FORM_PROPERTY, UI_FORM_PROPERTY, current_version_id
-from .db import Database
+from .db import Database, queue_write
 from .errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from .idcard import InvalidIdNumber, validate_id_number
 from .models import Case, CaseSequence, OrgUnit, Role, Task, Timer, User
@@ -39,9 +39,9 @@ from .workflow import (
 
 # Hot-path statements are built once and go to the tables directly: building a statement per call
 # and ORM-enabled bulk statements cost more than the database work itself. An UPDATE sets the
-# columns present in its parameters.
+# columns present in its parameters. Writes are queued and sent at commit (see Database.write).
 TASKS, TIMERS, CASES = Task.__table__, Timer.__table__, Case.__table__
-INSERT = {table: insert(table) for table in (TASKS, TIMERS)}
+INSERT = {table: insert(table).inline() for table in (TASKS, TIMERS)}
 UPDATE = {table: update(table).where(table.c.id == bindparam("row_id")) for table in (TASKS, TIMERS, CASES)}
 LOCK_CASE = select(Case).where(Case.id == bindparam("case_id")).with_for_update()
 LOCK_CASE_OF_TASK = select(Case).where(
@@ -415,20 +415,17 @@ class CaseService:
         if any(t.depth > MAX_TASK_DEPTH for t in ready.values()):
             raise BianminError("该办件退回或循环次数过多，流程已停止推进，请联系系统管理员处理")
         fired = sorted(before.timers.keys() - after.timers.keys())
-        if fired:
-            session.connection().execute(UPDATE[TIMERS], [{"row_id": i, "status": "fired", "fired_at": now}
-                                                          for i in fired])
-            for timer_id in fired:
-                spec = workflow.get_task_from_id(UUID(timer_id)).task_spec
-                audit.append(session, case, "timer_fired", actor, now, task_id=timer_id,
-                             step=spec.bpmn_name or spec.bpmn_id)
+        for timer_id in fired:
+            queue_write(session, UPDATE[TIMERS], {"row_id": timer_id, "status": "fired", "fired_at": now})
+            spec = workflow.get_task_from_id(UUID(timer_id)).task_spec
+            audit.append(session, case, "timer_fired", actor, now, task_id=timer_id,
+                         step=spec.bpmn_name or spec.bpmn_id)
         for timer_id in sorted(after.timers.keys() - before.timers.keys()):
             self._create_timer(session, case, after.timers[timer_id], actor, now)
         cancelled = sorted(before.ready.keys() - after.ready.keys())
-        if cancelled:
-            session.connection().execute(UPDATE[TASKS], [{"row_id": i, "status": "cancelled"} for i in cancelled])
-            for task_id in cancelled:
-                audit.append(session, case, "task_cancelled", actor, now, task_id=task_id)
+        for task_id in cancelled:
+            queue_write(session, UPDATE[TASKS], {"row_id": task_id, "status": "cancelled"})
+            audit.append(session, case, "task_cancelled", actor, now, task_id=task_id)
         open_tasks = [self._open_task(session, case, spiff_task) for spiff_task in ready.values()]
         for task in open_tasks:
             if task.id not in before.ready:
@@ -461,7 +458,7 @@ class CaseService:
             "ui_form_file": task.ui_form_file, "status": "open", "created_at": now, "assignee_id": None,
             "completed_at": None, "completed_by_id": None,
         }
-        session.connection().execute(INSERT[TASKS], [row])
+        queue_write(session, INSERT[TASKS], row)
         audit.append(session, case, "task_created", actor, now, task_id=task.id, step=task.name,
                      after={"role": task.role_code, "role_name": task.role_name, "org_id": task.org_id})
 
@@ -471,7 +468,7 @@ class CaseService:
         row = {"id": str(spiff_task.id), "case_id": case.id, "element_id": spec.bpmn_id,
                "name": spec.bpmn_name or spec.bpmn_id, "status": "waiting", "fired_at": None,
                "due_at": utc_from_iso(spiff_task.internal_data["event_value"])}
-        session.connection().execute(INSERT[TIMERS], [row])
+        queue_write(session, INSERT[TIMERS], row)
         audit.append(session, case, "timer_started", actor, now, task_id=row["id"], step=row["name"],
                      after={"due_at": row["due_at"].isoformat()})
 
@@ -500,7 +497,7 @@ def _mirrored(workflow: BpmnWorkflow) -> Mirrored:
 
 
 def _update(session: Session, table: Table, row_id: int | str, **values: Any) -> None:
-    session.connection().execute(UPDATE[table], {"row_id": row_id, **values})
+    queue_write(session, UPDATE[table], {"row_id": row_id, **values})
 
 
 def _write(session: Session, case: Case, **values: Any) -> None:

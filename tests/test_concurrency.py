@@ -11,13 +11,16 @@ import time
 from datetime import timedelta
 from uuid import UUID
 
+import pytest
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from engine import audit, clock, scheduler
+from engine.db import queue_write
 from engine.errors import BianminError
 from engine.models import Case, CaseEvent, Task, Timer
-from engine.runtime import CaseService, _mirrored
+from engine.runtime import UPDATE, CaseService, _mirrored
 from engine.services import Services, open_services
 from tests.conftest import ROOT
 from tests.test_engine import form, holder, open_tasks, start
@@ -58,6 +61,31 @@ def test_two_clerks_complete_the_same_task_once(services: Services) -> None:
     with services.db.read() as session:
         kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)))
     assert kinds.count("task_completed") == 1
+
+
+def test_a_step_failing_at_commit_leaves_nothing_and_the_database_keeps_working(services: Services) -> None:
+    case = start(services)
+    [task] = open_tasks(services, case.id)
+    committee = holder(services, task)
+    with services.db.read() as session:
+        before = session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id))
+    # The queued writes reach the database only at commit (pipelined on PostgreSQL); the second fails there.
+    with pytest.raises(IntegrityError), services.db.write() as session:
+        queue_write(session, UPDATE[Task.__table__], {"row_id": task.id, "status": "completed"})
+        queue_write(session, insert(Task.__table__), {
+            "id": task.id, "case_id": case.id, "element_id": "x", "name": "x", "role_code": task.role_code,
+            "org_id": task.org_id, "status": "open", "created_at": clock.now()})
+    assert open_tasks(services, case.id)[0].id == task.id
+    with services.db.read() as session:
+        assert session.scalar(
+            select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id)) == before
+    # Every pooled connection is usable again: more transactions than the pool holds, then the real step.
+    for _ in range(12):
+        services.cases.claim(committee, task.id)
+        services.cases.release(committee, task.id)
+    services.cases.complete(committee, task.id, form(services, task, "approve"))
+    with services.db.read() as session:
+        assert not audit.verify(session, case.id)
 
 
 def test_concurrent_starts_get_unique_case_numbers(services: Services) -> None:
