@@ -84,6 +84,10 @@ class User(Base):
 
     __table_args__ = (Index("ix_user_post", "role_code", "org_id"),)
 
+    @property
+    def org_level(self) -> str:
+        return self.org.level
+
 
 class ApiToken(Base):
     """A bearer token; only its SHA-256 is stored."""

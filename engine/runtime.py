@@ -25,6 +25,7 @@ from .db import Database, queue_write
 from .errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from .idcard import InvalidIdNumber, validate_id_number
 from .models import Case, CaseSequence, OrgUnit, Role, Task, Timer, User
+from .routing import Actor
 from .workflow import (
     MAX_TASK_DEPTH,
     SERIALIZER_VERSION,
@@ -54,9 +55,7 @@ _TOWN = ORGS.alias("town")
 VILLAGE = select(
     ORGS.c.id, ORGS.c.level, _TOWN.c.id.label("town_id"), _TOWN.c.parent_id.label("county_id"),
 ).select_from(ORGS.outerjoin(_TOWN, _TOWN.c.id == ORGS.c.parent_id)).where(ORGS.c.code == bindparam("code"))
-ACTOR = select(USERS.c.id, USERS.c.display_name, USERS.c.role_code, USERS.c.org_id, USERS.c.away, USERS.c.active,
-               ORGS.c.level.label("org_level")).join(ORGS, ORGS.c.id == USERS.c.org_id).where(
-    USERS.c.id == bindparam("user_id"))
+ACTOR = routing.ACTOR_ROWS.where(USERS.c.id == bindparam("user_id"))
 _ASSIGNEE, _COMPLETER = USERS.alias("assignee"), USERS.alias("completer")
 _ACTOR, _ACTOR_ORG = USERS.alias("actor"), ORGS.alias("actor_org")
 # The task and the acting user in one statement (read after the case lock, so never stale).
@@ -64,7 +63,7 @@ TASK_AND_ACTOR = select(
     TASKS.c.id, TASKS.c.case_id, TASKS.c.name, TASKS.c.role_code, TASKS.c.org_id, TASKS.c.form_file, TASKS.c.status,
     TASKS.c.assignee_id, TASKS.c.completed_at, _ASSIGNEE.c.display_name.label("assignee_name"),
     _ASSIGNEE.c.away.label("assignee_away"), _COMPLETER.c.display_name.label("completer_name"),
-    _ACTOR.c.id.label("actor_id"), _ACTOR.c.display_name.label("actor_name"),
+    _ACTOR.c.id.label("actor_id"), _ACTOR.c.username.label("actor_username"), _ACTOR.c.display_name.label("actor_name"),
     _ACTOR.c.role_code.label("actor_role_code"), _ACTOR.c.org_id.label("actor_org_id"),
     _ACTOR.c.away.label("actor_away"), _ACTOR_ORG.c.level.label("actor_org_level"),
 ).select_from(
@@ -72,18 +71,6 @@ TASK_AND_ACTOR = select(
     .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
     .outerjoin(_COMPLETER, _COMPLETER.c.id == TASKS.c.completed_by_id)
 ).where(TASKS.c.id == bindparam("task_id"), _ACTOR.c.active.is_(True))
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The staff member acting, as the runtime needs them (read without building ORM objects)."""
-
-    id: int
-    display_name: str
-    role_code: str
-    org_id: int
-    org_level: str
-    away: bool
 
 
 @dataclass(frozen=True)
@@ -333,8 +320,8 @@ class CaseService:
         if row is None or case is None:
             self._user(session, actor_id)  # a missing or disabled account is refused as such
             raise NotFound("任务不存在")
-        actor = Actor(row.actor_id, row.actor_name, row.actor_role_code, row.actor_org_id, row.actor_org_level,
-                      row.actor_away)
+        actor = Actor(row.actor_id, row.actor_username, row.actor_name, row.actor_role_code, row.actor_org_id,
+                      row.actor_org_level, row.actor_away)
         task = TaskRecord.from_row(row)
         if not routing.holds_post(actor, task):
             raise Forbidden("您不是该任务所属岗位的人员，无权办理")
@@ -387,7 +374,7 @@ class CaseService:
         row = session.connection().execute(ACTOR, {"user_id": user_id}).first()
         if row is None or not row.active:
             raise Forbidden("用户不存在或已停用")
-        return Actor(row.id, row.display_name, row.role_code, row.org_id, row.org_level, row.away)
+        return Actor.from_row(row)
 
     def _lock_case(self, session: Session, case_id: int) -> Case:
         case = session.scalar(LOCK_CASE, {"case_id": case_id}, execution_options=FRESH)

@@ -11,8 +11,8 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, g, request, url_for
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Load, Session, contains_eager, defer, joinedload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
@@ -20,6 +20,7 @@ from engine import accounts, audit, catalog, clock, routing
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, ValidationFailed
 from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, User
+from engine.routing import Actor
 from engine.services import Services
 
 from .openapi import document
@@ -43,7 +44,7 @@ def _svc() -> Services:
     return current_app.extensions["bianmin"]
 
 
-def _user() -> User:
+def _user() -> Actor:
     return g.api_user
 
 
@@ -56,7 +57,7 @@ def _authenticate() -> Any:
     if scheme.lower() != "bearer" or not token:
         return _unauthorized("未登录：请在请求头 Authorization 中提供访问令牌（Bearer）")
     with _svc().db.read() as session:
-        user = accounts.user_for_token(session, token)
+        user = accounts.actor_for_token(session, token)
     if user is None:
         return _unauthorized("访问令牌无效、已撤销，或账号已停用")
     g.api_user = user
@@ -105,21 +106,55 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _person(user: User | None) -> dict[str, Any] | None:
-    return {"username": user.username, "display_name": user.display_name} if user else None
+def _person(username: str | None, display_name: str | None) -> dict[str, Any] | None:
+    return {"username": username, "display_name": display_name} if username else None
 
 
-def _place(unit: OrgUnit) -> dict[str, str]:
-    return {"code": unit.code, "name": unit.name, "level": unit.level}
+def _place(code: str, name: str, level: str) -> dict[str, str]:
+    return {"code": code, "name": name, "level": level}
 
 
-# What a case or task payload reads, loaded with it in one query; the serialized workflow state never is.
-_CASE_LOADING = (
-    defer(Case.workflow_state),
-    joinedload(Case.item).load_only(ServiceItem.name),
-    joinedload(Case.village).load_only(OrgUnit.code, OrgUnit.name, OrgUnit.level).lazyload("*"),
+# What the case and task payloads read, as Core statements built once: a case, its open tasks, task rows.
+CASES, TASKS, ITEMS = Case.__table__, Task.__table__, ServiceItem.__table__
+_VILLAGE, _TASK_ORG, _ASSIGNEE = OrgUnit.__table__.alias("village"), OrgUnit.__table__.alias("task_org"), \
+    User.__table__.alias("assignee")
+CASE_HEAD = select(
+    CASES.c.id, CASES.c.case_number, CASES.c.item_code, ITEMS.c.name.label("item_name"), CASES.c.status,
+    CASES.c.result, CASES.c.applicant_name, CASES.c.applicant_id_number, CASES.c.applicant_phone,
+    CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, _VILLAGE.c.code.label("village_code"),
+    _VILLAGE.c.name.label("village_name"), _VILLAGE.c.level.label("village_level"), CASES.c.accepted_at,
+    CASES.c.due_date, CASES.c.due_note, CASES.c.completed_at,
+).select_from(
+    CASES.join(ITEMS, ITEMS.c.code == CASES.c.item_code).join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id)
+).where(CASES.c.id == bindparam("case_id"))
+OPEN_TASKS = select(
+    TASKS.c.id, TASKS.c.name, TASKS.c.element_id, TASKS.c.role_code, Role.__table__.c.name.label("role_name"),
+    _TASK_ORG.c.code.label("org_code"), _TASK_ORG.c.name.label("org_name"), _TASK_ORG.c.level.label("org_level"),
+    _ASSIGNEE.c.username.label("assignee_username"), _ASSIGNEE.c.display_name.label("assignee_name"),
+    TASKS.c.created_at, TASKS.c.form_file,
+).select_from(
+    TASKS.join(Role.__table__, Role.__table__.c.code == TASKS.c.role_code)
+    .join(_TASK_ORG, _TASK_ORG.c.id == TASKS.c.org_id).outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
+).where(TASKS.c.case_id == bindparam("case_id"), TASKS.c.status == "open").order_by(TASKS.c.created_at, TASKS.c.name)
+TASK_ROWS = select(
+    TASKS.c.id, TASKS.c.name, TASKS.c.element_id, TASKS.c.role_code, TASKS.c.org_id, TASKS.c.status,
+    TASKS.c.created_at, TASKS.c.form_file, TASKS.c.ui_form_file, CASES.c.id.label("case_id"), CASES.c.case_number,
+    CASES.c.item_code, ITEMS.c.name.label("item_name"), CASES.c.applicant_name, CASES.c.applicant_id_number,
+    CASES.c.due_date, CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, CASES.c.version_id,
+    _VILLAGE.c.code.label("village_code"), _VILLAGE.c.name.label("village_name"),
+    _VILLAGE.c.level.label("village_level"), _ASSIGNEE.c.username.label("assignee_username"),
+    _ASSIGNEE.c.display_name.label("assignee_name"),
+).select_from(
+    TASKS.join(CASES, CASES.c.id == TASKS.c.case_id).join(ITEMS, ITEMS.c.code == CASES.c.item_code)
+    .join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id).outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
 )
-_ASSIGNEE_LOADING: Load = joinedload(Task.assignee).load_only(User.username, User.display_name).lazyload("*")
+TASK_BY_ID = TASK_ROWS.where(TASKS.c.id == bindparam("task_id"))
+INBOX_ROWS = {
+    scope: TASK_ROWS.where(condition).order_by(
+        CASES.c.due_date.is_(None), CASES.c.due_date, TASKS.c.created_at, TASKS.c.id
+    ).limit(bindparam("limit"))
+    for scope, condition in routing.INBOX.items()
+}
 
 
 # -- reference data -----------------------------------------------------------------------------
@@ -182,27 +217,27 @@ def start_case() -> Any:
     case = _svc().cases.start_case(_user().id, item_code, village_code, body.get("applicant"),
                                    body.get("data", {})).case
     with _svc().db.read() as session:
-        payload = _case_summary(session, _load_case(session, case.id))
+        payload = _case_summary(session, _case_head(session, case.id))
     return payload, 201, {"Location": url_for("api.get_case", case_id=case.id)}
 
 
 @bp.get("/cases/<int:case_id>")
 def get_case(case_id: int) -> Any:
     with _svc().db.read() as session:
-        case = _visible_case(session, case_id)
-        payload = _case_summary(session, case)
-        payload["data"] = _submitted_data(session, case.id)
+        head = _visible_case(session, case_id)
+        payload = _case_summary(session, head)
+        payload["data"] = _submitted_data(session, case_id)
     return payload
 
 
 @bp.get("/cases/<int:case_id>/events")
 def case_events(case_id: int) -> Any:
     with _svc().db.read() as session:
-        case = _visible_case(session, case_id)
-        events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)).all()
-        problems = audit.verify(session, case.id)
+        head = _visible_case(session, case_id)
+        events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)).all()
+        problems = audit.verify(session, case_id)
     return {
-        "case_id": case.id, "case_number": case.case_number, "chain_intact": not problems, "problems": problems,
+        "case_id": case_id, "case_number": head.case_number, "chain_intact": not problems, "problems": problems,
         "events": [{
             "seq": event.seq, "at": _iso(event.at), "actor": event.actor_name, "kind": event.kind,
             "task_id": event.task_id, "step": event.step, "before": event.before, "after": event.after,
@@ -211,38 +246,33 @@ def case_events(case_id: int) -> Any:
     }
 
 
-def _load_case(session: Session, case_id: int, *conditions: Any) -> Case | None:
-    return session.scalar(select(Case).where(Case.id == case_id, *conditions).options(*_CASE_LOADING))
+def _case_head(session: Session, case_id: int) -> Any:
+    return session.connection().execute(CASE_HEAD, {"case_id": case_id}).first()
 
 
-def _visible_case(session: Session, case_id: int) -> Case:
-    case = _load_case(session, case_id, routing.case_visible_to(_user()))
-    if case is None:
+def _visible_case(session: Session, case_id: int) -> Any:
+    head = _case_head(session, case_id)
+    if head is None or not routing.can_see_case(_user(), head):
         raise NotFound("办件不存在，或不在您的辖区内")
-    return case
+    return head
 
 
-def _case_summary(session: Session, case: Case | None) -> dict[str, Any]:
-    assert case is not None
-    rows = session.execute(
-        select(Task, Role.name, OrgUnit.code, OrgUnit.name, OrgUnit.level)
-        .join(Role, Role.code == Task.role_code).join(OrgUnit, OrgUnit.id == Task.org_id)
-        .where(Task.case_id == case.id, Task.status == "open")
-        .options(_ASSIGNEE_LOADING).order_by(Task.created_at, Task.name)
-    ).all()
+def _case_summary(session: Session, head: Any) -> dict[str, Any]:
     tasks = [{
-        "id": task.id, "step": task.name, "element_id": task.element_id,
-        "role": {"code": task.role_code, "name": role_name},
-        "org": {"code": org_code, "name": org_name, "level": org_level},
-        "assignee": _person(task.assignee), "created_at": _iso(task.created_at), "form": task.form_file,
-    } for task, role_name, org_code, org_name, org_level in rows]
+        "id": row.id, "step": row.name, "element_id": row.element_id,
+        "role": {"code": row.role_code, "name": row.role_name},
+        "org": _place(row.org_code, row.org_name, row.org_level),
+        "assignee": _person(row.assignee_username, row.assignee_name), "created_at": _iso(row.created_at),
+        "form": row.form_file,
+    } for row in session.connection().execute(OPEN_TASKS, {"case_id": head.id})]
     return {
-        "id": case.id, "case_number": case.case_number, "item_code": case.item_code, "item_name": case.item.name,
-        "status": case.status, "result": case.result,
-        "applicant": {"name": case.applicant_name, "id_number": mask_id_number(case.applicant_id_number),
-                      "phone": case.applicant_phone},
-        "village": _place(case.village), "accepted_at": _iso(case.accepted_at), "due_date": _day(case.due_date),
-        "due_note": case.due_note, "completed_at": _iso(case.completed_at), "tasks": tasks,
+        "id": head.id, "case_number": head.case_number, "item_code": head.item_code, "item_name": head.item_name,
+        "status": head.status, "result": head.result,
+        "applicant": {"name": head.applicant_name, "id_number": mask_id_number(head.applicant_id_number),
+                      "phone": head.applicant_phone},
+        "village": _place(head.village_code, head.village_name, head.village_level),
+        "accepted_at": _iso(head.accepted_at), "due_date": _day(head.due_date), "due_note": head.due_note,
+        "completed_at": _iso(head.completed_at), "tasks": tasks,
     }
 
 
@@ -274,25 +304,20 @@ def list_tasks() -> Any:
         limit = 0
     if not 1 <= limit <= MAX_TASK_LIMIT:
         raise BadRequest(f"limit 应为 1 至 {MAX_TASK_LIMIT} 之间的整数")
-    user = _user()
-    stmt = routing.my_tasks(user) if scope == "mine" else routing.post_tasks(user)
     with _svc().db.read() as session:
-        tasks = session.scalars(
-            _with_case(stmt).order_by(Case.due_date.is_(None), Case.due_date, Task.created_at, Task.id).limit(limit)
-        ).all()
-        payload = [_task_json(task) for task in tasks]
-    return {"scope": scope, "tasks": payload}
+        rows = session.connection().execute(INBOX_ROWS[scope], {**routing.inbox_params(_user()), "limit": limit})
+        return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
 
 
 @bp.get("/tasks/<task_id>")
 def get_task(task_id: str) -> Any:
     user = _user()
     with _svc().db.read() as session:
-        task = session.scalar(_with_case(select(Task)).where(Task.id == task_id))
-        if task is None or not (routing.holds_post(user, task) or routing.can_see_case(user, task.case)):
+        task = session.connection().execute(TASK_BY_ID, {"task_id": task_id}).first()
+        if task is None or not (routing.holds_post(user, task) or routing.can_see_case(user, task)):
             raise NotFound("任务不存在，或不在您的辖区内")
-        forms = session.scalar(select(ProcedureVersion.forms).where(ProcedureVersion.id == task.case.version_id))
-        payload = _task_json(task)
+        forms = session.scalar(select(ProcedureVersion.forms).where(ProcedureVersion.id == task.version_id))
+    payload = _task_json(task)
     payload["form_schema"] = forms.get(task.form_file) if task.form_file else None
     payload["ui_schema"] = forms.get(task.ui_form_file) if task.ui_form_file else None
     return payload
@@ -315,31 +340,25 @@ def complete_task(task_id: str) -> Any:
     body = _json_body()
     case = _svc().cases.complete(_user().id, task_id, body.get("data", {})).case
     with _svc().db.read() as session:
-        payload = _case_summary(session, _load_case(session, case.id))
+        payload = _case_summary(session, _case_head(session, case.id))
     payload["completed_task_id"] = task_id
     return payload
 
 
-def _with_case(stmt: Select[Any]) -> Select[Any]:
-    """Join each task's case (to sort by due date) and load it, its item, village and assignee in the same query."""
-    return stmt.join(Task.case).options(contains_eager(Task.case).options(*_CASE_LOADING), _ASSIGNEE_LOADING)
-
-
 def _reloaded_task(task_id: str) -> dict[str, Any]:
     with _svc().db.read() as session:
-        task = session.scalar(_with_case(select(Task)).where(Task.id == task_id))
-        assert task is not None
-        return _task_json(task)
+        return _task_json(session.connection().execute(TASK_BY_ID, {"task_id": task_id}).one())
 
 
-def _task_json(task: Task) -> dict[str, Any]:
-    case = task.case
+def _task_json(task: Any) -> dict[str, Any]:
     return {
-        "id": task.id, "case_id": case.id, "case_number": case.case_number, "item_code": case.item_code,
-        "item_name": case.item.name, "step": task.name, "element_id": task.element_id, "role": task.role_code,
-        "status": task.status, "applicant_name": case.applicant_name,
-        "applicant_id_number": mask_id_number(case.applicant_id_number), "village": _place(case.village),
-        "created_at": _iso(task.created_at), "due_date": _day(case.due_date), "assignee": _person(task.assignee),
+        "id": task.id, "case_id": task.case_id, "case_number": task.case_number, "item_code": task.item_code,
+        "item_name": task.item_name, "step": task.name, "element_id": task.element_id, "role": task.role_code,
+        "status": task.status, "applicant_name": task.applicant_name,
+        "applicant_id_number": mask_id_number(task.applicant_id_number),
+        "village": _place(task.village_code, task.village_name, task.village_level),
+        "created_at": _iso(task.created_at), "due_date": _day(task.due_date),
+        "assignee": _person(task.assignee_username, task.assignee_name),
         "form": task.form_file, "ui_form": task.ui_form_file,
     }
 
