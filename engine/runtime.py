@@ -45,9 +45,6 @@ TASKS, TIMERS, CASES = Task.__table__, Timer.__table__, Case.__table__
 INSERT = {table: insert(table).inline() for table in (TASKS, TIMERS)}
 UPDATE = {table: update(table).where(table.c.id == bindparam("row_id")) for table in (TASKS, TIMERS, CASES)}
 LOCK_CASE = select(Case).where(Case.id == bindparam("case_id")).with_for_update()
-LOCK_CASE_OF_TASK = select(Case).where(
-    Case.id == select(Task.case_id).where(Task.id == bindparam("task_id")).scalar_subquery()
-).with_for_update()
 FRESH = {"populate_existing": True}
 INSERT_CASE = insert(CASES).returning(CASES.c.id)
 USERS, ORGS = User.__table__, OrgUnit.__table__
@@ -56,21 +53,23 @@ VILLAGE = select(
     ORGS.c.id, ORGS.c.level, _TOWN.c.id.label("town_id"), _TOWN.c.parent_id.label("county_id"),
 ).select_from(ORGS.outerjoin(_TOWN, _TOWN.c.id == ORGS.c.parent_id)).where(ORGS.c.code == bindparam("code"))
 ACTOR = routing.ACTOR_ROWS.where(USERS.c.id == bindparam("user_id"))
-_ASSIGNEE, _COMPLETER = USERS.alias("assignee"), USERS.alias("completer")
 _ACTOR, _ACTOR_ORG = USERS.alias("actor"), ORGS.alias("actor_org")
-# The task and the acting user in one statement (read after the case lock, so never stale).
-TASK_AND_ACTOR = select(
-    TASKS.c.id, TASKS.c.case_id, TASKS.c.name, TASKS.c.role_code, TASKS.c.org_id, TASKS.c.form_file, TASKS.c.status,
-    TASKS.c.assignee_id, TASKS.c.completed_at, _ASSIGNEE.c.display_name.label("assignee_name"),
-    _ASSIGNEE.c.away.label("assignee_away"), _COMPLETER.c.display_name.label("completer_name"),
-    _ACTOR.c.id.label("actor_id"), _ACTOR.c.username.label("actor_username"), _ACTOR.c.display_name.label("actor_name"),
-    _ACTOR.c.role_code.label("actor_role_code"), _ACTOR.c.org_id.label("actor_org_id"),
-    _ACTOR.c.away.label("actor_away"), _ACTOR_ORG.c.level.label("actor_org_level"),
+# The case, the task and the acting user in one statement. Both the case and the task row are locked,
+# the case first as every writer does, so a writer that had to wait re-reads both as committed by
+# the one before it; the people a task row names are read by the ids in that fresh row.
+LOCK_TASK = select(
+    Case, TASKS.c.id.label("task_id"), TASKS.c.name.label("task_name"), TASKS.c.role_code.label("task_role_code"),
+    TASKS.c.org_id.label("task_org_id"), TASKS.c.form_file, TASKS.c.status.label("task_status"),
+    TASKS.c.assignee_id, TASKS.c.completed_by_id, TASKS.c.completed_at.label("task_completed_at"),
+    _ACTOR.c.id.label("actor_id"), _ACTOR.c.username.label("actor_username"),
+    _ACTOR.c.display_name.label("actor_name"), _ACTOR.c.role_code.label("actor_role_code"),
+    _ACTOR.c.org_id.label("actor_org_id"), _ACTOR.c.away.label("actor_away"),
+    _ACTOR_ORG.c.level.label("actor_org_level"),
 ).select_from(
-    TASKS.join(_ACTOR, _ACTOR.c.id == bindparam("user_id")).join(_ACTOR_ORG, _ACTOR_ORG.c.id == _ACTOR.c.org_id)
-    .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
-    .outerjoin(_COMPLETER, _COMPLETER.c.id == TASKS.c.completed_by_id)
-).where(TASKS.c.id == bindparam("task_id"), _ACTOR.c.active.is_(True))
+    CASES.join(TASKS, TASKS.c.case_id == CASES.c.id).join(_ACTOR, _ACTOR.c.id == bindparam("user_id"))
+    .join(_ACTOR_ORG, _ACTOR_ORG.c.id == _ACTOR.c.org_id)
+).where(TASKS.c.id == bindparam("task_id"), _ACTOR.c.active.is_(True)).with_for_update(of=[CASES, TASKS])
+PERSON = select(USERS.c.display_name, USERS.c.away).where(USERS.c.id == bindparam("user_id"))
 
 
 @dataclass(frozen=True)
@@ -95,12 +94,8 @@ class TaskRecord:
     completed_at: datetime | None
     completed_by: Person | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> TaskRecord:
-        assignee = Person(row.assignee_name, bool(row.assignee_away)) if row.assignee_id else None
-        completer = Person(row.completer_name) if row.completer_name else None
-        return cls(row.id, row.case_id, row.name, row.role_code, row.org_id, row.form_file, row.status,
-                   row.assignee_id, assignee, row.completed_at, completer)
+
+
 PHONE_DIGITS = (7, 11, 12)
 REFERENCE_TTL_SECONDS = 300
 
@@ -312,17 +307,21 @@ class CaseService:
         return step
 
     def _lock_task(self, session: Session, actor_id: int, task_id: str) -> tuple[Actor, TaskRecord, Case]:
-        case = session.scalar(LOCK_CASE_OF_TASK, {"task_id": task_id}, execution_options=FRESH)
-        # Read after the lock, in its own statement: on PostgreSQL a row joined into the locking
-        # statement could still show the version from before a concurrent transaction committed.
-        row = session.connection().execute(TASK_AND_ACTOR, {"task_id": task_id, "user_id": actor_id}).first() \
-            if case else None
-        if row is None or case is None:
+        row = session.execute(LOCK_TASK, {"task_id": task_id, "user_id": actor_id}, execution_options=FRESH).first()
+        if row is None:
             self._user(session, actor_id)  # a missing or disabled account is refused as such
             raise NotFound("任务不存在")
+        case: Case = row.Case
         actor = Actor(row.actor_id, row.actor_username, row.actor_name, row.actor_role_code, row.actor_org_id,
                       row.actor_org_level, row.actor_away)
-        task = TaskRecord.from_row(row)
+        # Who holds or finished the task matters only off the usual path (someone else's claim, a conflict).
+        if row.assignee_id == actor.id:
+            assignee: Person | None = Person(actor.display_name, actor.away)
+        else:
+            assignee = self._person(session, row.assignee_id)
+        completer = self._person(session, row.completed_by_id) if row.task_status == "completed" else None
+        task = TaskRecord(row.task_id, case.id, row.task_name, row.task_role_code, row.task_org_id, row.form_file,
+                          row.task_status, row.assignee_id, assignee, row.task_completed_at, completer)
         if not routing.holds_post(actor, task):
             raise Forbidden("您不是该任务所属岗位的人员，无权办理")
         if task.status == "completed":
@@ -375,6 +374,10 @@ class CaseService:
         if row is None or not row.active:
             raise Forbidden("用户不存在或已停用")
         return Actor.from_row(row)
+
+    def _person(self, session: Session, user_id: int | None) -> Person | None:
+        row = session.connection().execute(PERSON, {"user_id": user_id}).first() if user_id else None
+        return Person(row.display_name, row.away) if row else None
 
     def _lock_case(self, session: Session, case_id: int) -> Case:
         case = session.scalar(LOCK_CASE, {"case_id": case_id}, execution_options=FRESH)
