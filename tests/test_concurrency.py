@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from engine import audit, clock, scheduler
 from engine.db import queue_write
 from engine.errors import BianminError
-from engine.models import Case, CaseEvent, Task, Timer
+from engine.models import Case, CaseEvent, Task, Timer, User
 from engine.runtime import UPDATE, CaseService, _mirrored
 from engine.services import Services, open_services
-from tests.conftest import ROOT
+from tests.conftest import ROOT, user_id
 from tests.test_engine import form, holder, open_tasks, start
 
 
@@ -61,6 +61,25 @@ def test_two_clerks_complete_the_same_task_once(services: Services) -> None:
     with services.db.read() as session:
         kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)))
     assert kinds.count("task_completed") == 1
+
+
+def test_the_a_and_b_holders_claim_the_same_task_once(services: Services) -> None:
+    case = start(services)
+    [task] = open_tasks(services, case.id)
+    services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    clock.travel(timedelta(days=8))  # the village 公示 period
+    services.cases.run_due_timers()
+    [town_task] = open_tasks(services, case.id)
+    a_post, b_post = user_id(services, "qingshui_civil"), user_id(services, "qingshui_civil_b")
+    other = CaseService(services.db.__class__(services.db.url))
+    results, errors = race([lambda: services.cases.claim(a_post, town_task.id),
+                            lambda: other.claim(b_post, town_task.id)])
+    other.db.dispose()
+    assert len(results) == 1 and len(errors) == 1
+    winner = open_tasks(services, case.id)[0].assignee_id
+    with services.db.read() as session:
+        winner_name = session.get(User, winner).display_name
+    assert errors[0].status == 409 and winner_name in errors[0].message and "认领" in errors[0].message
 
 
 def test_a_step_failing_at_commit_leaves_nothing_and_the_database_keeps_working(services: Services) -> None:
