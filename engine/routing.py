@@ -75,6 +75,14 @@ def can_see_case(user: Placed, case: CaseLike) -> bool:
                            "county": {case.county_id}}.get(user.org_level, set())
 
 
+# Who accepts applications (受理): the village agent for their village, the town window for the town's villages.
+ACCEPTING_ROLES = ("village_agent", "town_window")
+
+
+def accepts_applications(user: Staff) -> bool:
+    return user.role_code in ACCEPTING_ROLES
+
+
 class Staff(Protocol):
     id: int
     role_code: str

@@ -167,6 +167,8 @@ class CaseService:
         person = Applicant.parse(applicant)
         with self.db.write() as session:
             actor = self._user(session, actor_id)
+            if not routing.accepts_applications(actor):
+                raise Forbidden("只有村代办员和便民服务中心窗口人员可以受理申请")
             version = self.versions.get(session, current_version_id(session, item_code))
             village = session.connection().execute(VILLAGE, {"code": village_code}).first()
             if village is None or village.level != "village" or village.county_id is None:

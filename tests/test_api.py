@@ -244,6 +244,13 @@ def test_other_jurisdictions_cannot_see_or_touch_a_case(client: FlaskClient, ser
         "item_code": "MZ-DIBAO", "village_code": DONGPO, "applicant": applicant(DONGPO),
         "data": fill(item(client, services, "MZ-DIBAO")["application_schema"])})
     assert response.status_code == 403 and "本村" in response.json["error"]
+    # The town's window accepts for any village of the town, the town's civil affairs office does not accept.
+    application = {"item_code": "MZ-DIBAO", "village_code": HEWAN, "applicant": applicant(HEWAN),
+                   "data": fill(item(client, services, "MZ-DIBAO")["application_schema"])}
+    response = client.post("/api/v1/cases", headers=auth(services, "qingshui_window"), json=application)
+    assert response.status_code == 201 and response.json["village"]["code"] == HEWAN
+    response = client.post("/api/v1/cases", headers=auth(services, "qingshui_civil"), json=application)
+    assert response.status_code == 403 and "窗口" in response.json["error"]
 
 
 # -- (3) bad input changes nothing --------------------------------------------------------------

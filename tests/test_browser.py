@@ -194,3 +194,27 @@ def test_dibao_case_from_village_to_town_in_the_browser(page: Page, sqlite_servi
     shot(page, "07-case-page-at-county", full_page=True)
     diagram.screenshot(path=str(ARTIFACTS / "08-diagram-at-county.png"))
     print(f"\nbrowser flow took {time.perf_counter() - started:.1f} s")
+
+
+def test_town_window_accepts_for_a_chosen_village(page: Page, sqlite_services: Services) -> None:
+    person = applicant("510123101202")
+    log_in(page, "qingshui_window")
+    page.get_by_role("link", name="受理新申请").first.click()
+    page.select_option("#item", "MZ-DIBAO")
+    expect(page.locator("#case-form")).to_be_visible()
+    expect(page.locator("#village option")).to_have_text(["请选择申请人所在村（社区）", "东坡村（510123101201）",
+                                                          "河湾村（510123101202）"])
+    page.select_option("#village", "510123101202")
+    page.fill("#applicant_name", person["name"])
+    page.fill("#applicant_id_number", person["id_number"])
+    page.fill("#applicant_phone", person["phone"])
+    page.fill("#f-household_size", "2")
+    page.fill("#f-annual_income_per_capita", "1800")
+    page.check("input[name=f-has_disabled_member][value=true]")
+    page.check("input[name=f-has_seriously_ill_member][value=false]")
+    page.fill("#f-reason", "无劳动能力，无赡养人")
+    shot(page, "10-new-case-town-window", full_page=True)
+    page.click("#submit-case")
+    expect(page.locator(".flash-success")).to_contain_text("已受理，办件编号 MZ-DIBAO-")
+    expect(page.locator("main")).to_contain_text("河湾村")
+    shot(page, "11-case-accepted-by-town-window", full_page=True)

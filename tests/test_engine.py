@@ -157,6 +157,16 @@ def test_completed_task_answers_conflict_naming_who(services: Services) -> None:
     assert caught.value.status == 409
 
 
+def test_only_agents_and_window_staff_accept_and_only_within_their_area(services: Services) -> None:
+    hewan, liulin = "510123101202", "510123102201"
+    case = start(services, village=hewan, agent="qingshui_window")  # the town window, for one of its villages
+    assert case.village_id != case.town_id and open_tasks(services, case.id)[0].org_id == case.village_id
+    with pytest.raises(Forbidden, match="不在您的辖区内"):
+        start(services, village=liulin, agent="qingshui_window")  # 柳林村 belongs to 石桥镇
+    with pytest.raises(Forbidden, match="只有村代办员和便民服务中心窗口人员"):
+        start(services, agent="qingshui_civil")
+
+
 def test_bad_input_changes_nothing(services: Services) -> None:
     case = start(services)
     [task] = open_tasks(services, case.id)

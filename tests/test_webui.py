@@ -269,10 +269,37 @@ def test_bad_application_shows_every_error_and_stores_nothing(client: FlaskClien
     assert case_count(sqlite_services) == before
 
 
-def test_only_village_agents_start_cases(client: FlaskClient) -> None:
+def test_town_window_accepts_for_a_village_of_its_town(client: FlaskClient, sqlite_services: Services) -> None:
+    login(client, "qingshui_window")
+    assert "受理新申请" in text(client.get("/inbox"))
+    form = client.get("/cases/new?item=MZ-DIBAO").get_data(as_text=True)
+    assert "东坡村（510123101201）" in form and "河湾村（510123101202）" in form and "柳林村" not in form
+    before = case_count(sqlite_services)
+    person = applicant("510123101202")
+    fields = {
+        "item": "MZ-DIBAO", "applicant_name": person["name"], "applicant_id_number": person["id_number"],
+        "applicant_phone": person["phone"], "f-household_size": "2", "f-annual_income_per_capita": "1800",
+        "f-has_disabled_member": "false", "f-has_seriously_ill_member": "false", "f-reason": "丧失劳动能力，无固定收入",
+    }
+    missing = post(client, "/cases/new", fields)
+    assert missing.status_code == 422 and "请选择申请人所在村（社区）" in text(missing)
+    assert "丧失劳动能力，无固定收入</textarea>" in missing.get_data(as_text=True)  # nothing typed is lost
+    other_town = post(client, "/cases/new", {**fields, "village": "510123102201"})  # 柳林村 is 石桥镇's
+    assert other_town.status_code == 422 and "请选择申请人所在村（社区）" in text(other_town)
+    assert case_count(sqlite_services) == before
+    response = post(client, "/cases/new", {**fields, "village": "510123101202"})
+    assert response.status_code == 302, text(response)
+    with sqlite_services.db.read() as session:
+        case = session.scalar(select(Case).order_by(Case.id.desc()))
+        assert case.village.code == "510123101202" and case.applicant_name == person["name"]
+    # The village review goes to the committee of the applicant's village.
+    assert open_task(sqlite_services, case.id).org_id == case.village_id
+
+
+def test_only_agents_and_window_staff_start_cases(client: FlaskClient) -> None:
     login(client, "qingshui_civil")
     response = client.get("/cases/new")
-    assert response.status_code == 403 and "只有村代办员可以受理新申请" in text(response)
+    assert response.status_code == 403 and "只有村代办员和便民服务中心窗口人员可以受理新申请" in text(response)
     assert "受理新申请" not in text(client.get("/inbox"))
 
 

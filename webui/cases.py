@@ -129,20 +129,27 @@ def _application_schema(version: ProcedureVersion) -> tuple[dict[str, Any], dict
 @bp.route("/cases/new", methods=["GET", "POST"])
 @login_required
 def new_case() -> Any:
-    if g.user.role_code != "village_agent":
-        raise Forbidden(t("only_agents"))
+    if not routing.accepts_applications(g.user):
+        raise Forbidden(t("only_accepting"))
     svc = helpers.services()
-    item_code = (request.form.get("item") if request.method == "POST" else request.args.get("item")) or ""
+    source = request.form if request.method == "POST" else request.args
+    item_code = source.get("item") or ""
     with svc.db.read() as db:
         items = _items(db)
         item = next((i for i in items if i.code == item_code), None)
         version = db.get(ProcedureVersion, item.current_version_id) if item else None
+        villages = _intake_villages(db, g.user)
+    # A village agent accepts for their own village; window staff choose among their town's villages.
+    village_code = villages[0].code if len(villages) == 1 else source.get("village") or ""
     summary: list[str] = []
     errors: dict[str, list[str]] = {}
     raw = request.form if request.method == "POST" else None
     if request.method == "POST" and version is None:
         summary.append(t("choose_item_placeholder"))
     elif request.method == "POST" and version is not None:
+        if not any(v.code == village_code for v in villages):
+            summary.append(t("choose_village_placeholder"))
+            errors["village"] = [t("choose_village_placeholder")]
         schema, _ui = _application_schema(version)
         applicant = {"name": request.form.get("applicant_name", "").strip(),
                      "id_number": request.form.get("applicant_id_number", "").strip(),
@@ -159,7 +166,7 @@ def new_case() -> Any:
         summary += messages
         if not summary:
             try:
-                case = svc.cases.start_case(g.user.id, version.item_code, g.user.org.code, applicant, data).case
+                case = svc.cases.start_case(g.user.id, version.item_code, village_code, applicant, data).case
             except ValidationFailed as exc:
                 summary = exc.details or [exc.message]
                 formrender.attach_messages(schema, summary, errors)
@@ -172,7 +179,15 @@ def new_case() -> Any:
         form_html = formrender.render(schema, ui, raw=raw, errors=errors)
     status = 422 if summary else 200
     return render_template("new_case.html", items=items, item=item, version=version, form_html=form_html,
-                           summary=summary, errors=errors, raw=raw or {}), status
+                           summary=summary, errors=errors, raw=raw or {}, villages=villages,
+                           village_code=village_code), status
+
+
+def _intake_villages(db: Session, user: User) -> list[OrgUnit]:
+    if user.org_level == "village":
+        return [user.org]
+    return list(db.scalars(select(OrgUnit).where(OrgUnit.parent_id == user.org_id, OrgUnit.level == "village")
+                           .order_by(OrgUnit.code)))
 
 
 def _check_form(schema: dict[str, Any], posted: Any, errors: dict[str, list[str]]) -> tuple[dict[str, Any], list[str]]:

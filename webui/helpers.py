@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, current_app, render_template, request, session
 from flask.sansio.blueprints import BlueprintSetupState
 
-from engine import clock
+from engine import clock, routing
 from engine.idcard import mask_id_number
 from engine.services import Services
 
@@ -112,5 +112,6 @@ def install(state: BlueprintSetupState) -> None:
     app.register_error_handler(405, _method_not_allowed)
     app.register_error_handler(500, _server_error)
     app.after_request(_security_headers)
-    app.jinja_env.globals.update(csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, mask_id=mask_id_number)
+    app.jinja_env.globals.update(csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, mask_id=mask_id_number,
+                                 accepts_applications=routing.accepts_applications)
     app.jinja_env.filters.update(localtime=local_time, localdate=local_date)

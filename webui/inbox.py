@@ -59,7 +59,7 @@ def index() -> Any:
         } for task in tasks]
         return render_template(
             "inbox.html", tab=tab, sort=sort, descending=descending, rows=rows, counts=counts,
-            truncated=len(rows) >= LIMIT, limit=LIMIT, can_start=user.role_code == "village_agent",
+            truncated=len(rows) >= LIMIT, limit=LIMIT, can_start=routing.accepts_applications(user),
         )
 
 

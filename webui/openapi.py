@@ -231,12 +231,14 @@ PATHS: dict[str, Any] = {
     }},
     "/cases": {"post": {
         "summary": "受理申请，创建办件", "operationId": "startCase", "tags": ["cases"],
+        "description": "由村代办员（本村）或乡镇便民服务中心窗口人员（本乡镇所辖村）受理。",
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("StartCase")}}},
         "responses": {
             "201": {**_json(_ref("Case"), "已受理；Location 头指向新办件"),
                     "headers": {"Location": {"schema": STRING}}},
             "400": BAD_REQUEST, "401": UNAUTHORIZED,
-            "403": _error("该村（社区）不在调用者的辖区内"), "404": _error("事项编码或村行政区划代码不存在"),
+            "403": _error("调用者不是代办员或窗口人员，或该村（社区）不在其辖区内"),
+            "404": _error("事项编码或村行政区划代码不存在"),
             "422": _error("申请人信息（姓名、身份证号码、电话）或申请表数据有误"),
         },
     }},
