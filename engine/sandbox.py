@@ -8,6 +8,8 @@ import difflib
 import operator
 import re
 import textwrap
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
@@ -18,7 +20,7 @@ from typing import Any, Literal
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.PrintCollector import PrintCollector
-from RestrictedPython.transformer import INSPECT_ATTRIBUTES
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -66,12 +68,18 @@ _FORBIDDEN_NAMES = frozenset({
 
 _EXTRA_BUILTINS: dict[str, Any] = {
     "len": len, "min": min, "max": max, "sum": sum, "round": round, "abs": abs,
-    "sorted": sorted, "reversed": reversed, "any": any, "all": all, "range": range,
+    "sorted": sorted, "reversed": reversed, "any": any, "all": all,
     "enumerate": enumerate, "zip": zip, "map": map, "filter": filter,
     "str": str, "int": int, "float": float, "bool": bool, "list": list,
     "dict": dict, "set": set, "frozenset": frozenset, "tuple": tuple,
     "isinstance": isinstance, "divmod": divmod,
 }
+
+# A diagram's code is a few lines run inside a case's locked transaction: a loop that never ends
+# would hold that lock (on SQLite, the whole database's) for good, so every run gets a budget.
+MAX_LOOP_STEPS = 1_000_000
+MAX_RUN_SECONDS = 2.0
+_OVER_BUDGET = f"循环超过 {MAX_LOOP_STEPS:,} 次或运行超过 {MAX_RUN_SECONDS:g} 秒，已被停止，请检查循环条件"
 
 # Phrases of Python's own syntax errors that administrators will meet most.
 _SYNTAX_PHRASES = (
@@ -257,7 +265,7 @@ def _compile(source: str, mode: Mode) -> CodeType:
         raise ScriptRejected(reason, line=_line(line, text))
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     try:
-        result = compiler(tree, filename=SCRIPT_FILENAME)
+        result = compiler(tree, filename=SCRIPT_FILENAME, policy=_BudgetedTransformer)
     except SyntaxError as err:
         # e.g. "yield" outside a function: valid to the parser, not to the compiler.
         raise ScriptRejected(_syntax_reason(err), line=err.lineno, syntax_error=True) from None
@@ -265,6 +273,20 @@ def _compile(source: str, mode: Mode) -> CodeType:
         reason, line = _restricted_reason(result.errors[0] if result.errors else "")
         raise ScriptRejected(reason, line=_line(line, text))
     return result.code
+
+
+class _BudgetedTransformer(RestrictingNodeTransformer):
+    """RestrictedPython's rewriting, plus a budget check at the top of every `while` body.
+
+    `for` loops and comprehensions are counted by `_getiter_`, which RestrictedPython already
+    wraps around every iterable.
+    """
+
+    def visit_While(self, node: ast.While) -> Any:
+        node = self.node_contents_visit(node)
+        tick = ast.Expr(ast.Call(func=ast.Name("_tick_", ast.Load()), args=[], keywords=[]))
+        node.body.insert(0, ast.fix_missing_locations(ast.copy_location(tick, node)))
+        return node
 
 
 def _restricted_reason(error: str) -> tuple[str, int | None]:
@@ -353,8 +375,51 @@ def _guarded_inplacevar(op: str, target: Any, value: Any) -> Any:
     return func(target, value)
 
 
+class _Budget(threading.local):
+    steps = 0
+    deadline: float | None = None
+
+
+_budget = _Budget()
+
+
+class _budgeted:  # noqa: N801 - used as a `with` statement, like a function
+    """Give one evaluation or script run its loop budget (nested runs share the outer one)."""
+
+    def __enter__(self) -> None:
+        self._outer = _budget.deadline is not None
+        if not self._outer:
+            _budget.steps, _budget.deadline = 0, time.monotonic() + MAX_RUN_SECONDS
+
+    def __exit__(self, *_exc: object) -> None:
+        if not self._outer:
+            _budget.deadline = None
+
+
+def _tick() -> None:
+    _budget.steps += 1
+    # The clock is read every 1,024 steps: cheap enough for every loop turn.
+    if _budget.steps > MAX_LOOP_STEPS or (
+        _budget.steps & 1023 == 0 and _budget.deadline is not None and time.monotonic() > _budget.deadline
+    ):
+        raise SandboxError(_OVER_BUDGET)
+
+
 def _guarded_getiter(obj: Iterable[Any]) -> Iterator[Any]:
-    return iter(obj)
+    for item in obj:
+        _tick()
+        yield item
+
+
+def _limited_range(*args: int) -> range:
+    numbers = range(*args)
+    try:
+        size = len(numbers)
+    except OverflowError:
+        size = MAX_LOOP_STEPS + 1
+    if size > MAX_LOOP_STEPS:
+        raise SandboxError(f"range 产生的数超过 {MAX_LOOP_STEPS:,} 个，已被拒绝")
+    return numbers
 
 
 def _build_builtins() -> dict[str, Any]:
@@ -363,6 +428,7 @@ def _build_builtins() -> dict[str, Any]:
     # still be assembled by hand.
     builtins.pop("__build_class__", None)
     builtins.update(_EXTRA_BUILTINS)
+    builtins["range"] = _limited_range
     builtins["_getattr_"] = _guarded_getattr
     return builtins
 
@@ -376,6 +442,7 @@ _GUARDS: dict[str, Any] = {
     "_getattr_": _guarded_getattr,
     "_getitem_": _guarded_getitem,
     "_getiter_": _guarded_getiter,
+    "_tick_": _tick,
     "_write_": _guarded_write,
     "_apply_": _guarded_apply,
     "_inplacevar_": _guarded_inplacevar,
@@ -412,7 +479,8 @@ class SandboxTaskDataEnvironment(TaskDataEnvironment):
         scope.update(external_context or {})
         scope.update(context)
         scope.update(_GUARDS)
-        return eval(code, scope)  # noqa: S307 - restricted-compiled, guarded globals
+        with _budgeted():
+            return eval(code, scope)  # noqa: S307 - restricted-compiled, guarded globals
 
     def execute(
         self,
@@ -432,7 +500,8 @@ class SandboxTaskDataEnvironment(TaskDataEnvironment):
         context.update(external)
         context.update(_GUARDS)
         try:
-            exec(code, context)  # noqa: S102 - restricted-compiled, guarded globals
+            with _budgeted():
+                exec(code, context)  # noqa: S102 - restricted-compiled, guarded globals
         finally:
             self._clean_up(context, helpers, external)
         return True

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engine import audit, clock
 from engine.catalog import current_version
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer, User
 from engine.services import Services
 from tests.conftest import user_id
@@ -214,6 +214,45 @@ def test_ab_post_backup_sees_and_works_away_holders_tasks(services: Services) ->
             routing.set_away(session, "qingshui_civil", False)
     with services.db.read() as session:
         assert session.get(Task, task.id).completed_by_id == b
+
+
+def test_a_script_that_never_ends_is_stopped_and_the_step_changes_nothing(services: Services, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from engine.config import ROOT
+    from engine.demo import deploy_folders
+
+    # A copy of 低保 whose village review is followed by a script task with an endless loop.
+    folder = tmp_path / "dibao_loop"
+    shutil.copytree(ROOT / "bpmn" / "dibao", folder)
+    diagram = folder / "process.bpmn"
+    xml = diagram.read_text("utf-8").replace(
+        '<bpmn:sequenceFlow id="Flow_village_to_gw" sourceRef="village_review" targetRef="Gateway_village" />',
+        '<bpmn:sequenceFlow id="Flow_village_to_gw" sourceRef="village_review" targetRef="Script_loop" />'
+        '<bpmn:scriptTask id="Script_loop" name="统计"><bpmn:incoming>Flow_village_to_gw</bpmn:incoming>'
+        '<bpmn:outgoing>Flow_loop_to_gw</bpmn:outgoing><bpmn:script>n = 0\nwhile n &gt;= 0:\n    n = n + 1'
+        '</bpmn:script></bpmn:scriptTask>'
+        '<bpmn:sequenceFlow id="Flow_loop_to_gw" sourceRef="Script_loop" targetRef="Gateway_village" />',
+    ).replace('<bpmn:incoming>Flow_village_to_gw</bpmn:incoming>\n      <bpmn:outgoing>Flow_village_approve',
+              '<bpmn:incoming>Flow_loop_to_gw</bpmn:incoming>\n      <bpmn:outgoing>Flow_village_approve')
+    diagram.write_text(xml, "utf-8")
+    item = folder / "item.toml"
+    item.write_text(item.read_text("utf-8").replace('code = "MZ-DIBAO"', 'code = "MZ-DIBAO-LOOP"'), "utf-8")
+    with services.db.write() as session:
+        deploy_folders(session, [folder])
+    case = start(services, "MZ-DIBAO-LOOP")
+    [task] = open_tasks(services, case.id)
+    with services.db.read() as session:
+        state = session.get(Case, case.id).workflow_state
+    with pytest.raises(BianminError, match="Script_loop.*已被停止"):
+        services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    with services.db.read() as session:
+        assert session.get(Case, case.id).workflow_state == state
+        assert session.get(Task, task.id).status == "open"
+    # The case's lock was let go: other cases move on at once.
+    other = start(services)
+    [other_task] = open_tasks(services, other.id)
+    services.cases.complete(holder(services, other_task), other_task.id, form(services, other_task, "approve"))
 
 
 def test_running_cases_stay_on_their_version(services: Services, tmp_path) -> None:  # type: ignore[no-untyped-def]

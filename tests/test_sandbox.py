@@ -318,6 +318,32 @@ def test_undefined_variable_suggests_a_name() -> None:
     assert '"village_decision"' in message
 
 
+@pytest.mark.parametrize("script", [
+    "n = 0\nwhile True:\n    n = n + 1\n",
+    "n = 0\nwhile n >= 0:\n    for i in [1, 2, 3]:\n        n = n + i\n",
+    "total = sum(i for i in range(10 ** 12))\n",
+    "items = [0]\nfor x in items:\n    items.append(x)\n",
+])
+def test_a_script_that_never_ends_is_stopped(script: str) -> None:
+    workflow = make_workflow(script_diagram(script, "Task_loop"))
+    started = time.perf_counter()
+    with pytest.raises(SandboxViolation) as info:
+        workflow.do_engine_steps()
+    assert time.perf_counter() - started < 5
+    assert str(info.value).startswith('环节 "Task_loop" 的脚本被沙箱拒绝')
+    assert "已被停止" in str(info.value) or "已被拒绝" in str(info.value)
+    assert not workflow.is_completed()
+
+
+def test_ordinary_loops_run_within_the_budget() -> None:
+    script = "total = 0\nfor i in range(1000):\n    total += i\nk = 0\nwhile k < 500:\n    k += 1\n" \
+             "squares = [i * i for i in range(100)]\n"
+    workflow = make_workflow(script_diagram(script))
+    workflow.do_engine_steps()
+    assert workflow.is_completed()
+    assert workflow.data["total"] == 499500 and workflow.data["k"] == 500 and workflow.data["squares"][-1] == 9801
+
+
 def test_service_task_raises_clear_error() -> None:
     workflow = make_workflow(service_diagram())
     with pytest.raises(WorkflowException) as info:
