@@ -7,13 +7,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .errors import BianminError
 from .models import CalendarDay, CalendarYear
 
 SHIPPED = Path(__file__).parent / "data" / "holidays.toml"
+
+
+class CalendarRefused(BianminError):
+    status = 422
 
 
 class MissingHolidayData(BianminError):
@@ -51,18 +55,87 @@ def load(session: Session) -> WorkCalendar:
     return WorkCalendar(years, exceptions)
 
 
+@dataclass(frozen=True)
+class YearEntry:
+    """One year of a State Council holiday notice: its source and the days that break the weekly rule."""
+
+    year: int
+    source: str
+    holidays: dict[date, str]
+    workdays: dict[date, str]
+
+
+def parse_notice(text: str, filename: str) -> list[YearEntry]:
+    """Read a holiday file in the shipped format (engine/data/holidays.toml), refusing it whole on any mistake."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CalendarRefused(f"{filename}：不是合法的 TOML 文件（{exc}）") from exc
+    problems: list[str] = []
+    entries = []
+    for key, entry in data.items():
+        if not (key.isdigit() and len(key) == 4 and isinstance(entry, dict)):
+            problems.append(f"[{key}]：应为四位年份，如 [2027]")
+            continue
+        year = int(key)
+        source = entry.get("source")
+        if not isinstance(source, str) or not source.strip():
+            problems.append(f"[{year}]：缺少 source（国务院办公厅通知的文号）")
+        days: dict[bool, dict[date, str]] = {False: {}, True: {}}
+        for is_workday, field_name in ((False, "holidays"), (True, "workdays")):
+            for row in entry.get(field_name, []):
+                day = _notice_day(row, year)
+                if isinstance(day, str):
+                    problems.append(f"[{year}] {field_name}：{day}")
+                elif day[0] in days[False] or day[0] in days[True]:
+                    problems.append(f"[{year}] {field_name}：{day[0].isoformat()} 重复出现")
+                else:
+                    days[is_workday][day[0]] = day[1]
+        entries.append(YearEntry(year, str(source or "").strip(), days[False], days[True]))
+    if not entries and not problems:
+        problems.append("文件中没有任何年份")
+    if problems:
+        raise CalendarRefused(f"{filename}：节假日安排有误，未录入任何数据", details=problems)
+    return entries
+
+
+def _notice_day(row: object, year: int) -> tuple[date, str] | str:
+    """A ["YYYY-MM-DD", "name"] pair of the given year, or what is wrong with it."""
+    if not (isinstance(row, list) and len(row) == 2 and all(isinstance(part, str) for part in row)):
+        return f"{row!r} 应写成 [\"YYYY-MM-DD\", \"名称\"]"
+    try:
+        day = date.fromisoformat(row[0])
+    except ValueError:
+        return f"“{row[0]}”不是有效日期（应为 YYYY-MM-DD）"
+    if day.year != year:
+        return f"{row[0]} 不在 {year} 年内"
+    if not row[1].strip():
+        return f"{row[0]} 缺少名称"
+    return day, row[1].strip()
+
+
+def enter(session: Session, entries: list[YearEntry], *, replace: bool = False) -> list[int]:
+    """Store the years; a year already entered is refused unless `replace`, which rewrites it."""
+    known = set(session.scalars(select(CalendarYear.year)))
+    clashes = sorted(entry.year for entry in entries if entry.year in known)
+    if clashes and not replace:
+        years = "、".join(str(year) for year in clashes)
+        raise CalendarRefused(f"{years} 年的节假日安排已录入；如需更正，请加 --replace 重新录入")
+    for entry in entries:
+        if entry.year in known:
+            session.execute(delete(CalendarDay).where(
+                CalendarDay.day >= date(entry.year, 1, 1), CalendarDay.day <= date(entry.year, 12, 31)))
+            session.get(CalendarYear, entry.year).source = entry.source  # type: ignore[union-attr]
+        else:
+            session.add(CalendarYear(year=entry.year, source=entry.source))
+        for is_workday, days in ((False, entry.holidays), (True, entry.workdays)):
+            session.add_all(CalendarDay(day=day, is_workday=is_workday, name=name) for day, name in days.items())
+    session.flush()
+    return [entry.year for entry in entries]
+
+
 def install_shipped(session: Session) -> list[int]:
     """Load the shipped holiday file; years already entered are left as the administrator has them."""
-    data = tomllib.loads(SHIPPED.read_text("utf-8"))
     known = set(session.scalars(select(CalendarYear.year)))
-    added = []
-    for year_text, entry in data.items():
-        year = int(year_text)
-        if year in known:
-            continue
-        session.add(CalendarYear(year=year, source=entry["source"]))
-        for is_workday, rows in ((False, entry["holidays"]), (True, entry["workdays"])):
-            for day_text, name in rows:
-                session.add(CalendarDay(day=date.fromisoformat(day_text), is_workday=is_workday, name=name))
-        added.append(year)
-    return added
+    entries = [e for e in parse_notice(SHIPPED.read_text("utf-8"), SHIPPED.name) if e.year not in known]
+    return enter(session, entries)

@@ -252,6 +252,30 @@ class CaseService:
             # The case is still accepted: the applicant must not lose the application over our data.
             return {"due_date": None, "due_note": exc.message}
 
+    def fill_due_dates(self) -> list[str]:
+        """Promised dates for running cases accepted while their year's holidays were not yet entered.
+
+        Counted from each case's acceptance, as they would have been; returns the case numbers dated.
+        """
+        self.forget_reference_data()
+        with self.db.read() as session:
+            waiting = list(session.scalars(select(Case.id).where(
+                Case.status == "running", Case.due_date.is_(None), Case.due_note.is_not(None)).order_by(Case.id)))
+        dated = []
+        for case_id in waiting:
+            with self.db.write() as session:
+                case = self._lock_case(session, case_id)
+                if case.due_date is not None:
+                    continue
+                due = self._due_date(self.versions.get(session, case.version_id), case.accepted_at, session)
+                if due["due_date"] is None:
+                    continue
+                audit.append(session, case, "due_date_set", None, clock.now(), step="承诺办结日期",
+                             before={"due_note": case.due_note}, after={"due_date": due["due_date"].isoformat()})
+                _write(session, case, **due, event_count=case.event_count, last_event_hash=case.last_event_hash)
+                dated.append(case.case_number)
+        return dated
+
     # -- tasks --------------------------------------------------------------------------------
 
     def claim(self, actor_id: int, task_id: str) -> TaskRecord:

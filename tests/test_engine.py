@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from engine import audit, clock
+from engine import audit, calendar, clock
+from engine.calendar import CalendarRefused
 from engine.catalog import current_version
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer, User
 from engine.services import Services
-from tests.conftest import user_id
+from tests.conftest import make_services, user_id
 from tests.procedures import applicant, fill
 
 DONGPO = "510123101201"
@@ -273,3 +275,44 @@ def test_running_cases_stay_on_their_version(services: Services, tmp_path) -> No
     assert newer.version_id != case.version_id
     final, _ = drive(services, case)
     assert final.result == "approved" and final.version_id == case.version_id
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_services(request: pytest.FixtureRequest, tmp_path) -> Iterator[Services]:  # type: ignore[no-untyped-def]
+    """A database of its own: this test enters a holiday year the shared one must not have."""
+    svc = make_services(request.param, tmp_path, "bianmin_calendar")
+    yield svc
+    svc.db.dispose()
+
+
+# A notice made up for the test (the real 2027 notice is not in the shipped data): only New Year's Day.
+NOTICE_2027 = '[2027]\nsource = "测试用通知"\nholidays = [["2027-01-01", "元旦"]]\nworkdays = []\n'
+
+
+def test_a_case_accepted_before_next_years_holidays_are_entered_is_dated_once_they_are(
+    fresh_services: Services,
+) -> None:
+    svc = fresh_services
+    clock.set_now(datetime(2026, 12, 1, 10, 0, tzinfo=clock.SHANGHAI))  # 30 working days run into 2027
+    case = start(svc)
+    assert case.due_date is None and "2027 年的法定节假日安排尚未录入" in (case.due_note or "")
+    assert open_tasks(svc, case.id)  # the application is accepted all the same
+
+    with pytest.raises(CalendarRefused) as refused:
+        calendar.parse_notice('[2027]\nsource = "x"\nholidays = [["2026-12-31", "元旦"], ["2027-02-30", "春节"]]\n',
+                              "2027.toml")
+    assert len(refused.value.details) == 2 and "不在 2027 年内" in refused.value.details[0]
+    with svc.db.write() as session:
+        calendar.enter(session, calendar.parse_notice(NOTICE_2027, "2027.toml"))
+    with pytest.raises(CalendarRefused, match="已录入"), svc.db.write() as session:
+        calendar.enter(session, calendar.parse_notice(NOTICE_2027, "2027.toml"))
+
+    assert svc.cases.fill_due_dates() == [case.case_number]
+    with svc.db.read() as session:
+        dated = session.get(Case, case.id)
+        # Dec 2026 has 22 working days after the 1st; 1 Jan 2027 is a holiday; 8 more end on 13 Jan.
+        assert dated.due_date == date(2027, 1, 13) and dated.due_note is None
+        last = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc()))
+        assert last.kind == "due_date_set" and last.after == {"due_date": "2027-01-13"}
+        assert not audit.verify(session, case.id)
+    assert svc.cases.fill_due_dates() == []

@@ -1,17 +1,20 @@
-"""The `bianmin` command: database set-up, demo data, deployment, users, tokens, server and scheduler."""
+"""The `bianmin` command: database set-up, demo data, deployment, users, tokens, calendar, server and scheduler."""
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import accounts, demo, routing, scheduler, setup
+from engine import calendar as holidays
 from engine.errors import BianminError
-from engine.models import OrgUnit
+from engine.models import CalendarDay, CalendarYear, OrgUnit
+from engine.runtime import REFERENCE_TTL_SECONDS
 from engine.services import Services, open_services
 
 
@@ -143,6 +146,41 @@ def post_away(username: str, back: bool) -> None:
     except BianminError as exc:
         _fail(exc)
     click.echo(f"{username} 已{'恢复在岗' if back else '标记为不在岗，其任务由 B 岗办理'}")
+
+
+@main.group()
+def calendar() -> None:
+    """Statutory holidays and make-up workdays (节假日安排), per year."""
+
+
+@calendar.command("list")
+def calendar_list() -> None:
+    with services().db.read() as session:
+        years = session.scalars(select(CalendarYear).order_by(CalendarYear.year)).all()
+        counts = {year.year: session.scalar(select(func.count()).select_from(CalendarDay).where(
+            CalendarDay.day >= date(year.year, 1, 1), CalendarDay.day <= date(year.year, 12, 31))) for year in years}
+    for year in years:
+        click.echo(f"{year.year}\t{year.source}\t{counts[year.year]} 个调整日")
+
+
+@calendar.command("load")
+@click.argument("notice", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Rewrite years already entered (dates already promised stay).")
+def calendar_load(notice: Path, replace: bool) -> None:
+    """Enter years from a TOML file in the format of engine/data/holidays.toml, then date waiting cases."""
+    svc = services()
+    try:
+        entries = holidays.parse_notice(notice.read_text("utf-8"), notice.name)
+        with svc.db.write() as session:
+            years = holidays.enter(session, entries, replace=replace)
+        dated = svc.cases.fill_due_dates()
+    except BianminError as exc:
+        _fail(exc)
+    except UnicodeDecodeError:
+        _fail(BianminError(f"{notice.name}：文件应为 UTF-8 编码"))
+    click.echo(f"已录入 {'、'.join(str(year) for year in years)} 年节假日安排；"
+               f"运行中的服务在 {REFERENCE_TTL_SECONDS // 60} 分钟内按新日历计算期限")
+    click.echo(f"补定承诺办结日期的办件：{len(dated)} 件" + (f"（{'、'.join(dated)}）" if dated else ""))
 
 
 @main.command()

@@ -200,6 +200,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "timer_started": ("开始计时", "timer started"),
     "timer_fired": ("计时届满", "timer elapsed"),
     "case_completed": ("办结", "case completed"),
+    "due_date_set": ("确定承诺日期", "promised date set"),
 }
 
 # Keys of event payloads shown in the history.

@@ -1,0 +1,42 @@
+"""The `bianmin` command as an administrator runs it, against a database of its own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from engine import clock
+from tests.conftest import make_services
+from tests.test_engine import NOTICE_2027, start
+from webui.cli import main
+
+
+def test_calendar_load_enters_a_year_and_dates_waiting_cases(tmp_path: Path) -> None:
+    svc = make_services("sqlite", tmp_path, "bianmin_cli")
+    clock.set_now(datetime(2026, 12, 1, 10, 0, tzinfo=clock.SHANGHAI))
+    case = start(svc)
+    assert case.due_date is None
+    runner = CliRunner()
+    env = {"BIANMIN_DATABASE_URL": svc.db.url}
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[2027]\nholidays = [["2027-13-01", "元旦"]]\n', "utf-8")
+    result = runner.invoke(main, ["calendar", "load", str(broken)], env=env)
+    assert result.exit_code == 1
+    assert "节假日安排有误，未录入任何数据" in result.output and "缺少 source" in result.output
+    assert "“2027-13-01”不是有效日期" in result.output
+
+    notice = tmp_path / "2027.toml"
+    notice.write_text(NOTICE_2027, "utf-8")
+    result = runner.invoke(main, ["calendar", "load", str(notice)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "已录入 2027 年节假日安排" in result.output and f"1 件（{case.case_number}）" in result.output
+    listed = runner.invoke(main, ["calendar", "list"], env=env).output
+    assert "2026\t国办发明电〔2025〕7号" in listed and "2027\t测试用通知\t1 个调整日" in listed
+
+    again = runner.invoke(main, ["calendar", "load", str(notice)], env=env)
+    assert again.exit_code == 1 and "--replace" in again.output
+    assert runner.invoke(main, ["calendar", "load", "--replace", str(notice)], env=env).exit_code == 0
+    svc.db.dispose()
