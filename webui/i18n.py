@@ -209,6 +209,7 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "due_at": ("到期时间", "due"),
     "result": ("办理结果", "result"),
     "due_date": ("承诺办结日期", "promised date"),
+    "due_note": ("期限说明", "deadline note"),
     "version": ("流程版本", "procedure version"),
     "applicant": ("申请人", "applicant"),
     "post": ("岗位", "post"),
