@@ -79,6 +79,9 @@ _EXTRA_BUILTINS: dict[str, Any] = {
 # would hold that lock (on SQLite, the whole database's) for good, so every run gets a budget.
 MAX_LOOP_STEPS = 1_000_000
 MAX_RUN_SECONDS = 2.0
+# One `**`, `*` or `<<` can take minutes or gigabytes before any loop turns: their results are capped.
+MAX_RESULT_BITS = 100_000
+MAX_SEQUENCE_ITEMS = 1_000_000
 _OVER_BUDGET = f"循环超过 {MAX_LOOP_STEPS:,} 次或运行超过 {MAX_RUN_SECONDS:g} 秒，已被停止，请检查循环条件"
 
 # Phrases of Python's own syntax errors that administrators will meet most.
@@ -288,6 +291,18 @@ class _BudgetedTransformer(RestrictingNodeTransformer):
         node.body.insert(0, ast.fix_missing_locations(ast.copy_location(tick, node)))
         return node
 
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        node = self.node_contents_visit(node)
+        symbol = _SIZED_OPS.get(type(node.op))
+        if symbol is None:
+            return node
+        call = ast.Call(func=ast.Name("_arith_", ast.Load()), args=[ast.Constant(symbol), node.left, node.right],
+                        keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+
+_SIZED_OPS: dict[type[ast.operator], str] = {ast.Pow: "**", ast.Mult: "*", ast.LShift: "<<"}
+
 
 def _restricted_reason(error: str) -> tuple[str, int | None]:
     """RestrictedPython's English refusal, told in Chinese where it is a common one."""
@@ -372,7 +387,41 @@ def _guarded_inplacevar(op: str, target: Any, value: Any) -> Any:
     func = _INPLACE_OPS.get(op)
     if func is None:
         raise SandboxError(f"不支持的运算 {op}")
+    if op in ("**=", "*=", "<<="):
+        _check_size(op[:-1], target, value)
     return func(target, value)
+
+
+def _check_size(op: str, left: Any, right: Any) -> None:
+    """Refuse an operation whose result would be too large to compute in a script's moment."""
+    ints = isinstance(left, int) and isinstance(right, int)
+    if op == "**" and ints and right > 0 and abs(left) > 1:
+        bits = right * abs(left).bit_length()
+    elif op == "<<" and ints:
+        bits = left.bit_length() + max(right, 0)
+    elif op == "*" and ints:
+        bits = left.bit_length() + right.bit_length()
+    else:
+        bits = 0
+    if bits > MAX_RESULT_BITS:
+        raise SandboxError(f"运算 {op} 的结果过大（超过 {MAX_RESULT_BITS:,} 位二进制数），已被拒绝")
+    if op == "*":
+        for items, times in ((left, right), (right, left)):
+            if isinstance(items, (str, bytes, list, tuple)) and isinstance(times, int) \
+                    and len(items) * times > MAX_SEQUENCE_ITEMS:
+                raise SandboxError(f"重复后的长度超过 {MAX_SEQUENCE_ITEMS:,}，已被拒绝")
+
+
+def _arith(op: str, left: Any, right: Any) -> Any:
+    _check_size(op, left, right)
+    if op == "**":
+        return left ** right
+    return left * right if op == "*" else left << right
+
+
+def _limited_pow(base: Any, exponent: Any, modulus: Any = None) -> Any:
+    # With a modulus the result stays small however large the exponent.
+    return pow(base, exponent, modulus) if modulus is not None else _arith("**", base, exponent)
 
 
 class _Budget(threading.local):
@@ -429,6 +478,7 @@ def _build_builtins() -> dict[str, Any]:
     builtins.pop("__build_class__", None)
     builtins.update(_EXTRA_BUILTINS)
     builtins["range"] = _limited_range
+    builtins["pow"] = _limited_pow
     builtins["_getattr_"] = _guarded_getattr
     return builtins
 
@@ -443,6 +493,7 @@ _GUARDS: dict[str, Any] = {
     "_getitem_": _guarded_getitem,
     "_getiter_": _guarded_getiter,
     "_tick_": _tick,
+    "_arith_": _arith,
     "_write_": _guarded_write,
     "_apply_": _guarded_apply,
     "_inplacevar_": _guarded_inplacevar,

@@ -335,6 +335,29 @@ def test_a_script_that_never_ends_is_stopped(script: str) -> None:
     assert not workflow.is_completed()
 
 
+@pytest.mark.parametrize("script", [
+    "x = 10 ** 10 ** 8\n", "s = 'x' * 10 ** 10\n", "items = [0] * (10 ** 9)\n", "n = 1 << 10 ** 9\n",
+    "y = pow(7, 10 ** 9)\n", "z = 3\nz **= 10 ** 8\n", "w = 'ab'\nw *= 10 ** 9\n",
+])
+def test_a_result_too_large_to_compute_is_refused(script: str) -> None:
+    workflow = make_workflow(script_diagram(script, "Task_big"))
+    started = time.perf_counter()
+    with pytest.raises(SandboxViolation) as info:
+        workflow.do_engine_steps()
+    assert time.perf_counter() - started < 2
+    assert str(info.value).startswith('环节 "Task_big" 的脚本被沙箱拒绝') and "已被拒绝" in str(info.value)
+
+
+def test_ordinary_arithmetic_is_untouched() -> None:
+    script = "a = 2 ** 10\nb = 'ab' * 3\nc = 1.5 ** 2\nd = [0] * 4\ne = pow(3, 200, 7)\nf = 6 * 7\ng = 1 << 4\n" \
+             "h = 2\nh **= 3\n"
+    workflow = make_workflow(script_diagram(script))
+    workflow.do_engine_steps()
+    data = workflow.data
+    assert (data["a"], data["b"], data["c"], data["d"], data["e"], data["f"], data["g"], data["h"]) == \
+        (1024, "ababab", 2.25, [0, 0, 0, 0], pow(3, 200, 7), 42, 16, 8)
+
+
 def test_ordinary_loops_run_within_the_budget() -> None:
     script = "total = 0\nfor i in range(1000):\n    total += i\nk = 0\nwhile k < 500:\n    k += 1\n" \
              "squares = [i * i for i in range(100)]\n"
