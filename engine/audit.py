@@ -11,8 +11,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from .db import queue_write
+from .db import queue_update, queue_write
 from .models import Case, CaseEvent
 
 GENESIS = "0" * 64
@@ -49,7 +50,10 @@ def append(
     }
     event["hash"] = _digest(prev_hash, event)
     queue_write(session, _INSERT, event, last=True)
-    case.event_count, case.last_event_hash = seq, event["hash"]
+    # The case row keeps the head of its chain, so the next append needs no read of the log.
+    queue_update(session, Case.__table__, case.id, event_count=seq, last_event_hash=event["hash"])
+    set_committed_value(case, "event_count", seq)
+    set_committed_value(case, "last_event_hash", event["hash"])
 
 
 _INSERT = insert(CaseEvent.__table__).inline()  # queued writes never read back a generated id

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Table, bindparam, create_engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-_QUEUED, _QUEUED_LAST = "bianmin_queued_writes", "bianmin_queued_last"
+_QUEUED, _QUEUED_LAST, _ROWS = "bianmin_queued_writes", "bianmin_queued_last", "bianmin_queued_rows"
 
 
 class Database:
@@ -93,6 +94,22 @@ def queue_write(session: Session, statement: Executable, row: dict[str, Any], *,
     depends on), so they go together as one multi-row statement.
     """
     session.info.setdefault(_QUEUED_LAST if last else _QUEUED, []).append((statement, row))
+
+
+def queue_update(session: Session, table: Table, row_id: int | str, **values: Any) -> None:
+    """UPDATE one row (by `id`) at commit; what a transaction sets on the same row goes in one statement."""
+    rows = session.info.setdefault(_ROWS, {})
+    row = rows.get((table.name, row_id))
+    if row is None:
+        row = rows[(table.name, row_id)] = {"row_id": row_id}
+        queue_write(session, _update_by_id(table), row)
+    row.update(values)
+
+
+@cache
+def _update_by_id(table: Table) -> Executable:
+    # Built once per table: an UPDATE sets the columns present in its parameters.
+    return update(table).where(table.c.id == bindparam("row_id"))
 
 
 def _batches(queued: list[tuple[Executable, dict[str, Any]]]) -> Iterator[tuple[Executable, list[dict[str, Any]]]]:

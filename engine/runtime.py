@@ -13,7 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, calendar, clock, forms, routing
 from .catalog import FORM_PROPERTY, UI_FORM_PROPERTY, current_version_id
-from .db import Database, queue_write
+from .db import Database, queue_update, queue_write
 from .errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from .idcard import InvalidIdNumber, validate_id_number
 from .models import Case, CaseSequence, OrgUnit, Role, Task, Timer, User
@@ -43,7 +43,6 @@ from .workflow import (
 # columns present in its parameters. Writes are queued and sent at commit (see Database.write).
 TASKS, TIMERS, CASES = Task.__table__, Timer.__table__, Case.__table__
 INSERT = {table: insert(table).inline() for table in (TASKS, TIMERS)}
-UPDATE = {table: update(table).where(table.c.id == bindparam("row_id")) for table in (TASKS, TIMERS, CASES)}
 LOCK_CASE = select(Case).where(Case.id == bindparam("case_id")).with_for_update()
 FRESH = {"populate_existing": True}
 INSERT_CASE = insert(CASES).returning(CASES.c.id)
@@ -272,7 +271,7 @@ class CaseService:
                     continue
                 audit.append(session, case, "due_date_set", None, clock.now(), step="承诺办结日期",
                              before={"due_note": case.due_note}, after={"due_date": due["due_date"].isoformat()})
-                _write(session, case, **due, event_count=case.event_count, last_event_hash=case.last_event_hash)
+                _write(session, case, **due)
                 dated.append(case.case_number)
         return dated
 
@@ -286,7 +285,7 @@ class CaseService:
             if not routing.can_work(actor, task):
                 raise self._refusal(actor, task)
             before = {"assignee": task.assignee.display_name if task.assignee else None}
-            _update(session, TASKS, task.id, assignee_id=actor.id)
+            queue_update(session, TASKS, task.id, assignee_id=actor.id)
             audit.append(session, case, "task_claimed", actor, clock.now(), task_id=task.id, step=task.name,
                          before=before, after={"assignee": actor.display_name})
             return task
@@ -296,7 +295,7 @@ class CaseService:
             actor, task, case = self._lock_task(session, actor_id, task_id)
             if task.assignee_id != actor.id:
                 raise Conflict("只能退回自己认领的任务")
-            _update(session, TASKS, task.id, assignee_id=None)
+            queue_update(session, TASKS, task.id, assignee_id=None)
             audit.append(session, case, "task_released", actor, clock.now(), task_id=task.id, step=task.name,
                          before={"assignee": actor.display_name}, after={"assignee": None})
             return task
@@ -323,7 +322,7 @@ class CaseService:
                 spiff_task.run()
             except WorkflowException as exc:
                 raise BianminError(f"环节“{task.name}”执行失败：{exc}") from exc
-            _update(session, TASKS, task.id, status="completed", completed_at=now, completed_by_id=actor.id,
+            queue_update(session, TASKS, task.id, status="completed", completed_at=now, completed_by_id=actor.id,
                     assignee_id=task.assignee_id or actor.id)
             audit.append(session, case, "task_completed", actor, now, task_id=task.id, step=task.name,
                          before=before, after=data)
@@ -432,7 +431,7 @@ class CaseService:
             raise BianminError("该办件退回或循环次数过多，流程已停止推进，请联系系统管理员处理")
         fired = sorted(before.timers.keys() - after.timers.keys())
         for timer_id in fired:
-            queue_write(session, UPDATE[TIMERS], {"row_id": timer_id, "status": "fired", "fired_at": now})
+            queue_update(session, TIMERS, timer_id, status="fired", fired_at=now)
             spec = workflow.get_task_from_id(UUID(timer_id)).task_spec
             audit.append(session, case, "timer_fired", actor, now, task_id=timer_id,
                          step=spec.bpmn_name or spec.bpmn_id)
@@ -440,7 +439,7 @@ class CaseService:
             self._create_timer(session, case, after.timers[timer_id], actor, now)
         cancelled = sorted(before.ready.keys() - after.ready.keys())
         for task_id in cancelled:
-            queue_write(session, UPDATE[TASKS], {"row_id": task_id, "status": "cancelled"})
+            queue_update(session, TASKS, task_id, status="cancelled")
             audit.append(session, case, "task_cancelled", actor, now, task_id=task_id)
         open_tasks = [self._open_task(session, case, spiff_task) for spiff_task in ready.values()]
         for task in open_tasks:
@@ -453,8 +452,7 @@ class CaseService:
             changes = {"status": "completed", "completed_at": now, "result": properties.get("caseResult", "completed")}
             audit.append(session, case, "case_completed", actor, now,
                          step=end.task_spec.bpmn_name if end else None, after={"result": changes["result"]})
-        _write(session, case, **changes, workflow_state=dump_state(workflow), revision=case.revision + 1,
-               event_count=case.event_count, last_event_hash=case.last_event_hash)
+        _write(session, case, **changes, workflow_state=dump_state(workflow), revision=case.revision + 1)
         return Step(case, open_tasks, len(fired))
 
     def _open_task(self, session: Session, case: Case, spiff_task: Any) -> OpenTask:
@@ -512,13 +510,9 @@ def _mirrored(workflow: BpmnWorkflow) -> Mirrored:
     return Mirrored(ready, timers)
 
 
-def _update(session: Session, table: Table, row_id: int | str, **values: Any) -> None:
-    queue_write(session, UPDATE[table], {"row_id": row_id, **values})
-
-
 def _write(session: Session, case: Case, **values: Any) -> None:
-    """UPDATE the case row directly: the hot path skips the unit of work, and the object shows the new values."""
-    _update(session, CASES, case.id, **values)
+    """UPDATE the case row at commit, skipping the unit of work; the object shows the new values at once."""
+    queue_update(session, CASES, case.id, **values)
     for key, value in values.items():
         set_committed_value(case, key, value)
 

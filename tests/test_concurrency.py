@@ -17,10 +17,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import audit, clock, scheduler
-from engine.db import queue_write
+from engine.db import queue_update, queue_write
 from engine.errors import BianminError
 from engine.models import Case, CaseEvent, Task, Timer, User
-from engine.runtime import UPDATE, CaseService, _mirrored
+from engine.runtime import CaseService, _mirrored
 from engine.services import Services, open_services
 from tests.conftest import ROOT, user_id
 from tests.test_engine import form, holder, open_tasks, start
@@ -90,7 +90,7 @@ def test_a_step_failing_at_commit_leaves_nothing_and_the_database_keeps_working(
         before = session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id))
     # The queued writes reach the database only at commit (pipelined on PostgreSQL); the second fails there.
     with pytest.raises(IntegrityError), services.db.write() as session:
-        queue_write(session, UPDATE[Task.__table__], {"row_id": task.id, "status": "completed"})
+        queue_update(session, Task.__table__, task.id, status="completed")
         queue_write(session, insert(Task.__table__), {
             "id": task.id, "case_id": case.id, "element_id": "x", "name": "x", "role_code": task.role_code,
             "org_id": task.org_id, "status": "open", "created_at": clock.now()})
