@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Table, bindparam, create_engine, event, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -63,28 +64,42 @@ class Database:
                 yield session
                 session.flush()
                 queued = session.info.pop(_QUEUED, []) + session.info.pop(_QUEUED_LAST, [])
-                with self._pipeline(connection):
+                if self.is_sqlite:
                     for statement, rows in _batches(queued):
                         connection.execute(statement, rows)
-                    transaction.commit()
+                else:
+                    _send_pipelined(connection, queued)
+                # On PostgreSQL the server has committed already: psycopg finds the session idle and sends nothing.
+                transaction.commit()
             except BaseException:
                 if transaction.is_active:
                     transaction.rollback()
                 else:
-                    # A pipelined write failed, so the server skipped the COMMIT and holds an aborted
-                    # transaction while SQLAlchemy counts it as ended (and the pool would not reset it).
+                    # A commit that failed still ended the transaction for SQLAlchemy, and the pool would
+                    # not reset the connection: roll back whatever the server still holds open.
                     connection.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
                 raise
             finally:
                 session.close()
 
-    def _pipeline(self, connection: Connection) -> AbstractContextManager[Any]:
-        if self.is_sqlite:
-            return nullcontext()
-        return connection.connection.driver_connection.pipeline()  # type: ignore[union-attr]
-
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _send_pipelined(connection: Connection, queued: list[tuple[Executable, dict[str, Any]]]) -> None:
+    """The writes and the COMMIT queued, then sent and answered in one round trip as the pipeline closes.
+
+    A failed write makes the server skip the COMMIT; its error comes from the driver as the
+    pipeline closes and is raised as SQLAlchemy would have raised it.
+    """
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+            for statement, rows in _batches(queued):
+                connection.execute(statement, rows)
+            connection.exec_driver_sql("COMMIT")
+    except dbapi.Error as exc:
+        raise DBAPIError.instance("COMMIT", None, exc, dbapi.Error) from exc
 
 
 def queue_write(session: Session, statement: Executable, row: dict[str, Any], *, last: bool = False) -> None:
