@@ -105,6 +105,17 @@ def claim_and_open(page: Page, case_number: str) -> None:
     expect(page.locator("#task-form")).to_be_visible()
 
 
+def fill_dibao_application(page: Page, person: dict[str, str], household_size: str, reason: str) -> None:
+    page.fill("#applicant_name", person["name"])
+    page.fill("#applicant_id_number", person["id_number"])
+    page.fill("#applicant_phone", person["phone"])
+    page.fill("#f-household_size", household_size)
+    page.fill("#f-annual_income_per_capita", "2400")
+    page.check("input[name=f-has_disabled_member][value=false]")
+    page.check("input[name=f-has_seriously_ill_member][value=true]")
+    page.fill("#f-reason", reason)
+
+
 def test_dibao_case_from_village_to_town_in_the_browser(page: Page, sqlite_services: Services) -> None:
     started = time.perf_counter()
     person = applicant(DONGPO)
@@ -115,14 +126,7 @@ def test_dibao_case_from_village_to_town_in_the_browser(page: Page, sqlite_servi
     page.get_by_role("link", name="受理新申请").first.click()
     page.select_option("#item", "MZ-DIBAO")  # reloads the page with the item's form
     expect(page.locator("#case-form")).to_be_visible()
-    page.fill("#applicant_name", person["name"])
-    page.fill("#applicant_id_number", person["id_number"])
-    page.fill("#applicant_phone", person["phone"])
-    page.fill("#f-household_size", "三口")
-    page.fill("#f-annual_income_per_capita", "2400")
-    page.check("input[name=f-has_disabled_member][value=false]")
-    page.check("input[name=f-has_seriously_ill_member][value=true]")
-    page.fill("#f-reason", "户主患重病，家庭无稳定收入")
+    fill_dibao_application(page, person, "三口", "户主患重病，家庭无稳定收入")
     page.click("#submit-case")
     errors = page.locator("#form-errors")
     expect(errors).to_contain_text("“家庭人口”应填写整数，“三口”不是整数")
@@ -205,14 +209,7 @@ def test_town_window_accepts_for_a_chosen_village(page: Page, sqlite_services: S
     expect(page.locator("#village option")).to_have_text(["请选择申请人所在村（社区）", "东坡村（510123101201）",
                                                           "河湾村（510123101202）"])
     page.select_option("#village", "510123101202")
-    page.fill("#applicant_name", person["name"])
-    page.fill("#applicant_id_number", person["id_number"])
-    page.fill("#applicant_phone", person["phone"])
-    page.fill("#f-household_size", "2")
-    page.fill("#f-annual_income_per_capita", "1800")
-    page.check("input[name=f-has_disabled_member][value=true]")
-    page.check("input[name=f-has_seriously_ill_member][value=false]")
-    page.fill("#f-reason", "无劳动能力，无赡养人")
+    fill_dibao_application(page, person, "2", "无劳动能力，无赡养人")
     shot(page, "10-new-case-town-window", full_page=True)
     page.click("#submit-case")
     expect(page.locator(".flash-success")).to_contain_text("已受理，办件编号 MZ-DIBAO-")

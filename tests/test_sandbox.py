@@ -318,34 +318,25 @@ def test_undefined_variable_suggests_a_name() -> None:
     assert '"village_decision"' in message
 
 
-@pytest.mark.parametrize("script", [
-    "n = 0\nwhile True:\n    n = n + 1\n",
-    "n = 0\nwhile n >= 0:\n    for i in [1, 2, 3]:\n        n = n + i\n",
-    "total = sum(i for i in range(10 ** 12))\n",
-    "items = [0]\nfor x in items:\n    items.append(x)\n",
+@pytest.mark.parametrize(("script", "verdict"), [
+    ("n = 0\nwhile True:\n    n = n + 1\n", "已被停止"),
+    ("n = 0\nwhile n >= 0:\n    for i in [1, 2, 3]:\n        n = n + i\n", "已被停止"),
+    ("items = [0]\nfor x in items:\n    items.append(x)\n", "已被停止"),
+    ("total = sum(i for i in range(10 ** 12))\n", "已被拒绝"),
+    ("x = 10 ** 10 ** 8\n", "已被拒绝"), ("s = 'x' * 10 ** 10\n", "已被拒绝"),
+    ("items = [0] * (10 ** 9)\n", "已被拒绝"),
+    ("n = 1 << 10 ** 9\n", "已被拒绝"), ("y = pow(7, 10 ** 9)\n", "已被拒绝"), ("z = 3\nz **= 10 ** 8\n", "已被拒绝"),
+    ("w = 'ab'\nw *= 10 ** 9\n", "已被拒绝"),
 ])
-def test_a_script_that_never_ends_is_stopped(script: str) -> None:
-    workflow = make_workflow(script_diagram(script, "Task_loop"))
+def test_a_script_that_would_run_away_is_stopped(script: str, verdict: str) -> None:
+    """Endless loops and results too large to compute fail the step in moments, naming the element."""
+    workflow = make_workflow(script_diagram(script, "Task_runaway"))
     started = time.perf_counter()
     with pytest.raises(SandboxViolation) as info:
         workflow.do_engine_steps()
     assert time.perf_counter() - started < 5
-    assert str(info.value).startswith('环节 "Task_loop" 的脚本被沙箱拒绝')
-    assert "已被停止" in str(info.value) or "已被拒绝" in str(info.value)
+    assert str(info.value).startswith('环节 "Task_runaway" 的脚本被沙箱拒绝') and verdict in str(info.value)
     assert not workflow.is_completed()
-
-
-@pytest.mark.parametrize("script", [
-    "x = 10 ** 10 ** 8\n", "s = 'x' * 10 ** 10\n", "items = [0] * (10 ** 9)\n", "n = 1 << 10 ** 9\n",
-    "y = pow(7, 10 ** 9)\n", "z = 3\nz **= 10 ** 8\n", "w = 'ab'\nw *= 10 ** 9\n",
-])
-def test_a_result_too_large_to_compute_is_refused(script: str) -> None:
-    workflow = make_workflow(script_diagram(script, "Task_big"))
-    started = time.perf_counter()
-    with pytest.raises(SandboxViolation) as info:
-        workflow.do_engine_steps()
-    assert time.perf_counter() - started < 2
-    assert str(info.value).startswith('环节 "Task_big" 的脚本被沙箱拒绝') and "已被拒绝" in str(info.value)
 
 
 def test_ordinary_arithmetic_is_untouched() -> None:
