@@ -98,6 +98,6 @@ def verify(session: Session, case_id: int) -> list[str]:
             problems.append(f"第 {event.seq} 条记录被改动过")
         prev = event.hash
     case = session.get(Case, case_id)
-    if case is not None and (case.last_event_hash != prev):
+    if case is not None and case.last_event_hash != prev:
         problems.append("办件记录的末条哈希与日志不符，日志可能被截断")
     return problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -132,6 +133,13 @@ def enter(session: Session, entries: list[YearEntry], *, replace: bool = False) 
             session.add_all(CalendarDay(day=day, is_workday=is_workday, name=name) for day, name in days.items())
     session.flush()
     return [entry.year for entry in entries]
+
+
+def entered(session: Session) -> list[tuple[int, str, int]]:
+    """(year, source, days that break the weekly rule) for each year entered, oldest first."""
+    per_year = Counter(day.year for day in session.scalars(select(CalendarDay.day)))
+    return [(row.year, row.source, per_year[row.year])
+            for row in session.scalars(select(CalendarYear).order_by(CalendarYear.year))]
 
 
 def install_shipped(session: Session) -> list[int]:

@@ -94,7 +94,6 @@ class TaskRecord:
     completed_by: Person | None
 
 
-
 PHONE_DIGITS = (7, 11, 12)
 REFERENCE_TTL_SECONDS = 300
 
@@ -323,7 +322,7 @@ class CaseService:
             except WorkflowException as exc:
                 raise BianminError(f"环节“{task.name}”执行失败：{exc}") from exc
             queue_update(session, TASKS, task.id, status="completed", completed_at=now, completed_by_id=actor.id,
-                    assignee_id=task.assignee_id or actor.id)
+                         assignee_id=task.assignee_id or actor.id)
             audit.append(session, case, "task_completed", actor, now, task_id=task.id, step=task.name,
                          before=before, after=data)
             mirrored.ready.pop(task.id, None)

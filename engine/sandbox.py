@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from types import CodeType
@@ -432,17 +433,17 @@ class _Budget(threading.local):
 _budget = _Budget()
 
 
-class _budgeted:  # noqa: N801 - used as a `with` statement, like a function
+@contextmanager
+def _budgeted() -> Iterator[None]:
     """Give one evaluation or script run its loop budget (nested runs share the outer one)."""
-
-    def __enter__(self) -> None:
-        self._outer = _budget.deadline is not None
-        if not self._outer:
-            _budget.steps, _budget.deadline = 0, time.monotonic() + MAX_RUN_SECONDS
-
-    def __exit__(self, *_exc: object) -> None:
-        if not self._outer:
-            _budget.deadline = None
+    if _budget.deadline is not None:
+        yield
+        return
+    _budget.steps, _budget.deadline = 0, time.monotonic() + MAX_RUN_SECONDS
+    try:
+        yield
+    finally:
+        _budget.deadline = None
 
 
 def _tick() -> None:

@@ -48,8 +48,3 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     return app
 
-
-def services() -> Services:
-    from flask import current_app
-
-    return current_app.extensions["bianmin"]

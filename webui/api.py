@@ -21,8 +21,8 @@ from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, Vali
 from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, User
 from engine.routing import Actor
-from engine.services import Services
 
+from .helpers import services
 from .openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -40,10 +40,6 @@ class BadRequest(BianminError):
 # -- plumbing -----------------------------------------------------------------------------------
 
 
-def _svc() -> Services:
-    return current_app.extensions["bianmin"]
-
-
 def _user() -> Actor:
     return g.api_user
 
@@ -56,7 +52,7 @@ def _authenticate() -> Any:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return _unauthorized("未登录：请在请求头 Authorization 中提供访问令牌（Bearer）")
-    with _svc().db.read() as session:
+    with services().db.read() as session:
         user = accounts.actor_for_token(session, token)
     if user is None:
         return _unauthorized("访问令牌无效、已撤销，或账号已停用")
@@ -167,7 +163,7 @@ def openapi() -> Any:
 
 @bp.get("/orgs")
 def orgs() -> Any:
-    with _svc().db.read() as session:
+    with services().db.read() as session:
         rows = session.execute(
             select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.parent_id).order_by(OrgUnit.code)
         ).all()
@@ -181,7 +177,7 @@ def orgs() -> Any:
 
 @bp.get("/items")
 def items() -> Any:
-    with _svc().db.read() as session:
+    with services().db.read() as session:
         rows = session.execute(
             select(ServiceItem.code, ServiceItem.name, ProcedureVersion.version, ProcedureVersion.guide,
                    ProcedureVersion.forms, ProcedureVersion.deployed_at)
@@ -214,16 +210,16 @@ def start_case() -> Any:
                 if not isinstance(value, str) or not value.strip()]
     if problems:
         raise ValidationFailed("申请信息不完整：" + "；".join(problems), details=problems)
-    case = _svc().cases.start_case(_user().id, item_code, village_code, body.get("applicant"),
+    case = services().cases.start_case(_user().id, item_code, village_code, body.get("applicant"),
                                    body.get("data", {})).case
-    with _svc().db.read() as session:
+    with services().db.read() as session:
         payload = _case_summary(session, _case_head(session, case.id))
     return payload, 201, {"Location": url_for("api.get_case", case_id=case.id)}
 
 
 @bp.get("/cases/<int:case_id>")
 def get_case(case_id: int) -> Any:
-    with _svc().db.read() as session:
+    with services().db.read() as session:
         head = _visible_case(session, case_id)
         payload = _case_summary(session, head)
         payload["data"] = _submitted_data(session, case_id)
@@ -232,7 +228,7 @@ def get_case(case_id: int) -> Any:
 
 @bp.get("/cases/<int:case_id>/events")
 def case_events(case_id: int) -> Any:
-    with _svc().db.read() as session:
+    with services().db.read() as session:
         head = _visible_case(session, case_id)
         events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)).all()
         problems = audit.verify(session, case_id)
@@ -304,7 +300,7 @@ def list_tasks() -> Any:
         limit = 0
     if not 1 <= limit <= MAX_TASK_LIMIT:
         raise BadRequest(f"limit 应为 1 至 {MAX_TASK_LIMIT} 之间的整数")
-    with _svc().db.read() as session:
+    with services().db.read() as session:
         rows = session.connection().execute(INBOX_ROWS[scope], {**routing.inbox_params(_user()), "limit": limit})
         return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
 
@@ -312,11 +308,11 @@ def list_tasks() -> Any:
 @bp.get("/tasks/<task_id>")
 def get_task(task_id: str) -> Any:
     user = _user()
-    with _svc().db.read() as session:
+    with services().db.read() as session:
         task = session.connection().execute(TASK_BY_ID, {"task_id": task_id}).first()
         if task is None or not (routing.holds_post(user, task) or routing.can_see_case(user, task)):
             raise NotFound("任务不存在，或不在您的辖区内")
-        forms = session.scalar(select(ProcedureVersion.forms).where(ProcedureVersion.id == task.version_id))
+        forms = services().cases.versions.get(session, task.version_id).forms
     payload = _task_json(task)
     payload["form_schema"] = forms.get(task.form_file) if task.form_file else None
     payload["ui_schema"] = forms.get(task.ui_form_file) if task.ui_form_file else None
@@ -325,28 +321,28 @@ def get_task(task_id: str) -> Any:
 
 @bp.post("/tasks/<task_id>/claim")
 def claim_task(task_id: str) -> Any:
-    _svc().cases.claim(_user().id, task_id)
+    services().cases.claim(_user().id, task_id)
     return _reloaded_task(task_id)
 
 
 @bp.post("/tasks/<task_id>/release")
 def release_task(task_id: str) -> Any:
-    _svc().cases.release(_user().id, task_id)
+    services().cases.release(_user().id, task_id)
     return _reloaded_task(task_id)
 
 
 @bp.post("/tasks/<task_id>/complete")
 def complete_task(task_id: str) -> Any:
     body = _json_body()
-    case = _svc().cases.complete(_user().id, task_id, body.get("data", {})).case
-    with _svc().db.read() as session:
+    case = services().cases.complete(_user().id, task_id, body.get("data", {})).case
+    with services().db.read() as session:
         payload = _case_summary(session, _case_head(session, case.id))
     payload["completed_task_id"] = task_id
     return payload
 
 
 def _reloaded_task(task_id: str) -> dict[str, Any]:
-    with _svc().db.read() as session:
+    with services().db.read() as session:
         return _task_json(session.connection().execute(TASK_BY_ID, {"task_id": task_id}).one())
 
 
@@ -394,7 +390,7 @@ def deploy_procedure() -> Any:
         if name in forms:
             raise DeployRefused(f"{UPLOAD_LABEL}：表单文件 {name} 上传了不止一次")
         forms[name] = upload.read()
-    svc = _svc()
+    svc = services()
     with svc.db.read() as session:
         roles = catalog.known_roles(session)
     try:

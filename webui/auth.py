@@ -57,6 +57,14 @@ def _safe_next(target: str | None) -> str:
     return target.rstrip("?") or url_for("inbox.index")
 
 
+def _fresh_session() -> None:
+    """Drop everything the session held but the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     error = None
@@ -69,10 +77,7 @@ def login() -> Any:
         if user is None:
             error = t("login_failed")
         else:
-            lang = session.get("lang")
-            session.clear()  # a fresh session: no fixation across the login boundary
-            if lang:
-                session["lang"] = lang
+            _fresh_session()  # no fixation across the login boundary
             session["user_id"] = user.id
             flash(t("welcome", name=user.display_name), "success")
             return redirect(_safe_next(request.form.get("next")))
@@ -83,10 +88,7 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    _fresh_session()
     flash(t("logged_out"), "info")
     return redirect(url_for("auth.login"))
 

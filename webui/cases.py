@@ -33,7 +33,7 @@ from engine.workflow import parse_xml
 
 from . import formrender, helpers
 from .auth import login_required
-from .i18n import EVENT_FIELDS, label, t
+from .i18n import CASE_RESULTS, EVENT_FIELDS, label, t
 
 bp = Blueprint("cases", __name__)
 
@@ -87,21 +87,6 @@ def diagram_info(version: ProcedureVersion) -> DiagramInfo:
 
 
 # -- access ----------------------------------------------------------------------------------------
-
-
-def _visible_case(db: Session, case_id: int) -> Case:
-    """A case outside the user's jurisdiction answers exactly like one that does not exist."""
-    case = db.get(Case, case_id)
-    if case is None or not routing.can_see_case(g.user, case):
-        raise NotFound("办件不存在")
-    return case
-
-
-def _visible_task(db: Session, task_id: str) -> Task:
-    task = db.get(Task, task_id)
-    if task is None or not routing.can_see_case(g.user, task.case):
-        raise NotFound("任务不存在")
-    return task
 
 
 def _version(db: Session, case: Case) -> ProcedureVersion:
@@ -236,7 +221,7 @@ def _task_notice(user: User, task: Task) -> tuple[str | None, bool]:
 def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
                  errors: dict[str, list[str]] | None = None, conflict: str | None = None, status: int = 200) -> Any:
     with helpers.services().db.read() as db:
-        task = _visible_task(db, task_id)
+        task = helpers.visible_task(db, task_id)
         case = task.case
         version = _version(db, case)
         schema = version.forms.get(task.form_file or "", {"type": "object", "properties": {}})
@@ -262,7 +247,7 @@ def task(task_id: str) -> Any:
         return _render_task(task_id)
     svc = helpers.services()
     with svc.db.read() as db:
-        found = _visible_task(db, task_id)
+        found = helpers.visible_task(db, task_id)
         version = _version(db, found.case)
         schema = version.forms.get(found.form_file or "", {"type": "object", "properties": {}})
         case_number, step = found.case.case_number, found.name
@@ -320,9 +305,9 @@ def _change_rows(event: CaseEvent, schemas: dict[str, dict[str, Any]],
             name = label(EVENT_FIELDS, key)
             old, new = _plain(key, before.get(key)), _plain(key, after.get(key))
         if key in before and before.get(key) is not None:
-            rows.append((name, _shorten(old), _shorten(new)))
+            rows.append((name, formrender.shorten(old, 80), formrender.shorten(new, 80)))
         else:
-            rows.append((name, "", _shorten(new)))
+            rows.append((name, "", formrender.shorten(new, 80)))
     return rows
 
 
@@ -332,28 +317,24 @@ def _plain(key: str, value: Any) -> str:
     if key == "due_at":
         return helpers.local_time(str(value))
     if key == "result":
-        return t(f"result_{value}") if value in ("approved", "rejected", "completed") else str(value)
+        return label(CASE_RESULTS, str(value))
     if key == "version":
         return f"v{value}"
     return formrender.display_value(None, value)
 
 
-def _shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _markers(db: Session, case: Case, version: ProcedureVersion,
+def _markers(version: ProcedureVersion, tasks: list[Task], timers: list[Timer],
              events: list[CaseEvent]) -> tuple[list[str], list[str]]:
     """Element ids to draw as completed (green) and active (orange) on the diagram."""
     info = diagram_info(version)
     done: list[str] = list(info.start_events)
     active: list[str] = []
-    for row in db.scalars(select(Task).where(Task.case_id == case.id)):
+    for row in tasks:
         if row.status == "completed":
             done.append(row.element_id)
         elif row.status == "open":
             active.append(row.element_id)
-    for timer in db.scalars(select(Timer).where(Timer.case_id == case.id)):
+    for timer in timers:
         (done if timer.status == "fired" else active if timer.status == "waiting" else []).append(timer.element_id)
     for event in events:
         if event.kind == "case_completed" and event.step in info.end_events:
@@ -380,12 +361,11 @@ def _markers(db: Session, case: Case, version: ProcedureVersion,
 @login_required
 def case(case_id: int) -> Any:
     with helpers.services().db.read() as db:
-        found = _visible_case(db, case_id)
+        found = helpers.visible_case(db, case_id)
         version = _version(db, found)
         events = list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == found.id).order_by(CaseEvent.seq)))
         tasks = list(db.scalars(select(Task).where(Task.case_id == found.id).order_by(Task.created_at)))
-        timers = list(db.scalars(select(Timer).where(Timer.case_id == found.id, Timer.status == "waiting")
-                                 .order_by(Timer.due_at)))
+        timers = list(db.scalars(select(Timer).where(Timer.case_id == found.id).order_by(Timer.due_at)))
         orgs = {o.id: o.name for o in db.scalars(select(OrgUnit).where(
             OrgUnit.id.in_([found.village_id, found.town_id, found.county_id])))}
         roles = {r.code: r.name for r in db.scalars(select(Role))}
@@ -396,12 +376,12 @@ def case(case_id: int) -> Any:
             "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
             "can_work": routing.can_work(g.user, row),
         } for row in tasks if row.status == "open"]
-        done, active = _markers(db, found, version, events)
+        done, active = _markers(version, tasks, timers, events)
         starter = db.get(User, found.started_by_id)
         return render_template(
             "case.html", case=found, version=version, guide=version.guide, application=application,
-            steps=steps, open_tasks=open_tasks, timers=timers, history=history,
-            done=done, active=active, starter=starter.display_name if starter else "",
+            steps=steps, open_tasks=open_tasks, timers=[row for row in timers if row.status == "waiting"],
+            history=history, done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=helpers.due_state(found.due_date)
             if found.status == "running" else "",
         )
@@ -412,7 +392,7 @@ def case(case_id: int) -> Any:
 def diagram(case_id: int) -> Any:
     """The case's diagram, with lanes (named by role code) relabelled with the roles' names for reading."""
     with helpers.services().db.read() as db:
-        version = _version(db, _visible_case(db, case_id))
+        version = _version(db, helpers.visible_case(db, case_id))
         roles = {r.code: r.name for r in db.scalars(select(Role))}
     try:
         root = parse_xml(version.bpmn_xml, f"{version.item_code} v{version.version}")

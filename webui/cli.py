@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine import accounts, demo, routing, scheduler, setup
 from engine import calendar as holidays
 from engine.errors import BianminError
-from engine.models import CalendarDay, CalendarYear, OrgUnit
+from engine.models import OrgUnit
 from engine.runtime import REFERENCE_TTL_SECONDS
 from engine.services import Services, open_services
 
@@ -156,11 +155,9 @@ def calendar() -> None:
 @calendar.command("list")
 def calendar_list() -> None:
     with services().db.read() as session:
-        years = session.scalars(select(CalendarYear).order_by(CalendarYear.year)).all()
-        counts = {year.year: session.scalar(select(func.count()).select_from(CalendarDay).where(
-            CalendarDay.day >= date(year.year, 1, 1), CalendarDay.day <= date(year.year, 12, 31))) for year in years}
-    for year in years:
-        click.echo(f"{year.year}\t{year.source}\t{counts[year.year]} 个调整日")
+        years = holidays.entered(session)
+    for year, source, days in years:
+        click.echo(f"{year}\t{source}\t{days} 个调整日")
 
 
 @calendar.command("load")

@@ -223,19 +223,13 @@ def _parse_value(prop: dict[str, Any], text: str, title: str) -> Any:
             if option.key == text:
                 return option.value
         raise ValueError(t("err_choice", title=title))
-    if kind == "integer":
+    if kind in ("integer", "number"):
         number = _clean_number(text)
         if len(number) > MAX_NUMBER_CHARS:
             raise ValueError(t("err_too_long", title=title))
-        if not _INTEGER.fullmatch(number):
-            raise ValueError(t("err_integer", title=title, text=_short(text)))
-        return int(number)
-    if kind == "number":
-        number = _clean_number(text)
-        if len(number) > MAX_NUMBER_CHARS:
-            raise ValueError(t("err_too_long", title=title))
-        if not _NUMBER.fullmatch(number):
-            raise ValueError(t("err_number", title=title, text=_short(text)))
+        pattern = _INTEGER if kind == "integer" else _NUMBER
+        if not pattern.fullmatch(number):
+            raise ValueError(t(f"err_{kind}", title=title, text=shorten(text, 20)))
         return float(number) if "." in number else int(number)
     if kind == "boolean":
         raise ValueError(t("err_boolean", title=title))
@@ -255,7 +249,7 @@ def _parse_value(prop: dict[str, Any], text: str, title: str) -> Any:
     return text
 
 
-def _short(text: str, limit: int = 20) -> str:
+def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -292,12 +286,10 @@ def labelled(schema: dict[str, Any] | None, data: dict[str, Any] | None) -> list
     return rows
 
 
-def attach_messages(schema: dict[str, Any], messages: list[str], errors: dict[str, list[str]],
-                    prefix_titles: dict[str, str] | None = None) -> None:
+def attach_messages(schema: dict[str, Any], messages: list[str], errors: dict[str, list[str]]) -> None:
     """Put each engine message next to the field it names (“标题”); unmatched ones stay in the summary only."""
     titles = {name: str(prop.get("title", name)) for name, prop in schema.get("properties", {}).items()
               if isinstance(prop, dict)}
-    titles.update(prefix_titles or {})
     for message in messages:
         for name, title in titles.items():
             if f"“{title}”" in message and message not in errors.get(name, []):

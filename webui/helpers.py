@@ -1,4 +1,4 @@
-"""Shared view helpers: services, Shanghai time formatting, CSRF tokens, template filters."""
+"""Shared view helpers: services, jurisdiction checks, Shanghai time formatting, CSRF tokens, template filters."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import secrets
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, current_app, render_template, request, session
+from flask import Flask, current_app, g, render_template, request, session
 from flask.sansio.blueprints import BlueprintSetupState
+from sqlalchemy.orm import Session
 
 from engine import clock, routing
+from engine.errors import NotFound
 from engine.idcard import mask_id_number
+from engine.models import Case, Task
 from engine.services import Services
 
 from .i18n import t
@@ -21,6 +24,21 @@ CSRF_FIELD = "csrf_token"
 
 def services() -> Services:
     return current_app.extensions["bianmin"]
+
+
+def visible_case(db: Session, case_id: int) -> Case:
+    """A case outside the user's jurisdiction answers exactly like one that does not exist."""
+    case = db.get(Case, case_id)
+    if case is None or not routing.can_see_case(g.user, case):
+        raise NotFound("办件不存在")
+    return case
+
+
+def visible_task(db: Session, task_id: str) -> Task:
+    task = db.get(Task, task_id)
+    if task is None or not routing.can_see_case(g.user, task.case):
+        raise NotFound("任务不存在")
+    return task
 
 
 def local_time(value: datetime | str | None) -> str:

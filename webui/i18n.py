@@ -140,9 +140,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status": ("状态", "Status"),
     "status_running": ("办理中", "In progress"),
     "status_completed": ("已办结", "Completed"),
-    "result_approved": ("准予", "Granted"),
-    "result_rejected": ("不予", "Refused"),
-    "result_completed": ("办结", "Done"),
     "accepted_at": ("受理时间", "Accepted"),
     "due_date": ("承诺办结日期", "Promised date"),
     "completed_at": ("办结时间", "Completed"),
@@ -215,6 +212,13 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "post": ("岗位", "post"),
 }
 
+# A case's result (the end event's caseResult); a procedure's own result codes are shown as they are.
+CASE_RESULTS: dict[str, tuple[str, str]] = {
+    "approved": ("准予", "Granted"),
+    "rejected": ("不予", "Refused"),
+    "completed": ("办结", "Done"),
+}
+
 CASE_TYPES: dict[str, tuple[str, str]] = {
     "immediate": ("即办件", "immediate"),
     "promised": ("承诺件", "promised"),
@@ -271,6 +275,7 @@ def install(app: Flask) -> None:
     app.jinja_env.globals.update(
         t=t, lang=current_language, lang_url=lang_url,
         event_kind=lambda code: label(EVENT_KINDS, code), case_type=lambda code: label(CASE_TYPES, code),
+        case_result=lambda code: label(CASE_RESULTS, code),
     )
 
     @app.context_processor

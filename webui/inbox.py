@@ -8,7 +8,6 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from sqlalchemy import func, select
 
 from engine import routing
-from engine.errors import NotFound
 from engine.models import Case, Task
 
 from . import helpers
@@ -64,12 +63,8 @@ def index() -> Any:
 
 
 def _visible_task(task_id: str) -> Task:
-    """The task, if its case is within the user's jurisdiction; otherwise it does not exist for them."""
     with helpers.services().db.read() as db:
-        task = db.get(Task, task_id)
-        if task is None or not routing.can_see_case(g.user, task.case):
-            raise NotFound("任务不存在")
-        return task
+        return helpers.visible_task(db, task_id)
 
 
 @bp.route("/tasks/<task_id>/claim", methods=["POST"])
