@@ -36,8 +36,10 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
-from engine import accounts, demo, setup  # noqa: E402
+from engine import demo, setup  # noqa: E402
 from engine.models import OrgUnit, User  # noqa: E402
+from engine.people import accounts  # noqa: E402
+from engine.procedures.deploy import deploy_folders  # noqa: E402
 from engine.services import Services, open_services  # noqa: E402
 from tests.procedures import applicant, fill  # noqa: E402
 
@@ -95,7 +97,7 @@ def prepare(url: str, folder: Path) -> Services:
     setup.init(svc.db)
     with svc.db.write() as session:
         demo.load(session, ROOT / "bpmn")
-        demo.deploy_folders(session, [folder])
+        deploy_folders(session, [folder])
     return svc
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import accounts, catalog
 from .models import OrgUnit, User
+from .people import accounts
+from .procedures.deploy import deploy_folders
 
 DEMO_PASSWORD = "bianmin2026"
 
@@ -42,15 +43,6 @@ def load(session: Session, procedures_dir: Path) -> list[str]:
         accounts.add_user(session, "qingshui_civil_b", "town_civil_affairs", "510123101000",
                           password=DEMO_PASSWORD, post_rank="B")
     return deploy_folders(session, sorted(p for p in procedures_dir.iterdir() if (p / "item.toml").exists()))
-
-
-def deploy_folders(session: Session, folders: list[Path], deployed_by: str = "system") -> list[str]:
-    roles = catalog.known_roles(session)
-    done = []
-    for folder in folders:
-        version, created = catalog.deploy(session, catalog.read_folder(folder, roles), deployed_by)
-        done.append(f"{version.item_code} v{version.version}{'（新版本）' if created else '（未变化）'}")
-    return done
 
 
 def _org(session: Session, code: str, name: str, level: str, parent: OrgUnit | None) -> OrgUnit:

@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # refuses the deployment
+    WARNING = "warning"  # shown, not blocking: data may come from outside the diagram
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a procedure, placed so a modeler can mark it on the diagram element."""
+
+    file: str
+    message: str
+    element_id: str | None = None
+    element_name: str | None = None
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        element = ""
+        if self.element_id:
+            element = f"{self.element_id}（{self.element_name}）：" if self.element_name else f"{self.element_id}："
+        mark = "［提示］" if self.severity == Severity.WARNING else ""
+        file = f"{self.file}：" if self.file else ""
+        return f"{mark}{file}{element}{self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 class BianminError(Exception):
-    """Base class; `status` is the HTTP status a web layer should answer with."""
+    """Base class; `status` is the HTTP status a web layer should answer with.
+
+    `details` lists every problem as text; `fields` keys field errors by the field's name, so a form
+    marks them without reading the messages.
+    """
 
     status = 400
 
-    def __init__(self, message: str, *, details: list[str] | None = None) -> None:
+    def __init__(self, message: str, *, details: list[str] | None = None,
+                 fields: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
+        self.fields = fields or {}
 
 
 class NotFound(BianminError):
@@ -32,3 +69,7 @@ class ValidationFailed(BianminError):
 
 class DeployRefused(BianminError):
     status = 422
+
+    def __init__(self, message: str, *, problems: list[Problem] | None = None) -> None:
+        self.problems = problems or []
+        super().__init__(message, details=[str(problem) for problem in self.problems])

@@ -156,10 +156,13 @@ class Case(Base):
     result: Mapped[str | None] = mapped_column(String(20))
     started_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     accepted_at: Mapped[datetime]
-    due_date: Mapped[date | None] = mapped_column(Date)
-    due_note: Mapped[str | None] = mapped_column(String(200))
+    promised_date: Mapped[date | None] = mapped_column(Date)
+    # Why there is no promised date yet (a holiday year not entered); cleared when one is set.
+    promised_note: Mapped[str | None] = mapped_column(String(200))
     completed_at: Mapped[datetime | None]
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    # Values the diagram's scripts set (an aid amount, an eligibility flag): case data no form submitted.
+    variables: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Head of the event chain, kept on the (locked) case row so appending needs no extra read.
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     last_event_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)

@@ -8,10 +8,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from .runtime import CaseService
+from .cases.service import CaseService
 
 log = logging.getLogger("bianmin.scheduler")
-INTERVAL_SECONDS = 30
 
 
 def tick(cases: CaseService) -> int:
@@ -22,7 +21,7 @@ def tick(cases: CaseService) -> int:
     return fired
 
 
-def build(cases: CaseService, *, blocking: bool, interval: int = INTERVAL_SECONDS) -> BaseScheduler:
+def build(cases: CaseService, *, blocking: bool, interval: int) -> BaseScheduler:
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
     scheduler.add_job(tick, "interval", seconds=interval, args=[cases], id="timers",
                       max_instances=1, coalesce=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .cases.service import CaseService
 from .config import Settings, load_settings
 from .db import Database
-from .runtime import CaseService
 
 
 @dataclass
@@ -19,4 +19,4 @@ class Services:
 def open_services(database_url: str | None = None) -> Services:
     settings = load_settings()
     db = Database(database_url or settings.database_url)
-    return Services(settings=settings, db=db, cases=CaseService(db))
+    return Services(settings=settings, db=db, cases=CaseService(db, settings.reference_ttl_seconds))

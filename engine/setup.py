@@ -6,9 +6,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.orm import Session
 
-from . import calendar
 from .config import ROOT
 from .db import Database
+from .deadlines import calendar
 from .models import Role
 
 ROLES = [

@@ -15,11 +15,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 
-from engine import accounts, clock
+from engine import clock
+from engine.cases.service import CaseService
 from engine.config import ROOT
 from engine.db import Database
 from engine.models import Case, CaseEvent, ProcedureVersion, ServiceItem, Task
-from engine.runtime import CaseService
+from engine.people import accounts
 from engine.services import Services
 from tests.conftest import make_services
 from tests.procedures import applicant, fill
@@ -107,7 +108,7 @@ ISO_SHANGHAI = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
 def test_whole_dibao_case_through_the_api(client: FlaskClient, services: Services) -> None:
     case = start_dibao(client, services)
     assert case["case_number"].startswith("MZ-DIBAO-20260302-")
-    assert case["status"] == "running" and case["due_date"] >= "2026-04-01"
+    assert case["status"] == "running" and case["promised_date"] >= "2026-04-01"
     assert ISO_SHANGHAI.match(case["accepted_at"]) and case["accepted_at"].startswith("2026-03-02T09:00")
     assert "*" * 8 in case["applicant"]["id_number"]
     [first] = case["tasks"]
@@ -123,7 +124,7 @@ def test_whole_dibao_case_through_the_api(client: FlaskClient, services: Service
     assert claimed.status_code == 200 and claimed.json["assignee"]["username"] == "dongpo_committee"
     mine = client.get("/api/v1/tasks", headers=auth(services, "dongpo_committee")).json
     assert mine["scope"] == "mine" and first["id"] in [task["id"] for task in mine["tasks"]]
-    due_dates = [task["due_date"] or "9999" for task in mine["tasks"]]
+    due_dates = [task["promised_date"] or "9999" for task in mine["tasks"]]
     assert due_dates == sorted(due_dates)
     released = client.post(f"/api/v1/tasks/{first['id']}/release", headers=auth(services, "dongpo_committee"))
     assert released.status_code == 200 and released.json["assignee"] is None

@@ -100,7 +100,7 @@ def claim_and_open(page: Page, case_number: str) -> None:
     row.get_by_role("button", name="认领").click()
     expect(page.locator(".flash-success")).to_contain_text("已认领")
     row = page.locator(f"tr[data-case-number='{case_number}']")
-    expect(row.get_by_role("button", name="退回岗位")).to_be_visible()
+    expect(row.get_by_role("button", name="释放")).to_be_visible()
     row.get_by_role("link", name="办理").click()
     expect(page.locator("#task-form")).to_be_visible()
 

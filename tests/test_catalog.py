@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import catalog
 from engine.config import ROOT
-from engine.demo import deploy_folders
 from engine.errors import DeployRefused
 from engine.models import ProcedureVersion
+from engine.procedures import bundle as catalog
+from engine.procedures.deploy import deploy_folders
 from engine.services import Services
 
 ROLES = {"village_agent", "village_committee", "town_civil_affairs", "county_civil_affairs"}

@@ -17,7 +17,7 @@ def test_calendar_load_enters_a_year_and_dates_waiting_cases(tmp_path: Path) -> 
     svc = make_services("sqlite", tmp_path, "bianmin_cli")
     clock.set_now(datetime(2026, 12, 1, 10, 0, tzinfo=clock.SHANGHAI))
     case = start(svc)
-    assert case.due_date is None
+    assert case.promised_date is None
     runner = CliRunner()
     env = {"BIANMIN_DATABASE_URL": svc.db.url}
 

@@ -16,11 +16,13 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from engine import audit, clock, scheduler
+from engine import clock, scheduler
+from engine.audit import chain as audit
+from engine.cases.reconcile import mirrored as _mirrored
+from engine.cases.service import CaseService
 from engine.db import queue_update, queue_write
 from engine.errors import BianminError
 from engine.models import Case, CaseEvent, Task, Timer, User
-from engine.runtime import CaseService, _mirrored
 from engine.services import Services, open_services
 from tests.conftest import ROOT, user_id
 from tests.test_engine import form, holder, open_tasks, start
@@ -163,7 +165,7 @@ def assert_consistent(svc: Services) -> int:
     with svc.db.read() as session:
         for case in session.scalars(select(Case)):
             version = svc.cases.versions.get(session, case.version_id)
-            workflow = svc.cases._load(case, version)
+            workflow = svc.cases.load(case, version)
             mirrored = _mirrored(workflow)
             open_rows = set(session.scalars(select(Task.id).where(Task.case_id == case.id, Task.status == "open")))
             waiting = set(session.scalars(select(Timer.id).where(Timer.case_id == case.id,

@@ -8,12 +8,16 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import audit, calendar, clock
-from engine.calendar import CalendarRefused
-from engine.catalog import current_version
+from engine import clock
+from engine.audit import chain as audit
+from engine.deadlines import calendar
+from engine.deadlines.calendar import CalendarRefused
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer, User
+from engine.people.accounts import set_away
+from engine.procedures.deploy import current_version
 from engine.services import Services
+from engine.tasks import inbox
 from tests.conftest import make_services, user_id
 from tests.procedures import applicant, fill
 
@@ -81,7 +85,7 @@ APPROVE_PATHS = {
 def test_approve_path_runs_to_completion(services: Services, item: str) -> None:
     case = start(services, item)
     assert case.case_number.startswith(f"{item}-20260302-")
-    assert case.due_date is not None
+    assert case.promised_date is not None
     final, done = drive(services, case)
     assert (final.status, final.result) == ("completed", "approved")
     assert done == APPROVE_PATHS[item]
@@ -193,8 +197,6 @@ def test_bad_input_changes_nothing(services: Services) -> None:
 
 
 def test_ab_post_backup_sees_and_works_away_holders_tasks(services: Services) -> None:
-    from engine import routing
-
     case = start(services)
     [task] = open_tasks(services, case.id)
     services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
@@ -205,15 +207,15 @@ def test_ab_post_backup_sees_and_works_away_holders_tasks(services: Services) ->
     services.cases.claim(a, task.id)
     try:
         with services.db.write() as session:
-            routing.set_away(session, "qingshui_civil", True)
+            set_away(session, "qingshui_civil", True)
         with services.db.read() as session:
             b_user = session.get(User, b)
-            mine = [t.id for t in session.scalars(routing.my_tasks(b_user))]
+            mine = [t.id for t in inbox.tasks(session, b_user, "mine", limit=100)]
         assert task.id in mine
         services.cases.complete(b, task.id, form(services, task, "approve"))
     finally:
         with services.db.write() as session:
-            routing.set_away(session, "qingshui_civil", False)
+            set_away(session, "qingshui_civil", False)
     with services.db.read() as session:
         assert session.get(Task, task.id).completed_by_id == b
 
@@ -222,7 +224,7 @@ def test_a_script_that_never_ends_is_stopped_and_the_step_changes_nothing(servic
     import shutil
 
     from engine.config import ROOT
-    from engine.demo import deploy_folders
+    from engine.procedures.deploy import deploy_folders
 
     # A copy of 低保 whose village review is followed by a script task with an endless loop.
     folder = tmp_path / "dibao_loop"
@@ -261,7 +263,7 @@ def test_running_cases_stay_on_their_version(services: Services, tmp_path) -> No
     import shutil
 
     from engine.config import ROOT
-    from engine.demo import deploy_folders
+    from engine.procedures.deploy import deploy_folders
 
     case = start(services, "MZ-WUBAO")
     folder = tmp_path / "wubao"
@@ -295,7 +297,7 @@ def test_a_case_accepted_before_next_years_holidays_are_entered_is_dated_once_th
     svc = fresh_services
     clock.set_now(datetime(2026, 12, 1, 10, 0, tzinfo=clock.SHANGHAI))  # 30 working days run into 2027
     case = start(svc)
-    assert case.due_date is None and "2027 年的法定节假日安排尚未录入" in (case.due_note or "")
+    assert case.promised_date is None and "2027 年的法定节假日安排尚未录入" in (case.promised_note or "")
     assert open_tasks(svc, case.id)  # the application is accepted all the same
 
     with pytest.raises(CalendarRefused) as refused:
@@ -307,12 +309,12 @@ def test_a_case_accepted_before_next_years_holidays_are_entered_is_dated_once_th
     with pytest.raises(CalendarRefused, match="已录入"), svc.db.write() as session:
         calendar.enter(session, calendar.parse_notice(NOTICE_2027, "2027.toml"))
 
-    assert svc.cases.fill_due_dates() == [case.case_number]
+    assert svc.cases.fill_promised_dates() == [case.case_number]
     with svc.db.read() as session:
         dated = session.get(Case, case.id)
         # Dec 2026 has 22 working days after the 1st; 1 Jan 2027 is a holiday; 8 more end on 13 Jan.
-        assert dated.due_date == date(2027, 1, 13) and dated.due_note is None
+        assert dated.promised_date == date(2027, 1, 13) and dated.promised_note is None
         last = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc()))
-        assert last.kind == "due_date_set" and last.after == {"due_date": "2027-01-13"}
+        assert last.kind == "due_date_set" and last.after == {"promised_date": "2027-01-13"}
         assert not audit.verify(session, case.id)
-    assert svc.cases.fill_due_dates() == []
+    assert svc.cases.fill_promised_dates() == []

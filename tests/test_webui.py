@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from html import unescape
 from typing import Any
@@ -13,10 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from engine import clock, routing
-from engine.catalog import current_version
+from engine import clock
 from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, ProcedureVersion, Task
+from engine.people.accounts import set_away
+from engine.procedures.deploy import current_version
 from engine.services import Services
 from tests.conftest import user_id
 from tests.procedures import applicant, fill
@@ -120,7 +122,7 @@ def present_again(sqlite_services: Services) -> Iterator[None]:
     yield
     with sqlite_services.db.write() as session:
         for name in ("qingshui_civil", "qingshui_civil_b"):
-            routing.set_away(session, name, False)
+            set_away(session, name, False)
 
 
 # -- login ------------------------------------------------------------------------------------------
@@ -175,13 +177,13 @@ def test_inbox_lists_post_tasks_and_claim_release(client: FlaskClient, sqlite_se
     assert mask_id_number(case.applicant_id_number) in page
     assert case.applicant_id_number not in post_tab.get_data(as_text=True)
     assert "农村居民最低生活保障" in page and "东坡村" in page and "村委会初审" in page
-    assert "认领" in page and "2026-03-02 09:00" in page and case.due_date.isoformat() in page
+    assert "认领" in page and "2026-03-02 09:00" in page and case.promised_date.isoformat() in page
     assert case.case_number not in text(client.get("/inbox?tab=mine"))
 
     response = post(client, f"/tasks/{task.id}/claim")
     assert response.status_code == 302
     mine = text(client.get(response.location))
-    assert case.case_number in mine and "退回岗位" in mine and "办理" in mine
+    assert case.case_number in mine and "释放" in mine and "办理" in mine
     assert case.case_number not in text(client.get("/inbox?tab=post"))
 
     response = post(client, f"/tasks/{task.id}/release")
@@ -515,8 +517,9 @@ def test_bpmn_js_is_served_from_node_modules(client: FlaskClient) -> None:
 
 
 def test_missing_bpmn_js_says_so(sqlite_services: Services, tmp_path: Any) -> None:
-    app = create_app(services=sqlite_services, config={"TESTING": True, "NODE_MODULES": str(tmp_path)})
-    client = app.test_client()
+    without = Services(replace(sqlite_services.settings, node_modules=tmp_path), sqlite_services.db,
+                       sqlite_services.cases)
+    client = create_app(services=without, config={"TESTING": True}).test_client()
     response = client.get("/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js")
     assert response.status_code == 503 and "npm ci" in response.get_data(as_text=True)
     case = start(sqlite_services)

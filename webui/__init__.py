@@ -15,7 +15,7 @@ from . import i18n
 def create_app(services: Services | None = None, config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     svc = services or open_services()
-    app.config.update(SECRET_KEY=svc.settings.secret_key, MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+    app.config.update(SECRET_KEY=svc.settings.secret_key, MAX_CONTENT_LENGTH=svc.settings.max_upload_bytes,
                       JSON_AS_ASCII=False, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.config.update(config or {})
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -16,11 +16,16 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
-from engine import accounts, audit, catalog, clock, routing
+from engine import clock
+from engine.audit import chain, history
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, ValidationFailed
 from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, User
-from engine.routing import Actor
+from engine.people import access, accounts
+from engine.people.jurisdiction import Actor
+from engine.procedures import bundle
+from engine.procedures.deploy import deploy, known_roles
+from engine.tasks import inbox
 
 from .helpers import services
 from .openapi import document
@@ -119,7 +124,7 @@ CASE_HEAD = select(
     CASES.c.result, CASES.c.applicant_name, CASES.c.applicant_id_number, CASES.c.applicant_phone,
     CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, _VILLAGE.c.code.label("village_code"),
     _VILLAGE.c.name.label("village_name"), _VILLAGE.c.level.label("village_level"), CASES.c.accepted_at,
-    CASES.c.due_date, CASES.c.due_note, CASES.c.completed_at,
+    CASES.c.promised_date, CASES.c.promised_note, CASES.c.completed_at,
 ).select_from(
     CASES.join(ITEMS, ITEMS.c.code == CASES.c.item_code).join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id)
 ).where(CASES.c.id == bindparam("case_id"))
@@ -132,25 +137,6 @@ OPEN_TASKS = select(
     TASKS.join(Role.__table__, Role.__table__.c.code == TASKS.c.role_code)
     .join(_TASK_ORG, _TASK_ORG.c.id == TASKS.c.org_id).outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
 ).where(TASKS.c.case_id == bindparam("case_id"), TASKS.c.status == "open").order_by(TASKS.c.created_at, TASKS.c.name)
-TASK_ROWS = select(
-    TASKS.c.id, TASKS.c.name, TASKS.c.element_id, TASKS.c.role_code, TASKS.c.org_id, TASKS.c.status,
-    TASKS.c.created_at, TASKS.c.form_file, TASKS.c.ui_form_file, CASES.c.id.label("case_id"), CASES.c.case_number,
-    CASES.c.item_code, ITEMS.c.name.label("item_name"), CASES.c.applicant_name, CASES.c.applicant_id_number,
-    CASES.c.due_date, CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, CASES.c.version_id,
-    _VILLAGE.c.code.label("village_code"), _VILLAGE.c.name.label("village_name"),
-    _VILLAGE.c.level.label("village_level"), _ASSIGNEE.c.username.label("assignee_username"),
-    _ASSIGNEE.c.display_name.label("assignee_name"),
-).select_from(
-    TASKS.join(CASES, CASES.c.id == TASKS.c.case_id).join(ITEMS, ITEMS.c.code == CASES.c.item_code)
-    .join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id).outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
-)
-TASK_BY_ID = TASK_ROWS.where(TASKS.c.id == bindparam("task_id"))
-INBOX_ROWS = {
-    scope: TASK_ROWS.where(condition).order_by(
-        CASES.c.due_date.is_(None), CASES.c.due_date, TASKS.c.created_at, TASKS.c.id
-    ).limit(bindparam("limit"))
-    for scope, condition in routing.INBOX.items()
-}
 
 
 # -- reference data -----------------------------------------------------------------------------
@@ -231,7 +217,7 @@ def case_events(case_id: int) -> Any:
     with services().db.read() as session:
         head = _visible_case(session, case_id)
         events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)).all()
-        problems = audit.verify(session, case_id)
+        problems = chain.verify(session, case_id)
     return {
         "case_id": case_id, "case_number": head.case_number, "chain_intact": not problems, "problems": problems,
         "events": [{
@@ -248,7 +234,7 @@ def _case_head(session: Session, case_id: int) -> Any:
 
 def _visible_case(session: Session, case_id: int) -> Any:
     head = _case_head(session, case_id)
-    if head is None or not routing.can_see_case(_user(), head):
+    if head is None or not access.may_see_case(_user(), head):
         raise NotFound("办件不存在，或不在您的辖区内")
     return head
 
@@ -267,17 +253,18 @@ def _case_summary(session: Session, head: Any) -> dict[str, Any]:
         "applicant": {"name": head.applicant_name, "id_number": mask_id_number(head.applicant_id_number),
                       "phone": head.applicant_phone},
         "village": _place(head.village_code, head.village_name, head.village_level),
-        "accepted_at": _iso(head.accepted_at), "due_date": _day(head.due_date), "due_note": head.due_note,
+        "accepted_at": _iso(head.accepted_at), "promised_date": _day(head.promised_date),
+        "promised_note": head.promised_note,
         "completed_at": _iso(head.completed_at), "tasks": tasks,
     }
 
 
 def _submitted_data(session: Session, case_id: int) -> dict[str, Any]:
     """The application form and each completed step's form, as recorded in the case history."""
-    application, steps = audit.submissions(session.execute(
+    application, steps = history.submissions(session.execute(
         select(CaseEvent.kind, CaseEvent.at, CaseEvent.actor_name, CaseEvent.task_id, CaseEvent.step,
                CaseEvent.after)
-        .where(CaseEvent.case_id == case_id, CaseEvent.kind.in_(audit.SUBMITTING))
+        .where(CaseEvent.case_id == case_id, CaseEvent.kind.in_(history.SUBMITTING))
         .order_by(CaseEvent.seq)
     ))
     return {"application": application, "steps": [
@@ -301,19 +288,21 @@ def list_tasks() -> Any:
     if not 1 <= limit <= MAX_TASK_LIMIT:
         raise BadRequest(f"limit 应为 1 至 {MAX_TASK_LIMIT} 之间的整数")
     with services().db.read() as session:
-        rows = session.connection().execute(INBOX_ROWS[scope], {**routing.inbox_params(_user()), "limit": limit})
-        return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
+        rows = inbox.tasks(session, _user(), scope, limit=limit)
+    return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
 
 
 @bp.get("/tasks/<task_id>")
 def get_task(task_id: str) -> Any:
     user = _user()
     with services().db.read() as session:
-        task = session.connection().execute(TASK_BY_ID, {"task_id": task_id}).first()
-        if task is None or not (routing.holds_post(user, task) or routing.can_see_case(user, task)):
+        task = inbox.task_row(session, task_id)
+        if task is None or not access.may_see_task(user, task, task):
             raise NotFound("任务不存在，或不在您的辖区内")
         forms = services().cases.versions.get(session, task.version_id).forms
     payload = _task_json(task)
+    decided = access.task_access(user, task, bool(task.assignee_away))
+    payload["may_claim"], payload["may_complete"] = decided.may_claim, decided.may_complete
     payload["form_schema"] = forms.get(task.form_file) if task.form_file else None
     payload["ui_schema"] = forms.get(task.ui_form_file) if task.ui_form_file else None
     return payload
@@ -343,7 +332,9 @@ def complete_task(task_id: str) -> Any:
 
 def _reloaded_task(task_id: str) -> dict[str, Any]:
     with services().db.read() as session:
-        return _task_json(session.connection().execute(TASK_BY_ID, {"task_id": task_id}).one())
+        task = inbox.task_row(session, task_id)
+    assert task is not None
+    return _task_json(task)
 
 
 def _task_json(task: Any) -> dict[str, Any]:
@@ -353,7 +344,7 @@ def _task_json(task: Any) -> dict[str, Any]:
         "status": task.status, "applicant_name": task.applicant_name,
         "applicant_id_number": mask_id_number(task.applicant_id_number),
         "village": _place(task.village_code, task.village_name, task.village_level),
-        "created_at": _iso(task.created_at), "due_date": _day(task.due_date),
+        "created_at": _iso(task.created_at), "promised_date": _day(task.promised_date),
         "assignee": _person(task.assignee_username, task.assignee_name),
         "form": task.form_file, "ui_form": task.ui_form_file,
     }
@@ -377,10 +368,10 @@ def deploy_procedure() -> Any:
     diagram_name = _file_name(diagram_file, "process.bpmn")
     if not diagram_name.lower().endswith(".bpmn"):
         raise DeployRefused(f"{UPLOAD_LABEL}：流程图文件应为 .bpmn 文件，收到的是“{diagram_name}”")
-    diagram = _read_limited(diagram_file, catalog.MAX_DIAGRAM_BYTES)
+    diagram = _read_limited(diagram_file, bundle.MAX_DIAGRAM_BYTES)
     if diagram is None:
         raise DeployRefused(
-            f"{UPLOAD_LABEL}/{diagram_name}：流程图文件过大，上限为 {catalog.MAX_DIAGRAM_BYTES // 1024} KB"
+            f"{UPLOAD_LABEL}/{diagram_name}：流程图文件过大，上限为 {bundle.MAX_DIAGRAM_BYTES // 1024} KB"
         )
     forms: dict[str, bytes] = {}
     for upload in request.files.getlist("forms"):
@@ -392,13 +383,13 @@ def deploy_procedure() -> Any:
         forms[name] = upload.read()
     svc = services()
     with svc.db.read() as session:
-        roles = catalog.known_roles(session)
+        roles = known_roles(session)
     try:
-        bundle = catalog.validate_bundle(UPLOAD_LABEL, item_file.read(), diagram_name, diagram, forms, roles)
+        checked = bundle.validate_bundle(UPLOAD_LABEL, item_file.read(), diagram_name, diagram, forms, roles)
     except UnicodeDecodeError as exc:
         raise DeployRefused(f"{UPLOAD_LABEL}/{diagram_name}：流程图文件应为 UTF-8 编码") from exc
     with svc.db.write() as session:
-        version, created = catalog.deploy(session, bundle, user.username)
+        version, created = deploy(session, checked, user.username)
         result = {"item_code": version.item_code, "version": version.version, "created": created}
     return result, 201 if created else 200
 

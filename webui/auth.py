@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
-from engine import accounts, routing
 from engine.models import User
+from engine.people import accounts
 
 from . import helpers
 from .i18n import t
@@ -98,6 +98,6 @@ def logout() -> Any:
 def toggle_away() -> Any:
     away = not g.user.away
     with helpers.services().db.write() as db:
-        routing.set_away(db, g.user.username, away)
+        accounts.set_away(db, g.user.username, away)
     flash(t("now_away" if away else "now_present"), "info")
     return redirect(_safe_next(request.form.get("next")))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     g,
     redirect,
@@ -23,13 +20,18 @@ from lxml import etree
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine import audit, forms, routing
-from engine.config import ROOT
+from engine.audit import history
+from engine.cases.intake import Applicant
+from engine.deadlines.promised import due_state
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, Timer, User
-from engine.runtime import Applicant
-from engine.workflow import parse_xml
+from engine.people import access
+from engine.people.access import Standing
+from engine.procedures import forms
+from engine.procedures.diagram import NS as BPMN_NS
+from engine.procedures.diagram import diagram_info, markers
+from engine.procedures.spiff import parse_xml
 
 from . import formrender, helpers
 from .auth import login_required
@@ -37,53 +39,9 @@ from .i18n import CASE_RESULTS, EVENT_FIELDS, label, t
 
 bp = Blueprint("cases", __name__)
 
-BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-           "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
 VIEWER_SCRIPT = "bpmn-navigated-viewer.production.min.js"
 APPLICANT_FIELDS = {"applicant_name": "姓名", "applicant_id_number": "身份证", "applicant_phone": "电话"}
 CASE_LIST_LIMIT = 100
-
-
-# -- diagram facts, cached per immutable procedure version ---------------------------------------
-
-
-@dataclass
-class DiagramInfo:
-    start_events: list[str] = field(default_factory=list)
-    end_events: dict[str, str] = field(default_factory=dict)  # name -> element id
-    instructions: dict[str, str] = field(default_factory=dict)  # element id -> text
-    flows: list[tuple[str, str, str]] = field(default_factory=list)  # (flow id, source, target)
-    gateways: set[str] = field(default_factory=set)
-
-
-_diagram_cache: dict[int, DiagramInfo] = {}
-_diagram_lock = threading.Lock()
-
-
-def diagram_info(version: ProcedureVersion) -> DiagramInfo:
-    with _diagram_lock:
-        cached = _diagram_cache.get(version.id)
-    if cached is not None:
-        return cached
-    info = DiagramInfo()
-    try:
-        root = parse_xml(version.bpmn_xml, f"{version.item_code} v{version.version}")
-    except BianminError:
-        return info
-    for process in root.xpath("//bpmn:process", namespaces=BPMN_NS):
-        info.start_events += [str(e.get("id")) for e in process.xpath("./bpmn:startEvent", namespaces=BPMN_NS)]
-    for end in root.xpath("//bpmn:endEvent", namespaces=BPMN_NS):
-        info.end_events[str(end.get("name") or end.get("id"))] = str(end.get("id"))
-    for note in root.xpath("//spiffworkflow:instructionsForEndUser", namespaces=BPMN_NS):
-        owner = next((a for a in note.iterancestors() if a.get("id")), None)
-        if owner is not None and (note.text or "").strip():
-            info.instructions.setdefault(str(owner.get("id")), str(note.text).strip())
-    for flow in root.xpath("//bpmn:sequenceFlow", namespaces=BPMN_NS):
-        info.flows.append((str(flow.get("id")), str(flow.get("sourceRef")), str(flow.get("targetRef"))))
-    info.gateways = {str(e.get("id")) for e in root.xpath("//*[contains(local-name(), 'Gateway')]")}
-    with _diagram_lock:
-        _diagram_cache[version.id] = info
-    return info
 
 
 # -- access ----------------------------------------------------------------------------------------
@@ -114,7 +72,7 @@ def _application_schema(version: ProcedureVersion) -> tuple[dict[str, Any], dict
 @bp.route("/cases/new", methods=["GET", "POST"])
 @login_required
 def new_case() -> Any:
-    if not routing.accepts_applications(g.user):
+    if not access.may_accept(g.user):
         raise Forbidden(t("only_accepting"))
     svc = helpers.services()
     source = request.form if request.method == "POST" else request.args
@@ -199,23 +157,21 @@ def _check_form(schema: dict[str, Any], posted: Any, errors: dict[str, list[str]
 
 
 def _task_notice(user: User, task: Task) -> tuple[str | None, bool]:
-    """A note for the task page and whether the form may be submitted by this user."""
-    if task.status == "completed":
-        who = task.completed_by.display_name if task.completed_by else t("system")
-        return t("task_completed_by", who=who, when=helpers.local_time(task.completed_at)), False
-    if task.status != "open":
-        return t("task_not_open"), False
-    if not routing.holds_post(user, task):
-        return t("task_not_your_post"), False
-    if user.away:
-        return t("task_you_are_away"), False
-    if not routing.can_work(user, task):
-        return t("task_claimed_by_other", who=task.assignee.display_name if task.assignee else ""), False
-    if task.assignee_id is None:
-        return t("task_unclaimed_note"), True
-    if task.assignee_id != user.id and task.assignee:
-        return t("covering_for", name=task.assignee.display_name), True
-    return None, True
+    """A note for the task page and whether the form may be submitted by this user, as the engine's rule decides."""
+    decided = access.task_access(user, task, bool(task.assignee and task.assignee.away))
+    holder = task.assignee.display_name if task.assignee else ""
+    notes = {
+        Standing.COMPLETED: lambda: t("task_completed_by", who=task.completed_by.display_name if task.completed_by
+                                      else t("system"), when=helpers.local_time(task.completed_at)),
+        Standing.NOT_OPEN: lambda: t("task_not_open"),
+        Standing.NOT_YOUR_POST: lambda: t("task_not_your_post"),
+        Standing.AWAY: lambda: t("task_you_are_away"),
+        Standing.CLAIMED_BY_OTHER: lambda: t("task_claimed_by_other", who=holder),
+        Standing.UNCLAIMED: lambda: t("task_unclaimed_note"),
+        Standing.COVERING: lambda: t("covering_for", name=holder),
+        Standing.YOURS: lambda: None,
+    }
+    return notes[decided.standing](), decided.may_complete
 
 
 def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
@@ -230,13 +186,13 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
         application, steps = _submitted(
             version, list(db.scalars(select(Task).where(Task.case_id == case.id))),
             list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
-                                                    CaseEvent.kind.in_(audit.SUBMITTING)).order_by(CaseEvent.seq))))
+                                                    CaseEvent.kind.in_(history.SUBMITTING)).order_by(CaseEvent.seq))))
         form_html = formrender.render(schema, ui, raw=raw, errors=errors) if editable else None
         return render_template(
             "task.html", task=task, case=case, version=version, schema=schema, form_html=form_html,
             notice=notice, conflict=conflict, summary=summary or [], application=application,
             steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
-            due_state=helpers.due_state(case.due_date),
+            due_state=due_state(case.promised_date, case.status),
         ), status
 
 
@@ -276,7 +232,7 @@ def _submitted(version: ProcedureVersion, tasks: list[Task],
                events: list[CaseEvent]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
     """The application and what each completed step submitted, labelled from their forms' titles."""
     forms_of = {row.id: row.form_file or "" for row in tasks}
-    application, submitted = audit.submissions(events)
+    application, submitted = history.submissions(events)
     steps = [{"step": step.step, "actor": step.actor_name, "at": step.at,
               "rows": formrender.labelled(version.forms.get(forms_of.get(step.task_id or "", "")), step.data)}
              for step in submitted]
@@ -288,7 +244,8 @@ def _change_rows(event: CaseEvent, schemas: dict[str, dict[str, Any]],
     """(label, before, after) for the history; form fields use their schema titles."""
     before, after = event.before or {}, event.after or {}
     if event.kind == "case_started":
-        after = {k: after.get(k) for k in ("applicant", "version", "due_date") if after.get(k) is not None}
+        after = {k: after.get(k) for k in ("applicant", "version", "promised_date", "due_date")
+                 if after.get(k) is not None}
         before = {}
     elif event.kind == "task_created":
         post = f"{orgs.get(after.get('org_id'), '')} {after.get('role_name') or after.get('role') or ''}".strip()
@@ -323,40 +280,6 @@ def _plain(key: str, value: Any) -> str:
     return formrender.display_value(None, value)
 
 
-def _markers(version: ProcedureVersion, tasks: list[Task], timers: list[Timer],
-             events: list[CaseEvent]) -> tuple[list[str], list[str]]:
-    """Element ids to draw as completed (green) and active (orange) on the diagram."""
-    info = diagram_info(version)
-    done: list[str] = list(info.start_events)
-    active: list[str] = []
-    for row in tasks:
-        if row.status == "completed":
-            done.append(row.element_id)
-        elif row.status == "open":
-            active.append(row.element_id)
-    for timer in timers:
-        (done if timer.status == "fired" else active if timer.status == "waiting" else []).append(timer.element_id)
-    for event in events:
-        if event.kind == "case_completed" and event.step in info.end_events:
-            done.append(info.end_events[event.step])
-    active = list(dict.fromkeys(active))
-    done_set = set(done) - set(active)
-    reached = done_set | set(active)
-    # Gateways and flows are not recorded as steps: a gateway was passed when something after it was
-    # reached, and a flow was taken when both its ends were (repeat for gateways in a row).
-    changed = True
-    while changed:
-        changed = False
-        for _flow, source, target in info.flows:
-            if source in info.gateways and source not in done_set and target in reached:
-                done_set.add(source)
-                reached.add(source)
-                changed = True
-    flows = [flow for flow, source, target in info.flows if source in done_set and target in reached]
-    ordered = [e for e in dict.fromkeys(done) if e in done_set] + sorted(done_set - set(done)) + flows
-    return ordered, active
-
-
 @bp.route("/cases/<int:case_id>")
 @login_required
 def case(case_id: int) -> Any:
@@ -374,16 +297,15 @@ def case(case_id: int) -> Any:
         history = [{"event": e, "changes": _change_rows(e, schemas, orgs)} for e in events]
         open_tasks = [{
             "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
-            "can_work": routing.can_work(g.user, row),
+            "can_work": access.task_access(g.user, row, bool(row.assignee and row.assignee.away)).may_complete,
         } for row in tasks if row.status == "open"]
-        done, active = _markers(version, tasks, timers, events)
+        done, active = markers(diagram_info(version), tasks, timers, events)
         starter = db.get(User, found.started_by_id)
         return render_template(
             "case.html", case=found, version=version, guide=version.guide, application=application,
             steps=steps, open_tasks=open_tasks, timers=[row for row in timers if row.status == "waiting"],
             history=history, done=done, active=active, starter=starter.display_name if starter else "",
-            viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=helpers.due_state(found.due_date)
-            if found.status == "running" else "",
+            viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),
         )
 
 
@@ -411,7 +333,7 @@ def diagram(case_id: int) -> Any:
 def case_list() -> Any:
     query = request.args.get("q", "").strip()
     status = request.args.get("status", "")
-    stmt = select(Case).where(routing.case_visible_to(g.user))
+    stmt = select(Case).where(access.case_visible_to(g.user))
     if query:
         stmt = stmt.where(or_(Case.case_number == query.upper(), Case.applicant_name == query,
                               Case.applicant_id_number == query.upper()))
@@ -419,7 +341,7 @@ def case_list() -> Any:
         stmt = stmt.where(Case.status == status)
     with helpers.services().db.read() as db:
         cases = list(db.scalars(stmt.order_by(Case.accepted_at.desc(), Case.id.desc()).limit(CASE_LIST_LIMIT)))
-        rows = [{"case": c, "due_state": helpers.due_state(c.due_date) if c.status == "running" else ""}
+        rows = [{"case": c, "due_state": due_state(c.promised_date, c.status)}
                 for c in cases]
         return render_template("case_list.html", rows=rows, q=query, status=status,
                                truncated=len(rows) >= CASE_LIST_LIMIT, limit=CASE_LIST_LIMIT,
@@ -430,8 +352,7 @@ def case_list() -> Any:
 
 
 def _bpmn_dist() -> Path:
-    base = Path(current_app.config.get("NODE_MODULES") or ROOT / "node_modules")
-    return base / "bpmn-js" / "dist"
+    return Path(helpers.services().settings.node_modules) / "bpmn-js" / "dist"
 
 
 @bp.route("/vendor/bpmn-js/<path:filename>")

@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from engine import accounts, demo, routing, scheduler, setup
-from engine import calendar as holidays
+from engine import demo, scheduler, setup
+from engine.deadlines import calendar as holidays
 from engine.errors import BianminError
 from engine.models import OrgUnit
-from engine.runtime import REFERENCE_TTL_SECONDS
+from engine.people import accounts
+from engine.procedures.deploy import deploy_folders
 from engine.services import Services, open_services
 
 
@@ -63,7 +64,7 @@ def deploy(folders: tuple[Path, ...]) -> None:
     svc = services()
     try:
         with svc.db.write() as session:
-            for line in demo.deploy_folders(session, list(folders), deployed_by="cli"):
+            for line in deploy_folders(session, list(folders), deployed_by="cli"):
                 click.echo(f"已部署 {line}")
     except BianminError as exc:
         _fail(exc)
@@ -141,7 +142,7 @@ def post_away(username: str, back: bool) -> None:
     svc = services()
     try:
         with svc.db.write() as session:
-            routing.set_away(session, username, not back)
+            accounts.set_away(session, username, not back)
     except BianminError as exc:
         _fail(exc)
     click.echo(f"{username} 已{'恢复在岗' if back else '标记为不在岗，其任务由 B 岗办理'}")
@@ -170,13 +171,13 @@ def calendar_load(notice: Path, replace: bool) -> None:
         entries = holidays.parse_notice(notice.read_text("utf-8"), notice.name)
         with svc.db.write() as session:
             years = holidays.enter(session, entries, replace=replace)
-        dated = svc.cases.fill_due_dates()
+        dated = svc.cases.fill_promised_dates()
     except BianminError as exc:
         _fail(exc)
     except UnicodeDecodeError:
         _fail(BianminError(f"{notice.name}：文件应为 UTF-8 编码"))
     click.echo(f"已录入 {'、'.join(str(year) for year in years)} 年节假日安排；"
-               f"运行中的服务在 {REFERENCE_TTL_SECONDS // 60} 分钟内按新日历计算期限")
+               f"运行中的服务在 {svc.settings.reference_ttl_seconds // 60} 分钟内按新日历计算期限")
     click.echo(f"补定承诺办结日期的办件：{len(dated)} 件" + (f"（{'、'.join(dated)}）" if dated else ""))
 
 
@@ -192,15 +193,17 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 
     app = create_app()
     if not no_scheduler:
-        scheduler.build(app.extensions["bianmin"].cases, blocking=False).start()
+        svc = app.extensions["bianmin"]
+        scheduler.build(svc.cases, blocking=False, interval=svc.settings.scheduler_interval_seconds).start()
     click.echo(f"便民 Bianmin 正在运行：http://{host}:{port}/")
     waitress_serve(app, host=host, port=port, threads=8)
 
 
 @main.command("scheduler")
-@click.option("--interval", default=scheduler.INTERVAL_SECONDS, type=int)
-def run_scheduler(interval: int) -> None:
+@click.option("--interval", type=int, help="Seconds between checks (default: BIANMIN_SCHEDULER_INTERVAL or 30).")
+def run_scheduler(interval: int | None) -> None:
     """Run the timer scheduler in the foreground (several may run against one PostgreSQL)."""
     svc = services()
+    interval = interval or svc.settings.scheduler_interval_seconds
     click.echo(f"定时任务已启动，每 {interval} 秒检查一次到期的定时器")
     scheduler.build(svc.cases, blocking=True, interval=interval).start()

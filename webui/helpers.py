@@ -11,10 +11,11 @@ from flask import Flask, current_app, g, render_template, request, session
 from flask.sansio.blueprints import BlueprintSetupState
 from sqlalchemy.orm import Session
 
-from engine import clock, routing
+from engine import clock
 from engine.errors import NotFound
 from engine.idcard import mask_id_number
 from engine.models import Case, Task
+from engine.people import access
 from engine.services import Services
 
 from .i18n import t
@@ -29,14 +30,14 @@ def services() -> Services:
 def visible_case(db: Session, case_id: int) -> Case:
     """A case outside the user's jurisdiction answers exactly like one that does not exist."""
     case = db.get(Case, case_id)
-    if case is None or not routing.can_see_case(g.user, case):
+    if case is None or not access.may_see_case(g.user, case):
         raise NotFound("办件不存在")
     return case
 
 
 def visible_task(db: Session, task_id: str) -> Task:
     task = db.get(Task, task_id)
-    if task is None or not routing.can_see_case(g.user, task.case):
+    if task is None or not access.may_see_task(g.user, task, task.case):
         raise NotFound("任务不存在")
     return task
 
@@ -63,20 +64,6 @@ def local_date(value: date | str | None) -> str:
     if isinstance(value, str):
         return value
     return value.strftime("%Y-%m-%d")
-
-
-def today() -> date:
-    return clock.local_now().date()
-
-
-def due_state(due: date | None) -> str:
-    """'overdue', 'today' or '' for a promised date, measured in Shanghai."""
-    if due is None:
-        return ""
-    current = today()
-    if due < current:
-        return "overdue"
-    return "today" if due == current else ""
 
 
 def csrf_token() -> str:
@@ -131,5 +118,5 @@ def install(state: BlueprintSetupState) -> None:
     app.register_error_handler(500, _server_error)
     app.after_request(_security_headers)
     app.jinja_env.globals.update(csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, mask_id=mask_id_number,
-                                 accepts_applications=routing.accepts_applications)
+                                 may_accept=access.may_accept)
     app.jinja_env.filters.update(localtime=local_time, localdate=local_date)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
-from engine import routing
-from engine.models import Case, Task
+from engine.deadlines.promised import due_state
+from engine.models import Task
+from engine.people import access
+from engine.tasks import inbox
 
 from . import helpers
 from .auth import login_required
@@ -17,19 +18,6 @@ from .i18n import t
 bp = Blueprint("inbox", __name__)
 
 LIMIT = 300
-TABS = ("mine", "post")
-SORTS = ("due", "arrived")
-
-
-def _ordered(query: Any, sort: str, descending: bool) -> Any:
-    query = query.join(Case, Task.case_id == Case.id)
-    if sort == "arrived":
-        keys = [Task.created_at.desc() if descending else Task.created_at.asc()]
-    else:
-        # Cases without a promised date (missing holiday data) go last either way.
-        keys = [Case.due_date.is_(None), Case.due_date.desc() if descending else Case.due_date.asc(),
-                Task.created_at.asc()]
-    return query.order_by(*keys, Task.id)
 
 
 @bp.route("/")
@@ -41,25 +29,22 @@ def root() -> Any:
 @login_required
 def index() -> Any:
     tab = request.args.get("tab", "mine")
-    tab = tab if tab in TABS else "mine"
+    tab = tab if tab in inbox.SCOPES else "mine"
     sort = request.args.get("sort", "due")
-    sort = sort if sort in SORTS else "due"
+    sort = sort if sort in inbox.SORTS else "due"
     descending = request.args.get("dir") == "desc"
     user = g.user
-    queries = {"mine": routing.my_tasks(user), "post": routing.post_tasks(user)}
     with helpers.services().db.read() as db:
-        counts = {name: db.scalar(select(func.count()).select_from(q.subquery())) or 0
-                  for name, q in queries.items()}
-        tasks = db.scalars(_ordered(queries[tab], sort, descending).limit(LIMIT)).unique().all()
-        rows = [{
-            "task": task, "case": task.case, "due_state": helpers.due_state(task.case.due_date),
-            "covering": task.assignee.display_name if task.assignee_id not in (None, user.id) and task.assignee
-            else None,
-        } for task in tasks]
-        return render_template(
-            "inbox.html", tab=tab, sort=sort, descending=descending, rows=rows, counts=counts,
-            truncated=len(rows) >= LIMIT, limit=LIMIT, can_start=routing.accepts_applications(user),
-        )
+        counts = {scope: inbox.count(db, user, scope) for scope in inbox.SCOPES}
+        tasks = inbox.tasks(db, user, tab, limit=LIMIT, sort=sort, descending=descending)
+    rows = [{
+        "task": task, "due_state": due_state(task.promised_date),
+        "covering": task.assignee_name if task.assignee_id not in (None, user.id) else None,
+    } for task in tasks]
+    return render_template(
+        "inbox.html", tab=tab, sort=sort, descending=descending, rows=rows, counts=counts,
+        truncated=len(rows) >= LIMIT, limit=LIMIT, can_start=access.may_accept(user),
+    )
 
 
 def _visible_task(task_id: str) -> Task:

@@ -11,10 +11,10 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .errors import BianminError
-from .models import CalendarDay, CalendarYear
+from ..errors import BianminError
+from ..models import CalendarDay, CalendarYear
 
-SHIPPED = Path(__file__).parent / "data" / "holidays.toml"
+SHIPPED = Path(__file__).parent.parent / "data" / "holidays.toml"
 
 
 class CalendarRefused(BianminError):

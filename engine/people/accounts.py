@@ -9,10 +9,10 @@ import secrets
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from . import clock
-from .errors import BianminError, NotFound
-from .models import ApiToken, OrgUnit, Role, User
-from .routing import ACTOR_ROWS, Actor
+from .. import clock
+from ..errors import BianminError, NotFound
+from ..models import ApiToken, OrgUnit, Role, User
+from .jurisdiction import ACTOR_ROWS, Actor
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -91,3 +91,12 @@ def token_hash(token: str) -> str:
 
 
 _LEVEL_NAMES = {"village": "村", "town": "乡镇", "county": "县"}
+
+
+def set_away(session: Session, username: str, away: bool) -> User:
+    """A/B posts: while A is away, B sees and works A's tasks."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"用户“{username}”不存在")
+    user.away = away
+    return user

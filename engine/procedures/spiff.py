@@ -20,10 +20,10 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from sqlalchemy.orm import Session
 
-from . import clock
-from .errors import DeployRefused, NotFound
-from .models import ProcedureVersion
-from .sandbox import SandboxScriptEngine
+from .. import clock
+from ..errors import DeployRefused, NotFound
+from ..models import ProcedureVersion
+from ..sandbox import SandboxScriptEngine
 
 # The task iterator stops at depth 1,000 without an error; refuse to go on well before that.
 MAX_TASK_DEPTH = 900

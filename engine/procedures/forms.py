@@ -7,7 +7,7 @@ from typing import Any
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 
-from .errors import ValidationFailed
+from ..errors import ValidationFailed
 
 TYPE_NAMES = {
     "string": "文字", "integer": "整数", "number": "数字", "boolean": "是/否",

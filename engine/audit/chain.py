@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -13,8 +11,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .db import queue_update, queue_write
-from .models import Case, CaseEvent
+from ..db import queue_update, queue_write
+from ..models import Case, CaseEvent
 
 GENESIS = "0" * 64
 
@@ -57,32 +55,6 @@ def append(
 
 
 _INSERT = insert(CaseEvent.__table__).inline()  # queued writes never read back a generated id
-
-
-SUBMITTING = ("case_started", "task_completed")
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What one completed step submitted, as its event recorded it."""
-
-    task_id: str | None
-    step: str | None
-    at: datetime
-    actor_name: str
-    data: dict[str, Any]
-
-
-def submissions(events: Iterable[Any]) -> tuple[dict[str, Any], list[Submission]]:
-    """The application form and each completed step's form, read from a case's events in order."""
-    application: dict[str, Any] = {}
-    steps = []
-    for event in events:
-        if event.kind == "case_started":
-            application = (event.after or {}).get("data") or {}
-        elif event.kind == "task_completed":
-            steps.append(Submission(event.task_id, event.step, event.at, event.actor_name, event.after or {}))
-    return application, steps
 
 
 def verify(session: Session, case_id: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""Procedure folders (diagram, forms, service guide): validation and versioned deployment."""
+"""A procedure folder (diagram, forms, service guide) read and checked whole before anything is stored."""
 
 from __future__ import annotations
 
@@ -15,14 +15,10 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from . import clock
-from .errors import DeployRefused, NotFound
-from .models import ProcedureVersion, Role, ServiceItem
-from .sandbox import ScriptRejected, check_expression, check_script
-from .workflow import make_parser, parse_xml
+from ..errors import DeployRefused, Problem
+from ..sandbox import ScriptRejected, check_expression, check_script
+from .spiff import make_parser, parse_xml
 
 MAX_DIAGRAM_BYTES = 2 * 1024 * 1024
 CASE_TYPES = ("immediate", "promised", "joint", "escalated")
@@ -88,7 +84,8 @@ def validate_bundle(
     root = parse_xml(diagram, where)
     process_id = _validate_diagram(where, root, form_files, forms, role_codes, problems)
     if problems:
-        raise DeployRefused(f"{label}：流程校验未通过，共 {len(problems)} 处问题", details=problems)
+        raise DeployRefused(f"{label}：流程校验未通过，共 {len(problems)} 处问题",
+                            problems=[Problem("", p) for p in problems])
     checksum = hashlib.sha256()
     for name in sorted(form_files):
         checksum.update(name.encode() + b"\0" + form_files[name])
@@ -214,47 +211,3 @@ def _check_code(where: str, root: etree._Element, problems: list[str]) -> None:
                         check_expression(source, element_id, kind)
                 except ScriptRejected as exc:
                     problems.append(f"{where}：{exc}")
-
-
-def deploy(session: Session, bundle: ProcedureBundle, deployed_by: str) -> tuple[ProcedureVersion, bool]:
-    """Store a new version unless the current one is identical; returns (version, created)."""
-    item = session.get(ServiceItem, bundle.code, with_for_update=True)
-    if item is None:
-        item = ServiceItem(code=bundle.code, name=bundle.guide["name"])
-        session.add(item)
-        session.flush()
-    current = session.get(ProcedureVersion, item.current_version_id) if item.current_version_id else None
-    if current is not None and current.checksum == bundle.checksum:
-        return current, False
-    number = session.scalar(
-        select(func.coalesce(func.max(ProcedureVersion.version), 0)).where(
-            ProcedureVersion.item_code == bundle.code
-        )
-    )
-    version = ProcedureVersion(
-        item_code=bundle.code, version=(number or 0) + 1, process_id=bundle.process_id,
-        bpmn_xml=bundle.bpmn_xml, forms=bundle.forms, guide=bundle.guide, checksum=bundle.checksum,
-        deployed_at=clock.now(), deployed_by=deployed_by,
-    )
-    session.add(version)
-    session.flush()
-    item.name = bundle.guide["name"]
-    item.current_version_id = version.id
-    return version, True
-
-
-def known_roles(session: Session) -> set[str]:
-    return set(session.scalars(select(Role.code)))
-
-
-def current_version_id(session: Session, item_code: str) -> int:
-    version_id = session.scalar(select(ServiceItem.current_version_id).where(ServiceItem.code == item_code))
-    if version_id is None:
-        raise NotFound(f"未找到事项编码为“{item_code}”的事项")
-    return version_id
-
-
-def current_version(session: Session, item_code: str) -> ProcedureVersion:
-    version = session.get(ProcedureVersion, current_version_id(session, item_code))
-    assert version is not None
-    return version

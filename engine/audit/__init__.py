@@ -1,0 +1,1 @@
+"""The case history: a hash chain of events that proves it was not edited, and what the events say."""

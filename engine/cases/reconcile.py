@@ -1,0 +1,161 @@
+"""After SpiffWorkflow has moved a case on: make its task, timer and case rows agree with the workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..audit import chain
+from ..audit.chain import Acting
+from ..db import queue_update, queue_write
+from ..errors import BianminError
+from ..models import Case, Task, Timer
+from ..people.jurisdiction import org_for_role
+from ..procedures.bundle import FORM_PROPERTY, UI_FORM_PROPERTY
+from ..procedures.spiff import MAX_TASK_DEPTH, dump_state, utc_from_iso
+from ..vocabulary import CaseResult, CaseStatus, EventKind, TaskStatus, TimerStatus
+from .context import Runtime
+
+# Hot-path statements are built once and go to the tables directly: building a statement per call
+# and ORM-enabled bulk statements cost more than the database work itself. Writes are queued and
+# sent at commit (see Database.write).
+TASKS, TIMERS, CASES = Task.__table__, Timer.__table__, Case.__table__
+INSERT = {table: insert(table).inline() for table in (TASKS, TIMERS)}
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    """A task a step left open, as its inbox row has it."""
+
+    id: str
+    element_id: str
+    name: str
+    role_code: str
+    role_name: str
+    org_id: int
+    form_file: str | None
+    ui_form_file: str | None
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a change left behind: the case, its open tasks, and how many timers fired."""
+
+    case: Case
+    open_tasks: list[OpenTask]
+    timers_fired: int = 0
+
+
+@dataclass
+class Mirrored:
+    """The workflow tasks that have rows: READY user tasks (Task) and WAITING timers (Timer)."""
+
+    ready: dict[str, Any]
+    timers: dict[str, Any]
+
+
+def mirrored(workflow: BpmnWorkflow) -> Mirrored:
+    # The flat task maps are far cheaper to scan than walking the task tree once per state.
+    ready: dict[str, Any] = {}
+    timers: dict[str, Any] = {}
+    for tasks in [workflow.tasks, *(sub.tasks for sub in workflow.subprocesses.values())]:
+        for task in tasks.values():
+            if task.state == TaskState.READY and task.task_spec.manual:
+                ready[str(task.id)] = task
+            elif task.state == TaskState.WAITING and isinstance(
+                getattr(task.task_spec, "event_definition", None), TimerEventDefinition
+            ) and isinstance(task.internal_data.get("event_value"), str):
+                timers[str(task.id)] = task
+    return Mirrored(ready, timers)
+
+
+def write_case(session: Session, case: Case, **values: Any) -> None:
+    """UPDATE the case row at commit, skipping the unit of work; the object shows the new values at once."""
+    queue_update(session, CASES, case.id, **values)
+    for key, value in values.items():
+        set_committed_value(case, key, value)
+
+
+def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, before: Mirrored,
+            actor: Acting | None, now: datetime) -> Step:
+    """Run engine steps, then make task rows, timer rows and case status agree with the workflow.
+
+    `before` is what the rows mirrored when the workflow was loaded (the rows always mirror the
+    stored state), so only the difference is written and nothing needs to be read back.
+    """
+    try:
+        workflow.do_engine_steps()
+    except WorkflowException as exc:
+        raise BianminError(f"流程执行出错：{exc}") from exc
+    after = mirrored(workflow)
+    ready = after.ready
+    if any(t.depth > MAX_TASK_DEPTH for t in ready.values()):
+        raise BianminError("该办件退回或循环次数过多，流程已停止推进，请联系系统管理员处理")
+    fired = sorted(before.timers.keys() - after.timers.keys())
+    for timer_id in fired:
+        queue_update(session, TIMERS, timer_id, status=TimerStatus.FIRED, fired_at=now)
+        spec = workflow.get_task_from_id(UUID(timer_id)).task_spec
+        chain.append(session, case, EventKind.TIMER_FIRED, actor, now, task_id=timer_id,
+                     step=spec.bpmn_name or spec.bpmn_id)
+    for timer_id in sorted(after.timers.keys() - before.timers.keys()):
+        _create_timer(session, case, after.timers[timer_id], actor, now)
+    for task_id in sorted(before.ready.keys() - after.ready.keys()):
+        queue_update(session, TASKS, task_id, status=TaskStatus.CANCELLED)
+        chain.append(session, case, EventKind.TASK_CANCELLED, actor, now, task_id=task_id)
+    open_tasks = [_open_task(rt, session, case, spiff_task) for spiff_task in ready.values()]
+    for task in open_tasks:
+        if task.id not in before.ready:
+            _create_task(session, case, task, actor, now)
+    changes: dict[str, Any] = {}
+    if workflow.is_completed() and case.status == CaseStatus.RUNNING:
+        end = next(iter(workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)), None)
+        properties = end.task_spec.extensions.get("properties", {}) if end else {}
+        result = properties.get("caseResult", CaseResult.COMPLETED)
+        changes = {"status": CaseStatus.COMPLETED, "completed_at": now, "result": result}
+        chain.append(session, case, EventKind.CASE_COMPLETED, actor, now,
+                     step=end.task_spec.bpmn_name if end else None, after={"result": result})
+    write_case(session, case, **changes, workflow_state=dump_state(workflow), revision=case.revision + 1)
+    return Step(case, open_tasks, len(fired))
+
+
+def _open_task(rt: Runtime, session: Session, case: Case, spiff_task: Any) -> OpenTask:
+    spec = spiff_task.task_spec
+    role = rt.reference.role(session, spec.lane)
+    if role is None:
+        raise BianminError(f"环节“{spec.bpmn_name}”的泳道“{spec.lane}”不是已知角色，无法分派")
+    properties = spec.extensions.get("properties", {})
+    return OpenTask(str(spiff_task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, role.code, role.name,
+                    org_for_role(case, role), properties.get(FORM_PROPERTY), properties.get(UI_FORM_PROPERTY))
+
+
+def _create_task(session: Session, case: Case, task: OpenTask, actor: Acting | None, now: datetime) -> None:
+    row = {
+        "id": task.id, "case_id": case.id, "element_id": task.element_id, "name": task.name,
+        "role_code": task.role_code, "org_id": task.org_id, "form_file": task.form_file,
+        "ui_form_file": task.ui_form_file, "status": TaskStatus.OPEN, "created_at": now, "assignee_id": None,
+        "completed_at": None, "completed_by_id": None,
+    }
+    queue_write(session, INSERT[TASKS], row)
+    chain.append(session, case, EventKind.TASK_CREATED, actor, now, task_id=task.id, step=task.name,
+                 after={"role": task.role_code, "role_name": task.role_name, "org_id": task.org_id})
+
+
+def _create_timer(session: Session, case: Case, spiff_task: Any, actor: Acting | None, now: datetime) -> None:
+    spec = spiff_task.task_spec
+    row = {"id": str(spiff_task.id), "case_id": case.id, "element_id": spec.bpmn_id,
+           "name": spec.bpmn_name or spec.bpmn_id, "status": TimerStatus.WAITING, "fired_at": None,
+           "due_at": utc_from_iso(spiff_task.internal_data["event_value"])}
+    queue_write(session, INSERT[TIMERS], row)
+    chain.append(session, case, EventKind.TIMER_STARTED, actor, now, task_id=row["id"], step=row["name"],
+                 after={"due_at": row["due_at"].isoformat()})

@@ -1,0 +1,37 @@
+"""CaseService: the one door the web UI, the API, the CLI and the scheduler use to change cases; each call delegates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..deadlines import promised
+from ..tasks import claim, complete
+from . import intake, timers
+from .context import Runtime
+from .locking import TaskRecord
+from .reconcile import Step
+
+
+class CaseService(Runtime):
+    """Every method is one locked transaction on one case (see engine.cases.locking)."""
+
+    def start_case(self, actor_id: int, item_code: str, village_code: str, applicant: Any, data: Any) -> Step:
+        return intake.start_case(self, actor_id, item_code, village_code, applicant, data)
+
+    def claim(self, actor_id: int, task_id: str) -> TaskRecord:
+        return claim.claim(self, actor_id, task_id)
+
+    def release(self, actor_id: int, task_id: str) -> TaskRecord:
+        return claim.release(self, actor_id, task_id)
+
+    def complete(self, actor_id: int, task_id: str, data: Any) -> Step:
+        return complete.complete(self, actor_id, task_id, data)
+
+    def fire_timers(self, case_id: int) -> int:
+        return timers.fire_timers(self, case_id)
+
+    def run_due_timers(self) -> int:
+        return sum(timers.fire_timers(self, case_id) for case_id in timers.due_timer_cases(self))
+
+    def fill_promised_dates(self) -> list[str]:
+        return promised.fill_promised_dates(self)

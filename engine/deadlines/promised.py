@@ -1,0 +1,77 @@
+"""Promised dates (承诺办结日期): counted in working days from acceptance, and what state one is in today."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+
+from .. import clock
+from ..audit import chain
+from ..cases.context import Runtime
+from ..cases.locking import lock_case
+from ..cases.reconcile import write_case
+from ..models import Case
+from ..vocabulary import CaseStatus, EventKind
+from . import calendar
+
+
+class DueState(StrEnum):
+    NONE = ""
+    TODAY = "today"
+    OVERDUE = "overdue"
+
+
+def promised(work_calendar: calendar.WorkCalendar, promised_days: int, accepted_at: datetime) -> dict[str, Any]:
+    """The case columns for a promised date, or for why there is none yet (a holiday year not entered)."""
+    try:
+        day = work_calendar.add_working_days(accepted_at.astimezone(clock.SHANGHAI).date(), promised_days)
+    except calendar.MissingHolidayData as exc:
+        # The case is still accepted: the applicant must not lose the application over our data.
+        return {"promised_date": None, "promised_note": exc.message}
+    return {"promised_date": day, "promised_note": None}
+
+
+def due_state(promised_date: date | None, status: str = CaseStatus.RUNNING) -> DueState:
+    """Overdue or due today for a running case, measured in Shanghai."""
+    if promised_date is None or status != "running":
+        return DueState.NONE
+    today = clock.local_now().date()
+    if promised_date < today:
+        return DueState.OVERDUE
+    return DueState.TODAY if promised_date == today else DueState.NONE
+
+
+def promised_days(guide: dict[str, Any]) -> int:
+    return int(guide.get("promised_days", 0))
+
+
+
+def fill_promised_dates(rt: Runtime) -> list[str]:
+    """Promised dates for running cases accepted while their year's holidays were not yet entered.
+
+    Counted from each case's acceptance, as they would have been; returns the case numbers dated.
+    """
+    rt.reference.forget()
+    with rt.db.read() as session:
+        waiting = list(session.scalars(select(Case.id).where(
+            Case.status == CaseStatus.RUNNING, Case.promised_date.is_(None), Case.promised_note.is_not(None))
+            .order_by(Case.id)))
+    dated = []
+    for case_id in waiting:
+        with rt.db.write() as session:
+            case = lock_case(session, case_id)
+            if case.promised_date is not None:
+                continue
+            guide = rt.versions.get(session, case.version_id).guide
+            columns = promised(rt.reference.calendar(session), promised_days(guide), case.accepted_at)
+            if columns["promised_date"] is None:
+                continue
+            chain.append(session, case, EventKind.PROMISED_DATE_SET, None, clock.now(), step="承诺办结日期",
+                         before={"promised_note": case.promised_note},
+                         after={"promised_date": columns["promised_date"].isoformat()})
+            write_case(session, case, **columns)
+            dated.append(case.case_number)
+    return dated

@@ -1,0 +1,67 @@
+"""Deploying procedures: a new immutable version per change, and which version is current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..errors import NotFound
+from ..models import ProcedureVersion, Role, ServiceItem
+from .bundle import ProcedureBundle, read_folder
+
+
+def deploy(session: Session, bundle: ProcedureBundle, deployed_by: str) -> tuple[ProcedureVersion, bool]:
+    """Store a new version unless the current one is identical; returns (version, created)."""
+    item = session.get(ServiceItem, bundle.code, with_for_update=True)
+    if item is None:
+        item = ServiceItem(code=bundle.code, name=bundle.guide["name"])
+        session.add(item)
+        session.flush()
+    current = session.get(ProcedureVersion, item.current_version_id) if item.current_version_id else None
+    if current is not None and current.checksum == bundle.checksum:
+        return current, False
+    number = session.scalar(
+        select(func.coalesce(func.max(ProcedureVersion.version), 0)).where(
+            ProcedureVersion.item_code == bundle.code
+        )
+    )
+    version = ProcedureVersion(
+        item_code=bundle.code, version=(number or 0) + 1, process_id=bundle.process_id,
+        bpmn_xml=bundle.bpmn_xml, forms=bundle.forms, guide=bundle.guide, checksum=bundle.checksum,
+        deployed_at=clock.now(), deployed_by=deployed_by,
+    )
+    session.add(version)
+    session.flush()
+    item.name = bundle.guide["name"]
+    item.current_version_id = version.id
+    return version, True
+
+
+def known_roles(session: Session) -> set[str]:
+    return set(session.scalars(select(Role.code)))
+
+
+def current_version_id(session: Session, item_code: str) -> int:
+    version_id = session.scalar(select(ServiceItem.current_version_id).where(ServiceItem.code == item_code))
+    if version_id is None:
+        raise NotFound(f"未找到事项编码为“{item_code}”的事项")
+    return version_id
+
+
+def current_version(session: Session, item_code: str) -> ProcedureVersion:
+    version = session.get(ProcedureVersion, current_version_id(session, item_code))
+    assert version is not None
+    return version
+
+
+def deploy_folders(session: Session, folders: list[Path], deployed_by: str = "system") -> list[str]:
+    """Read, check and deploy each folder; the caller's transaction stores all or nothing."""
+    roles = known_roles(session)
+    done = []
+    for folder in folders:
+        version, created = deploy(session, read_folder(folder, roles), deployed_by)
+        done.append(f"{version.item_code} v{version.version}{'（新版本）' if created else '（未变化）'}")
+    return done

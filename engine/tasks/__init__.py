@@ -1,0 +1,1 @@
+"""What staff do to a task: claim and release, complete; the inboxes that list them."""

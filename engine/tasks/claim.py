@@ -1,0 +1,49 @@
+"""认领 / 释放: a post holder takes a post's task as theirs, or gives it back to the post."""
+
+from __future__ import annotations
+
+from .. import clock
+from ..audit import chain
+from ..cases.context import Runtime
+from ..cases.locking import TaskRecord, lock_task
+from ..db import queue_update
+from ..errors import BianminError, Conflict, Forbidden
+from ..models import Task
+from ..people.access import Standing, task_access
+from ..vocabulary import EventKind
+
+TASKS = Task.__table__
+
+
+def refusal(task: TaskRecord, standing: Standing) -> BianminError:
+    """Why a post holder may not work an open task, as the engine says it everywhere."""
+    if standing == Standing.AWAY:
+        return Forbidden("您已标记为不在岗，请先恢复在岗再办理任务")
+    holder = task.assignee.display_name if task.assignee else "他人"
+    return Conflict(f"该任务已由{holder}认领，请联系其办理或等待其释放")
+
+
+def claim(rt: Runtime, actor_id: int, task_id: str) -> TaskRecord:
+    with rt.db.write() as session:
+        actor, task, case = lock_task(session, actor_id, task_id)
+        if task.assignee_id == actor.id:
+            return task
+        decided = task_access(actor, task, bool(task.assignee and task.assignee.away))
+        if not decided.may_claim:
+            raise refusal(task, decided.standing)
+        before = {"assignee": task.assignee.display_name if task.assignee else None}
+        queue_update(session, TASKS, task.id, assignee_id=actor.id)
+        chain.append(session, case, EventKind.TASK_CLAIMED, actor, clock.now(), task_id=task.id, step=task.name,
+                     before=before, after={"assignee": actor.display_name})
+        return task
+
+
+def release(rt: Runtime, actor_id: int, task_id: str) -> TaskRecord:
+    with rt.db.write() as session:
+        actor, task, case = lock_task(session, actor_id, task_id)
+        if task.assignee_id != actor.id:
+            raise Conflict("只能释放自己认领的任务")
+        queue_update(session, TASKS, task.id, assignee_id=None)
+        chain.append(session, case, EventKind.TASK_RELEASED, actor, clock.now(), task_id=task.id, step=task.name,
+                     before={"assignee": actor.display_name}, after={"assignee": None})
+        return task

@@ -1,0 +1,57 @@
+"""办理: a post holder submits a task's form and the case moves on to its next steps."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from .. import clock
+from ..audit import chain
+from ..cases.context import Runtime
+from ..cases.locking import lock_task
+from ..cases.reconcile import Step, advance, mirrored
+from ..db import queue_update
+from ..errors import BianminError, Conflict, ValidationFailed
+from ..models import Task
+from ..people.access import task_access
+from ..procedures import forms
+from ..vocabulary import EventKind, TaskStatus
+from .claim import refusal
+
+TASKS = Task.__table__
+
+
+def complete(rt: Runtime, actor_id: int, task_id: str, data: Any) -> Step:
+    with rt.db.write() as session:
+        actor, task, case = lock_task(session, actor_id, task_id)
+        decided = task_access(actor, task, bool(task.assignee and task.assignee.away))
+        if not decided.may_complete:
+            raise refusal(task, decided.standing)
+        version = rt.versions.get(session, case.version_id)
+        if task.form_file:
+            forms.validate(version.forms[task.form_file], data, task.name)
+        elif not isinstance(data, dict):
+            raise ValidationFailed("提交的数据格式不正确")
+        workflow = rt.load(case, version)
+        before_rows = mirrored(workflow)
+        spiff_task = workflow.get_task_from_id(UUID(task.id))
+        if spiff_task is None or spiff_task.state != TaskState.READY:
+            raise Conflict("该任务在流程中已不可办理，请刷新页面")
+        before = {key: spiff_task.data.get(key) for key in data}
+        spiff_task.data.update(data)
+        now = clock.now()
+        try:
+            spiff_task.run()
+        except WorkflowException as exc:
+            raise BianminError(f"环节“{task.name}”执行失败：{exc}") from exc
+        queue_update(session, TASKS, task.id, status=TaskStatus.COMPLETED, completed_at=now,
+                     completed_by_id=actor.id, assignee_id=task.assignee_id or actor.id)
+        chain.append(session, case, EventKind.TASK_COMPLETED, actor, now, task_id=task.id, step=task.name,
+                     before=before, after=data)
+        before_rows.ready.pop(task.id, None)
+        step = advance(rt, session, case, workflow, before_rows, actor, now)
+    rt.states.put(case.id, case.revision, workflow)
+    return step

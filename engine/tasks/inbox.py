@@ -1,0 +1,85 @@
+"""The two inboxes (my tasks; my post's unclaimed tasks) as one query each, for the web UI and the API alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Boolean, ColumnElement, Row, and_, bindparam, func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from ..models import Case, OrgUnit, ServiceItem, Task, User
+from ..people.access import Staff
+from ..vocabulary import TaskStatus
+
+SCOPES = ("mine", "post")
+SORTS = ("due", "arrived")
+TASKS, CASES, ITEMS, USERS = Task.__table__, Case.__table__, ServiceItem.__table__, User.__table__
+_COLLEAGUE = USERS.alias("colleague")
+_AWAY_COLLEAGUES = select(_COLLEAGUE.c.id).where(
+    _COLLEAGUE.c.role_code == bindparam("role_code"), _COLLEAGUE.c.org_id == bindparam("org_id"),
+    _COLLEAGUE.c.away.is_(True), _COLLEAGUE.c.id != bindparam("user_id"),
+)
+# The two inboxes as conditions on the task table, built once; `_params(user)` fills them in.
+INBOX: dict[str, ColumnElement[bool]] = {
+    # Open tasks claimed by the user, plus those of away colleagues on the same post (unless the user is away too).
+    "mine": and_(TASKS.c.status == TaskStatus.OPEN, or_(
+        TASKS.c.assignee_id == bindparam("user_id"),
+        and_(not_(bindparam("user_away", type_=Boolean)), TASKS.c.assignee_id.in_(_AWAY_COLLEAGUES),
+             TASKS.c.role_code == bindparam("role_code"), TASKS.c.org_id == bindparam("org_id")),
+    )),
+    # Open, unclaimed tasks of the user's post: anyone on the post may claim them.
+    "post": and_(TASKS.c.status == TaskStatus.OPEN, TASKS.c.role_code == bindparam("role_code"),
+                 TASKS.c.org_id == bindparam("org_id"), TASKS.c.assignee_id.is_(None)),
+}
+
+_VILLAGE, _ASSIGNEE = OrgUnit.__table__.alias("village"), USERS.alias("assignee")
+# A task with what an inbox line shows of its case; also how one task is read for the API.
+TASK_ROWS = select(
+    TASKS.c.id, TASKS.c.name, TASKS.c.element_id, TASKS.c.role_code, TASKS.c.org_id, TASKS.c.status,
+    TASKS.c.created_at, TASKS.c.form_file, TASKS.c.ui_form_file, TASKS.c.assignee_id,
+    CASES.c.id.label("case_id"), CASES.c.case_number, CASES.c.item_code, ITEMS.c.name.label("item_name"),
+    CASES.c.applicant_name, CASES.c.applicant_id_number, CASES.c.promised_date, CASES.c.promised_note,
+    CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, CASES.c.version_id,
+    _VILLAGE.c.code.label("village_code"), _VILLAGE.c.name.label("village_name"),
+    _VILLAGE.c.level.label("village_level"), _ASSIGNEE.c.username.label("assignee_username"),
+    _ASSIGNEE.c.display_name.label("assignee_name"), _ASSIGNEE.c.away.label("assignee_away"),
+).select_from(
+    TASKS.join(CASES, CASES.c.id == TASKS.c.case_id).join(ITEMS, ITEMS.c.code == CASES.c.item_code)
+    .join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id).outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
+)
+TASK_BY_ID = TASK_ROWS.where(TASKS.c.id == bindparam("task_id"))
+
+
+def _order(sort: str, descending: bool) -> list[Any]:
+    if sort == "arrived":
+        return [TASKS.c.created_at.desc() if descending else TASKS.c.created_at.asc(), TASKS.c.id]
+    # Cases without a promised date (missing holiday data) go last either way.
+    return [CASES.c.promised_date.is_(None), CASES.c.promised_date.desc() if descending else CASES.c.promised_date,
+            TASKS.c.created_at, TASKS.c.id]
+
+
+INBOX_ROWS = {
+    (scope, sort, descending): TASK_ROWS.where(condition).order_by(*_order(sort, descending)).limit(bindparam("limit"))
+    for scope, condition in INBOX.items() for sort in SORTS for descending in (False, True)
+}
+COUNTS = {scope: select(func.count()).select_from(TASKS).where(condition) for scope, condition in INBOX.items()}
+
+
+def _params(user: Staff) -> dict[str, Any]:
+    return {"user_id": user.id, "role_code": user.role_code, "org_id": user.org_id, "user_away": bool(user.away)}
+
+
+def tasks(session: Session, user: Staff, scope: str, *, limit: int, sort: str = "due",
+          descending: bool = False) -> Sequence[Row[Any]]:
+    """Inbox lines, soonest promised date first unless asked otherwise."""
+    statement = INBOX_ROWS[(scope, sort, descending)]
+    return session.connection().execute(statement, {**_params(user), "limit": limit}).all()
+
+
+def count(session: Session, user: Staff, scope: str) -> int:
+    return session.connection().execute(COUNTS[scope], _params(user)).scalar_one()
+
+
+def task_row(session: Session, task_id: str) -> Row[Any] | None:
+    return session.connection().execute(TASK_BY_ID, {"task_id": task_id}).first()

@@ -1,0 +1,45 @@
+"""The words a case is told in: statuses, results and history event kinds, stored as their string values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class TimerStatus(StrEnum):
+    WAITING = "waiting"
+    FIRED = "fired"
+
+
+class CaseResult(StrEnum):
+    """What an end event's `caseResult` property says; a procedure may use codes of its own."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    COMPLETED = "completed"
+
+
+class EventKind(StrEnum):
+    CASE_STARTED = "case_started"
+    TASK_CREATED = "task_created"
+    TASK_CLAIMED = "task_claimed"
+    # 释放: the holder gives a claimed task back to the post (never 退回, which sends a case back a step).
+    TASK_RELEASED = "task_released"
+    TASK_COMPLETED = "task_completed"
+    TASK_CANCELLED = "task_cancelled"
+    TIMER_STARTED = "timer_started"
+    TIMER_FIRED = "timer_fired"
+    CASE_COMPLETED = "case_completed"
+    # Stored under its first name: history rows are hashed, so chains written with it must still verify.
+    PROMISED_DATE_SET = "due_date_set"
+    VARIABLES_SET = "variables_set"
