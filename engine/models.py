@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from .vocabulary import CaseStatus, TaskStatus, TimerStatus
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC and always hands back aware UTC datetimes (SQLite would otherwise drop the zone)."""
@@ -152,7 +154,7 @@ class Case(Base):
     applicant_name: Mapped[str] = mapped_column(String(100))
     applicant_id_number: Mapped[str] = mapped_column(String(18), index=True)
     applicant_phone: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="running", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=CaseStatus.RUNNING, index=True)
     result: Mapped[str | None] = mapped_column(String(20))
     started_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     accepted_at: Mapped[datetime]
@@ -185,7 +187,7 @@ class Task(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
     form_file: Mapped[str | None] = mapped_column(String(200))
     ui_form_file: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
@@ -209,7 +211,7 @@ class Timer(Base):
     element_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20), default="waiting")
+    status: Mapped[str] = mapped_column(String(20), default=TimerStatus.WAITING)
     fired_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_timer_due", "status", "due_at"),)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from engine.vocabulary import CaseStatus, EventKind, TaskStatus
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -119,7 +121,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"}, "case_number": {"type": "string", "description": "办件编号"},
             "item_code": STRING, "item_name": STRING,
-            "status": {"enum": ["running", "completed"]},
+            "status": {"enum": list(CaseStatus)},
             "result": {"type": ["string", "null"], "description": "办结结果，如 approved、rejected"},
             "applicant": {
                 "type": "object",
@@ -155,7 +157,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": STRING, "case_id": {"type": "integer"}, "case_number": STRING, "item_code": STRING,
             "item_name": STRING, "step": STRING, "element_id": STRING, "role": STRING,
-            "status": {"enum": ["open", "completed", "cancelled"]}, "applicant_name": STRING,
+            "status": {"enum": list(TaskStatus)}, "applicant_name": STRING,
             "applicant_id_number": {"type": "string", "description": "已脱敏"}, "village": _ref("Place"),
             "created_at": DATE_TIME, "promised_date": NULLABLE_DATE, "assignee": _ref("Person"),
             "form": {**NULLABLE_STRING, "description": "表单 JSON Schema 文件名"},
@@ -180,8 +182,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "seq": {"type": "integer"}, "at": DATE_TIME, "actor": STRING,
-            "kind": {"type": "string", "examples": ["case_started", "task_created", "task_claimed",
-                                                    "task_completed", "timer_fired", "case_completed"]},
+            "kind": {"enum": list(EventKind)},
             "task_id": NULLABLE_STRING, "step": NULLABLE_STRING,
             "before": {"type": ["object", "null"]}, "after": {"type": ["object", "null"]},
             "prev_hash": STRING, "hash": {"type": "string", "description": "SHA-256，与上一条记录的 hash 链接"},

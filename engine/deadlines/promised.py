@@ -36,7 +36,7 @@ def promised(work_calendar: calendar.WorkCalendar, promised_days: int, accepted_
 
 def due_state(promised_date: date | None, status: str = CaseStatus.RUNNING) -> DueState:
     """Overdue or due today for a running case, measured in Shanghai."""
-    if promised_date is None or status != "running":
+    if promised_date is None or status != CaseStatus.RUNNING:
         return DueState.NONE
     today = clock.local_now().date()
     if promised_date < today:
