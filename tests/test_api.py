@@ -273,11 +273,20 @@ def test_bad_case_input_is_refused_and_changes_nothing(sqlite_client: FlaskClien
     invalid_id = client.post("/api/v1/cases", headers=headers, json={**good, "applicant": bad_id})
     assert invalid_id.status_code == 422 and "身份证" in invalid_id.json["error"]
     assert any("校验位" in line for line in invalid_id.json["details"])
+    assert invalid_id.json["fields"] == {"id_number": ["身份证号码校验位不正确，请核对"]}
+    bad_person = client.post("/api/v1/cases", headers=headers, json={**good, "applicant": {
+        **good["applicant"], "name": "王", "phone": "12"}})
+    assert bad_person.status_code == 422 and bad_person.json["fields"] == {
+        "name": ["申请人姓名应为 2 至 30 个字"], "phone": ["联系电话应为 11 位手机号码或带区号的固定电话"]}
 
     wrong_type = client.post("/api/v1/cases", headers=headers,
                              json={**good, "data": {**good["data"], "household_size": "三口人"}})
     assert wrong_type.status_code == 422 and "家庭人口" in wrong_type.json["error"]
     assert wrong_type.json["details"] == ["“家庭人口”应填写整数"]
+    assert wrong_type.json["fields"] == {"household_size": ["“家庭人口”应填写整数"]}
+    without_reason = {key: value for key, value in good["data"].items() if key != "reason"}
+    missing_field = client.post("/api/v1/cases", headers=headers, json={**good, "data": without_reason})
+    assert missing_field.status_code == 422 and missing_field.json["fields"] == {"reason": ["“申请理由”为必填项"]}
     not_an_object = client.post("/api/v1/cases", headers=headers, json={**good, "data": ["a"]})
     assert not_an_object.status_code == 422 and not_an_object.json["error"]
 
@@ -311,6 +320,8 @@ def test_wrong_form_data_for_a_task_is_refused(client: FlaskClient, services: Se
                         {"village_decision": "maybe", "village_opinion": 3})
     assert response.status_code == 422 and "村委会初审" in response.json["error"]
     assert len(response.json["details"]) == 2
+    assert response.json["fields"] == {"village_decision": ["“初审结论”的取值不在可选范围内"],
+                                       "village_opinion": ["“审核意见”应填写文字"]}
     not_json = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=auth(services, "dongpo_committee"),
                            data="village_decision=approve", content_type="text/plain")
     assert not_json.status_code == 400

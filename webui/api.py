@@ -1,7 +1,8 @@
 """JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history and deployment.
 
 Every route but /openapi.json needs `Authorization: Bearer <token>`. Errors are JSON
-`{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status.
+`{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status; a 422 from validation
+adds `"fields": {"<field>": [...]}`.
 """
 
 from __future__ import annotations
@@ -69,9 +70,17 @@ def _unauthorized(message: str) -> Any:
     return {"error": message, "details": []}, 401, {"WWW-Authenticate": 'Bearer realm="bianmin"'}
 
 
+def error_body(exc: BianminError) -> dict[str, Any]:
+    """The JSON error body; a validation failure also keys its messages by field, as `fields`."""
+    body: dict[str, Any] = {"error": exc.message, "details": exc.details}
+    if isinstance(exc, ValidationFailed):
+        body["fields"] = exc.fields
+    return body
+
+
 @bp.errorhandler(BianminError)
 def _engine_error(exc: BianminError) -> Any:
-    return {"error": exc.message, "details": exc.details}, exc.status
+    return error_body(exc), exc.status
 
 
 _HTTP_MESSAGES = {

@@ -40,7 +40,8 @@ from .i18n import CASE_RESULTS, EVENT_FIELDS, label, t
 bp = Blueprint("cases", __name__)
 
 VIEWER_SCRIPT = "bpmn-navigated-viewer.production.min.js"
-APPLICANT_FIELDS = {"applicant_name": "姓名", "applicant_id_number": "身份证", "applicant_phone": "电话"}
+# The engine keys applicant errors by the applicant's fields; the form names its inputs after them.
+APPLICANT_FIELDS = {"name": "applicant_name", "id_number": "applicant_id_number", "phone": "applicant_phone"}
 CASE_LIST_LIMIT = 100
 
 
@@ -100,11 +101,8 @@ def new_case() -> Any:
         try:
             Applicant.parse(applicant)
         except ValidationFailed as exc:
-            for message in exc.details or [exc.message]:
-                summary.append(message)
-                target = next((k for k, word in APPLICANT_FIELDS.items() if word in message), None)
-                if target:
-                    errors.setdefault(target, []).append(message)
+            summary += exc.details or [exc.message]
+            formrender.attach(errors, {APPLICANT_FIELDS[key]: texts for key, texts in exc.fields.items()})
         data, messages = _check_form(schema, request.form, errors)
         summary += messages
         if not summary:
@@ -112,7 +110,7 @@ def new_case() -> Any:
                 case = svc.cases.start_case(g.user.id, version.item_code, village_code, applicant, data).case
             except ValidationFailed as exc:
                 summary = exc.details or [exc.message]
-                formrender.attach_messages(schema, summary, errors)
+                formrender.attach(errors, exc.fields)
             else:
                 flash(t("case_started", number=case.case_number), "success")
                 return redirect(url_for("cases.case", case_id=case.id))
@@ -145,11 +143,11 @@ def _check_form(schema: dict[str, Any], posted: Any, errors: dict[str, list[str]
     try:
         forms.validate(schema, data)
     except ValidationFailed as exc:
-        unreadable = [str(schema["properties"][name].get("title", name)) for name in problems]
-        # A field that could not be read was left out: do not also call it missing.
-        rest = [m for m in exc.details or [exc.message] if not any(f"“{title}”" in m for title in unreadable)]
-        formrender.attach_messages(schema, rest, errors)
-        messages += rest
+        # A field that could not be read was left out of `data`: do not also call it missing.
+        kept = {name: texts for name, texts in exc.fields.items() if name not in problems}
+        left_out = [text for name in problems for text in exc.fields.get(name, [])]
+        formrender.attach(errors, kept)
+        messages += [text for text in exc.details or [exc.message] if text not in left_out]
     return data, messages
 
 
@@ -217,7 +215,7 @@ def task(task_id: str) -> Any:
         svc.cases.complete(g.user.id, task_id, data)
     except ValidationFailed as exc:
         summary = exc.details or [exc.message]
-        formrender.attach_messages(schema, summary, errors)
+        formrender.attach(errors, exc.fields)
         return _render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
     except Conflict as exc:
         return _render_task(task_id, raw=request.form, conflict=exc.message, status=409)

@@ -44,6 +44,9 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "error": {"type": "string", "description": "可直接展示给用户的中文说明"},
             "details": {"type": "array", "items": STRING, "description": "逐条列出的具体问题"},
+            "fields": {"type": "object", "additionalProperties": {"type": "array", "items": STRING},
+                       "description": "仅数据校验未通过（422）时出现：按字段名（申请人信息为 name、id_number、phone，"
+                                      "表单为其属性名）归类的问题；针对整张表单的问题只在 details 中"},
         },
     },
     "Person": {
@@ -311,8 +314,9 @@ DOCUMENT: dict[str, Any] = {
         "title": "便民 Bianmin API",
         "version": "1.0.0",
         "description": "村、乡镇便民服务中心的办件 API。除本文档外均需 Bearer 访问令牌（`bianmin token create 用户名` "
-                       "生成）。错误一律返回 JSON：`{\"error\": 中文说明, \"details\": [...]}`。时间为北京时间 "
-                       "ISO 8601（+08:00），日期为 YYYY-MM-DD。调用者只能看到本辖区的办件和任务。",
+                       "生成）。错误一律返回 JSON：`{\"error\": 中文说明, \"details\": [...]}`，数据校验未通过时"
+                       "另有按字段归类的 `fields`。时间为北京时间 ISO 8601（+08:00），日期为 YYYY-MM-DD。"
+                       "调用者只能看到本辖区的办件和任务。",
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerAuth": []}],
