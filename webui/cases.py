@@ -17,14 +17,14 @@ from flask import (
     url_for,
 )
 from lxml import etree
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import history
+from engine.cases import queries
 from engine.cases.intake import Applicant
 from engine.deadlines.promised import due_state
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
-from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, Timer, User
 from engine.people import access
 from engine.people.access import Standing
@@ -329,21 +329,14 @@ def diagram(case_id: int) -> Any:
 @bp.route("/cases")
 @login_required
 def case_list() -> Any:
-    query = request.args.get("q", "").strip()
+    search = request.args.get("q", "").strip()
     status = request.args.get("status", "")
-    stmt = select(Case).where(access.case_visible_to(g.user))
-    if query:
-        stmt = stmt.where(or_(Case.case_number == query.upper(), Case.applicant_name == query,
-                              Case.applicant_id_number == query.upper()))
-    if status in ("running", "completed"):
-        stmt = stmt.where(Case.status == status)
     with helpers.services().db.read() as db:
-        cases = list(db.scalars(stmt.order_by(Case.accepted_at.desc(), Case.id.desc()).limit(CASE_LIST_LIMIT)))
-        rows = [{"case": c, "due_state": due_state(c.promised_date, c.status)}
-                for c in cases]
-        return render_template("case_list.html", rows=rows, q=query, status=status,
-                               truncated=len(rows) >= CASE_LIST_LIMIT, limit=CASE_LIST_LIMIT,
-                               mask=mask_id_number)
+        found = queries.case_list(db, g.user, search=search, status=queries.case_status(status),
+                                  limit=CASE_LIST_LIMIT)
+    rows = [{"case": row, "due_state": due_state(row.promised_date, row.status)} for row in found]
+    return render_template("case_list.html", rows=rows, q=search, status=status,
+                           truncated=len(rows) >= CASE_LIST_LIMIT, limit=CASE_LIST_LIMIT)
 
 
 # -- bpmn-js from the project's node_modules (installed by `npm ci`, never copied into the repo) --------
