@@ -32,6 +32,7 @@ from engine.procedures import forms
 from engine.procedures.diagram import NS as BPMN_NS
 from engine.procedures.diagram import diagram_info, markers
 from engine.procedures.spiff import parse_xml
+from engine.vocabulary import TaskStatus
 
 from . import formrender, helpers
 from .auth import login_required
@@ -154,9 +155,13 @@ def _check_form(schema: dict[str, Any], posted: Any, errors: dict[str, list[str]
 # -- handling a task -------------------------------------------------------------------------------
 
 
-def _task_notice(user: User, task: Task) -> tuple[str | None, bool]:
-    """A note for the task page and whether the form may be submitted by this user, as the engine's rule decides."""
-    decided = access.task_access(user, task, bool(task.assignee and task.assignee.away))
+def _task_access(user: User, task: Task) -> access.TaskAccess:
+    return access.task_access(user, task, bool(task.assignee and task.assignee.away))
+
+
+def _task_notice(user: User, task: Task) -> tuple[str | None, access.TaskAccess]:
+    """A note for the task page and what this user may do with the task, as the engine's rule decides."""
+    decided = _task_access(user, task)
     holder = task.assignee.display_name if task.assignee else ""
     notes = {
         Standing.COMPLETED: lambda: t("task_completed_by", who=task.completed_by.display_name if task.completed_by
@@ -169,7 +174,7 @@ def _task_notice(user: User, task: Task) -> tuple[str | None, bool]:
         Standing.COVERING: lambda: t("covering_for", name=holder),
         Standing.YOURS: lambda: None,
     }
-    return notes[decided.standing](), decided.may_complete
+    return notes[decided.standing](), decided
 
 
 def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
@@ -180,16 +185,16 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
         version = _version(db, case)
         schema = version.forms.get(task.form_file or "", {"type": "object", "properties": {}})
         ui = version.forms.get(task.ui_form_file or "", {})
-        notice, editable = _task_notice(g.user, task)
+        notice, decided = _task_notice(g.user, task)
         application, steps = _submitted(
             version, list(db.scalars(select(Task).where(Task.case_id == case.id))),
             list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                     CaseEvent.kind.in_(history.SUBMITTING)).order_by(CaseEvent.seq))))
-        form_html = formrender.render(schema, ui, raw=raw, errors=errors) if editable else None
+        form_html = formrender.render(schema, ui, raw=raw, errors=errors) if decided.may_complete else None
         return render_template(
             "task.html", task=task, case=case, version=version, schema=schema, form_html=form_html,
-            notice=notice, conflict=conflict, summary=summary or [], application=application,
-            steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
+            may_claim=decided.may_claim, notice=notice, conflict=conflict, summary=summary or [],
+            application=application, steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
             due_state=due_state(case.promised_date, case.status),
         ), status
 
@@ -205,11 +210,11 @@ def task(task_id: str) -> Any:
         version = _version(db, found.case)
         schema = version.forms.get(found.form_file or "", {"type": "object", "properties": {}})
         case_number, step = found.case.case_number, found.name
-        _notice, editable = _task_notice(g.user, found)
+        may_complete = _task_access(g.user, found).may_complete
     errors: dict[str, list[str]] = {}
     data, summary = _check_form(schema, request.form, errors)
     # Someone who may not work the task gets the engine's own refusal, not a form to correct.
-    if summary and editable:
+    if summary and may_complete:
         return _render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
     try:
         svc.cases.complete(g.user.id, task_id, data)
@@ -295,8 +300,8 @@ def case(case_id: int) -> Any:
         history = [{"event": e, "changes": _change_rows(e, schemas, orgs)} for e in events]
         open_tasks = [{
             "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
-            "can_work": access.task_access(g.user, row, bool(row.assignee and row.assignee.away)).may_complete,
-        } for row in tasks if row.status == "open"]
+            "access": _task_access(g.user, row),
+        } for row in tasks if row.status == TaskStatus.OPEN]
         done, active = markers(diagram_info(version), tasks, timers, events)
         starter = db.get(User, found.started_by_id)
         return render_template(
