@@ -156,6 +156,7 @@ def _check_form(schema: dict[str, Any], posted: Any, errors: dict[str, list[str]
 
 
 def _task_access(user: User, task: Task) -> access.TaskAccess:
+    """The engine's rule for this user and task; the holder's absence is read from the loaded task."""
     return access.task_access(user, task, bool(task.assignee and task.assignee.away))
 
 
