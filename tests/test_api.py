@@ -19,6 +19,7 @@ from engine import clock
 from engine.cases.service import CaseService
 from engine.config import ROOT
 from engine.db import Database
+from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, ProcedureVersion, ServiceItem, Task
 from engine.people import accounts
 from engine.services import Services
@@ -28,6 +29,7 @@ from webui import create_app
 
 DONGPO = "510123101201"
 HEWAN = "510123101202"
+LIULIN = "510123102201"
 DIBAO_DIR = ROOT / "bpmn" / "dibao"
 TOKENS: dict[tuple[str, str], str] = {}
 
@@ -67,10 +69,12 @@ def item(client: FlaskClient, svc: Services, code: str) -> dict[str, Any]:
     return next(entry for entry in response.json["items"] if entry["code"] == code)
 
 
-def start_dibao(client: FlaskClient, svc: Services, village: str = DONGPO, agent: str = "dongpo_agent") -> dict:
+def start_dibao(client: FlaskClient, svc: Services, village: str = DONGPO, agent: str = "dongpo_agent",
+                person: dict[str, str] | None = None) -> dict:
     schema = item(client, svc, "MZ-DIBAO")["application_schema"]
     response = client.post("/api/v1/cases", headers=auth(svc, agent), json={
-        "item_code": "MZ-DIBAO", "village_code": village, "applicant": applicant(village), "data": fill(schema),
+        "item_code": "MZ-DIBAO", "village_code": village, "applicant": person or applicant(village),
+        "data": fill(schema),
     })
     assert response.status_code == 201, response.json
     return response.json
@@ -254,6 +258,42 @@ def test_other_jurisdictions_cannot_see_or_touch_a_case(client: FlaskClient, ser
     assert response.status_code == 403 and "窗口" in response.json["error"]
 
 
+def test_case_list_shows_the_callers_jurisdiction_newest_first(client: FlaskClient, services: Services) -> None:
+    name = "赵列表"
+    people = {village: applicant(village) | {"name": name} for village in (DONGPO, LIULIN, HEWAN)}
+    started = {}
+    for village, agent in ((DONGPO, "dongpo_agent"), (LIULIN, "liulin_agent"), (HEWAN, "hewan_agent")):
+        started[village] = start_dibao(client, services, village, agent, people[village])["case_number"]
+        clock.travel(timedelta(hours=1))
+
+    def listed(username: str, query: str = "") -> list[str]:
+        response = client.get(f"/api/v1/cases?{query or 'q=' + name}", headers=auth(services, username))
+        assert response.status_code == 200, response.json
+        return [case["case_number"] for case in response.json["cases"]]
+
+    # 石桥镇 sees its own village's case and none of 清水镇's; each village sees only its own.
+    assert listed("shiqiao_civil") == [started[LIULIN]]
+    assert listed("qingshui_civil") == [started[HEWAN], started[DONGPO]]
+    assert listed("dongpo_agent") == [started[DONGPO]]
+    assert listed("county_civil") == [started[HEWAN], started[LIULIN], started[DONGPO]]
+    assert listed("shiqiao_civil", f"q={started[DONGPO]}") == []
+    assert listed("qingshui_civil", f"q={started[DONGPO].lower()}") == [started[DONGPO]]
+    assert listed("qingshui_civil", f"q={people[DONGPO]['id_number']}") == [started[DONGPO]]
+    assert listed("qingshui_civil", f"q={name}&status=completed") == []
+    assert listed("qingshui_civil", f"q={name}&status=running&limit=1") == [started[HEWAN]]
+
+    response = client.get(f"/api/v1/cases?q={name}", headers=auth(services, "qingshui_civil"))
+    [row] = [case for case in response.json["cases"] if case["case_number"] == started[DONGPO]]
+    assert row["applicant"] == {"name": name, "id_number": mask_id_number(people[DONGPO]["id_number"]),
+                                "phone": people[DONGPO]["phone"]}
+    assert people[DONGPO]["id_number"] not in response.get_data(as_text=True)
+    assert row["item_name"] == "农村居民最低生活保障" and row["village"]["name"] == "东坡村"
+    assert row["status"] == "running" and "tasks" not in row
+    for query in ("status=open", "limit=0", "limit=501", "limit=many"):
+        refused = client.get(f"/api/v1/cases?{query}", headers=auth(services, "qingshui_civil"))
+        assert refused.status_code == 400 and refused.json["error"], query
+
+
 # -- (3) bad input changes nothing --------------------------------------------------------------
 
 
@@ -273,11 +313,20 @@ def test_bad_case_input_is_refused_and_changes_nothing(sqlite_client: FlaskClien
     invalid_id = client.post("/api/v1/cases", headers=headers, json={**good, "applicant": bad_id})
     assert invalid_id.status_code == 422 and "身份证" in invalid_id.json["error"]
     assert any("校验位" in line for line in invalid_id.json["details"])
+    assert invalid_id.json["fields"] == {"id_number": ["身份证号码校验位不正确，请核对"]}
+    bad_person = client.post("/api/v1/cases", headers=headers, json={**good, "applicant": {
+        **good["applicant"], "name": "王", "phone": "12"}})
+    assert bad_person.status_code == 422 and bad_person.json["fields"] == {
+        "name": ["申请人姓名应为 2 至 30 个字"], "phone": ["联系电话应为 11 位手机号码或带区号的固定电话"]}
 
     wrong_type = client.post("/api/v1/cases", headers=headers,
                              json={**good, "data": {**good["data"], "household_size": "三口人"}})
     assert wrong_type.status_code == 422 and "家庭人口" in wrong_type.json["error"]
     assert wrong_type.json["details"] == ["“家庭人口”应填写整数"]
+    assert wrong_type.json["fields"] == {"household_size": ["“家庭人口”应填写整数"]}
+    without_reason = {key: value for key, value in good["data"].items() if key != "reason"}
+    missing_field = client.post("/api/v1/cases", headers=headers, json={**good, "data": without_reason})
+    assert missing_field.status_code == 422 and missing_field.json["fields"] == {"reason": ["“申请理由”为必填项"]}
     not_an_object = client.post("/api/v1/cases", headers=headers, json={**good, "data": ["a"]})
     assert not_an_object.status_code == 422 and not_an_object.json["error"]
 
@@ -311,6 +360,8 @@ def test_wrong_form_data_for_a_task_is_refused(client: FlaskClient, services: Se
                         {"village_decision": "maybe", "village_opinion": 3})
     assert response.status_code == 422 and "村委会初审" in response.json["error"]
     assert len(response.json["details"]) == 2
+    assert response.json["fields"] == {"village_decision": ["“初审结论”的取值不在可选范围内"],
+                                       "village_opinion": ["“审核意见”应填写文字"]}
     not_json = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=auth(services, "dongpo_committee"),
                            data="village_decision=approve", content_type="text/plain")
     assert not_json.status_code == 400

@@ -15,6 +15,7 @@ from engine.deadlines.calendar import CalendarRefused
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer, User
 from engine.people.accounts import set_away
+from engine.procedures import forms
 from engine.procedures.deploy import current_version
 from engine.services import Services
 from engine.tasks import inbox
@@ -194,6 +195,23 @@ def test_bad_input_changes_nothing(services: Services) -> None:
         assert session.scalar(select(func.count()).select_from(CaseEvent)) == before
         assert session.get(Case, case.id).workflow_state == state
         assert session.get(Task, task.id).status == "open"
+
+
+def test_form_errors_are_keyed_by_the_field_they_concern() -> None:
+    schema = {
+        "type": "object", "required": ["size", "address"], "additionalProperties": False,
+        "properties": {
+            "size": {"type": "integer", "title": "人口"},
+            "address": {"type": "object", "title": "住址", "required": ["village"],
+                        "properties": {"village": {"type": "string", "title": "村"}}},
+        },
+    }
+    with pytest.raises(ValidationFailed) as refused:
+        forms.validate(schema, {"address": {}, "extra": 1})
+    # A missing field is keyed by its own name, a nested problem by its top-level field; a problem of
+    # the whole form is listed but belongs to no field.
+    assert refused.value.fields == {"size": ["“人口”为必填项"], "address": ["“村”为必填项"]}
+    assert sorted(refused.value.details) == sorted(["“人口”为必填项", "“村”为必填项", "表单中含有未定义的字段"])
 
 
 def test_ab_post_backup_sees_and_works_away_holders_tasks(services: Services) -> None:

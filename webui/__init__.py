@@ -32,7 +32,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     @app.errorhandler(BianminError)
     def _engine_error(exc: BianminError):  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/"):
-            return {"error": exc.message, "details": exc.details}, exc.status
+            return api.error_body(exc), exc.status
         return render_template("error.html", message=exc.message, details=exc.details), exc.status
 
     @app.errorhandler(413)

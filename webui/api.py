@@ -1,7 +1,8 @@
 """JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history and deployment.
 
 Every route but /openapi.json needs `Authorization: Bearer <token>`. Errors are JSON
-`{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status.
+`{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status; a 422 from validation
+adds `"fields": {"<field>": [...]}`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from werkzeug.exceptions import HTTPException
 
 from engine import clock
 from engine.audit import chain, history
+from engine.cases import queries
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, ValidationFailed
 from engine.idcard import mask_id_number
-from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, User
+from engine.models import CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, User
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
 from engine.procedures import bundle
@@ -33,8 +35,8 @@ from .openapi import document
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
-DEFAULT_TASK_LIMIT = 100
-MAX_TASK_LIMIT = 500
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
 UPLOAD_LABEL = "上传的流程"
 
 
@@ -69,9 +71,17 @@ def _unauthorized(message: str) -> Any:
     return {"error": message, "details": []}, 401, {"WWW-Authenticate": 'Bearer realm="bianmin"'}
 
 
+def error_body(exc: BianminError) -> dict[str, Any]:
+    """The JSON error body; a validation failure also keys its messages by field, as `fields`."""
+    body: dict[str, Any] = {"error": exc.message, "details": exc.details}
+    if isinstance(exc, ValidationFailed):
+        body["fields"] = exc.fields
+    return body
+
+
 @bp.errorhandler(BianminError)
 def _engine_error(exc: BianminError) -> Any:
-    return {"error": exc.message, "details": exc.details}, exc.status
+    return error_body(exc), exc.status
 
 
 _HTTP_MESSAGES = {
@@ -99,6 +109,17 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
+def _limit() -> int:
+    """The `limit` query argument of a list."""
+    try:
+        limit = int(request.args.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit 应为 1 至 {MAX_LIMIT} 之间的整数")
+    return limit
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(clock.SHANGHAI).isoformat(timespec="seconds") if moment else None
 
@@ -115,19 +136,9 @@ def _place(code: str, name: str, level: str) -> dict[str, str]:
     return {"code": code, "name": name, "level": level}
 
 
-# What the case and task payloads read, as Core statements built once: a case, its open tasks, task rows.
-CASES, TASKS, ITEMS = Case.__table__, Task.__table__, ServiceItem.__table__
-_VILLAGE, _TASK_ORG, _ASSIGNEE = OrgUnit.__table__.alias("village"), OrgUnit.__table__.alias("task_org"), \
-    User.__table__.alias("assignee")
-CASE_HEAD = select(
-    CASES.c.id, CASES.c.case_number, CASES.c.item_code, ITEMS.c.name.label("item_name"), CASES.c.status,
-    CASES.c.result, CASES.c.applicant_name, CASES.c.applicant_id_number, CASES.c.applicant_phone,
-    CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, _VILLAGE.c.code.label("village_code"),
-    _VILLAGE.c.name.label("village_name"), _VILLAGE.c.level.label("village_level"), CASES.c.accepted_at,
-    CASES.c.promised_date, CASES.c.promised_note, CASES.c.completed_at,
-).select_from(
-    CASES.join(ITEMS, ITEMS.c.code == CASES.c.item_code).join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id)
-).where(CASES.c.id == bindparam("case_id"))
+# A case's open tasks as the case payload lists them, as a Core statement built once.
+TASKS = Task.__table__
+_TASK_ORG, _ASSIGNEE = OrgUnit.__table__.alias("task_org"), User.__table__.alias("assignee")
 OPEN_TASKS = select(
     TASKS.c.id, TASKS.c.name, TASKS.c.element_id, TASKS.c.role_code, Role.__table__.c.name.label("role_name"),
     _TASK_ORG.c.code.label("org_code"), _TASK_ORG.c.name.label("org_name"), _TASK_ORG.c.level.label("org_level"),
@@ -199,8 +210,21 @@ def start_case() -> Any:
     case = services().cases.start_case(_user().id, item_code, village_code, body.get("applicant"),
                                    body.get("data", {})).case
     with services().db.read() as session:
-        payload = _case_summary(session, _case_head(session, case.id))
+        payload = _case_summary(session, queries.case_row(session, case.id))
     return payload, 201, {"Location": url_for("api.get_case", case_id=case.id)}
+
+
+@bp.get("/cases")
+def list_cases() -> Any:
+    asked = request.args.get("status", "")
+    status = queries.case_status(asked)
+    if asked and status is None:
+        raise BadRequest("status 只能是 running（办理中）或 completed（已办结）")
+    limit = _limit()
+    with services().db.read() as session:
+        rows = queries.case_list(session, _user(), search=request.args.get("q", "").strip(), status=status,
+                                 limit=limit)
+    return {"cases": [_case_json(row) for row in rows]}
 
 
 @bp.get("/cases/<int:case_id>")
@@ -228,15 +252,23 @@ def case_events(case_id: int) -> Any:
     }
 
 
-def _case_head(session: Session, case_id: int) -> Any:
-    return session.connection().execute(CASE_HEAD, {"case_id": case_id}).first()
-
-
 def _visible_case(session: Session, case_id: int) -> Any:
-    head = _case_head(session, case_id)
+    head = queries.case_row(session, case_id)
     if head is None or not access.may_see_case(_user(), head):
         raise NotFound("办件不存在，或不在您的辖区内")
     return head
+
+
+def _case_json(head: Any) -> dict[str, Any]:
+    return {
+        "id": head.id, "case_number": head.case_number, "item_code": head.item_code, "item_name": head.item_name,
+        "status": head.status, "result": head.result,
+        "applicant": {"name": head.applicant_name, "id_number": mask_id_number(head.applicant_id_number),
+                      "phone": head.applicant_phone},
+        "village": _place(head.village_code, head.village_name, head.village_level),
+        "accepted_at": _iso(head.accepted_at), "promised_date": _day(head.promised_date),
+        "promised_note": head.promised_note, "completed_at": _iso(head.completed_at),
+    }
 
 
 def _case_summary(session: Session, head: Any) -> dict[str, Any]:
@@ -247,16 +279,7 @@ def _case_summary(session: Session, head: Any) -> dict[str, Any]:
         "assignee": _person(row.assignee_username, row.assignee_name), "created_at": _iso(row.created_at),
         "form": row.form_file,
     } for row in session.connection().execute(OPEN_TASKS, {"case_id": head.id})]
-    return {
-        "id": head.id, "case_number": head.case_number, "item_code": head.item_code, "item_name": head.item_name,
-        "status": head.status, "result": head.result,
-        "applicant": {"name": head.applicant_name, "id_number": mask_id_number(head.applicant_id_number),
-                      "phone": head.applicant_phone},
-        "village": _place(head.village_code, head.village_name, head.village_level),
-        "accepted_at": _iso(head.accepted_at), "promised_date": _day(head.promised_date),
-        "promised_note": head.promised_note,
-        "completed_at": _iso(head.completed_at), "tasks": tasks,
-    }
+    return {**_case_json(head), "tasks": tasks}
 
 
 def _submitted_data(session: Session, case_id: int) -> dict[str, Any]:
@@ -280,13 +303,7 @@ def list_tasks() -> Any:
     scope = request.args.get("scope", "mine")
     if scope not in ("mine", "post"):
         raise BadRequest("scope 只能是 mine（我的任务）或 post（本岗位待认领任务）")
-    limit = request.args.get("limit", DEFAULT_TASK_LIMIT)
-    try:
-        limit = int(limit)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_TASK_LIMIT:
-        raise BadRequest(f"limit 应为 1 至 {MAX_TASK_LIMIT} 之间的整数")
+    limit = _limit()
     with services().db.read() as session:
         rows = inbox.tasks(session, _user(), scope, limit=limit)
     return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
@@ -325,7 +342,7 @@ def complete_task(task_id: str) -> Any:
     body = _json_body()
     case = services().cases.complete(_user().id, task_id, body.get("data", {})).case
     with services().db.read() as session:
-        payload = _case_summary(session, _case_head(session, case.id))
+        payload = _case_summary(session, queries.case_row(session, case.id))
     payload["completed_task_id"] = task_id
     return payload
 

@@ -17,14 +17,14 @@ from flask import (
     url_for,
 )
 from lxml import etree
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import history
+from engine.cases import queries
 from engine.cases.intake import Applicant
 from engine.deadlines.promised import due_state
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
-from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, Timer, User
 from engine.people import access
 from engine.people.access import Standing
@@ -32,6 +32,7 @@ from engine.procedures import forms
 from engine.procedures.diagram import NS as BPMN_NS
 from engine.procedures.diagram import diagram_info, markers
 from engine.procedures.spiff import parse_xml
+from engine.vocabulary import TaskStatus
 
 from . import formrender, helpers
 from .auth import login_required
@@ -40,7 +41,8 @@ from .i18n import CASE_RESULTS, EVENT_FIELDS, label, t
 bp = Blueprint("cases", __name__)
 
 VIEWER_SCRIPT = "bpmn-navigated-viewer.production.min.js"
-APPLICANT_FIELDS = {"applicant_name": "姓名", "applicant_id_number": "身份证", "applicant_phone": "电话"}
+# The engine keys applicant errors by the applicant's fields; the form names its inputs after them.
+APPLICANT_FIELDS = {"name": "applicant_name", "id_number": "applicant_id_number", "phone": "applicant_phone"}
 CASE_LIST_LIMIT = 100
 
 
@@ -100,11 +102,8 @@ def new_case() -> Any:
         try:
             Applicant.parse(applicant)
         except ValidationFailed as exc:
-            for message in exc.details or [exc.message]:
-                summary.append(message)
-                target = next((k for k, word in APPLICANT_FIELDS.items() if word in message), None)
-                if target:
-                    errors.setdefault(target, []).append(message)
+            summary += exc.details or [exc.message]
+            formrender.attach(errors, {APPLICANT_FIELDS[key]: texts for key, texts in exc.fields.items()})
         data, messages = _check_form(schema, request.form, errors)
         summary += messages
         if not summary:
@@ -112,7 +111,7 @@ def new_case() -> Any:
                 case = svc.cases.start_case(g.user.id, version.item_code, village_code, applicant, data).case
             except ValidationFailed as exc:
                 summary = exc.details or [exc.message]
-                formrender.attach_messages(schema, summary, errors)
+                formrender.attach(errors, exc.fields)
             else:
                 flash(t("case_started", number=case.case_number), "success")
                 return redirect(url_for("cases.case", case_id=case.id))
@@ -145,20 +144,25 @@ def _check_form(schema: dict[str, Any], posted: Any, errors: dict[str, list[str]
     try:
         forms.validate(schema, data)
     except ValidationFailed as exc:
-        unreadable = [str(schema["properties"][name].get("title", name)) for name in problems]
-        # A field that could not be read was left out: do not also call it missing.
-        rest = [m for m in exc.details or [exc.message] if not any(f"“{title}”" in m for title in unreadable)]
-        formrender.attach_messages(schema, rest, errors)
-        messages += rest
+        # A field that could not be read was left out of `data`: do not also call it missing.
+        kept = {name: texts for name, texts in exc.fields.items() if name not in problems}
+        left_out = [text for name in problems for text in exc.fields.get(name, [])]
+        formrender.attach(errors, kept)
+        messages += [text for text in exc.details or [exc.message] if text not in left_out]
     return data, messages
 
 
 # -- handling a task -------------------------------------------------------------------------------
 
 
-def _task_notice(user: User, task: Task) -> tuple[str | None, bool]:
-    """A note for the task page and whether the form may be submitted by this user, as the engine's rule decides."""
-    decided = access.task_access(user, task, bool(task.assignee and task.assignee.away))
+def _task_access(user: User, task: Task) -> access.TaskAccess:
+    """The engine's rule for this user and task; the holder's absence is read from the loaded task."""
+    return access.task_access(user, task, bool(task.assignee and task.assignee.away))
+
+
+def _task_notice(user: User, task: Task) -> tuple[str | None, access.TaskAccess]:
+    """A note for the task page and what this user may do with the task, as the engine's rule decides."""
+    decided = _task_access(user, task)
     holder = task.assignee.display_name if task.assignee else ""
     notes = {
         Standing.COMPLETED: lambda: t("task_completed_by", who=task.completed_by.display_name if task.completed_by
@@ -171,7 +175,7 @@ def _task_notice(user: User, task: Task) -> tuple[str | None, bool]:
         Standing.COVERING: lambda: t("covering_for", name=holder),
         Standing.YOURS: lambda: None,
     }
-    return notes[decided.standing](), decided.may_complete
+    return notes[decided.standing](), decided
 
 
 def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
@@ -182,16 +186,16 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
         version = _version(db, case)
         schema = version.forms.get(task.form_file or "", {"type": "object", "properties": {}})
         ui = version.forms.get(task.ui_form_file or "", {})
-        notice, editable = _task_notice(g.user, task)
+        notice, decided = _task_notice(g.user, task)
         application, steps = _submitted(
             version, list(db.scalars(select(Task).where(Task.case_id == case.id))),
             list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                     CaseEvent.kind.in_(history.SUBMITTING)).order_by(CaseEvent.seq))))
-        form_html = formrender.render(schema, ui, raw=raw, errors=errors) if editable else None
+        form_html = formrender.render(schema, ui, raw=raw, errors=errors) if decided.may_complete else None
         return render_template(
             "task.html", task=task, case=case, version=version, schema=schema, form_html=form_html,
-            notice=notice, conflict=conflict, summary=summary or [], application=application,
-            steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
+            may_claim=decided.may_claim, notice=notice, conflict=conflict, summary=summary or [],
+            application=application, steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
             due_state=due_state(case.promised_date, case.status),
         ), status
 
@@ -207,17 +211,17 @@ def task(task_id: str) -> Any:
         version = _version(db, found.case)
         schema = version.forms.get(found.form_file or "", {"type": "object", "properties": {}})
         case_number, step = found.case.case_number, found.name
-        _notice, editable = _task_notice(g.user, found)
+        may_complete = _task_access(g.user, found).may_complete
     errors: dict[str, list[str]] = {}
     data, summary = _check_form(schema, request.form, errors)
     # Someone who may not work the task gets the engine's own refusal, not a form to correct.
-    if summary and editable:
+    if summary and may_complete:
         return _render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
     try:
         svc.cases.complete(g.user.id, task_id, data)
     except ValidationFailed as exc:
         summary = exc.details or [exc.message]
-        formrender.attach_messages(schema, summary, errors)
+        formrender.attach(errors, exc.fields)
         return _render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
     except Conflict as exc:
         return _render_task(task_id, raw=request.form, conflict=exc.message, status=409)
@@ -297,8 +301,8 @@ def case(case_id: int) -> Any:
         history = [{"event": e, "changes": _change_rows(e, schemas, orgs)} for e in events]
         open_tasks = [{
             "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
-            "can_work": access.task_access(g.user, row, bool(row.assignee and row.assignee.away)).may_complete,
-        } for row in tasks if row.status == "open"]
+            "access": _task_access(g.user, row),
+        } for row in tasks if row.status == TaskStatus.OPEN]
         done, active = markers(diagram_info(version), tasks, timers, events)
         starter = db.get(User, found.started_by_id)
         return render_template(
@@ -331,21 +335,14 @@ def diagram(case_id: int) -> Any:
 @bp.route("/cases")
 @login_required
 def case_list() -> Any:
-    query = request.args.get("q", "").strip()
+    search = request.args.get("q", "").strip()
     status = request.args.get("status", "")
-    stmt = select(Case).where(access.case_visible_to(g.user))
-    if query:
-        stmt = stmt.where(or_(Case.case_number == query.upper(), Case.applicant_name == query,
-                              Case.applicant_id_number == query.upper()))
-    if status in ("running", "completed"):
-        stmt = stmt.where(Case.status == status)
     with helpers.services().db.read() as db:
-        cases = list(db.scalars(stmt.order_by(Case.accepted_at.desc(), Case.id.desc()).limit(CASE_LIST_LIMIT)))
-        rows = [{"case": c, "due_state": due_state(c.promised_date, c.status)}
-                for c in cases]
-        return render_template("case_list.html", rows=rows, q=query, status=status,
-                               truncated=len(rows) >= CASE_LIST_LIMIT, limit=CASE_LIST_LIMIT,
-                               mask=mask_id_number)
+        found = queries.case_list(db, g.user, search=search, status=queries.case_status(status),
+                                  limit=CASE_LIST_LIMIT)
+    rows = [{"case": row, "due_state": due_state(row.promised_date, row.status)} for row in found]
+    return render_template("case_list.html", rows=rows, q=search, status=status,
+                           truncated=len(rows) >= CASE_LIST_LIMIT, limit=CASE_LIST_LIMIT)
 
 
 # -- bpmn-js from the project's node_modules (installed by `npm ci`, never copied into the repo) --------

@@ -286,12 +286,7 @@ def labelled(schema: dict[str, Any] | None, data: dict[str, Any] | None) -> list
     return rows
 
 
-def attach_messages(schema: dict[str, Any], messages: list[str], errors: dict[str, list[str]]) -> None:
-    """Put each engine message next to the field it names (“标题”); unmatched ones stay in the summary only."""
-    titles = {name: str(prop.get("title", name)) for name, prop in schema.get("properties", {}).items()
-              if isinstance(prop, dict)}
-    for message in messages:
-        for name, title in titles.items():
-            if f"“{title}”" in message and message not in errors.get(name, []):
-                errors.setdefault(name, []).append(message)
-                break
+def attach(errors: dict[str, list[str]], fields: dict[str, list[str]]) -> None:
+    """Put the engine's messages next to the fields they are keyed by; the page's summary lists them all."""
+    for name, texts in fields.items():
+        errors.setdefault(name, []).extend(texts)

@@ -46,6 +46,9 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "error": {"type": "string", "description": "可直接展示给用户的中文说明"},
             "details": {"type": "array", "items": STRING, "description": "逐条列出的具体问题"},
+            "fields": {"type": "object", "additionalProperties": {"type": "array", "items": STRING},
+                       "description": "仅数据校验未通过（422）时出现：按字段名（申请人信息为 name、id_number、phone，"
+                                      "表单为其属性名）归类的问题；针对整张表单的问题只在 details 中"},
         },
     },
     "Person": {
@@ -116,8 +119,9 @@ SCHEMAS: dict[str, Any] = {
             "form": {**NULLABLE_STRING, "description": "表单 JSON Schema 文件名"},
         },
     },
-    "Case": {
+    "CaseSummary": {
         "type": "object",
+        "description": "办件概要（办件列表的一行）",
         "properties": {
             "id": {"type": "integer"}, "case_number": {"type": "string", "description": "办件编号"},
             "item_code": STRING, "item_name": STRING,
@@ -132,9 +136,20 @@ SCHEMAS: dict[str, Any] = {
             "promised_date": {**NULLABLE_DATE, "description": "承诺办结日期（按工作日计算）"},
             "promised_note": {**NULLABLE_STRING, "description": "无法计算承诺日期时的说明"},
             "completed_at": NULLABLE_DATE_TIME,
-            "tasks": {"type": "array", "items": _ref("CaseTask")},
-            "completed_task_id": {"type": "string", "description": "仅在办理任务的响应中出现"},
         },
+    },
+    "Case": {
+        "allOf": [_ref("CaseSummary"), {
+            "type": "object",
+            "properties": {
+                "tasks": {"type": "array", "items": _ref("CaseTask")},
+                "completed_task_id": {"type": "string", "description": "仅在办理任务的响应中出现"},
+            },
+        }],
+    },
+    "CaseList": {
+        "type": "object",
+        "properties": {"cases": {"type": "array", "items": _ref("CaseSummary")}},
     },
     "CaseDetail": {
         "allOf": [_ref("Case"), {
@@ -230,7 +245,19 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json({"type": "object", "properties": {
             "items": {"type": "array", "items": _ref("Item")}}}, "事项列表"), "401": UNAUTHORIZED},
     }},
-    "/cases": {"post": {
+    "/cases": {"get": {
+        "summary": "本辖区的办件列表，按受理时间从新到旧", "operationId": "listCases", "tags": ["cases"],
+        "parameters": [
+            {"name": "q", "in": "query", "required": False, "schema": STRING,
+             "description": "按办件编号、申请人姓名或身份证号码精确查找"},
+            {"name": "status", "in": "query", "required": False, "schema": {"enum": ["running", "completed"]},
+             "description": "running：办理中；completed：已办结；不填为全部"},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+        ],
+        "responses": {"200": _json(_ref("CaseList"), "办件（身份证号脱敏，不含待办任务）"), "400": BAD_REQUEST,
+                      "401": UNAUTHORIZED},
+    }, "post": {
         "summary": "受理申请，创建办件", "operationId": "startCase", "tags": ["cases"],
         "description": "由村代办员（本村）或乡镇便民服务中心窗口人员（本乡镇所辖村）受理。",
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("StartCase")}}},
@@ -312,8 +339,9 @@ DOCUMENT: dict[str, Any] = {
         "title": "便民 Bianmin API",
         "version": "1.0.0",
         "description": "村、乡镇便民服务中心的办件 API。除本文档外均需 Bearer 访问令牌（`bianmin token create 用户名` "
-                       "生成）。错误一律返回 JSON：`{\"error\": 中文说明, \"details\": [...]}`。时间为北京时间 "
-                       "ISO 8601（+08:00），日期为 YYYY-MM-DD。调用者只能看到本辖区的办件和任务。",
+                       "生成）。错误一律返回 JSON：`{\"error\": 中文说明, \"details\": [...]}`，数据校验未通过时"
+                       "另有按字段归类的 `fields`。时间为北京时间 ISO 8601（+08:00），日期为 YYYY-MM-DD。"
+                       "调用者只能看到本辖区的办件和任务。",
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerAuth": []}],

@@ -1,1 +1,1 @@
-"""A case from acceptance to completion: the locked transaction, intake, rows kept in step with the workflow, timers."""
+"""A case from acceptance to completion: the locked transaction, intake, rows kept in step, timers, look-ups."""

@@ -16,16 +16,38 @@ TYPE_NAMES = {
 
 
 def validate(schema: dict[str, Any], data: Any, form_title: str | None = None) -> dict[str, Any]:
-    """Return `data` if valid; otherwise raise ValidationFailed listing every problem."""
+    """Return `data` if valid; otherwise raise ValidationFailed listing every problem.
+
+    `fields` keys each problem by the top-level property it concerns (for a missing one, its name);
+    problems of the form as a whole are in `details` only.
+    """
     if not isinstance(data, dict):
         raise ValidationFailed("提交的表单数据格式不正确，应为键值对象")
     validator = validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
-        details = [_message(schema, error) for error in errors]
+        details: list[str] = []
+        fields: dict[str, list[str]] = {}
+        for error in errors:
+            path = _path(error)
+            message = _message(schema, error, path)
+            details.append(message)
+            if path and isinstance(path[0], str):
+                fields.setdefault(path[0], []).append(message)
         title = form_title or schema.get("title") or "表单"
-        raise ValidationFailed(f"“{title}”填写有误：" + "；".join(details), details=details)
+        raise ValidationFailed(f"“{title}”填写有误：" + "；".join(details), details=details, fields=fields)
     return data
+
+
+def _path(error: ValidationError) -> list[Any]:
+    """Where the error is; a `required` error is placed at the property that is missing."""
+    path = list(error.absolute_path)
+    if error.validator == "required" and isinstance(error.validator_value, list):
+        # jsonschema names the missing property only in its message, which starts with the name's repr.
+        missing = next((name for name in error.validator_value if error.message.startswith(repr(name))), None)
+        if missing is not None:
+            path.append(missing)
+    return path
 
 
 def _field_title(schema: dict[str, Any], path: list[Any]) -> str:
@@ -40,13 +62,11 @@ def _field_title(schema: dict[str, Any], path: list[Any]) -> str:
     return title or "表单"
 
 
-def _message(schema: dict[str, Any], error: ValidationError) -> str:
-    path = list(error.absolute_path)
+def _message(schema: dict[str, Any], error: ValidationError, path: list[Any]) -> str:
     field = _field_title(schema, path)
     kind, value = error.validator, error.validator_value
     if kind == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else ""
-        return f"“{_field_title(schema, [*path, missing])}”为必填项"
+        return f"“{field}”为必填项"
     if kind == "type":
         expected = value if isinstance(value, list) else [value]
         return f"“{field}”应填写{'或'.join(TYPE_NAMES.get(t, t) for t in expected)}"

@@ -1,0 +1,50 @@
+"""Cases as staff look them up, for the web UI and the API alike: one case's head, and the searchable case list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, bindparam, or_, select
+from sqlalchemy.orm import Session
+
+from ..models import Case, OrgUnit, ServiceItem
+from ..people.access import Placed, case_visible_to
+from ..vocabulary import CaseStatus
+
+CASES, ITEMS = Case.__table__, ServiceItem.__table__
+_VILLAGE = OrgUnit.__table__.alias("village")
+# A case with its item's name and its village: what a case list line and the API's case summary show.
+CASE_ROWS = select(
+    CASES.c.id, CASES.c.case_number, CASES.c.item_code, ITEMS.c.name.label("item_name"), CASES.c.status,
+    CASES.c.result, CASES.c.applicant_name, CASES.c.applicant_id_number, CASES.c.applicant_phone,
+    CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, _VILLAGE.c.code.label("village_code"),
+    _VILLAGE.c.name.label("village_name"), _VILLAGE.c.level.label("village_level"), CASES.c.accepted_at,
+    CASES.c.promised_date, CASES.c.promised_note, CASES.c.completed_at,
+).select_from(
+    CASES.join(ITEMS, ITEMS.c.code == CASES.c.item_code).join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id)
+)
+CASE_BY_ID = CASE_ROWS.where(CASES.c.id == bindparam("case_id"))
+NEWEST_FIRST = (CASES.c.accepted_at.desc(), CASES.c.id.desc())
+
+
+def case_row(session: Session, case_id: int) -> Row[Any] | None:
+    """One case's head, whoever asks; callers check `access.may_see_case` on it."""
+    return session.connection().execute(CASE_BY_ID, {"case_id": case_id}).first()
+
+
+def case_status(text: str) -> CaseStatus | None:
+    """A status filter as given in a request; None for anything that is not a case status."""
+    return next((status for status in CaseStatus if status.value == text), None)
+
+
+def case_list(session: Session, user: Placed, *, search: str = "", status: CaseStatus | None = None,
+              limit: int) -> Sequence[Row[Any]]:
+    """The user's jurisdiction's cases, newest accepted first, found by case number, applicant name or ID number."""
+    statement = CASE_ROWS.where(case_visible_to(user))
+    if search:
+        statement = statement.where(or_(CASES.c.case_number == search.upper(), CASES.c.applicant_name == search,
+                                        CASES.c.applicant_id_number == search.upper()))
+    if status is not None:
+        statement = statement.where(CASES.c.status == status)
+    return session.connection().execute(statement.order_by(*NEWEST_FIRST).limit(limit)).all()
