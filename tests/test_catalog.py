@@ -85,6 +85,12 @@ def test_missing_form_file(folder: Path) -> None:
     assert "town_review.schema.json" in text and "不存在" in text
 
 
+def test_user_task_without_a_form_is_accepted(folder: Path) -> None:
+    edit(folder, '<spiffworkflow:property name="formJsonSchemaFilename" value="town_review.schema.json" />', "")
+    edit(folder, '<spiffworkflow:property name="formUiSchemaFilename" value="town_review.uischema.json" />', "")
+    assert catalog.read_folder(folder, ROLES).process_id == "dibao"
+
+
 def test_invalid_form_schema(folder: Path) -> None:
     edit(folder, '"type": "object"', '"type": "objekt"', "forms/town_review.schema.json")
     text = everything(refused(folder))

@@ -23,7 +23,7 @@ from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, User
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
-from engine.procedures import bundle
+from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
 from engine.tasks import inbox
 
@@ -299,12 +299,12 @@ def get_task(task_id: str) -> Any:
         task = inbox.task_row(session, task_id)
         if task is None or not access.may_see_task(user, task, task):
             raise NotFound("任务不存在，或不在您的辖区内")
-        forms = services().cases.versions.get(session, task.version_id).forms
+        version_forms = services().cases.versions.get(session, task.version_id).forms
     payload = _task_json(task)
     decided = access.task_access(user, task, bool(task.assignee_away))
     payload["may_claim"], payload["may_complete"] = decided.may_claim, decided.may_complete
-    payload["form_schema"] = forms.get(task.form_file) if task.form_file else None
-    payload["ui_schema"] = forms.get(task.ui_form_file) if task.ui_form_file else None
+    payload["form_schema"] = forms.task_form(version_forms, task.form_file)
+    payload["ui_schema"] = version_forms.get(task.ui_form_file) if task.ui_form_file else None
     return payload
 
 
@@ -373,19 +373,19 @@ def deploy_procedure() -> Any:
         raise DeployRefused(
             f"{UPLOAD_LABEL}/{diagram_name}：流程图文件过大，上限为 {bundle.MAX_DIAGRAM_BYTES // 1024} KB"
         )
-    forms: dict[str, bytes] = {}
+    form_files: dict[str, bytes] = {}
     for upload in request.files.getlist("forms"):
         name = _file_name(upload, "")
         if not name:
             continue
-        if name in forms:
+        if name in form_files:
             raise DeployRefused(f"{UPLOAD_LABEL}：表单文件 {name} 上传了不止一次")
-        forms[name] = upload.read()
+        form_files[name] = upload.read()
     svc = services()
     with svc.db.read() as session:
         roles = known_roles(session)
     try:
-        checked = bundle.validate_bundle(UPLOAD_LABEL, item_file.read(), diagram_name, diagram, forms, roles)
+        checked = bundle.validate_bundle(UPLOAD_LABEL, item_file.read(), diagram_name, diagram, form_files, roles)
     except UnicodeDecodeError as exc:
         raise DeployRefused(f"{UPLOAD_LABEL}/{diagram_name}：流程图文件应为 UTF-8 编码") from exc
     with svc.db.write() as session:

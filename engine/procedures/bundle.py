@@ -18,13 +18,12 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from ..errors import DeployRefused, Problem
 from ..sandbox import ScriptRejected, check_expression, check_script
+from .forms import FORM_PROPERTY, UI_FORM_PROPERTY
 from .spiff import make_parser, parse_xml
 
 MAX_DIAGRAM_BYTES = 2 * 1024 * 1024
 CASE_TYPES = ("immediate", "promised", "joint", "escalated")
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
-FORM_PROPERTY = "formJsonSchemaFilename"
-UI_FORM_PROPERTY = "formUiSchemaFilename"
 
 
 @dataclass
@@ -186,8 +185,6 @@ def _check_user_task(
             problems.append(f"{where}：{element} 引用的表单文件 forms/{name} 不存在")
         elif name and name not in forms:
             problems.append(f"{where}：{element} 引用的表单文件 forms/{name} 无效")
-    if not properties.get(FORM_PROPERTY):
-        problems.append(f"{where}：{element} 没有指定表单（{FORM_PROPERTY}）")
 
 
 def _check_code(where: str, root: etree._Element, problems: list[str]) -> None:
