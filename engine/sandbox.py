@@ -328,12 +328,12 @@ def _compile_for(source: str, mode: Mode, element_id: str | None, kind: str) -> 
         raise err.at(element_id, kind) from None
 
 
-def check_expression(source: str, element_id: str, kind: str) -> None:
+def check_expression(source: str, element_id: str | None, kind: str) -> None:
     """Refuse an expression (gateway condition, timer …) that the sandbox would not run; never runs it."""
     _compile_for(source, "eval", element_id, kind)
 
 
-def check_script(source: str, element_id: str) -> None:
+def check_script(source: str, element_id: str | None) -> None:
     """Refuse a script task's script that the sandbox would not run; never runs it."""
     _compile_for(source, "exec", element_id, "脚本")
 

@@ -19,6 +19,7 @@ from engine import clock
 from engine.cases.service import CaseService
 from engine.config import ROOT
 from engine.db import Database
+from engine.errors import Problem
 from engine.models import Case, CaseEvent, ProcedureVersion, ServiceItem, Task
 from engine.people import accounts
 from engine.services import Services
@@ -375,9 +376,10 @@ def test_admin_deploys_a_procedure(deploy_client: FlaskClient, deploy_services: 
     toml = (DIBAO_DIR / "item.toml").read_text(encoding="utf-8").replace('code = "MZ-DIBAO"', 'code = "API-DIBAO"')
     first = deploy(client, svc, bundle(item_toml=toml.encode()))
     assert first.status_code == 201, first.json
-    assert first.json == {"item_code": "API-DIBAO", "version": 1, "created": True}
+    assert first.json == {"item_code": "API-DIBAO", "version": 1, "created": True, "warnings": []}
     same = deploy(client, svc, bundle(item_toml=toml.encode()))
-    assert same.status_code == 200 and same.json == {"item_code": "API-DIBAO", "version": 1, "created": False}
+    assert same.status_code == 200
+    assert same.json == {"item_code": "API-DIBAO", "version": 1, "created": False, "warnings": []}
     changed = deploy(client, svc, bundle(item_toml=toml.replace("promised_days = 30", "promised_days = 20").encode()))
     assert changed.status_code == 201 and changed.json["version"] == 2
     listed = item(client, svc, "API-DIBAO")
@@ -415,7 +417,19 @@ def test_refused_deployments_store_nothing(deploy_client: FlaskClient, deploy_se
     text = response.json["error"] + "\n".join(response.json["details"])
     assert expected in text, text
     assert "root:" not in response.get_data(as_text=True)
+    problems = response.json["problems"]
+    assert problems and [str(Problem(**problem)) for problem in problems] == response.json["details"]
+    assert all(problem["file"].startswith("上传的流程/") for problem in problems)
     assert counts(deploy_services) == before
+
+
+def test_refusal_names_file_and_element(deploy_client: FlaskClient, deploy_services: Services) -> None:
+    diagram = dibao_xml().replace('name="county_civil_affairs"', 'name="county_wizard"')
+    refused = deploy(deploy_client, deploy_services, bundle(diagram=diagram.encode()))
+    assert refused.status_code == 422
+    assert refused.json["problems"] == [{
+        "file": "上传的流程/process.bpmn", "message": "所在泳道“county_wizard”不是已知的角色代码",
+        "element_id": "county_approval", "element_name": "县民政局审批", "severity": "error"}]
 
 
 def test_invalid_form_schema_is_refused(deploy_client: FlaskClient, deploy_services: Services) -> None:
@@ -441,7 +455,7 @@ def test_deploy_needs_an_admin_and_a_proper_upload(deploy_client: FlaskClient, d
     no_diagram = bundle()
     del no_diagram["diagram"]
     response = deploy(client, svc, no_diagram)
-    assert response.status_code == 422 and "diagram" in response.json["error"]
+    assert response.status_code == 422 and response.json["problems"][0]["message"] == "缺少 .bpmn 流程图文件"
     wrong_name = bundle()
     wrong_name["diagram"] = (io.BytesIO(dibao_xml().encode()), "process.xml")
     assert deploy(client, svc, wrong_name).status_code == 422

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,8 @@ def _application_schema(version: ProcedureVersion) -> tuple[dict[str, Any], dict
     name = version.guide.get("application_form")
     if not name or name not in version.forms:
         return {"type": "object", "properties": {}}, {}
-    ui_name = name.replace(".schema.json", ".uischema.json")
+    # Bianmin names the pair x.schema.json / x.uischema.json, spiff-arena x-schema.json / x-uischema.json.
+    ui_name = re.sub(r"([.-])schema\.json$", r"\1uischema.json", name)
     return version.forms[name], version.forms.get(ui_name, {}) if ui_name != name else {}
 
 
