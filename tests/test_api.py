@@ -423,13 +423,21 @@ def test_refused_deployments_store_nothing(deploy_client: FlaskClient, deploy_se
     assert counts(deploy_services) == before
 
 
-def test_refusal_names_file_and_element(deploy_client: FlaskClient, deploy_services: Services) -> None:
+def test_refusal_and_warnings_name_file_and_element(deploy_client: FlaskClient, deploy_services: Services) -> None:
     diagram = dibao_xml().replace('name="county_civil_affairs"', 'name="county_wizard"')
     refused = deploy(deploy_client, deploy_services, bundle(diagram=diagram.encode()))
     assert refused.status_code == 422
     assert refused.json["problems"] == [{
         "file": "上传的流程/process.bpmn", "message": "所在泳道“county_wizard”不是已知的角色代码",
         "element_id": "county_approval", "element_name": "县民政局审批", "severity": "error"}]
+    toml = (DIBAO_DIR / "item.toml").read_text(encoding="utf-8").replace('code = "MZ-DIBAO"', 'code = "API-TYPO"')
+    diagram = dibao_xml().replace('town_decision == "approve"', 'town_decison == "approve"')
+    deployed = deploy(deploy_client, deploy_services, bundle(item_toml=toml.encode(), diagram=diagram.encode()))
+    assert deployed.status_code == 201, deployed.json
+    [warning] = deployed.json["warnings"]
+    assert (warning["element_id"], warning["element_name"], warning["severity"]) == ("Flow_town_approve", "同意",
+                                                                                      "warning")
+    assert "town_decison" in warning["message"] and "town_decision" in warning["message"]
 
 
 def test_invalid_form_schema_is_refused(deploy_client: FlaskClient, deploy_services: Services) -> None:

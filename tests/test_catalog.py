@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.config import ROOT, Settings
-from engine.errors import DeployRefused, Problem
+from engine.errors import DeployRefused, Problem, Severity
 from engine.models import ProcedureVersion
 from engine.procedures import bundle as catalog
 from engine.procedures.deploy import deploy_folders
@@ -124,6 +124,14 @@ def test_unsafe_script_task(folder: Path) -> None:
     assert problem.element_name == "x" and "import" in problem.message
 
 
+def test_unsafe_pre_script_names_its_user_task(folder: Path) -> None:
+    edit(folder, "<spiffworkflow:instructionsForEndUser>审核初审材料",
+         "<spiffworkflow:preScript>import os</spiffworkflow:preScript>"
+         "<spiffworkflow:instructionsForEndUser>审核初审材料")
+    problem = problem_at(refused(folder), "town_review")
+    assert problem.message.startswith("前置脚本不安全") and "import" in problem.message
+
+
 def test_bad_service_guide(folder: Path) -> None:
     edit(folder, 'case_type = "escalated"', 'case_type = "someday"', "item.toml")
     [problem] = refused(folder).problems
@@ -138,11 +146,68 @@ def test_service_guide_missing_fields_names_each(folder: Path) -> None:
     assert any("promised_days" in m and "工作日" in m for m in messages) and any("fee" in m for m in messages)
 
 
+@pytest.mark.parametrize("timer,value", [
+    ("timeDuration", '"P7X"'),
+    ("timeDuration", "7"),
+    ("timeDate", '"2026-13-01T09:00:00+08:00"'),
+    ("timeDate", '"P7D"'),
+    ("timeCycle", '"R3/PT1X"'),
+])
+def test_timer_literal_that_would_fail_when_reached(folder: Path, timer: str, value: str) -> None:
+    edit(folder, '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P7D"</bpmn:timeDuration>',
+         f'<bpmn:{timer} xsi:type="bpmn:tFormalExpression">{value}</bpmn:{timer}>')
+    problem = problem_at(refused(folder), "Timer_village_publicity")
+    assert problem.element_name == "初审公示7天" and "ISO 8601" in problem.message
+
+
+@pytest.mark.parametrize("timer,value", [
+    ("timeDuration", '"PT36H"'),
+    ("timeDuration", 'f"P{household_size}D"'),
+    ("timeDate", '"2026-05-01T09:00:00+08:00"'),
+    ("timeCycle", '"R3/PT10M"'),
+])
+def test_valid_or_computed_timer_values_pass(folder: Path, timer: str, value: str) -> None:
+    edit(folder, '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P7D"</bpmn:timeDuration>',
+         f'<bpmn:{timer} xsi:type="bpmn:tFormalExpression">{value}</bpmn:{timer}>')
+    assert catalog.read_folder(folder, ROLES, LIMIT).warnings == []
+
+
+def test_shape_drawn_for_a_missing_element(folder: Path) -> None:
+    edit(folder, '<bpmndi:BPMNShape id="Lane_village_agent_di"',
+         '<bpmndi:BPMNShape id="Shape_ghost" bpmnElement="Activity_gone"><dc:Bounds x="0" y="0" width="9" '
+         'height="9" /></bpmndi:BPMNShape><bpmndi:BPMNShape id="Lane_village_agent_di"')
+    edit(folder, 'bpmnElement="Flow_start"', 'bpmnElement="Flow_gone"')
+    error = refused(folder)
+    assert "Activity_gone" in problem_at(error, "Shape_ghost").message
+    assert "Flow_gone" in problem_at(error, "Flow_start_di").message
+
+
 def test_spiffworkflow_parse_error_keeps_the_element(folder: Path) -> None:
     edit(folder, 'sourceRef="village_review" targetRef="Gateway_village"',
          'sourceRef="village_review" targetRef="Gateway_nowhere"')
     problem = problem_at(refused(folder), "village_review")
     assert problem.element_name == "村委会初审" and "SpiffWorkflow 无法解析" in problem.message
+
+
+def test_condition_reading_a_variable_nothing_sets_is_a_warning(services: Services, folder: Path) -> None:
+    edit(folder, 'village_decision == "approve"', 'village_decison == "approve" and case_number and len(applicant)')
+    edit(folder, "<bpmn:userTask id=\"town_review\"",
+         '<bpmn:scriptTask id="Script_tally" name="统计"><bpmn:script>score = sum(x for x in [household_size])\n'
+         'def twice(n):\n    return n * 2\nlevel = twice(score) + round(1.5)</bpmn:script></bpmn:scriptTask>'
+         "<bpmn:userTask id=\"town_review\"")
+    edit(folder, "</bpmn:process>", '<bpmn:sequenceFlow id="Flow_tally_check" sourceRef="Gateway_village" '
+         'targetRef="EndEvent_rejected_village"><bpmn:conditionExpression>level &gt; 3 and scroe &gt; 1'
+         "</bpmn:conditionExpression></bpmn:sequenceFlow></bpmn:process>")
+    edit(folder, 'code = "MZ-DIBAO"', 'code = "MZ-DIBAO-TYPO"', "item.toml")
+    with services.db.write() as session:
+        [done] = deploy_folders(session, [folder], services.settings.max_diagram_bytes)
+    assert done.created
+    by_element = {problem.element_id: problem for problem in done.warnings}
+    assert set(by_element) == {"Flow_village_approve", "Flow_tally_check"}
+    typo = by_element["Flow_village_approve"]
+    assert typo.severity == Severity.WARNING and typo.file == "dibao/process.bpmn" and typo.element_name == "同意"
+    assert "village_decison" in typo.message and "“village_decision”" in typo.message
+    assert "scroe" in by_element["Flow_tally_check"].message and "level" not in by_element["Flow_tally_check"].message
 
 
 def test_refused_deploy_stores_nothing_and_changed_folder_gets_new_version(services: Services, folder: Path) -> None:

@@ -57,7 +57,7 @@ SCHEMAS: dict[str, Any] = {
             "element_id": {"type": ["string", "null"], "description": "BPMN 元素 id；问题不在某个元素上时为 null"},
             "element_name": {"type": ["string", "null"], "description": "BPMN 元素名称"},
             "severity": {"enum": ["error", "warning"],
-                         "description": "error 拒绝部署；warning 只是提示（例如文件夹中不会部署的流程图）"},
+                         "description": "error 拒绝部署；warning 只是提示（例如条件读取的变量没有表单字段或脚本设置）"},
         },
     },
     "Person": {
@@ -325,7 +325,7 @@ PATHS: dict[str, Any] = {
             "413": _error("请求体超过服务器上限"),
             "422": _error("部署被拒绝，未保存任何内容；problems 逐条给出文件和元素：XML 不合法、含 DOCTYPE/外部实体、"
                           "流程图超过上限、缺少办事指南或其字段、泳道不是已知角色、缺少表单文件、表单 Schema 无效、"
-                          "脚本或条件不安全等"),
+                          "脚本或条件不安全、定时器不是有效的 ISO 8601、图形指向不存在的元素等"),
         },
     }},
 }

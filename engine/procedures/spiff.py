@@ -155,7 +155,14 @@ def build_spec(bpmn_xml: str, process_id: str, filename: str = "process.bpmn") -
     return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
 
 
-def new_workflow(spec: Any, subprocess_specs: dict[str, Any], data: dict[str, Any]) -> BpmnWorkflow:
+# What a case's data holds besides its application form; deploy checks count these names as set.
+CASE_DATA_NAMES = ("case_number", "applicant")
+
+
+def new_workflow(spec: Any, subprocess_specs: dict[str, Any], application: dict[str, Any], case_number: str,
+                 applicant: dict[str, str]) -> BpmnWorkflow:
+    # Form fields come first so an application cannot overwrite the case's own identity.
+    data = {**application, "case_number": case_number, "applicant": applicant}
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_script_engine)
     workflow.data.update(data)
     # The start event copies workflow data into the first tasks.
