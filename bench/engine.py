@@ -96,8 +96,8 @@ def prepare(url: str, folder: Path) -> Services:
     svc = open_services(url)
     setup.init(svc.db)
     with svc.db.write() as session:
-        demo.load(session, ROOT / "bpmn")
-        deploy_folders(session, [folder])
+        demo.load(session, ROOT / "bpmn", svc.settings.max_diagram_bytes)
+        deploy_folders(session, [folder], svc.settings.max_diagram_bytes)
     return svc
 
 

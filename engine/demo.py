@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from .models import OrgUnit, User
 from .people import accounts
-from .procedures.deploy import deploy_folders
+from .procedures.deploy import Deployed, deploy_folders
 
 DEMO_PASSWORD = "bianmin2026"
 
@@ -28,7 +28,7 @@ COUNTY_POSTS = [("county_civil", "county_civil_affairs"), ("county_land", "count
                 ("supervisor", "supervisor"), ("auditor", "auditor"), ("admin", "admin")]
 
 
-def load(session: Session, procedures_dir: Path) -> list[str]:
+def load(session: Session, procedures_dir: Path, max_diagram_bytes: int) -> list[Deployed]:
     """Idempotent: existing org units and users are kept; returns what was deployed."""
     county = _org(session, COUNTY[0], COUNTY[1], "county", None)
     _users(session, COUNTY[0], [(login, role) for login, role in COUNTY_POSTS])
@@ -42,7 +42,8 @@ def load(session: Session, procedures_dir: Path) -> list[str]:
     if session.scalar(select(User.id).where(User.username == "qingshui_civil_b")) is None:
         accounts.add_user(session, "qingshui_civil_b", "town_civil_affairs", "510123101000",
                           password=DEMO_PASSWORD, post_rank="B")
-    return deploy_folders(session, sorted(p for p in procedures_dir.iterdir() if (p / "item.toml").exists()))
+    folders = sorted(p for p in procedures_dir.iterdir() if (p / "item.toml").exists())
+    return deploy_folders(session, folders, max_diagram_bytes)
 
 
 def _org(session: Session, code: str, name: str, level: str, parent: OrgUnit | None) -> OrgUnit:

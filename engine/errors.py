@@ -22,13 +22,17 @@ class Problem:
     element_name: str | None = None
     severity: Severity = Severity.ERROR
 
-    def __str__(self) -> str:
+    @property
+    def text(self) -> str:
+        """Where and what, without the severity mark (for a list already headed as warnings)."""
         element = ""
         if self.element_id:
             element = f"{self.element_id}（{self.element_name}）：" if self.element_name else f"{self.element_id}："
-        mark = "［提示］" if self.severity == Severity.WARNING else ""
         file = f"{self.file}：" if self.file else ""
-        return f"{mark}{file}{element}{self.message}"
+        return f"{file}{element}{self.message}"
+
+    def __str__(self) -> str:
+        return f"［提示］{self.text}" if self.severity == Severity.WARNING else self.text
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,6 +29,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 
 __all__ = [
+    "PROVIDED_NAMES",
     "SCRIPT_FILENAME",
     "SandboxError",
     "SandboxScriptEngine",
@@ -39,6 +40,7 @@ __all__ = [
     "check_expression",
     "check_script",
     "compile_cache_info",
+    "syntax_tree",
 ]
 
 # Compiled code carries this file name so a traceback frame can be traced back
@@ -328,14 +330,19 @@ def _compile_for(source: str, mode: Mode, element_id: str | None, kind: str) -> 
         raise err.at(element_id, kind) from None
 
 
-def check_expression(source: str, element_id: str, kind: str) -> None:
+def check_expression(source: str, element_id: str | None, kind: str) -> None:
     """Refuse an expression (gateway condition, timer …) that the sandbox would not run; never runs it."""
     _compile_for(source, "eval", element_id, kind)
 
 
-def check_script(source: str, element_id: str) -> None:
+def check_script(source: str, element_id: str | None) -> None:
     """Refuse a script task's script that the sandbox would not run; never runs it."""
     _compile_for(source, "exec", element_id, "脚本")
+
+
+def syntax_tree(source: str, mode: Mode) -> ast.AST:
+    """The tree of diagram code as the sandbox reads it (check it first: this raises SyntaxError)."""
+    return ast.parse(_normalize(source, mode), SCRIPT_FILENAME, mode)
 
 
 # ---------------------------------------------------------------------------
@@ -504,6 +511,9 @@ _GUARDS: dict[str, Any] = {
 }
 
 _HELPERS: dict[str, Any] = {"datetime": datetime, "timedelta": timedelta, "date": date}
+
+# Every name a diagram's code can read without task data providing it.
+PROVIDED_NAMES = frozenset(_SAFE_BUILTINS) | frozenset(_HELPERS)
 
 
 class SandboxTaskDataEnvironment(TaskDataEnvironment):

@@ -19,6 +19,7 @@ from engine import clock
 from engine.cases.service import CaseService
 from engine.config import ROOT
 from engine.db import Database
+from engine.errors import Problem
 from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, ProcedureVersion, ServiceItem, Task
 from engine.people import accounts
@@ -426,9 +427,10 @@ def test_admin_deploys_a_procedure(deploy_client: FlaskClient, deploy_services: 
     toml = (DIBAO_DIR / "item.toml").read_text(encoding="utf-8").replace('code = "MZ-DIBAO"', 'code = "API-DIBAO"')
     first = deploy(client, svc, bundle(item_toml=toml.encode()))
     assert first.status_code == 201, first.json
-    assert first.json == {"item_code": "API-DIBAO", "version": 1, "created": True}
+    assert first.json == {"item_code": "API-DIBAO", "version": 1, "created": True, "warnings": []}
     same = deploy(client, svc, bundle(item_toml=toml.encode()))
-    assert same.status_code == 200 and same.json == {"item_code": "API-DIBAO", "version": 1, "created": False}
+    assert same.status_code == 200
+    assert same.json == {"item_code": "API-DIBAO", "version": 1, "created": False, "warnings": []}
     changed = deploy(client, svc, bundle(item_toml=toml.replace("promised_days = 30", "promised_days = 20").encode()))
     assert changed.status_code == 201 and changed.json["version"] == 2
     listed = item(client, svc, "API-DIBAO")
@@ -466,7 +468,27 @@ def test_refused_deployments_store_nothing(deploy_client: FlaskClient, deploy_se
     text = response.json["error"] + "\n".join(response.json["details"])
     assert expected in text, text
     assert "root:" not in response.get_data(as_text=True)
+    problems = response.json["problems"]
+    assert problems and [str(Problem(**problem)) for problem in problems] == response.json["details"]
+    assert all(problem["file"].startswith("上传的流程/") for problem in problems)
     assert counts(deploy_services) == before
+
+
+def test_refusal_and_warnings_name_file_and_element(deploy_client: FlaskClient, deploy_services: Services) -> None:
+    diagram = dibao_xml().replace('name="county_civil_affairs"', 'name="county_wizard"')
+    refused = deploy(deploy_client, deploy_services, bundle(diagram=diagram.encode()))
+    assert refused.status_code == 422
+    assert refused.json["problems"] == [{
+        "file": "上传的流程/process.bpmn", "message": "所在泳道“county_wizard”不是已知的角色代码",
+        "element_id": "county_approval", "element_name": "县民政局审批", "severity": "error"}]
+    toml = (DIBAO_DIR / "item.toml").read_text(encoding="utf-8").replace('code = "MZ-DIBAO"', 'code = "API-TYPO"')
+    diagram = dibao_xml().replace('town_decision == "approve"', 'town_decison == "approve"')
+    deployed = deploy(deploy_client, deploy_services, bundle(item_toml=toml.encode(), diagram=diagram.encode()))
+    assert deployed.status_code == 201, deployed.json
+    [warning] = deployed.json["warnings"]
+    assert (warning["element_id"], warning["element_name"], warning["severity"]) == ("Flow_town_approve", "同意",
+                                                                                      "warning")
+    assert "town_decison" in warning["message"] and "town_decision" in warning["message"]
 
 
 def test_invalid_form_schema_is_refused(deploy_client: FlaskClient, deploy_services: Services) -> None:
@@ -492,7 +514,7 @@ def test_deploy_needs_an_admin_and_a_proper_upload(deploy_client: FlaskClient, d
     no_diagram = bundle()
     del no_diagram["diagram"]
     response = deploy(client, svc, no_diagram)
-    assert response.status_code == 422 and "diagram" in response.json["error"]
+    assert response.status_code == 422 and response.json["problems"][0]["message"] == "缺少 .bpmn 流程图文件"
     wrong_name = bundle()
     wrong_name["diagram"] = (io.BytesIO(dibao_xml().encode()), "process.xml")
     assert deploy(client, svc, wrong_name).status_code == 422

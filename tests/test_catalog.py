@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.config import ROOT
-from engine.errors import DeployRefused
+from engine.config import ROOT, Settings
+from engine.errors import DeployRefused, Problem, Severity
 from engine.models import ProcedureVersion
 from engine.procedures import bundle as catalog
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services
 
 ROLES = {"village_agent", "village_committee", "town_civil_affairs", "county_civil_affairs"}
+LIMIT = Settings.max_diagram_bytes
 
 
 @pytest.fixture
@@ -25,10 +26,15 @@ def folder(tmp_path: Path) -> Path:
     return target
 
 
-def refused(folder: Path) -> DeployRefused:
+def refused(folder: Path, limit: int = LIMIT) -> DeployRefused:
     with pytest.raises(DeployRefused) as caught:
-        catalog.read_folder(folder, ROLES)
+        catalog.read_folder(folder, ROLES, limit)
     return caught.value
+
+
+def problem_at(error: DeployRefused, element_id: str | None) -> Problem:
+    [found] = [problem for problem in error.problems if problem.element_id == element_id]
+    return found
 
 
 def edit(folder: Path, old: str, new: str, name: str = "process.bpmn") -> None:
@@ -46,49 +52,57 @@ def test_shipped_folders_are_valid() -> None:
     for name in ("dibao", "wubao", "zhaijidi"):
         bundle = catalog.read_folder(ROOT / "bpmn" / name, {
             "village_agent", "village_committee", "town_window", "town_civil_affairs", "town_land",
-            "town_planning", "town_leader", "county_civil_affairs", "county_natural_resources"})
-        assert bundle.process_id == name
+            "town_planning", "town_leader", "county_civil_affairs", "county_natural_resources"}, LIMIT)
+        assert bundle.process_id == name and bundle.warnings == []
 
 
 def test_malformed_xml_names_the_file_and_line(folder: Path) -> None:
     edit(folder, "</bpmn:process>", "</bpmn:proces>")
-    error = refused(folder)
-    assert "process.bpmn" in error.message and "不是合法的 XML" in error.message
+    [problem] = refused(folder).problems
+    assert problem.file == "dibao/process.bpmn" and "不是合法的 XML（第" in problem.message
 
 
 def test_external_entity_is_refused_not_resolved(folder: Path) -> None:
     edit(folder, "<bpmn:definitions", '<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<bpmn:definitions')
-    assert "DOCTYPE" in refused(folder).message
+    assert "DOCTYPE" in everything(refused(folder))
 
 
-def test_oversized_diagram_is_refused_before_parsing(folder: Path) -> None:
-    path = folder / "process.bpmn"
-    path.write_text(path.read_text("utf-8") + "<!--" + "x" * (10 * 1024 * 1024) + "-->", "utf-8")
-    assert "过大" in refused(folder).message
+def test_diagram_over_the_configured_limit_is_refused_before_parsing(folder: Path) -> None:
+    [problem] = refused(folder, limit=16 * 1024).problems
+    assert problem.file == "dibao/process.bpmn" and "过大" in problem.message and "16 KB" in problem.message
 
 
 def test_unknown_lane_role(folder: Path) -> None:
     edit(folder, 'name="town_civil_affairs"', 'name="town_magic"')
-    text = everything(refused(folder))
-    assert "town_magic" in text and "town_review" in text
+    problem = problem_at(refused(folder), "town_review")
+    assert (problem.file, problem.element_name, problem.severity) == ("dibao/process.bpmn", "乡镇审核", "error")
+    assert "town_magic" in problem.message and "town_review（乡镇审核）" in str(problem)
 
 
 def test_user_task_outside_any_lane(folder: Path) -> None:
     edit(folder, "<bpmn:flowNodeRef>town_review</bpmn:flowNodeRef>", "")
-    text = everything(refused(folder))
-    assert "town_review" in text and "不在任何泳道" in text
+    problem = problem_at(refused(folder), "town_review")
+    assert problem.file == "dibao/process.bpmn" and "不在任何泳道" in problem.message
 
 
 def test_missing_form_file(folder: Path) -> None:
     (folder / "forms" / "town_review.schema.json").unlink()
-    text = everything(refused(folder))
-    assert "town_review.schema.json" in text and "不存在" in text
+    problem = problem_at(refused(folder), "town_review")
+    assert problem.element_name == "乡镇审核"
+    assert "town_review.schema.json" in problem.message and "不存在" in problem.message
+
+
+def test_user_task_without_a_form_is_accepted(folder: Path) -> None:
+    edit(folder, '<spiffworkflow:property name="formJsonSchemaFilename" value="town_review.schema.json" />', "")
+    edit(folder, '<spiffworkflow:property name="formUiSchemaFilename" value="town_review.uischema.json" />', "")
+    assert catalog.read_folder(folder, ROLES, LIMIT).process_id == "dibao"
 
 
 def test_invalid_form_schema(folder: Path) -> None:
     edit(folder, '"type": "object"', '"type": "objekt"', "forms/town_review.schema.json")
-    text = everything(refused(folder))
-    assert "town_review.schema.json" in text and "JSON Schema 无效" in text
+    error = refused(folder)
+    problem = problem_at(error, None)
+    assert problem.file == "dibao/forms/town_review.schema.json" and "JSON Schema 无效" in problem.message
 
 
 @pytest.mark.parametrize("condition,reason", [
@@ -98,21 +112,102 @@ def test_invalid_form_schema(folder: Path) -> None:
 ])
 def test_unsafe_or_broken_condition_names_the_element(folder: Path, condition: str, reason: str) -> None:
     edit(folder, 'village_decision == "approve"', condition.replace("'", "&apos;"))
-    text = everything(refused(folder))
-    assert "Flow_village_approve" in text and reason in text
+    problem = problem_at(refused(folder), "Flow_village_approve")
+    assert problem.element_name == "同意" and problem.message.startswith("条件表达式") and reason in problem.message
 
 
 def test_unsafe_script_task(folder: Path) -> None:
     script = ('<bpmn:scriptTask id="Script_evil" name="x"><bpmn:script>import os\nos.system("true")'
               '</bpmn:script></bpmn:scriptTask>')
     edit(folder, "</bpmn:process>", script + "</bpmn:process>")
-    text = everything(refused(folder))
-    assert "Script_evil" in text and "import" in text
+    problem = problem_at(refused(folder), "Script_evil")
+    assert problem.element_name == "x" and "import" in problem.message
+
+
+def test_unsafe_pre_script_names_its_user_task(folder: Path) -> None:
+    edit(folder, "<spiffworkflow:instructionsForEndUser>审核初审材料",
+         "<spiffworkflow:preScript>import os</spiffworkflow:preScript>"
+         "<spiffworkflow:instructionsForEndUser>审核初审材料")
+    problem = problem_at(refused(folder), "town_review")
+    assert problem.message.startswith("前置脚本不安全") and "import" in problem.message
 
 
 def test_bad_service_guide(folder: Path) -> None:
     edit(folder, 'case_type = "escalated"', 'case_type = "someday"', "item.toml")
-    assert "case_type" in everything(refused(folder))
+    [problem] = refused(folder).problems
+    assert problem.file == "dibao/item.toml" and "case_type" in problem.message
+
+
+def test_service_guide_missing_fields_names_each(folder: Path) -> None:
+    edit(folder, 'fee = "免费"\n', "", "item.toml")
+    edit(folder, 'promised_days = 30\n', "", "item.toml")
+    messages = [problem.message for problem in refused(folder).problems if problem.file == "dibao/item.toml"]
+    assert len(messages) == 2
+    assert any("promised_days" in m and "工作日" in m for m in messages) and any("fee" in m for m in messages)
+
+
+@pytest.mark.parametrize("timer,value", [
+    ("timeDuration", '"P7X"'),
+    ("timeDuration", "7"),
+    ("timeDate", '"2026-13-01T09:00:00+08:00"'),
+    ("timeDate", '"P7D"'),
+    ("timeCycle", '"R3/PT1X"'),
+])
+def test_timer_literal_that_would_fail_when_reached(folder: Path, timer: str, value: str) -> None:
+    edit(folder, '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P7D"</bpmn:timeDuration>',
+         f'<bpmn:{timer} xsi:type="bpmn:tFormalExpression">{value}</bpmn:{timer}>')
+    problem = problem_at(refused(folder), "Timer_village_publicity")
+    assert problem.element_name == "初审公示7天" and "ISO 8601" in problem.message
+
+
+@pytest.mark.parametrize("timer,value", [
+    ("timeDuration", '"PT36H"'),
+    ("timeDuration", 'f"P{household_size}D"'),
+    ("timeDate", '"2026-05-01T09:00:00+08:00"'),
+    ("timeCycle", '"R3/PT10M"'),
+])
+def test_valid_or_computed_timer_values_pass(folder: Path, timer: str, value: str) -> None:
+    edit(folder, '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P7D"</bpmn:timeDuration>',
+         f'<bpmn:{timer} xsi:type="bpmn:tFormalExpression">{value}</bpmn:{timer}>')
+    assert catalog.read_folder(folder, ROLES, LIMIT).warnings == []
+
+
+def test_shape_drawn_for_a_missing_element(folder: Path) -> None:
+    edit(folder, '<bpmndi:BPMNShape id="Lane_village_agent_di"',
+         '<bpmndi:BPMNShape id="Shape_ghost" bpmnElement="Activity_gone"><dc:Bounds x="0" y="0" width="9" '
+         'height="9" /></bpmndi:BPMNShape><bpmndi:BPMNShape id="Lane_village_agent_di"')
+    edit(folder, 'bpmnElement="Flow_start"', 'bpmnElement="Flow_gone"')
+    error = refused(folder)
+    assert "Activity_gone" in problem_at(error, "Shape_ghost").message
+    assert "Flow_gone" in problem_at(error, "Flow_start_di").message
+
+
+def test_spiffworkflow_parse_error_keeps_the_element(folder: Path) -> None:
+    edit(folder, 'sourceRef="village_review" targetRef="Gateway_village"',
+         'sourceRef="village_review" targetRef="Gateway_nowhere"')
+    problem = problem_at(refused(folder), "village_review")
+    assert problem.element_name == "村委会初审" and "SpiffWorkflow 无法解析" in problem.message
+
+
+def test_condition_reading_a_variable_nothing_sets_is_a_warning(services: Services, folder: Path) -> None:
+    edit(folder, 'village_decision == "approve"', 'village_decison == "approve" and case_number and len(applicant)')
+    edit(folder, "<bpmn:userTask id=\"town_review\"",
+         '<bpmn:scriptTask id="Script_tally" name="统计"><bpmn:script>score = sum(x for x in [household_size])\n'
+         'def twice(n):\n    return n * 2\nlevel = twice(score) + round(1.5)</bpmn:script></bpmn:scriptTask>'
+         "<bpmn:userTask id=\"town_review\"")
+    edit(folder, "</bpmn:process>", '<bpmn:sequenceFlow id="Flow_tally_check" sourceRef="Gateway_village" '
+         'targetRef="EndEvent_rejected_village"><bpmn:conditionExpression>level &gt; 3 and scroe &gt; 1'
+         "</bpmn:conditionExpression></bpmn:sequenceFlow></bpmn:process>")
+    edit(folder, 'code = "MZ-DIBAO"', 'code = "MZ-DIBAO-TYPO"', "item.toml")
+    with services.db.write() as session:
+        [done] = deploy_folders(session, [folder], services.settings.max_diagram_bytes)
+    assert done.created
+    by_element = {problem.element_id: problem for problem in done.warnings}
+    assert set(by_element) == {"Flow_village_approve", "Flow_tally_check"}
+    typo = by_element["Flow_village_approve"]
+    assert typo.severity == Severity.WARNING and typo.file == "dibao/process.bpmn" and typo.element_name == "同意"
+    assert "village_decison" in typo.message and "“village_decision”" in typo.message
+    assert "scroe" in by_element["Flow_tally_check"].message and "level" not in by_element["Flow_tally_check"].message
 
 
 def test_refused_deploy_stores_nothing_and_changed_folder_gets_new_version(services: Services, folder: Path) -> None:
@@ -121,12 +216,13 @@ def test_refused_deploy_stores_nothing_and_changed_folder_gets_new_version(servi
     broken = folder.parent / "broken"
     shutil.copytree(folder, broken)
     edit(broken, 'name="town_civil_affairs"', 'name="nobody"')
+    limit = services.settings.max_diagram_bytes
     with pytest.raises(DeployRefused), services.db.write() as session:
-        deploy_folders(session, [folder, broken])
+        deploy_folders(session, [folder, broken], limit)
     with services.db.read() as session:
         assert session.scalar(select(func.count()).select_from(ProcedureVersion)) == count
     with services.db.write() as session:
-        assert "未变化" in deploy_folders(session, [folder])[0]
+        assert "未变化" in str(deploy_folders(session, [folder], limit)[0])
     edit(folder, "promised_days = 30", "promised_days = 25", "item.toml")
     with services.db.write() as session:
-        assert "新版本" in deploy_folders(session, [folder])[0]
+        assert "新版本" in str(deploy_folders(session, [folder], limit)[0])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from engine import clock
+from engine.config import ROOT
 from tests.conftest import make_services
 from tests.test_engine import NOTICE_2027, start
 from webui.cli import main
@@ -39,4 +41,25 @@ def test_calendar_load_enters_a_year_and_dates_waiting_cases(tmp_path: Path) -> 
     again = runner.invoke(main, ["calendar", "load", str(notice)], env=env)
     assert again.exit_code == 1 and "--replace" in again.output
     assert runner.invoke(main, ["calendar", "load", "--replace", str(notice)], env=env).exit_code == 0
+    svc.db.dispose()
+
+
+def test_deploy_prints_warnings_and_reads_the_diagram_limit_from_settings(tmp_path: Path) -> None:
+    svc = make_services("sqlite", tmp_path, "bianmin_cli_deploy")
+    folder = tmp_path / "dibao"
+    shutil.copytree(ROOT / "bpmn" / "dibao", folder)
+    item, diagram = folder / "item.toml", folder / "process.bpmn"
+    item.write_text(item.read_text("utf-8").replace('code = "MZ-DIBAO"', 'code = "CLI-DIBAO"'), "utf-8")
+    diagram.write_text(diagram.read_text("utf-8").replace('town_decision == "approve"', 'town_desicion == "approve"'),
+                       "utf-8")
+    runner = CliRunner()
+    env = {"BIANMIN_DATABASE_URL": svc.db.url}
+
+    small = runner.invoke(main, ["deploy", str(folder)], env={**env, "BIANMIN_MAX_DIAGRAM_KB": "8"})
+    assert small.exit_code == 1 and "dibao/process.bpmn：流程图文件过大，上限为 8 KB" in small.output
+
+    result = runner.invoke(main, ["deploy", str(folder)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "已部署 CLI-DIBAO v1（新版本）" in result.output
+    assert "提示：dibao/process.bpmn：Flow_town_approve（同意）：条件表达式读取的变量“town_desicion”" in result.output
     svc.db.dispose()

@@ -261,7 +261,7 @@ def test_a_script_that_never_ends_is_stopped_and_the_step_changes_nothing(servic
     item = folder / "item.toml"
     item.write_text(item.read_text("utf-8").replace('code = "MZ-DIBAO"', 'code = "MZ-DIBAO-LOOP"'), "utf-8")
     with services.db.write() as session:
-        deploy_folders(session, [folder])
+        deploy_folders(session, [folder], services.settings.max_diagram_bytes)
     case = start(services, "MZ-DIBAO-LOOP")
     [task] = open_tasks(services, case.id)
     with services.db.read() as session:
@@ -289,8 +289,8 @@ def test_running_cases_stay_on_their_version(services: Services, tmp_path) -> No
     toml = folder / "item.toml"
     toml.write_text(toml.read_text("utf-8").replace("promised_days = 40", "promised_days = 35"), "utf-8")
     with services.db.write() as session:
-        [line] = deploy_folders(session, [folder])
-    assert "新版本" in line
+        [done] = deploy_folders(session, [folder], services.settings.max_diagram_bytes)
+    assert done.created and "新版本" in str(done)
     newer = start(services, "MZ-WUBAO")
     assert newer.version_id != case.version_id
     final, _ = drive(services, case)

@@ -2,7 +2,7 @@
 
 Every route but /openapi.json needs `Authorization: Bearer <token>`. Errors are JSON
 `{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status; a 422 from validation
-adds `"fields": {"<field>": [...]}`.
+adds `"fields": {"<field>": [...]}`, a refused deployment `"problems"`, each placed in its file and diagram element.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from engine.idcard import mask_id_number
 from engine.models import CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, User
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
-from engine.procedures import bundle
+from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
 from engine.tasks import inbox
 
@@ -72,10 +72,12 @@ def _unauthorized(message: str) -> Any:
 
 
 def error_body(exc: BianminError) -> dict[str, Any]:
-    """The JSON error body; a validation failure also keys its messages by field, as `fields`."""
+    """The JSON error body; a validation failure also keys its messages by field, a refused deployment places them."""
     body: dict[str, Any] = {"error": exc.message, "details": exc.details}
     if isinstance(exc, ValidationFailed):
         body["fields"] = exc.fields
+    if isinstance(exc, DeployRefused):
+        body["problems"] = [problem.as_json() for problem in exc.problems]
     return body
 
 
@@ -316,12 +318,12 @@ def get_task(task_id: str) -> Any:
         task = inbox.task_row(session, task_id)
         if task is None or not access.may_see_task(user, task, task):
             raise NotFound("任务不存在，或不在您的辖区内")
-        forms = services().cases.versions.get(session, task.version_id).forms
+        version_forms = services().cases.versions.get(session, task.version_id).forms
     payload = _task_json(task)
     decided = access.task_access(user, task, bool(task.assignee_away))
     payload["may_claim"], payload["may_complete"] = decided.may_claim, decided.may_complete
-    payload["form_schema"] = forms.get(task.form_file) if task.form_file else None
-    payload["ui_schema"] = forms.get(task.ui_form_file) if task.ui_form_file else None
+    payload["form_schema"] = forms.task_form(version_forms, task.form_file)
+    payload["ui_schema"] = version_forms.get(task.ui_form_file) if task.ui_form_file else None
     return payload
 
 
@@ -376,39 +378,42 @@ def deploy_procedure() -> Any:
     if user.role_code != "admin":
         raise Forbidden("只有系统管理员可以部署流程")
     if request.mimetype != "multipart/form-data":
-        raise BadRequest("请以 multipart/form-data 上传 item_toml、diagram 和 forms 文件")
-    item_file, diagram_file = request.files.get("item_toml"), request.files.get("diagram")
-    missing = [name for name, upload in (("item_toml", item_file), ("diagram", diagram_file)) if upload is None]
-    if missing:
-        raise DeployRefused(f"{UPLOAD_LABEL}：缺少文件 " + "、".join(missing))
-    assert item_file is not None and diagram_file is not None
-    diagram_name = _file_name(diagram_file, "process.bpmn")
-    if not diagram_name.lower().endswith(".bpmn"):
-        raise DeployRefused(f"{UPLOAD_LABEL}：流程图文件应为 .bpmn 文件，收到的是“{diagram_name}”")
-    diagram = _read_limited(diagram_file, bundle.MAX_DIAGRAM_BYTES)
-    if diagram is None:
-        raise DeployRefused(
-            f"{UPLOAD_LABEL}/{diagram_name}：流程图文件过大，上限为 {bundle.MAX_DIAGRAM_BYTES // 1024} KB"
-        )
-    forms: dict[str, bytes] = {}
-    for upload in request.files.getlist("forms"):
-        name = _file_name(upload, "")
-        if not name:
-            continue
-        if name in forms:
-            raise DeployRefused(f"{UPLOAD_LABEL}：表单文件 {name} 上传了不止一次")
-        forms[name] = upload.read()
+        raise BadRequest("请以 multipart/form-data 上传流程文件夹中的文件（files，文件名为文件夹内的路径），"
+                         "或 item_toml、diagram 和 forms 文件")
     svc = services()
+    files = _uploaded_files(svc.settings.max_diagram_bytes)
     with svc.db.read() as session:
         roles = known_roles(session)
-    try:
-        checked = bundle.validate_bundle(UPLOAD_LABEL, item_file.read(), diagram_name, diagram, forms, roles)
-    except UnicodeDecodeError as exc:
-        raise DeployRefused(f"{UPLOAD_LABEL}/{diagram_name}：流程图文件应为 UTF-8 编码") from exc
+    checked = bundle.read_files(UPLOAD_LABEL, files, roles, svc.settings.max_diagram_bytes)
     with svc.db.write() as session:
         version, created = deploy(session, checked, user.username)
-        result = {"item_code": version.item_code, "version": version.version, "created": created}
+        result = {"item_code": version.item_code, "version": version.version, "created": created,
+                  "warnings": [warning.as_json() for warning in checked.warnings]}
     return result, 201 if created else 200
+
+
+def _uploaded_files(max_diagram_bytes: int) -> dict[str, bytes]:
+    """Each upload by its path in the procedure folder: `files` carry theirs, the named fields have fixed places."""
+    uploads = [(_folder_path(upload), upload) for upload in request.files.getlist("files")]
+    item_file, diagram_file = request.files.get("item_toml"), request.files.get("diagram")
+    if item_file is not None:
+        uploads.append((bundle.GUIDE_FILE, item_file))
+    if diagram_file is not None:
+        diagram_name = _file_name(diagram_file, "process.bpmn")
+        if not diagram_name.lower().endswith(".bpmn"):
+            raise DeployRefused(f"{UPLOAD_LABEL}：流程图文件应为 .bpmn 文件，收到的是“{diagram_name}”")
+        uploads.append((diagram_name, diagram_file))
+    uploads += [(f"{bundle.FORMS_DIR}/{_file_name(upload, '')}", upload) for upload in request.files.getlist("forms")
+                if _file_name(upload, "")]
+    files: dict[str, bytes] = {}
+    for path, upload in uploads:
+        if not path:
+            continue
+        if path in files:
+            raise DeployRefused(f"{UPLOAD_LABEL}：文件 {path} 上传了不止一次")
+        # A diagram is read one byte past its limit, never wholly into memory; the bundle refuses it as too large.
+        files[path] = upload.stream.read(max_diagram_bytes + 1) if path.lower().endswith(".bpmn") else upload.read()
+    return files
 
 
 def _file_name(upload: FileStorage, default: str) -> str:
@@ -416,8 +421,7 @@ def _file_name(upload: FileStorage, default: str) -> str:
     return posixpath.basename((upload.filename or default).replace("\\", "/")).strip()
 
 
-def _read_limited(upload: FileStorage, limit: int) -> bytes | None:
-    """Read at most `limit` bytes; None when the file is larger (the rest is never read into memory)."""
-    data = upload.stream.read(limit + 1)
-    return None if len(data) > limit else data
-
+def _folder_path(upload: FileStorage) -> str:
+    """The path in the folder an upload of `files` names (Windows ones use backslashes); empty when it names none."""
+    path = posixpath.normpath((upload.filename or "").replace("\\", "/").strip()).lstrip("/")
+    return "" if path == "." else path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,8 @@ def _application_schema(version: ProcedureVersion) -> tuple[dict[str, Any], dict
     name = version.guide.get("application_form")
     if not name or name not in version.forms:
         return {"type": "object", "properties": {}}, {}
-    ui_name = name.replace(".schema.json", ".uischema.json")
+    # Bianmin names the pair x.schema.json / x.uischema.json, spiff-arena x-schema.json / x-uischema.json.
+    ui_name = re.sub(r"([.-])schema\.json$", r"\1uischema.json", name)
     return version.forms[name], version.forms.get(ui_name, {}) if ui_name != name else {}
 
 
@@ -184,7 +186,7 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
         task = helpers.visible_task(db, task_id)
         case = task.case
         version = _version(db, case)
-        schema = version.forms.get(task.form_file or "", {"type": "object", "properties": {}})
+        schema = forms.task_form(version.forms, task.form_file)
         ui = version.forms.get(task.ui_form_file or "", {})
         notice, decided = _task_notice(g.user, task)
         application, steps = _submitted(
@@ -209,7 +211,7 @@ def task(task_id: str) -> Any:
     with svc.db.read() as db:
         found = helpers.visible_task(db, task_id)
         version = _version(db, found.case)
-        schema = version.forms.get(found.form_file or "", {"type": "object", "properties": {}})
+        schema = forms.task_form(version.forms, found.form_file)
         case_number, step = found.case.case_number, found.name
         may_complete = _task_access(g.user, found).may_complete
     errors: dict[str, list[str]] = {}
@@ -235,10 +237,11 @@ def task(task_id: str) -> Any:
 def _submitted(version: ProcedureVersion, tasks: list[Task],
                events: list[CaseEvent]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
     """The application and what each completed step submitted, labelled from their forms' titles."""
-    forms_of = {row.id: row.form_file or "" for row in tasks}
+    forms_of = {row.id: row.form_file for row in tasks}
     application, submitted = history.submissions(events)
     steps = [{"step": step.step, "actor": step.actor_name, "at": step.at,
-              "rows": formrender.labelled(version.forms.get(forms_of.get(step.task_id or "", "")), step.data)}
+              "rows": formrender.labelled(forms.task_form(version.forms, forms_of.get(step.task_id or "")),
+                                          step.data)}
              for step in submitted]
     return formrender.labelled(_application_schema(version)[0], application), steps
 
@@ -296,7 +299,7 @@ def case(case_id: int) -> Any:
         orgs = {o.id: o.name for o in db.scalars(select(OrgUnit).where(
             OrgUnit.id.in_([found.village_id, found.town_id, found.county_id])))}
         roles = {r.code: r.name for r in db.scalars(select(Role))}
-        schemas = {row.id: version.forms.get(row.form_file or "", {}) for row in tasks}
+        schemas = {row.id: forms.task_form(version.forms, row.form_file) for row in tasks}
         application, steps = _submitted(version, tasks, events)
         history = [{"event": e, "changes": _change_rows(e, schemas, orgs)} for e in events]
         open_tasks = [{

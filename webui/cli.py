@@ -14,7 +14,7 @@ from engine.deadlines import calendar as holidays
 from engine.errors import BianminError
 from engine.models import OrgUnit
 from engine.people import accounts
-from engine.procedures.deploy import deploy_folders
+from engine.procedures.deploy import Deployed, deploy_folders
 from engine.services import Services, open_services
 
 
@@ -23,6 +23,13 @@ def _fail(exc: BianminError) -> None:
     for line in exc.details:
         click.echo(f"  - {line}", err=True)
     sys.exit(1)
+
+
+def _report(deployed: list[Deployed]) -> None:
+    for done in deployed:
+        click.echo(f"已部署 {done}")
+        for warning in done.warnings:
+            click.echo(f"  提示：{warning.text}")
 
 
 @click.group()
@@ -49,25 +56,24 @@ def load_demo() -> None:
     setup.init(svc.db)
     try:
         with svc.db.write() as session:
-            deployed = demo.load(session, svc.settings.procedures_dir)
+            deployed = demo.load(session, svc.settings.procedures_dir, svc.settings.max_diagram_bytes)
     except BianminError as exc:
         _fail(exc)
-    for line in deployed:
-        click.echo(f"已部署 {line}")
+    _report(deployed)
     click.echo(f"演示账号密码均为 {demo.DEMO_PASSWORD}")
 
 
 @main.command()
 @click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 def deploy(folders: tuple[Path, ...]) -> None:
-    """Validate and deploy procedure folders; nothing is stored if any folder is refused."""
+    """Validate and deploy procedure folders (Bianmin's or spiff-arena's layout); all are stored or none."""
     svc = services()
     try:
         with svc.db.write() as session:
-            for line in deploy_folders(session, list(folders), deployed_by="cli"):
-                click.echo(f"已部署 {line}")
+            deployed = deploy_folders(session, list(folders), svc.settings.max_diagram_bytes, deployed_by="cli")
     except BianminError as exc:
         _fail(exc)
+    _report(deployed)
 
 
 @main.group()

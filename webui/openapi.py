@@ -49,6 +49,20 @@ SCHEMAS: dict[str, Any] = {
             "fields": {"type": "object", "additionalProperties": {"type": "array", "items": STRING},
                        "description": "仅数据校验未通过（422）时出现：按字段名（申请人信息为 name、id_number、phone，"
                                       "表单为其属性名）归类的问题；针对整张表单的问题只在 details 中"},
+            "problems": {"type": "array", "items": _ref("Problem"),
+                         "description": "仅部署流程被拒绝时：每个问题所在的文件和流程图元素，可据此在流程图上标出"},
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "required": ["file", "message", "severity"],
+        "properties": {
+            "file": {"type": "string", "description": "问题所在文件，如 上传的流程/process.bpmn、上传的流程/item.toml"},
+            "message": {"type": "string", "description": "中文说明（不含文件和元素）"},
+            "element_id": {"type": ["string", "null"], "description": "BPMN 元素 id；问题不在某个元素上时为 null"},
+            "element_name": {"type": ["string", "null"], "description": "BPMN 元素名称"},
+            "severity": {"enum": ["error", "warning"],
+                         "description": "error 拒绝部署；warning 只是提示（例如条件读取的变量没有表单字段或脚本设置）"},
         },
     },
     "Person": {
@@ -214,19 +228,28 @@ SCHEMAS: dict[str, Any] = {
     },
     "DeployUpload": {
         "type": "object",
-        "required": ["item_toml", "diagram"],
+        "description": "一个流程文件夹：用 files 逐个上传其中的文件，或用 item_toml、diagram、forms 字段；两种可混用。"
+                       "spiff-arena 的流程模型文件夹可原样上传（process_model.json 指明主流程图，表单与流程图同级），"
+                       "另加办事指南 item.toml。",
         "properties": {
-            "item_toml": {"type": "string", "contentMediaType": "application/toml", "description": "办事指南"},
+            "files": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+                      "description": "文件夹中的文件，文件名为其在文件夹内的路径，如 process_model.json、"
+                                     "application-schema.json、forms/town_review.schema.json、item.toml"},
+            "item_toml": {"type": "string", "contentMediaType": "application/toml",
+                          "description": "办事指南（即文件夹中的 item.toml）"},
             "diagram": {"type": "string", "contentMediaType": "application/xml",
-                        "description": "BPMN 流程图（.bpmn，UTF-8，不超过 2 MB，不得含 DOCTYPE）"},
+                        "description": "BPMN 流程图（.bpmn，UTF-8，不超过服务器上限（默认 2 MB），不得含 DOCTYPE）"},
             "forms": {"type": "array", "items": {"type": "string", "contentMediaType": "application/json"},
-                      "description": "表单 JSON Schema 文件，文件名须与流程图中引用的一致"},
+                      "description": "表单 JSON Schema 文件（即文件夹中 forms/ 下的文件），"
+                                     "文件名须与流程图中引用的一致"},
         },
     },
     "DeployResult": {
         "type": "object",
         "properties": {"item_code": STRING, "version": {"type": "integer"},
-                       "created": {"type": "boolean", "description": "false 表示与当前版本完全相同，未新建版本"}},
+                       "created": {"type": "boolean", "description": "false 表示与当前版本完全相同，未新建版本"},
+                       "warnings": {"type": "array", "items": _ref("Problem"),
+                                    "description": "不妨碍部署的提示，请检查后决定是否修改"}},
     },
 }
 
@@ -318,7 +341,8 @@ PATHS: dict[str, Any] = {
                       "422": _error("表单数据不符合该环节的 JSON Schema")},
     }},
     "/procedures": {"post": {
-        "summary": "部署流程（仅系统管理员）：办事指南、BPMN 流程图和表单", "operationId": "deployProcedure",
+        "summary": "部署流程（仅系统管理员）：办事指南、BPMN 流程图和表单，或整个流程文件夹",
+        "operationId": "deployProcedure",
         "tags": ["procedures"],
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("DeployUpload")}}},
         "responses": {
@@ -327,8 +351,9 @@ PATHS: dict[str, Any] = {
             "400": _error("不是 multipart/form-data 上传"), "401": UNAUTHORIZED,
             "403": _error("调用者不是系统管理员"),
             "413": _error("请求体超过服务器上限"),
-            "422": _error("部署被拒绝，未保存任何内容：XML 不合法、含 DOCTYPE/外部实体、流程图超过 2 MB、"
-                          "泳道不是已知角色、缺少表单文件、表单 Schema 无效、脚本或条件不安全等"),
+            "422": _error("部署被拒绝，未保存任何内容；problems 逐条给出文件和元素：XML 不合法、含 DOCTYPE/外部实体、"
+                          "流程图超过上限、缺少办事指南或其字段、泳道不是已知角色、缺少表单文件、表单 Schema 无效、"
+                          "脚本或条件不安全、定时器不是有效的 ISO 8601、图形指向不存在的元素等"),
         },
     }},
 }

@@ -96,12 +96,8 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
         }
         # A plain INSERT; the Case object handed back is built from the same values, not loaded.
         case = Case(id=session.connection().execute(INSERT_CASE, values).scalar_one(), **values)
-        # Form fields come first so an application cannot overwrite the case's own identity.
-        workflow = new_workflow(version.spec, version.subprocess_specs, {
-            **data,
-            "case_number": case.case_number,
-            "applicant": {"name": person.name, "phone": person.phone},
-        })
+        workflow = new_workflow(version.spec, version.subprocess_specs, data, case.case_number,
+                                {"name": person.name, "phone": person.phone})
         chain.append(session, case, EventKind.CASE_STARTED, actor, now, step="受理", after={
             "item_code": item_code, "version": version.version, "village": village_code,
             "applicant": person.name, "data": data,

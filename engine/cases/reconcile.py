@@ -22,7 +22,7 @@ from ..db import queue_update, queue_write
 from ..errors import BianminError
 from ..models import Case, Task, Timer
 from ..people.jurisdiction import org_for_role
-from ..procedures.bundle import FORM_PROPERTY, UI_FORM_PROPERTY
+from ..procedures.forms import FORM_PROPERTY, UI_FORM_PROPERTY
 from ..procedures.spiff import MAX_TASK_DEPTH, dump_state, utc_from_iso
 from ..vocabulary import CaseResult, CaseStatus, EventKind, TaskStatus, TimerStatus
 from .context import Runtime

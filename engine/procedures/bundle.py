@@ -1,213 +1,241 @@
-"""A procedure folder (diagram, forms, service guide) read and checked whole before anything is stored."""
+"""A procedure's files, from a folder on disk or an upload, read by their paths in the folder into one bundle."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jsonschema import SchemaError
 from jsonschema.validators import validator_for
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from ..errors import DeployRefused, Problem
-from ..sandbox import ScriptRejected, check_expression, check_script
-from .spiff import make_parser, parse_xml
+from ..errors import DeployRefused, Problem, Severity
+from . import checks
+from .diagram import NS
+from .spiff import parse_xml
 
-MAX_DIAGRAM_BYTES = 2 * 1024 * 1024
 CASE_TYPES = ("immediate", "promised", "joint", "escalated")
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
-FORM_PROPERTY = "formJsonSchemaFilename"
-UI_FORM_PROPERTY = "formUiSchemaFilename"
+GUIDE_FILE = "item.toml"
+# spiff-arena describes a process model folder here (display_name, primary_file_name, primary_process_id …).
+MODEL_FILE = "process_model.json"
+FORMS_DIR = "forms"
+READ_SUFFIXES = (".bpmn", ".json", ".toml")
+# The service guide's fields, told to whoever has to write them.
+GUIDE_FIELDS = {
+    "code": "事项编码",
+    "name": "事项名称",
+    "case_type": f"办件类型：{' / '.join(CASE_TYPES)}",
+    "promised_days": "承诺时限，工作日数",
+    "statutory_days": "法定时限，工作日数",
+    "conditions": "申请条件",
+    "materials": "申请材料，每项含 name、required、copies",
+    "basis": "设定依据",
+    "fee": "收费标准",
+}
 
 
 @dataclass
 class ProcedureBundle:
-    """Everything deployable read from one folder, already validated."""
+    """Everything deployable read from one folder, already checked; warnings do not stop a deployment."""
 
     guide: dict[str, Any]
     process_id: str
     bpmn_xml: str
     forms: dict[str, Any]
     checksum: str
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def code(self) -> str:
         return str(self.guide["code"])
 
 
-def read_folder(folder: Path, role_codes: set[str]) -> ProcedureBundle:
-    """Read and validate a procedure folder; raise DeployRefused listing every problem found."""
-    files = {
-        path.name: path.read_bytes()
-        for path in [*folder.glob("*.bpmn"), *folder.glob("item.toml"), *folder.glob("forms/*.json")]
-    }
-    forms = {name: data for name, data in files.items() if name.endswith(".json")}
-    diagrams = [name for name in files if name.endswith(".bpmn")]
-    if not (folder / "item.toml").exists():
-        raise DeployRefused(f"{folder.name}：缺少 item.toml（办事指南）")
-    if len(diagrams) != 1:
-        raise DeployRefused(f"{folder.name}：应当恰好有一个 .bpmn 流程图文件，实际为 {len(diagrams)} 个")
-    return validate_bundle(
-        folder.name, files["item.toml"], diagrams[0], files[diagrams[0]], forms, role_codes
-    )
+def read_folder(folder: Path, role_codes: set[str], max_diagram_bytes: int) -> ProcedureBundle:
+    """Read and check a procedure folder as it is: Bianmin's layout (forms/) or a spiff-arena process model."""
+    paths = [*folder.glob("*"), *folder.glob(f"{FORMS_DIR}/*")]
+    files = {path.relative_to(folder).as_posix(): path.read_bytes() for path in paths
+             if path.is_file() and path.suffix in READ_SUFFIXES}
+    return read_files(folder.name, files, role_codes, max_diagram_bytes)
 
 
-def validate_bundle(
-    label: str,
-    item_toml: bytes,
-    diagram_name: str,
-    diagram: bytes,
-    form_files: dict[str, bytes],
-    role_codes: set[str],
-) -> ProcedureBundle:
-    problems: list[str] = []
-    guide = _validate_guide(f"{label}/item.toml", item_toml, problems)
-    forms = _validate_forms(label, form_files, problems)
-    if guide and guide.get("application_form") and guide["application_form"] not in form_files:
-        problems.append(f"{label}/item.toml：申请表单 forms/{guide['application_form']} 不存在")
-    where = f"{label}/{diagram_name}"
-    if len(diagram) > MAX_DIAGRAM_BYTES:
-        raise DeployRefused(
-            f"{where}：流程图文件过大（{len(diagram) // 1024} KB），上限为 {MAX_DIAGRAM_BYTES // 1024} KB"
-        )
-    try:
-        diagram_text = diagram.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DeployRefused(f"{where}：流程图文件应为 UTF-8 编码") from exc
-    root = parse_xml(diagram, where)
-    process_id = _validate_diagram(where, root, form_files, forms, role_codes, problems)
-    if problems:
-        raise DeployRefused(f"{label}：流程校验未通过，共 {len(problems)} 处问题",
-                            problems=[Problem("", p) for p in problems])
+def read_files(label: str, files: Mapping[str, bytes], role_codes: set[str],
+               max_diagram_bytes: int) -> ProcedureBundle:
+    """Read and check a procedure from its files keyed by path in its folder; DeployRefused lists every problem."""
+    problems: list[Problem] = []
+    model = _read_model(f"{label}/{MODEL_FILE}", files.get(MODEL_FILE), problems)
+    guide = _read_guide(f"{label}/{GUIDE_FILE}", files.get(GUIDE_FILE), model, problems)
+    diagram_name = _primary_diagram(label, files, model, problems)
+    diagram_file = f"{label}/{diagram_name}"
+    root = _read_diagram(diagram_file, files[diagram_name], max_diagram_bytes, problems) if diagram_name else None
+    form_paths = _form_paths(label, files, guide, root, problems)
+    forms = _read_forms(label, files, form_paths, problems)
+    application_form = guide.get("application_form")
+    if application_form and application_form not in form_paths:
+        problems.append(Problem(f"{label}/{GUIDE_FILE}",
+                                f"申请表单 {application_form} 不存在（应放在 forms/ 下，或与流程图放在同一文件夹）"))
+    process_id = _process_id(label, diagram_file, root, model, problems) if root is not None else None
+    if process_id and root is not None:
+        problems += checks.check_diagram(diagram_file, root, process_id, forms, set(form_paths), role_codes)
+    errors = [problem for problem in problems if problem.severity == Severity.ERROR]
+    warnings = [problem for problem in problems if problem.severity == Severity.WARNING]
+    if errors or not (diagram_name and process_id):
+        raise DeployRefused(f"{label}：流程校验未通过，共 {len(errors)} 处问题", problems=errors + warnings)
     checksum = hashlib.sha256()
-    for name in sorted(form_files):
-        checksum.update(name.encode() + b"\0" + form_files[name])
-    checksum.update(item_toml + b"\0" + diagram)
-    return ProcedureBundle(guide, process_id or "", diagram_text, forms, checksum.hexdigest())
+    for name in sorted(form_paths):
+        checksum.update(name.encode() + b"\0" + files[form_paths[name]])
+    checksum.update(files[GUIDE_FILE] + b"\0" + files[diagram_name])
+    # It chooses which process of the diagram runs.
+    checksum.update(files.get(MODEL_FILE, b""))
+    return ProcedureBundle(guide, process_id, files[diagram_name].decode("utf-8"), forms, checksum.hexdigest(),
+                           warnings)
 
 
-def _validate_guide(where: str, raw: bytes, problems: list[str]) -> dict[str, Any]:
+def _text(model: dict[str, Any], key: str) -> str:
+    value = model.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _read_model(file: str, raw: bytes | None, problems: list[Problem]) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    try:
+        model = json.loads(raw)
+    except ValueError as exc:
+        problems.append(Problem(file, f"不是合法的 JSON：{exc}"))
+        return {}
+    if not isinstance(model, dict):
+        problems.append(Problem(file, "应为 JSON 对象"))
+        return {}
+    return model
+
+
+def _read_guide(file: str, raw: bytes | None, model: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    display_name = _text(model, "display_name")
+    # The guide must say its own name; the model's display name only helps whoever writes it.
+    hint = f"；name 可参照 {MODEL_FILE} 的 display_name“{display_name}”" if display_name else ""
+    if raw is None:
+        fields = "；".join(f"{key}（{what}）" for key, what in GUIDE_FIELDS.items())
+        problems.append(Problem(file, f"缺少办事指南 {GUIDE_FILE}：请在流程文件夹中与 .bpmn 文件同级处新建，"
+                                      f"写明以下字段：{fields}{hint}"))
+        return {}
     try:
         guide = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        problems.append(f"{where}：格式错误：{exc}")
+        problems.append(Problem(file, f"格式错误：{exc}"))
         return {}
-    for key in ("code", "name", "case_type", "promised_days", "statutory_days", "conditions",
-                "materials", "basis", "fee"):
+    for key, what in GUIDE_FIELDS.items():
         if key not in guide:
-            problems.append(f"{where}：缺少字段 {key}")
+            problems.append(Problem(file, f"缺少字段 {key}（{what}）{hint if key == 'name' else ''}"))
     if guide.get("case_type", "promised") not in CASE_TYPES:
-        problems.append(f"{where}：case_type 必须是 {' / '.join(CASE_TYPES)} 之一")
+        problems.append(Problem(file, f"case_type 必须是 {' / '.join(CASE_TYPES)} 之一"))
     for key in ("promised_days", "statutory_days"):
         value = guide.get(key, 0)
         if not isinstance(value, int) or value < 0:
-            problems.append(f"{where}：{key} 必须是不小于 0 的整数（工作日）")
+            problems.append(Problem(file, f"{key} 必须是不小于 0 的整数（工作日）"))
     if isinstance(guide.get("promised_days"), int) and isinstance(guide.get("statutory_days"), int) \
             and guide["promised_days"] > guide["statutory_days"]:
-        problems.append(f"{where}：承诺时限不能长于法定时限")
+        problems.append(Problem(file, "承诺时限不能长于法定时限"))
     for index, material in enumerate(guide.get("materials", [])):
         if not isinstance(material, dict) or not {"name", "required", "copies"} <= material.keys():
-            problems.append(f"{where}：materials 第 {index + 1} 项须含 name、required、copies")
+            problems.append(Problem(file, f"materials 第 {index + 1} 项须含 name、required、copies"))
     return guide
 
 
-def _validate_forms(label: str, form_files: dict[str, bytes], problems: list[str]) -> dict[str, Any]:
-    forms: dict[str, Any] = {}
-    for name, raw in sorted(form_files.items()):
-        try:
-            schema = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            problems.append(f"{label}/forms/{name}：不是合法的 JSON：{exc}")
+def _primary_diagram(label: str, files: Mapping[str, bytes], model: dict[str, Any],
+                     problems: list[Problem]) -> str | None:
+    """The diagram to deploy: the one process_model.json names, or the folder's only one."""
+    diagrams = sorted(name for name in files if name.lower().endswith(".bpmn") and "/" not in name)
+    primary = _text(model, "primary_file_name")
+    if primary and primary not in diagrams:
+        problems.append(Problem(f"{label}/{MODEL_FILE}", f"primary_file_name 指定的主流程图 {primary} 不存在"
+                                                         f"（文件夹中的流程图：{'、'.join(diagrams) or '无'}）"))
+        return None
+    if primary:
+        problems += [Problem(f"{label}/{other}", f"不会部署：只部署 {MODEL_FILE} 指定的主流程图 {primary}",
+                             severity=Severity.WARNING) for other in diagrams if other != primary]
+        return primary
+    if len(diagrams) > 1:
+        problems.append(Problem(label, f"有 {len(diagrams)} 个 .bpmn 流程图文件：请只留一个，"
+                                       f"或在 {MODEL_FILE} 的 primary_file_name 中指明主流程图"))
+    elif not diagrams:
+        problems.append(Problem(label, "缺少 .bpmn 流程图文件"))
+    return diagrams[0] if len(diagrams) == 1 else None
+
+
+def _read_diagram(file: str, raw: bytes, limit: int, problems: list[Problem]) -> etree._Element | None:
+    if len(raw) > limit:
+        problems.append(Problem(file, f"流程图文件过大，上限为 {limit // 1024} KB"))
+        return None
+    try:
+        raw.decode("utf-8")
+        return parse_xml(raw, file)
+    except UnicodeDecodeError:
+        problems.append(Problem(file, "流程图文件应为 UTF-8 编码"))
+    except DeployRefused as exc:
+        problems += exc.problems
+    return None
+
+
+def _process_id(label: str, diagram_file: str, root: etree._Element, model: dict[str, Any],
+                problems: list[Problem]) -> str | None:
+    """The process that runs: process_model.json's primary_process_id, else the first executable one."""
+    every = [str(value) for value in root.xpath("//bpmn:process/@id", namespaces=NS)]
+    executable = [str(value) for value in root.xpath("//bpmn:process[@isExecutable='true']/@id", namespaces=NS)]
+    wanted = _text(model, "primary_process_id")
+    if wanted and wanted not in every:
+        problems.append(Problem(f"{label}/{MODEL_FILE}", f"primary_process_id 指定的流程 {wanted} 不在主流程图中"
+                                                         f"（图中的流程：{'、'.join(every) or '无'}）"))
+        return None
+    if not every:
+        problems.append(Problem(diagram_file, "流程图中没有 process 元素"))
+        return None
+    return wanted or (executable or every)[0]
+
+
+def _form_paths(label: str, files: Mapping[str, bytes], guide: dict[str, Any], root: etree._Element | None,
+                problems: list[Problem]) -> dict[str, str]:
+    """Form file name → its path: every JSON file under forms/, and those beside the diagram that a user task or
+    the guide names or that are named as schemas are (spiff-arena's x-schema.json and x-uischema.json)."""
+    named = checks.form_references(root) if root is not None else set()
+    if isinstance(guide.get("application_form"), str):
+        named.add(guide["application_form"])
+    found: dict[str, str] = {}
+    for path in sorted(files):
+        folder, _, name = path.rpartition("/")
+        beside = not folder and name != MODEL_FILE and (name in named or name.endswith("schema.json"))
+        if not name.endswith(".json") or not (folder == FORMS_DIR or beside):
             continue
-        if name.endswith(".schema.json") or "uischema" not in name:
+        if name in found:
+            problems.append(Problem(f"{label}/{path}", f"与 {found[name]} 同名：一个流程的表单文件名不能重复"))
+        else:
+            found[name] = path
+    return found
+
+
+def _read_forms(label: str, files: Mapping[str, bytes], form_paths: dict[str, str],
+                problems: list[Problem]) -> dict[str, Any]:
+    forms: dict[str, Any] = {}
+    for name, path in sorted(form_paths.items()):
+        file = f"{label}/{path}"
+        try:
+            schema = json.loads(files[path])
+        except ValueError as exc:
+            problems.append(Problem(file, f"不是合法的 JSON：{exc}"))
+            continue
+        if not isinstance(schema, dict):
+            problems.append(Problem(file, "表单应为 JSON 对象"))
+            continue
+        if "uischema" not in name:
             try:
                 validator_for(schema).check_schema(schema)
             except SchemaError as exc:
-                path = "/".join(str(p) for p in exc.path) or "(根)"
-                problems.append(f"{label}/forms/{name}：表单 JSON Schema 无效（{path}）：{exc.message}")
+                where = "/".join(str(part) for part in exc.path) or "(根)"
+                problems.append(Problem(file, f"表单 JSON Schema 无效（{where}）：{exc.message}"))
                 continue
         forms[name] = schema
     return forms
-
-
-def _validate_diagram(
-    where: str,
-    root: etree._Element,
-    form_files: dict[str, bytes],
-    forms: dict[str, Any],
-    role_codes: set[str],
-    problems: list[str],
-) -> str | None:
-    executable = root.xpath("//bpmn:process[@isExecutable='true']/@id", namespaces=NS)
-    process_ids = executable or root.xpath("//bpmn:process/@id", namespaces=NS)
-    if not process_ids:
-        problems.append(f"{where}：流程图中没有 process 元素")
-        return None
-    _check_code(where, root, problems)
-    parser = make_parser(validate=True)
-    try:
-        parser.add_bpmn_xml(root, where)
-        spec = parser.get_spec(process_ids[0])
-        subprocess_specs = parser.get_subprocess_specs(process_ids[0])
-    except ValidationException as exc:
-        element = f"元素 {exc.id}" if getattr(exc, "id", "") else f"第 {getattr(exc, 'line_number', '?')} 行"
-        problems.append(f"{where}：{element}：SpiffWorkflow 无法解析：{exc}")
-        return None
-    except (SpiffWorkflowException, etree.LxmlError, KeyError, ValueError) as exc:
-        problems.append(f"{where}：SpiffWorkflow 无法解析：{exc}")
-        return None
-    for process in [spec, *subprocess_specs.values()]:
-        for task_spec in process.task_specs.values():
-            if isinstance(task_spec, UserTask):
-                _check_user_task(where, task_spec, form_files, forms, role_codes, problems)
-    return str(process_ids[0])
-
-
-def _check_user_task(
-    where: str, task_spec: Any, form_files: dict[str, bytes], forms: dict[str, Any],
-    role_codes: set[str], problems: list[str],
-) -> None:
-    element = f"用户任务 {task_spec.bpmn_id}（{task_spec.bpmn_name or ''}）"
-    if not task_spec.lane:
-        problems.append(f"{where}：{element} 不在任何泳道中，无法确定办理岗位")
-    elif task_spec.lane not in role_codes:
-        problems.append(f"{where}：{element} 所在泳道“{task_spec.lane}”不是已知的角色代码")
-    properties = task_spec.extensions.get("properties", {})
-    for key in (FORM_PROPERTY, UI_FORM_PROPERTY):
-        name = properties.get(key)
-        if name and name not in form_files:
-            problems.append(f"{where}：{element} 引用的表单文件 forms/{name} 不存在")
-        elif name and name not in forms:
-            problems.append(f"{where}：{element} 引用的表单文件 forms/{name} 无效")
-    if not properties.get(FORM_PROPERTY):
-        problems.append(f"{where}：{element} 没有指定表单（{FORM_PROPERTY}）")
-
-
-def _check_code(where: str, root: etree._Element, problems: list[str]) -> None:
-    """Every script, condition and timer expression must pass the sandbox before anything runs."""
-    checks = [
-        ("//bpmn:scriptTask", "bpmn:script", "script"),
-        ("//bpmn:sequenceFlow", "bpmn:conditionExpression", "条件表达式"),
-        ("//bpmn:timerEventDefinition/..", "bpmn:timerEventDefinition/*", "定时器表达式"),
-    ]
-    for element_path, child_path, kind in checks:
-        for element in root.xpath(element_path, namespaces=NS):
-            element_id = element.get("id", "?")
-            for child in element.xpath(child_path, namespaces=NS):
-                source = (child.text or "").strip()
-                if not source:
-                    continue
-                try:
-                    if kind == "script":
-                        check_script(source, element_id)
-                    else:
-                        check_expression(source, element_id, kind)
-                except ScriptRejected as exc:
-                    problems.append(f"{where}：{exc}")

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..errors import NotFound
+from ..errors import NotFound, Problem
 from ..models import ProcedureVersion, Role, ServiceItem
 from .bundle import ProcedureBundle, read_folder
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One folder deployed: which version is current now, and what the checks would have the modeler look at."""
+
+    item_code: str
+    version: int
+    created: bool
+    warnings: list[Problem]
+
+    def __str__(self) -> str:
+        return f"{self.item_code} v{self.version}{'（新版本）' if self.created else '（未变化）'}"
 
 
 def deploy(session: Session, bundle: ProcedureBundle, deployed_by: str) -> tuple[ProcedureVersion, bool]:
@@ -57,11 +71,13 @@ def current_version(session: Session, item_code: str) -> ProcedureVersion:
     return version
 
 
-def deploy_folders(session: Session, folders: list[Path], deployed_by: str = "system") -> list[str]:
+def deploy_folders(session: Session, folders: list[Path], max_diagram_bytes: int,
+                   deployed_by: str = "system") -> list[Deployed]:
     """Read, check and deploy each folder; the caller's transaction stores all or nothing."""
     roles = known_roles(session)
     done = []
     for folder in folders:
-        version, created = deploy(session, read_folder(folder, roles), deployed_by)
-        done.append(f"{version.item_code} v{version.version}{'（新版本）' if created else '（未变化）'}")
+        bundle = read_folder(folder, roles, max_diagram_bytes)
+        version, created = deploy(session, bundle, deployed_by)
+        done.append(Deployed(version.item_code, version.version, created, bundle.warnings))
     return done

@@ -13,6 +13,7 @@ from ..vocabulary import EventKind, TaskStatus, TimerStatus
 from .spiff import parse_xml
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+      "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
       "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
 
 

@@ -1,4 +1,4 @@
-"""Form data validation against a task's JSON Schema, with messages in Chinese."""
+"""A task's form: which diagram property names it, the comment box of a step drawn without one, and validation."""
 
 from __future__ import annotations
 
@@ -9,10 +9,27 @@ from jsonschema.validators import validator_for
 
 from ..errors import ValidationFailed
 
+# spiff-arena's user task properties naming the JSON Schema and UI schema files of the task's form.
+FORM_PROPERTY = "formJsonSchemaFilename"
+UI_FORM_PROPERTY = "formUiSchemaFilename"
+COMMENT_FIELD = "comment"
+COMMENT_MAX_LENGTH = 500
+# A step drawn without a form (spiff-arena allows it) shows its instructions, and the clerk may note an opinion.
+COMMENT_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {COMMENT_FIELD: {"type": "string", "title": "办理意见", "maxLength": COMMENT_MAX_LENGTH}},
+    "additionalProperties": False,
+}
+
 TYPE_NAMES = {
     "string": "文字", "integer": "整数", "number": "数字", "boolean": "是/否",
     "object": "对象", "array": "列表", "null": "空值",
 }
+
+
+def task_form(forms: dict[str, Any], form_file: str | None) -> dict[str, Any]:
+    """The JSON Schema a task's data answers to: the form its diagram names, or the comment box."""
+    return forms[form_file] if form_file else COMMENT_FORM
 
 
 def validate(schema: dict[str, Any], data: Any, form_title: str | None = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..errors import DeployRefused, NotFound
+from ..errors import DeployRefused, NotFound, Problem
 from ..models import ProcedureVersion
 from ..sandbox import SandboxScriptEngine
 
@@ -51,10 +51,14 @@ def parse_xml(data: bytes | str, filename: str) -> etree._Element:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise DeployRefused(f"{filename}：不是合法的 XML（第 {exc.lineno} 行）：{exc.msg}") from exc
+        raise _refused(Problem(filename, f"不是合法的 XML（第 {exc.lineno} 行）：{exc.msg}")) from exc
     if root.getroottree().docinfo.doctype:
-        raise DeployRefused(f"{filename}：流程图不允许包含 DOCTYPE 或外部实体声明")
+        raise _refused(Problem(filename, "流程图不允许包含 DOCTYPE 或外部实体声明"))
     return root
+
+
+def _refused(problem: Problem) -> DeployRefused:
+    return DeployRefused(str(problem), problems=[problem])
 
 
 def make_parser(validate: bool = False) -> SpiffBpmnParser:
@@ -151,7 +155,14 @@ def build_spec(bpmn_xml: str, process_id: str, filename: str = "process.bpmn") -
     return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
 
 
-def new_workflow(spec: Any, subprocess_specs: dict[str, Any], data: dict[str, Any]) -> BpmnWorkflow:
+# What a case's data holds besides its application form; deploy checks count these names as set.
+CASE_DATA_NAMES = ("case_number", "applicant")
+
+
+def new_workflow(spec: Any, subprocess_specs: dict[str, Any], application: dict[str, Any], case_number: str,
+                 applicant: dict[str, str]) -> BpmnWorkflow:
+    # Form fields come first so an application cannot overwrite the case's own identity.
+    data = {**application, "case_number": case_number, "applicant": applicant}
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_script_engine)
     workflow.data.update(data)
     # The start event copies workflow data into the first tasks.

@@ -14,7 +14,7 @@ from ..cases.context import Runtime
 from ..cases.locking import lock_task
 from ..cases.reconcile import Step, advance, mirrored
 from ..db import queue_update
-from ..errors import BianminError, Conflict, ValidationFailed
+from ..errors import BianminError, Conflict
 from ..models import Task
 from ..people.access import task_access
 from ..procedures import forms
@@ -31,10 +31,7 @@ def complete(rt: Runtime, actor_id: int, task_id: str, data: Any) -> Step:
         if not decided.may_complete:
             raise refusal(task, decided.standing)
         version = rt.versions.get(session, case.version_id)
-        if task.form_file:
-            forms.validate(version.forms[task.form_file], data, task.name)
-        elif not isinstance(data, dict):
-            raise ValidationFailed("提交的数据格式不正确")
+        forms.validate(forms.task_form(version.forms, task.form_file), data, task.name)
         workflow = rt.load(case, version)
         before_rows = mirrored(workflow)
         spiff_task = workflow.get_task_from_id(UUID(task.id))

@@ -1,0 +1,232 @@
+"""Checks of one BPMN diagram before it is stored: parsing, user tasks' posts and forms, sandboxed code, timers,
+the drawing, and variables read that nothing sets."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from ..errors import Problem, Severity
+from ..sandbox import PROVIDED_NAMES, ScriptRejected, check_expression, check_script, syntax_tree
+from .diagram import NS
+from .forms import COMMENT_FORM, FORM_PROPERTY, UI_FORM_PROPERTY
+from .spiff import CASE_DATA_NAMES, make_parser
+
+TIMER = "定时器表达式"
+# Where diagram code sits, what it is called, how it is compiled, and how many levels up its element is.
+CODE_PLACES = (
+    ("//bpmn:scriptTask/bpmn:script", "脚本", "exec", 1),
+    ("//spiffworkflow:preScript", "前置脚本", "exec", 2),
+    ("//spiffworkflow:postScript", "后置脚本", "exec", 2),
+    ("//bpmn:sequenceFlow/bpmn:conditionExpression", "条件表达式", "eval", 1),
+    ("//bpmn:timerEventDefinition/*[self::bpmn:timeDuration or self::bpmn:timeDate or self::bpmn:timeCycle]",
+     TIMER, "eval", 2),
+)
+
+
+@dataclass(frozen=True)
+class _Code:
+    """One piece of Python in the diagram, with the element it belongs to."""
+
+    element: etree._Element
+    kind: str
+    mode: Literal["exec", "eval"]
+    source: str
+    timer: str  # timeDuration, timeDate or timeCycle for a timer; empty otherwise
+
+
+def check_diagram(file: str, root: etree._Element, process_id: str, forms: dict[str, Any], form_names: set[str],
+                  role_codes: set[str]) -> list[Problem]:
+    """Every problem of the diagram in `file`: errors refuse it, warnings are shown with a deployment."""
+    problems, accepted = _check_code(file, list(_code(root)))
+    problems += _check_drawing(file, root)
+    user_tasks = _user_tasks(file, root, process_id, problems)
+    for task_spec in user_tasks:
+        problems += _check_user_task(file, task_spec, forms, form_names, role_codes)
+    schemas = list(forms.values())
+    if any(not task_spec.extensions.get("properties", {}).get(FORM_PROPERTY) for task_spec in user_tasks):
+        schemas.append(COMMENT_FORM)
+    return problems + _check_names(file, accepted, schemas)
+
+
+def form_references(root: etree._Element) -> set[str]:
+    """The form files the diagram's user tasks name."""
+    values = root.xpath(f"//spiffworkflow:property[@name='{FORM_PROPERTY}' or @name='{UI_FORM_PROPERTY}']/@value",
+                        namespaces=NS)
+    return {str(value) for value in values}
+
+
+def _at(file: str, element: etree._Element, message: str, severity: Severity = Severity.ERROR) -> Problem:
+    return Problem(file, message, element.get("id") or None, element.get("name") or None, severity)
+
+
+def _code(root: etree._Element) -> Iterator[_Code]:
+    for path, kind, mode, levels in CODE_PLACES:
+        for node in root.xpath(path, namespaces=NS):
+            if not (node.text or "").strip():
+                continue
+            element = node
+            for _ in range(levels):
+                element = element.getparent()
+            yield _Code(element, kind, mode, node.text, etree.QName(node).localname if kind == TIMER else "")
+
+
+def _check_code(file: str, code: list[_Code]) -> tuple[list[Problem], list[_Code]]:
+    """Every script, condition and timer expression must pass the sandbox before anything runs."""
+    problems: list[Problem] = []
+    accepted: list[_Code] = []
+    for piece in code:
+        try:
+            if piece.mode == "exec":
+                check_script(piece.source, None)
+            else:
+                check_expression(piece.source, None, piece.kind)
+        except ScriptRejected as exc:
+            problems.append(_at(file, piece.element, exc.at(None, piece.kind).message))
+            continue
+        accepted.append(piece)
+        message = _timer_problem(piece.timer, piece.source) if piece.timer else None
+        if message:
+            problems.append(_at(file, piece.element, message))
+    return problems, accepted
+
+
+def _duration(value: str) -> None:
+    TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value))
+
+
+def _date_time(value: str) -> None:
+    # A duration parses too, but a date timer compares the value with a time and would fail.
+    if not isinstance(TimerEventDefinition.parse_time_or_duration(value), datetime):
+        raise ValueError(value)
+
+
+def _cycle(value: str) -> None:
+    TimerEventDefinition.parse_iso_recurring_interval(value)
+
+
+TIMERS: dict[str, tuple[Callable[[str], None], str, str]] = {
+    "timeDuration": (_duration, "时长", '"P7D"（7 天）、"PT2H"（2 小时）'),
+    "timeDate": (_date_time, "日期时间", '"2026-05-01T09:00:00+08:00"'),
+    "timeCycle": (_cycle, "重复周期", '"R3/PT10M"（每 10 分钟一次，共 3 次）'),
+}
+
+
+def _timer_problem(timer: str, source: str) -> str | None:
+    """A literal timer value, parsed now the way SpiffWorkflow parses it when a case reaches the event."""
+    try:
+        value = ast.literal_eval(source.strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None  # computed from case data: only a running case can tell
+    parse, what, example = TIMERS[timer]
+    if not isinstance(value, str):
+        return f"定时器的{what}应为带引号的 ISO 8601 文本，例如 {example}"
+    try:
+        parse(value)
+    except Exception:  # the library refuses a bad value with a bare Exception as well as ValueError and others
+        return f"定时器的{what}“{value}”不是有效的 ISO 8601 格式，应写成例如 {example}"
+    return None
+
+
+def _check_drawing(file: str, root: etree._Element) -> list[Problem]:
+    """A shape or edge drawn for an element that no longer exists breaks the modeler and the case page's diagram."""
+    ids = {str(value) for value in root.xpath("//@id")}
+    shapes = root.xpath("//bpmndi:BPMNPlane | //bpmndi:BPMNShape | //bpmndi:BPMNEdge", namespaces=NS)
+    return [_at(file, shape, f"图形指向的元素“{shape.get('bpmnElement')}”不存在：请删除该图形，或补回该元素")
+            for shape in shapes if shape.get("bpmnElement") and shape.get("bpmnElement") not in ids]
+
+
+def _user_tasks(file: str, root: etree._Element, process_id: str, problems: list[Problem]) -> list[Any]:
+    """The user tasks of the process and its subprocesses as SpiffWorkflow parses them; none if it cannot."""
+    parser = make_parser(validate=True)
+    try:
+        parser.add_bpmn_xml(root, file)
+        specs = [parser.get_spec(process_id), *parser.get_subprocess_specs(process_id).values()]
+    except ValidationException as exc:
+        line = f"第 {exc.line_number} 行：" if exc.line_number and not exc.id else ""
+        problems.append(Problem(file, f"{line}SpiffWorkflow 无法解析：{str(exc).removesuffix('. ')}",
+                                exc.id or None, exc.name or None))
+        return []
+    except (SpiffWorkflowException, etree.LxmlError, KeyError, ValueError) as exc:
+        problems.append(Problem(file, f"SpiffWorkflow 无法解析：{str(exc).removesuffix('. ')}"))
+        return []
+    return [task_spec for spec in specs for task_spec in spec.task_specs.values() if isinstance(task_spec, UserTask)]
+
+
+def _check_user_task(file: str, task_spec: Any, forms: dict[str, Any], form_names: set[str],
+                     role_codes: set[str]) -> list[Problem]:
+    found: list[str] = []
+    if not task_spec.lane:
+        found.append("用户任务不在任何泳道中，无法确定办理岗位")
+    elif task_spec.lane not in role_codes:
+        found.append(f"所在泳道“{task_spec.lane}”不是已知的角色代码")
+    properties = task_spec.extensions.get("properties", {})
+    for key in (FORM_PROPERTY, UI_FORM_PROPERTY):
+        name = properties.get(key)
+        if name and name not in form_names:
+            found.append(f"引用的表单文件 {name} 不存在（应放在 forms/ 下，或与流程图放在同一文件夹）")
+        elif name and name not in forms:
+            found.append(f"引用的表单文件 {name} 无效")
+    return [Problem(file, message, task_spec.bpmn_id, task_spec.bpmn_name or None) for message in found]
+
+
+def _check_names(file: str, code: list[_Code], schemas: list[Any]) -> list[Problem]:
+    """Warn of a variable that code reads and no form field, script or the engine sets: reaching it would fail.
+
+    Only a warning, since data may also come from outside the diagram's own forms and scripts.
+    """
+    trees = [(piece, syntax_tree(piece.source, piece.mode)) for piece in code]
+    known = set(PROVIDED_NAMES) | set(CASE_DATA_NAMES)
+    for schema in schemas:
+        known |= _field_names(schema)
+    for _piece, tree in trees:
+        known |= _assigned(tree)
+    problems = []
+    for piece, tree in trees:
+        read = dict.fromkeys(node.id for node in ast.walk(tree)
+                             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
+        for name in read:
+            if name not in known:
+                problems.append(_at(file, piece.element, _unset_message(piece.kind, name, known), Severity.WARNING))
+    return problems
+
+
+def _unset_message(kind: str, name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known - PROVIDED_NAMES), n=3)
+    hint = "；是否应为 " + "、".join(f"“{match}”" for match in close) + "？" if close else ""
+    return (f"{kind}读取的变量“{name}”没有表单字段、脚本或系统数据（{'、'.join(CASE_DATA_NAMES)}）设置，"
+            f"若也不来自别处，办件运行到此会出错{hint}")
+
+
+def _field_names(schema: Any) -> set[str]:
+    """Every property a form may submit, also those inside dependencies, conditions and nested objects."""
+    if isinstance(schema, list):
+        return set().union(*(_field_names(item) for item in schema))
+    if not isinstance(schema, dict):
+        return set()
+    properties = schema.get("properties")
+    found = {str(name) for name in properties} if isinstance(properties, dict) else set()
+    return found.union(*(_field_names(value) for value in schema.values()))
+
+
+def _assigned(tree: ast.AST) -> set[str]:
+    """Names code sets: variables (also of loops and comprehensions), functions and their parameters."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            found.add(node.id)
+        elif isinstance(node, ast.arg):
+            found.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.ExceptHandler) and node.name:
+            found.add(node.name)
+    return found
