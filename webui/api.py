@@ -124,7 +124,7 @@ CASE_HEAD = select(
     CASES.c.result, CASES.c.applicant_name, CASES.c.applicant_id_number, CASES.c.applicant_phone,
     CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, _VILLAGE.c.code.label("village_code"),
     _VILLAGE.c.name.label("village_name"), _VILLAGE.c.level.label("village_level"), CASES.c.accepted_at,
-    CASES.c.promised_date, CASES.c.promised_note, CASES.c.completed_at,
+    CASES.c.promised_date, CASES.c.promised_note, CASES.c.completed_at, CASES.c.variables,
 ).select_from(
     CASES.join(ITEMS, ITEMS.c.code == CASES.c.item_code).join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id)
 ).where(CASES.c.id == bindparam("case_id"))
@@ -209,6 +209,7 @@ def get_case(case_id: int) -> Any:
         head = _visible_case(session, case_id)
         payload = _case_summary(session, head)
         payload["data"] = _submitted_data(session, case_id)
+    payload["variables"] = head.variables or {}
     return payload
 
 

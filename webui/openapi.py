@@ -147,6 +147,9 @@ SCHEMAS: dict[str, Any] = {
                                        "completed_by": STRING, "data": ANY_OBJECT},
                     }},
                 },
+            }, "variables": {
+                **ANY_OBJECT,
+                "description": "流程脚本计算出的值（如救助金额、是否符合条件），键为变量名；日期等以文本表示",
             }},
         }],
     },
@@ -181,7 +184,8 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "seq": {"type": "integer"}, "at": DATE_TIME, "actor": STRING,
             "kind": {"type": "string", "examples": ["case_started", "task_created", "task_claimed",
-                                                    "task_completed", "timer_fired", "case_completed"]},
+                                                    "task_completed", "timer_fired", "variables_set",
+                                                    "case_completed"]},
             "task_id": NULLABLE_STRING, "step": NULLABLE_STRING,
             "before": {"type": ["object", "null"]}, "after": {"type": ["object", "null"]},
             "prev_hash": STRING, "hash": {"type": "string", "description": "SHA-256，与上一条记录的 hash 链接"},
@@ -243,8 +247,8 @@ PATHS: dict[str, Any] = {
         },
     }},
     "/cases/{case_id}": {"get": {
-        "summary": "办件详情：申请人（身份证号脱敏）、期限、已提交数据、待办任务", "operationId": "getCase",
-        "tags": ["cases"], "parameters": [CASE_ID],
+        "summary": "办件详情：申请人（身份证号脱敏）、期限、已提交数据、流程计算结果、待办任务",
+        "operationId": "getCase", "tags": ["cases"], "parameters": [CASE_ID],
         "responses": {"200": _json(_ref("CaseDetail"), "办件"), "401": UNAUTHORIZED, "404": NOT_FOUND},
     }},
     "/cases/{case_id}/events": {"get": {
