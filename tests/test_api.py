@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from engine import clock
 from engine.cases.service import CaseService
@@ -186,6 +186,25 @@ def test_computed_values_come_with_the_case_to_those_who_may_see_it(sqlite_clien
     history = sqlite_client.get(f"/api/v1/cases/{case_id}/events", headers=auth(sqlite_services, "dongpo_agent")).json
     [computed] = [event for event in history["events"] if event["kind"] == "variables_set"]
     assert computed["step"] == "核算救助金额" and computed["after"]["aid_amount"] == 300
+
+
+def test_the_history_names_an_altered_event(sqlite_client: FlaskClient, sqlite_services: Services) -> None:
+    case = start_dibao(sqlite_client, sqlite_services)
+    second = update(CaseEvent).where(CaseEvent.case_id == case["id"], CaseEvent.seq == 2)
+    with sqlite_services.db.write() as session:
+        name = session.scalar(select(CaseEvent.actor_name).where(CaseEvent.case_id == case["id"], CaseEvent.seq == 2))
+        session.execute(second.values(actor_name="他人"))
+        altered = session.scalar(select(CaseEvent.id).where(CaseEvent.case_id == case["id"], CaseEvent.seq == 2))
+    try:
+        history = sqlite_client.get(f"/api/v1/cases/{case['id']}/events",
+                                    headers=auth(sqlite_services, "dongpo_agent"))
+    finally:
+        with sqlite_services.db.write() as session:  # later tests move every case on
+            session.execute(second.values(actor_name=name))
+    assert history.status_code == 200 and history.json["chain_intact"] is False
+    [problem] = history.json["problems"]
+    assert (problem["seq"], problem["event_id"], problem["kind"]) == (2, altered, "altered")
+    assert "第 2 条记录被改动过" in problem["message"]
 
 
 def test_reference_data(client: FlaskClient, services: Services) -> None:

@@ -218,7 +218,8 @@ def case_events(case_id: int) -> Any:
     with services().db.read() as session:
         head = _visible_case(session, case_id)
         events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)).all()
-        problems = chain.verify(session, case_id)
+        problems = [{"seq": found.seq, "event_id": found.event_id, "kind": found.kind, "message": found.message}
+                    for found in chain.verify(session, case_id)]
     return {
         "case_id": case_id, "case_number": head.case_number, "chain_intact": not problems, "problems": problems,
         "events": [{
