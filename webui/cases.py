@@ -244,7 +244,7 @@ def _form_fields(version: ProcedureVersion) -> dict[str, Any]:
     """Every form field of a version by name, the application form's first: what labels a value a script set."""
     application = version.guide.get("application_form")
     fields: dict[str, Any] = {}
-    for name in sorted(version.forms, key=lambda name: name != application):
+    for name in sorted(version.forms, key=lambda form: form != application):
         for key, prop in version.forms[name].get("properties", {}).items():
             if isinstance(prop, dict):
                 fields.setdefault(key, prop)

@@ -111,6 +111,7 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
         chain.append(session, case, EventKind.TIMER_FIRED, actor, now, task_id=timer_id,
                      step=spec.bpmn_name or spec.bpmn_id)
     changes: dict[str, Any] = {}
+    # Before the tasks and timers they led to, as the scripts ran before those were reached.
     if scripted:
         for change in scripted:
             chain.append(session, case, EventKind.VARIABLES_SET, actor, now, task_id=change.task_id,
