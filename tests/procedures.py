@@ -1,11 +1,17 @@
-"""Test and benchmark helpers: fill a task's JSON Schema form the way a clerk would."""
+"""Test and benchmark helpers: fill a task's JSON Schema form the way a clerk would; 低保 with script tasks added."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
+from engine.config import ROOT
 from engine.idcard import generate_id_number
+from engine.procedures.diagram import NS
 
 _serial = iter(range(1, 10**6))
 
@@ -52,3 +58,47 @@ def _value(name: str, prop: dict[str, Any], decision: str) -> Any:
     if kind == "array":
         return []
     return None
+
+
+def dibao_with_scripts(parent: Path, code: str, scripts: dict[str, tuple[str, str, str]]) -> Path:
+    """A copy of the 低保 folder as item `code`, with a script task put on sequence flows.
+
+    `scripts` maps a flow id to the (element id, name, Python source) of the script task placed on it.
+    """
+    folder = parent / code
+    shutil.copytree(ROOT / "bpmn" / "dibao", folder)
+    diagram = folder / "process.bpmn"
+    root = etree.fromstring(diagram.read_bytes())
+    [process] = root.xpath("//bpmn:process", namespaces=NS)
+    bpmn = f"{{{NS['bpmn']}}}"
+    for flow_id, (element_id, name, source) in scripts.items():
+        [flow] = process.xpath(f"bpmn:sequenceFlow[@id='{flow_id}']", namespaces=NS)
+        target, onward = flow.get("targetRef"), f"{flow_id}_after_script"
+        [incoming] = process.xpath(f"*[@id='{target}']/bpmn:incoming[text()='{flow_id}']", namespaces=NS)
+        incoming.text = onward
+        flow.set("targetRef", element_id)
+        task = etree.SubElement(process, bpmn + "scriptTask", id=element_id, name=name)
+        etree.SubElement(task, bpmn + "incoming").text = flow_id
+        etree.SubElement(task, bpmn + "outgoing").text = onward
+        etree.SubElement(task, bpmn + "script").text = source
+        etree.SubElement(process, bpmn + "sequenceFlow", id=onward, sourceRef=element_id, targetRef=target)
+    diagram.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    guide = folder / "item.toml"
+    guide.write_text(guide.read_text("utf-8").replace('code = "MZ-DIBAO"', f'code = "{code}"'), "utf-8")
+    return folder
+
+
+# 低保 with computed values: an aid amount and an eligibility flag from the application, adjusted after the
+# village review into a suggested 月保障金额 (a field of the county's form); the script after the town review
+# changes nothing.
+AID_ITEM = "MZ-DIBAO-AID"
+AID_SCRIPTS = {
+    "Flow_start": ("Script_assess", "核算救助金额", "aid_amount = household_size * 100\n"
+                   "eligible = annual_income_per_capita < 500\n"
+                   "note = '待村委会核实'\nreview_by = datetime(2026, 3, 16)"),
+    "Flow_village_approve": ("Script_adjust", "调整救助金额",
+                             "aid_amount = aid_amount + 50\nmonthly_allowance = aid_amount\ndel note"),
+    "Flow_town_approve": ("Script_recheck", "复核", "eligible = annual_income_per_capita < 500"),
+}
+AID_APPLICATION = {"household_size": 3, "annual_income_per_capita": 420.5, "has_disabled_member": True,
+                   "has_seriously_ill_member": False, "reason": "家中老人常年患病，无劳动能力"}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from engine import clock
 from engine.cases.service import CaseService
@@ -23,9 +23,10 @@ from engine.errors import Problem
 from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, ProcedureVersion, ServiceItem, Task
 from engine.people import accounts
+from engine.procedures.deploy import deploy_folders
 from engine.services import Services
 from tests.conftest import make_services
-from tests.procedures import applicant, fill
+from tests.procedures import AID_APPLICATION, AID_ITEM, AID_SCRIPTS, applicant, dibao_with_scripts, fill
 from webui import create_app
 
 DONGPO = "510123101201"
@@ -157,6 +158,7 @@ def test_whole_dibao_case_through_the_api(client: FlaskClient, services: Service
                                                                    "公示结果确认"]
     assert detail["data"]["steps"][2]["data"]["county_decision"] == "approve"
     assert ISO_SHANGHAI.match(detail["completed_at"])
+    assert detail["variables"] == {}  # 低保 as shipped computes nothing
 
     history = client.get(f"/api/v1/cases/{case['id']}/events", headers=auth(services, "dongpo_agent")).json
     events = history["events"]
@@ -169,6 +171,46 @@ def test_whole_dibao_case_through_the_api(client: FlaskClient, services: Service
     assert kinds.count("task_completed") == 4 and kinds.count("timer_fired") == 2
     assert {"task_claimed", "task_released"} <= set(kinds)
     assert all(ISO_SHANGHAI.match(event["at"]) for event in events)
+
+
+def test_computed_values_come_with_the_case_to_those_who_may_see_it(sqlite_client: FlaskClient,
+                                                                    sqlite_services: Services, tmp_path: Path) -> None:
+    with sqlite_services.db.write() as session:
+        folder = dibao_with_scripts(tmp_path, AID_ITEM, AID_SCRIPTS)
+        deploy_folders(session, [folder], sqlite_services.settings.max_diagram_bytes)
+    started = sqlite_client.post("/api/v1/cases", headers=auth(sqlite_services, "dongpo_agent"), json={
+        "item_code": AID_ITEM, "village_code": DONGPO, "applicant": applicant(DONGPO), "data": AID_APPLICATION,
+    })
+    assert started.status_code == 201, started.json
+    case_id = started.json["id"]
+    detail = sqlite_client.get(f"/api/v1/cases/{case_id}", headers=auth(sqlite_services, "qingshui_civil"))
+    assert detail.status_code == 200
+    assert detail.json["variables"] == {"aid_amount": 300, "eligible": True, "note": "待村委会核实",
+                                        "review_by": "2026-03-16T00:00:00"}
+    outsider = sqlite_client.get(f"/api/v1/cases/{case_id}", headers=auth(sqlite_services, "shiqiao_civil"))
+    assert outsider.status_code == 404 and "variables" not in outsider.json
+    history = sqlite_client.get(f"/api/v1/cases/{case_id}/events", headers=auth(sqlite_services, "dongpo_agent")).json
+    [computed] = [event for event in history["events"] if event["kind"] == "variables_set"]
+    assert computed["step"] == "核算救助金额" and computed["after"]["aid_amount"] == 300
+
+
+def test_the_history_names_an_altered_event(sqlite_client: FlaskClient, sqlite_services: Services) -> None:
+    case = start_dibao(sqlite_client, sqlite_services)
+    second = update(CaseEvent).where(CaseEvent.case_id == case["id"], CaseEvent.seq == 2)
+    with sqlite_services.db.write() as session:
+        name = session.scalar(select(CaseEvent.actor_name).where(CaseEvent.case_id == case["id"], CaseEvent.seq == 2))
+        session.execute(second.values(actor_name="他人"))
+        altered = session.scalar(select(CaseEvent.id).where(CaseEvent.case_id == case["id"], CaseEvent.seq == 2))
+    try:
+        history = sqlite_client.get(f"/api/v1/cases/{case['id']}/events",
+                                    headers=auth(sqlite_services, "dongpo_agent"))
+    finally:
+        with sqlite_services.db.write() as session:  # later tests move every case on
+            session.execute(second.values(actor_name=name))
+    assert history.status_code == 200 and history.json["chain_intact"] is False
+    [problem] = history.json["problems"]
+    assert (problem["seq"], problem["event_id"], problem["kind"]) == (2, altered, "altered")
+    assert "第 2 条记录被改动过" in problem["message"]
 
 
 def test_reference_data(client: FlaskClient, services: Services) -> None:

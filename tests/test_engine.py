@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from engine import clock
 from engine.audit import chain as audit
+from engine.config import ROOT
 from engine.deadlines import calendar
 from engine.deadlines.calendar import CalendarRefused
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer, User
 from engine.people.accounts import set_away
 from engine.procedures import forms
-from engine.procedures.deploy import current_version
+from engine.procedures.deploy import current_version, deploy_folders
 from engine.services import Services
 from engine.tasks import inbox
 from tests.conftest import make_services, user_id
-from tests.procedures import applicant, fill
+from tests.procedures import AID_APPLICATION, AID_ITEM, AID_SCRIPTS, applicant, dibao_with_scripts, fill
 
 DONGPO = "510123101201"
 
@@ -238,28 +241,11 @@ def test_ab_post_backup_sees_and_works_away_holders_tasks(services: Services) ->
         assert session.get(Task, task.id).completed_by_id == b
 
 
-def test_a_script_that_never_ends_is_stopped_and_the_step_changes_nothing(services: Services, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import shutil
-
-    from engine.config import ROOT
-    from engine.procedures.deploy import deploy_folders
-
+def test_a_script_that_never_ends_is_stopped_and_the_step_changes_nothing(services: Services, tmp_path: Path) -> None:
     # A copy of 低保 whose village review is followed by a script task with an endless loop.
-    folder = tmp_path / "dibao_loop"
-    shutil.copytree(ROOT / "bpmn" / "dibao", folder)
-    diagram = folder / "process.bpmn"
-    xml = diagram.read_text("utf-8").replace(
-        '<bpmn:sequenceFlow id="Flow_village_to_gw" sourceRef="village_review" targetRef="Gateway_village" />',
-        '<bpmn:sequenceFlow id="Flow_village_to_gw" sourceRef="village_review" targetRef="Script_loop" />'
-        '<bpmn:scriptTask id="Script_loop" name="统计"><bpmn:incoming>Flow_village_to_gw</bpmn:incoming>'
-        '<bpmn:outgoing>Flow_loop_to_gw</bpmn:outgoing><bpmn:script>n = 0\nwhile n &gt;= 0:\n    n = n + 1'
-        '</bpmn:script></bpmn:scriptTask>'
-        '<bpmn:sequenceFlow id="Flow_loop_to_gw" sourceRef="Script_loop" targetRef="Gateway_village" />',
-    ).replace('<bpmn:incoming>Flow_village_to_gw</bpmn:incoming>\n      <bpmn:outgoing>Flow_village_approve',
-              '<bpmn:incoming>Flow_loop_to_gw</bpmn:incoming>\n      <bpmn:outgoing>Flow_village_approve')
-    diagram.write_text(xml, "utf-8")
-    item = folder / "item.toml"
-    item.write_text(item.read_text("utf-8").replace('code = "MZ-DIBAO"', 'code = "MZ-DIBAO-LOOP"'), "utf-8")
+    folder = dibao_with_scripts(tmp_path, "MZ-DIBAO-LOOP", {
+        "Flow_village_to_gw": ("Script_loop", "统计", "n = 0\nwhile n >= 0:\n    n = n + 1"),
+    })
     with services.db.write() as session:
         deploy_folders(session, [folder], services.settings.max_diagram_bytes)
     case = start(services, "MZ-DIBAO-LOOP")
@@ -277,12 +263,74 @@ def test_a_script_that_never_ends_is_stopped_and_the_step_changes_nothing(servic
     services.cases.complete(holder(services, other_task), other_task.id, form(services, other_task, "approve"))
 
 
-def test_running_cases_stay_on_their_version(services: Services, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import shutil
+def test_values_set_by_scripts_are_case_data_recorded_in_the_history(services: Services, tmp_path: Path) -> None:
+    with services.db.write() as session:
+        folder = dibao_with_scripts(tmp_path, AID_ITEM, AID_SCRIPTS)
+        deploy_folders(session, [folder], services.settings.max_diagram_bytes)
+    case = services.cases.start_case(user_id(services, "dongpo_agent"), AID_ITEM, DONGPO, applicant(),
+                                     AID_APPLICATION).case
+    assert case.variables == {"aid_amount": 300, "eligible": True, "note": "待村委会核实",
+                              "review_by": "2026-03-16T00:00:00"}
+    [task] = open_tasks(services, case.id)
+    services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    clock.travel(timedelta(days=8))
+    services.cases.run_due_timers()
+    [task] = open_tasks(services, case.id)
+    services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    with services.db.read() as session:
+        assert session.get(Case, case.id).variables == {"aid_amount": 350, "eligible": True, "monthly_allowance": 350,
+                                                        "review_by": "2026-03-16T00:00:00"}
+        events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)))
+        assert audit.verify(session, case.id) == []
+    assert [e.kind for e in events[:3]] == ["case_started", "variables_set", "task_created"]
+    # The village review's own event comes before what the script after it computed; 复核 changed nothing.
+    assert [(e.step, e.before, e.after) for e in events if e.kind == "variables_set"] == [
+        ("核算救助金额", None, {"aid_amount": 300, "eligible": True, "note": "待村委会核实",
+                          "review_by": "2026-03-16T00:00:00"}),
+        ("调整救助金额", {"aid_amount": 300, "note": "待村委会核实"}, {"aid_amount": 350, "monthly_allowance": 350}),
+    ]
+    kinds = [e.kind for e in events]
+    assert kinds.index("variables_set", 2) > kinds.index("task_completed")
 
-    from engine.config import ROOT
-    from engine.procedures.deploy import deploy_folders
 
+def test_what_user_tasks_pre_and_post_scripts_set_is_recorded_with_their_steps(services: Services,
+                                                                              tmp_path: Path) -> None:
+    folder = dibao_with_scripts(tmp_path, "MZ-DIBAO-PREPOST", {})
+    diagram = folder / "process.bpmn"
+    xml = diagram.read_text("utf-8").replace(
+        "<spiffworkflow:instructionsForEndUser>入户调查",
+        "<spiffworkflow:postScript>village_agreed = village_decision == 'approve'</spiffworkflow:postScript>"
+        "<spiffworkflow:instructionsForEndUser>入户调查", 1)
+    # The town review becomes ready when the 公示 timer fires, and its pre-script runs then.
+    xml = xml.replace('name="乡镇审核">\n      <bpmn:extensionElements>',
+                      'name="乡镇审核"><bpmn:extensionElements>'
+                      "<spiffworkflow:preScript>notice_days = 7</spiffworkflow:preScript>", 1)
+    diagram.write_text(xml, "utf-8")
+    with services.db.write() as session:
+        deploy_folders(session, [folder], services.settings.max_diagram_bytes)
+    case = start(services, "MZ-DIBAO-PREPOST")
+    [task] = open_tasks(services, case.id)
+    step = services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    assert step.case.variables == {"village_agreed": True}
+    clock.travel(timedelta(days=8))
+    assert services.cases.run_due_timers() == 1
+    with services.db.read() as session:
+        assert session.get(Case, case.id).variables == {"village_agreed": True, "notice_days": 7}
+        computed = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                           CaseEvent.kind == "variables_set").order_by(CaseEvent.seq))
+        assert [(e.step, e.after) for e in computed] == [("村委会初审", {"village_agreed": True}),
+                                                       ("乡镇审核", {"notice_days": 7})]
+
+
+def test_cases_of_procedures_without_scripts_hold_no_variables(services: Services) -> None:
+    final, _ = drive(services, start(services))
+    assert final.variables is None
+    with services.db.read() as session:
+        kinds = set(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == final.id)))
+    assert "variables_set" not in kinds
+
+
+def test_running_cases_stay_on_their_version(services: Services, tmp_path: Path) -> None:
     case = start(services, "MZ-WUBAO")
     folder = tmp_path / "wubao"
     shutil.copytree(ROOT / "bpmn" / "wubao", folder)

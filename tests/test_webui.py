@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import lxml.html
@@ -19,10 +20,10 @@ from engine import clock
 from engine.idcard import mask_id_number
 from engine.models import Case, CaseEvent, ProcedureVersion, Task
 from engine.people.accounts import set_away
-from engine.procedures.deploy import current_version
+from engine.procedures.deploy import current_version, deploy_folders
 from engine.services import Services
 from tests.conftest import user_id
-from tests.procedures import applicant, fill
+from tests.procedures import AID_APPLICATION, AID_ITEM, AID_SCRIPTS, applicant, dibao_with_scripts, fill
 from webui import create_app
 
 DONGPO = "510123101201"
@@ -64,7 +65,11 @@ def login(client: FlaskClient, username: str) -> None:
 
 def text(response: Any) -> str:
     """The page's visible text, roughly: tags dropped, entities decoded, whitespace collapsed."""
-    body = re.sub(r"<(script|style)\b.*?</\1>", " ", response.get_data(as_text=True), flags=re.S)
+    return text_of(response.get_data(as_text=True))
+
+
+def text_of(html: str) -> str:
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
@@ -407,6 +412,37 @@ def test_completing_a_task_shows_on_the_case_page(client: FlaskClient, sqlite_se
 
     diagram = client.get(f"/cases/{case.id}/diagram.bpmn")
     assert diagram.status_code == 200 and b"village_review" in diagram.data
+
+
+def test_values_computed_by_scripts_show_on_the_case_page(client: FlaskClient, sqlite_services: Services,
+                                                          tmp_path: Path) -> None:
+    with sqlite_services.db.write() as session:
+        folder = dibao_with_scripts(tmp_path, AID_ITEM, AID_SCRIPTS)
+        deploy_folders(session, [folder], sqlite_services.settings.max_diagram_bytes)
+    case = sqlite_services.cases.start_case(user_id(sqlite_services, "dongpo_agent"), AID_ITEM, DONGPO,
+                                            applicant(), AID_APPLICATION).case
+    task = open_task(sqlite_services, case.id)
+    sqlite_services.cases.complete(user_id(sqlite_services, "dongpo_committee"), task.id,
+                                   task_form(sqlite_services, task))
+    login(client, "dongpo_committee")
+    page = client.get(f"/cases/{case.id}")
+    html = page.get_data(as_text=True)
+    computed = text_of(re.search(r'<section class="card" id="computed-values">.*?</section>', html, re.S).group(0))
+    # Named by the key, or by the title of a form field of that name (月保障金额 is on the county's form).
+    assert computed == "流程计算结果 月保障金额(元) 350 aid_amount 350 eligible 是 review_by 2026-03-16T00:00:00"
+    body = text(page)
+    assert "流程计算 核算救助金额 aid_amount： 300" in body
+    assert "调整救助金额 aid_amount： 300 → 350 note： 待村委会核实 → — 月保障金额(元)： 350" in body
+
+    english = text(client.get(f"/cases/{case.id}?lang=en"))
+    assert "Computed values" in english and "values computed" in english
+
+
+def test_a_case_without_scripts_has_no_computed_values_section(client: FlaskClient, sqlite_services: Services) -> None:
+    case = start(sqlite_services)
+    login(client, "dongpo_agent")
+    page = client.get(f"/cases/{case.id}")
+    assert page.status_code == 200 and "流程计算结果" not in text(page)
 
 
 def test_rejected_case_shows_completed_with_result(client: FlaskClient, sqlite_services: Services) -> None:

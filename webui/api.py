@@ -235,6 +235,7 @@ def get_case(case_id: int) -> Any:
         head = _visible_case(session, case_id)
         payload = _case_summary(session, head)
         payload["data"] = _submitted_data(session, case_id)
+    payload["variables"] = head.variables or {}
     return payload
 
 
@@ -243,7 +244,8 @@ def case_events(case_id: int) -> Any:
     with services().db.read() as session:
         head = _visible_case(session, case_id)
         events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)).all()
-        problems = chain.verify(session, case_id)
+        problems = [{"seq": found.seq, "event_id": found.event_id, "kind": found.kind, "message": found.message}
+                    for found in chain.verify(session, case_id)]
     return {
         "case_id": case_id, "case_number": head.case_number, "chain_intact": not problems, "problems": problems,
         "events": [{

@@ -33,7 +33,7 @@ from engine.procedures import forms
 from engine.procedures.diagram import NS as BPMN_NS
 from engine.procedures.diagram import diagram_info, markers
 from engine.procedures.spiff import parse_xml
-from engine.vocabulary import TaskStatus
+from engine.vocabulary import EventKind, TaskStatus
 
 from . import formrender, helpers
 from .auth import login_required
@@ -246,9 +246,20 @@ def _submitted(version: ProcedureVersion, tasks: list[Task],
     return formrender.labelled(_application_schema(version)[0], application), steps
 
 
-def _change_rows(event: CaseEvent, schemas: dict[str, dict[str, Any]],
-                 orgs: dict[int, str]) -> list[tuple[str, str, str]]:
-    """(label, before, after) for the history; form fields use their schema titles."""
+def _form_fields(version: ProcedureVersion) -> dict[str, Any]:
+    """Every form field of a version by name, the application form's first: what labels a value a script set."""
+    application = version.guide.get("application_form")
+    fields: dict[str, Any] = {}
+    for name in sorted(version.forms, key=lambda form: form != application):
+        for key, prop in version.forms[name].get("properties", {}).items():
+            if isinstance(prop, dict):
+                fields.setdefault(key, prop)
+    return fields
+
+
+def _change_rows(event: CaseEvent, schemas: dict[str, dict[str, Any]], orgs: dict[int, str],
+                 fields: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, before, after) for the history; form fields use their schema titles, computed values their names."""
     before, after = event.before or {}, event.after or {}
     if event.kind == "case_started":
         after = {k: after.get(k) for k in ("applicant", "version", "promised_date", "due_date")
@@ -257,14 +268,14 @@ def _change_rows(event: CaseEvent, schemas: dict[str, dict[str, Any]],
     elif event.kind == "task_created":
         post = f"{orgs.get(after.get('org_id'), '')} {after.get('role_name') or after.get('role') or ''}".strip()
         after, before = {"post": post}, {}
-    schema = schemas.get(event.task_id or "")
-    props = (schema or {}).get("properties", {})
+    computed = event.kind == EventKind.VARIABLES_SET
+    props = fields if computed else (schemas.get(event.task_id or "") or {}).get("properties", {})
     rows = []
     for key in list(dict.fromkeys([*before, *after])):
-        if key in props:
-            name = str(props[key].get("title", key))
-            old, new = formrender.display_value(props[key], before.get(key)), \
-                formrender.display_value(props[key], after.get(key))
+        if key in props or computed:
+            prop = props.get(key)
+            name = str(prop.get("title", key)) if prop else key
+            old, new = formrender.display_value(prop, before.get(key)), formrender.display_value(prop, after.get(key))
         else:
             name = label(EVENT_FIELDS, key)
             old, new = _plain(key, before.get(key)), _plain(key, after.get(key))
@@ -300,8 +311,9 @@ def case(case_id: int) -> Any:
             OrgUnit.id.in_([found.village_id, found.town_id, found.county_id])))}
         roles = {r.code: r.name for r in db.scalars(select(Role))}
         schemas = {row.id: forms.task_form(version.forms, row.form_file) for row in tasks}
+        fields = _form_fields(version)
         application, steps = _submitted(version, tasks, events)
-        history = [{"event": e, "changes": _change_rows(e, schemas, orgs)} for e in events]
+        history = [{"event": e, "changes": _change_rows(e, schemas, orgs, fields)} for e in events]
         open_tasks = [{
             "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
             "access": _task_access(g.user, row),
@@ -310,7 +322,8 @@ def case(case_id: int) -> Any:
         starter = db.get(User, found.started_by_id)
         return render_template(
             "case.html", case=found, version=version, guide=version.guide, application=application,
-            steps=steps, open_tasks=open_tasks, timers=[row for row in timers if row.status == "waiting"],
+            computed=formrender.labelled({"properties": fields}, found.variables), steps=steps,
+            open_tasks=open_tasks, timers=[row for row in timers if row.status == "waiting"],
             history=history, done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),
         )

@@ -147,6 +147,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "item_version": ("流程版本", "Procedure version"),
     "applicant_section_case": ("申请人", "Applicant"),
     "application_data": ("申请内容", "Application"),
+    "computed_values": ("流程计算结果", "Computed values"),
     "step_data": ("各环节办理情况", "Steps handled"),
     "no_step_data": ("尚无环节办理完毕", "No step has been completed yet"),
     "handled_by_at": ("{who} · {when}", "{who} · {when}"),
@@ -198,6 +199,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "timer_fired": ("计时届满", "timer elapsed"),
     "case_completed": ("办结", "case completed"),
     "due_date_set": ("确定承诺日期", "promised date set"),
+    "variables_set": ("流程计算", "values computed"),
 }
 
 # Keys of event payloads shown in the history.

@@ -178,6 +178,9 @@ SCHEMAS: dict[str, Any] = {
                                        "completed_by": STRING, "data": ANY_OBJECT},
                     }},
                 },
+            }, "variables": {
+                **ANY_OBJECT,
+                "description": "流程脚本计算出的值（如救助金额、是否符合条件），键为变量名；日期等以文本表示",
             }},
         }],
     },
@@ -217,12 +220,23 @@ SCHEMAS: dict[str, Any] = {
             "prev_hash": STRING, "hash": {"type": "string", "description": "SHA-256，与上一条记录的 hash 链接"},
         },
     },
+    "ChainProblem": {
+        "type": "object",
+        "properties": {
+            "seq": {"type": "integer", "description": "出问题的记录所在（或应在）的序号"},
+            "event_id": {"type": ["integer", "null"], "description": "该记录的行号；记录已缺失时为 null"},
+            "kind": {"enum": ["altered", "missing", "inserted", "out_of_order", "truncated"],
+                     "description": "被改动 / 缺失 / 被插入 / 顺序被调换 / 末尾被截断"},
+            "message": STRING,
+        },
+    },
     "EventList": {
         "type": "object",
         "properties": {
             "case_id": {"type": "integer"}, "case_number": STRING,
             "chain_intact": {"type": "boolean", "description": "重新计算哈希链后记录未被改动"},
-            "problems": {"type": "array", "items": STRING},
+            "problems": {"type": "array", "description": "每处断裂一条，按 seq 排序；链完整时为空",
+                         "items": _ref("ChainProblem")},
             "events": {"type": "array", "items": _ref("Event")},
         },
     },
@@ -294,8 +308,8 @@ PATHS: dict[str, Any] = {
         },
     }},
     "/cases/{case_id}": {"get": {
-        "summary": "办件详情：申请人（身份证号脱敏）、期限、已提交数据、待办任务", "operationId": "getCase",
-        "tags": ["cases"], "parameters": [CASE_ID],
+        "summary": "办件详情：申请人（身份证号脱敏）、期限、已提交数据、流程计算结果、待办任务",
+        "operationId": "getCase", "tags": ["cases"], "parameters": [CASE_ID],
         "responses": {"200": _json(_ref("CaseDetail"), "办件"), "401": UNAUTHORIZED, "404": NOT_FOUND},
     }},
     "/cases/{case_id}/events": {"get": {

@@ -24,7 +24,8 @@ CASE_ROWS = select(
 ).select_from(
     CASES.join(ITEMS, ITEMS.c.code == CASES.c.item_code).join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id)
 )
-CASE_BY_ID = CASE_ROWS.where(CASES.c.id == bindparam("case_id"))
+# One case is read with the values its scripts set; lists leave them out.
+CASE_BY_ID = CASE_ROWS.add_columns(CASES.c.variables).where(CASES.c.id == bindparam("case_id"))
 NEWEST_FIRST = (CASES.c.accepted_at.desc(), CASES.c.id.desc())
 
 

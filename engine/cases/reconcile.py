@@ -22,6 +22,7 @@ from ..db import queue_update, queue_write
 from ..errors import BianminError
 from ..models import Case, Task, Timer
 from ..people.jurisdiction import org_for_role
+from ..procedures import variables
 from ..procedures.forms import FORM_PROPERTY, UI_FORM_PROPERTY
 from ..procedures.spiff import MAX_TASK_DEPTH, dump_state, utc_from_iso
 from ..vocabulary import CaseResult, CaseStatus, EventKind, TaskStatus, TimerStatus
@@ -94,10 +95,11 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
     `before` is what the rows mirrored when the workflow was loaded (the rows always mirror the
     stored state), so only the difference is written and nothing needs to be read back.
     """
-    try:
-        workflow.do_engine_steps()
-    except WorkflowException as exc:
-        raise BianminError(f"流程执行出错：{exc}") from exc
+    with variables.collecting() as scripted:
+        try:
+            workflow.do_engine_steps()
+        except WorkflowException as exc:
+            raise BianminError(f"流程执行出错：{exc}") from exc
     after = mirrored(workflow)
     ready = after.ready
     if any(t.depth > MAX_TASK_DEPTH for t in ready.values()):
@@ -108,6 +110,13 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
         spec = workflow.get_task_from_id(UUID(timer_id)).task_spec
         chain.append(session, case, EventKind.TIMER_FIRED, actor, now, task_id=timer_id,
                      step=spec.bpmn_name or spec.bpmn_id)
+    changes: dict[str, Any] = {}
+    # Before the tasks and timers they led to, as the scripts ran before those were reached.
+    if scripted:
+        for change in scripted:
+            chain.append(session, case, EventKind.VARIABLES_SET, actor, now, task_id=change.task_id,
+                         step=change.step, before=change.before or None, after=change.after)
+        changes["variables"] = variables.merged(case.variables, scripted)
     for timer_id in sorted(after.timers.keys() - before.timers.keys()):
         _create_timer(session, case, after.timers[timer_id], actor, now)
     for task_id in sorted(before.ready.keys() - after.ready.keys()):
@@ -117,12 +126,11 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
     for task in open_tasks:
         if task.id not in before.ready:
             _create_task(session, case, task, actor, now)
-    changes: dict[str, Any] = {}
     if workflow.is_completed() and case.status == CaseStatus.RUNNING:
         end = next(iter(workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)), None)
         properties = end.task_spec.extensions.get("properties", {}) if end else {}
         result = properties.get("caseResult", CaseResult.COMPLETED)
-        changes = {"status": CaseStatus.COMPLETED, "completed_at": now, "result": result}
+        changes.update(status=CaseStatus.COMPLETED, completed_at=now, result=result)
         chain.append(session, case, EventKind.CASE_COMPLETED, actor, now,
                      step=end.task_spec.bpmn_name if end else None, after={"result": result})
     write_case(session, case, **changes, workflow_state=dump_state(workflow), revision=case.revision + 1)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..errors import DeployRefused, NotFound, Problem
 from ..models import ProcedureVersion
-from ..sandbox import SandboxScriptEngine
+from .variables import RecordingScriptEngine
 
 # The task iterator stops at depth 1,000 without an error; refuse to go on well before that.
 MAX_TASK_DEPTH = 900
@@ -88,7 +88,7 @@ _config = dict(SPIFF_CONFIG)
 _config[BpmnWorkflow] = _StateConverter
 _serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
 SERIALIZER_VERSION = _serializer.VERSION
-_script_engine = SandboxScriptEngine()
+_script_engine = RecordingScriptEngine()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from ..db import queue_update
 from ..errors import BianminError, Conflict
 from ..models import Task
 from ..people.access import task_access
-from ..procedures import forms
+from ..procedures import forms, variables
 from ..vocabulary import EventKind, TaskStatus
 from .claim import refusal
 
@@ -40,15 +40,17 @@ def complete(rt: Runtime, actor_id: int, task_id: str, data: Any) -> Step:
         before = {key: spiff_task.data.get(key) for key in data}
         spiff_task.data.update(data)
         now = clock.now()
-        try:
-            spiff_task.run()
-        except WorkflowException as exc:
-            raise BianminError(f"环节“{task.name}”执行失败：{exc}") from exc
-        queue_update(session, TASKS, task.id, status=TaskStatus.COMPLETED, completed_at=now,
-                     completed_by_id=actor.id, assignee_id=task.assignee_id or actor.id)
-        chain.append(session, case, EventKind.TASK_COMPLETED, actor, now, task_id=task.id, step=task.name,
-                     before=before, after=data)
-        before_rows.ready.pop(task.id, None)
-        step = advance(rt, session, case, workflow, before_rows, actor, now)
+        # Opened here as well as in advance(), so what the task's own post-script sets is recorded too.
+        with variables.collecting():
+            try:
+                spiff_task.run()
+            except WorkflowException as exc:
+                raise BianminError(f"环节“{task.name}”执行失败：{exc}") from exc
+            queue_update(session, TASKS, task.id, status=TaskStatus.COMPLETED, completed_at=now,
+                         completed_by_id=actor.id, assignee_id=task.assignee_id or actor.id)
+            chain.append(session, case, EventKind.TASK_COMPLETED, actor, now, task_id=task.id, step=task.name,
+                         before=before, after=data)
+            before_rows.ready.pop(task.id, None)
+            step = advance(rt, session, case, workflow, before_rows, actor, now)
     rt.states.put(case.id, case.revision, workflow)
     return step
