@@ -293,6 +293,22 @@ def test_values_set_by_scripts_are_case_data_recorded_in_the_history(services: S
     assert kinds.index("variables_set", 2) > kinds.index("task_completed")
 
 
+def test_a_date_set_by_a_script_is_saved_with_the_case(services: Services, tmp_path: Path) -> None:
+    scripts = {"Flow_start": ("Script_visit", "安排入户调查", "visit_on = date(2026, 3, 9)")}
+    with services.db.write() as session:
+        deploy_folders(session, [dibao_with_scripts(tmp_path, "MZ-DIBAO-VISIT", scripts)],
+                       services.settings.max_diagram_bytes)
+    case = services.cases.start_case(user_id(services, "dongpo_agent"), "MZ-DIBAO-VISIT", DONGPO, applicant(),
+                                     AID_APPLICATION).case
+    assert case.variables == {"visit_on": "2026-03-09"}
+    [task] = open_tasks(services, case.id)
+    # The next step loads the workflow from the database, where the date was stored.
+    services.cases.states.take(case.id, case.revision)
+    services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    with services.db.read() as session:
+        assert session.get(Case, case.id).status == "running"
+
+
 def test_what_user_tasks_pre_and_post_scripts_set_is_recorded_with_their_steps(services: Services,
                                                                               tmp_path: Path) -> None:
     folder = dibao_with_scripts(tmp_path, "MZ-DIBAO-PREPOST", {})

@@ -6,7 +6,8 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -87,6 +88,10 @@ class _StateConverter(BpmnWorkflowConverter):
 _config = dict(SPIFF_CONFIG)
 _config[BpmnWorkflow] = _StateConverter
 _serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
+# The library knows only datetime, timedelta and UUID; a script may set a date (the sandbox offers it) or a
+# Decimal, and without these the step that set it could not be saved.
+_serializer.registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+_serializer.registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
 SERIALIZER_VERSION = _serializer.VERSION
 _script_engine = RecordingScriptEngine()
 
