@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, g, request, url_for
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
@@ -22,7 +22,7 @@ from engine.audit import chain, history
 from engine.cases import queries
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, ValidationFailed
 from engine.idcard import mask_id_number
-from engine.models import CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, User
+from engine.models import CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
 from engine.procedures import bundle, forms
@@ -138,18 +138,6 @@ def _place(code: str, name: str, level: str) -> dict[str, str]:
     return {"code": code, "name": name, "level": level}
 
 
-# A case's open tasks as the case payload lists them, as a Core statement built once.
-TASKS = Task.__table__
-_TASK_ORG, _ASSIGNEE = OrgUnit.__table__.alias("task_org"), User.__table__.alias("assignee")
-OPEN_TASKS = select(
-    TASKS.c.id, TASKS.c.name, TASKS.c.element_id, TASKS.c.role_code, Role.__table__.c.name.label("role_name"),
-    _TASK_ORG.c.code.label("org_code"), _TASK_ORG.c.name.label("org_name"), _TASK_ORG.c.level.label("org_level"),
-    _ASSIGNEE.c.username.label("assignee_username"), _ASSIGNEE.c.display_name.label("assignee_name"),
-    TASKS.c.created_at, TASKS.c.form_file,
-).select_from(
-    TASKS.join(Role.__table__, Role.__table__.c.code == TASKS.c.role_code)
-    .join(_TASK_ORG, _TASK_ORG.c.id == TASKS.c.org_id).outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
-).where(TASKS.c.case_id == bindparam("case_id"), TASKS.c.status == "open").order_by(TASKS.c.created_at, TASKS.c.name)
 
 
 # -- reference data -----------------------------------------------------------------------------
@@ -282,7 +270,7 @@ def _case_summary(session: Session, head: Any) -> dict[str, Any]:
         "org": _place(row.org_code, row.org_name, row.org_level),
         "assignee": _person(row.assignee_username, row.assignee_name), "created_at": _iso(row.created_at),
         "form": row.form_file,
-    } for row in session.connection().execute(OPEN_TASKS, {"case_id": head.id})]
+    } for row in queries.open_tasks(session, head.id)]
     return {**_case_json(head), "tasks": tasks}
 
 

@@ -33,7 +33,7 @@ from engine.procedures import forms
 from engine.procedures.diagram import NS as BPMN_NS
 from engine.procedures.diagram import diagram_info, markers
 from engine.procedures.spiff import parse_xml
-from engine.vocabulary import EventKind, TaskStatus
+from engine.vocabulary import EventKind, TaskStatus, TimerStatus
 
 from . import formrender, helpers
 from .auth import login_required
@@ -261,11 +261,11 @@ def _change_rows(event: CaseEvent, schemas: dict[str, dict[str, Any]], orgs: dic
                  fields: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(label, before, after) for the history; form fields use their schema titles, computed values their names."""
     before, after = event.before or {}, event.after or {}
-    if event.kind == "case_started":
+    if event.kind == EventKind.CASE_STARTED:
         after = {k: after.get(k) for k in ("applicant", "version", "promised_date", "due_date")
                  if after.get(k) is not None}
         before = {}
-    elif event.kind == "task_created":
+    elif event.kind == EventKind.TASK_CREATED:
         post = f"{orgs.get(after.get('org_id'), '')} {after.get('role_name') or after.get('role') or ''}".strip()
         after, before = {"post": post}, {}
     computed = event.kind == EventKind.VARIABLES_SET
@@ -323,7 +323,7 @@ def case(case_id: int) -> Any:
         return render_template(
             "case.html", case=found, version=version, guide=version.guide, application=application,
             computed=formrender.labelled({"properties": fields}, found.variables), steps=steps,
-            open_tasks=open_tasks, timers=[row for row in timers if row.status == "waiting"],
+            open_tasks=open_tasks, timers=[row for row in timers if row.status == TimerStatus.WAITING],
             history=history, done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),
         )

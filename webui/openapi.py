@@ -287,7 +287,7 @@ PATHS: dict[str, Any] = {
         "parameters": [
             {"name": "q", "in": "query", "required": False, "schema": STRING,
              "description": "按办件编号、申请人姓名或身份证号码精确查找"},
-            {"name": "status", "in": "query", "required": False, "schema": {"enum": ["running", "completed"]},
+            {"name": "status", "in": "query", "required": False, "schema": {"enum": list(CaseStatus)},
              "description": "running：办理中；completed：已办结；不填为全部"},
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},

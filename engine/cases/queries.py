@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import Case, OrgUnit, ServiceItem
+from ..models import Case, OrgUnit, Role, ServiceItem, Task, User
 from ..people.access import Placed, case_visible_to
-from ..vocabulary import CaseStatus
+from ..vocabulary import CaseStatus, TaskStatus
 
-CASES, ITEMS = Case.__table__, ServiceItem.__table__
+CASES, ITEMS, TASKS, ROLES = Case.__table__, ServiceItem.__table__, Task.__table__, Role.__table__
 _VILLAGE = OrgUnit.__table__.alias("village")
 # A case with its item's name and its village: what a case list line and the API's case summary show.
 CASE_ROWS = select(
@@ -49,3 +49,21 @@ def case_list(session: Session, user: Placed, *, search: str = "", status: CaseS
     if status is not None:
         statement = statement.where(CASES.c.status == status)
     return session.connection().execute(statement.order_by(*NEWEST_FIRST).limit(limit)).all()
+
+
+# A case's open tasks with their post and holder, as a case summary lists them.
+_TASK_ORG, _ASSIGNEE = OrgUnit.__table__.alias("task_org"), User.__table__.alias("assignee")
+OPEN_TASKS = select(
+    TASKS.c.id, TASKS.c.name, TASKS.c.element_id, TASKS.c.role_code, ROLES.c.name.label("role_name"),
+    _TASK_ORG.c.code.label("org_code"), _TASK_ORG.c.name.label("org_name"), _TASK_ORG.c.level.label("org_level"),
+    _ASSIGNEE.c.username.label("assignee_username"), _ASSIGNEE.c.display_name.label("assignee_name"),
+    TASKS.c.created_at, TASKS.c.form_file,
+).select_from(
+    TASKS.join(ROLES, ROLES.c.code == TASKS.c.role_code)
+    .join(_TASK_ORG, _TASK_ORG.c.id == TASKS.c.org_id).outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
+).where(TASKS.c.case_id == bindparam("case_id"), TASKS.c.status == TaskStatus.OPEN).order_by(
+    TASKS.c.created_at, TASKS.c.name)
+
+
+def open_tasks(session: Session, case_id: int) -> Sequence[Row[Any]]:
+    return session.connection().execute(OPEN_TASKS, {"case_id": case_id}).all()
