@@ -82,10 +82,31 @@ def dibao_with_scripts(parent: Path, code: str, scripts: dict[str, tuple[str, st
         etree.SubElement(task, bpmn + "outgoing").text = onward
         etree.SubElement(task, bpmn + "script").text = source
         etree.SubElement(process, bpmn + "sequenceFlow", id=onward, sourceRef=element_id, targetRef=target)
+        _draw_between(root, flow_id, element_id, onward)
     diagram.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
     guide = folder / "item.toml"
     guide.write_text(guide.read_text("utf-8").replace('code = "MZ-DIBAO"', f'code = "{code}"'), "utf-8")
     return folder
+
+
+def _draw_between(root: Any, flow_id: str, element_id: str, onward: str) -> None:
+    """Draw the script task small on its flow's last segment, so the diagram viewer can show the case."""
+    bpmndi, di, dc = ("{http://www.omg.org/spec/BPMN/20100524/DI}", "{http://www.omg.org/spec/DD/20100524/DI}",
+                      "{http://www.omg.org/spec/DD/20100524/DC}")
+    [edge] = root.xpath(f"//*[local-name()='BPMNEdge'][@bpmnElement='{flow_id}']")
+    *_, before_end, end = edge.xpath("*[local-name()='waypoint']")
+    (x1, y1), (x2, y2) = [(float(p.get("x")), float(p.get("y"))) for p in (before_end, end)]
+    cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, 10.0
+    # The flow now ends at the shape's near side and the onward flow leaves from its far side.
+    dx, dy = (half if x2 > x1 else -half if x2 < x1 else 0.0), (half if y2 > y1 else -half if y2 < y1 else 0.0)
+    shape = etree.SubElement(edge.getparent(), bpmndi + "BPMNShape", id=f"{element_id}_di", bpmnElement=element_id)
+    etree.SubElement(shape, dc + "Bounds", x=str(cx - half), y=str(cy - half), width=str(2 * half),
+                     height=str(2 * half))
+    end.set("x", str(cx - dx))
+    end.set("y", str(cy - dy))
+    onward_edge = etree.SubElement(edge.getparent(), bpmndi + "BPMNEdge", id=f"{onward}_di", bpmnElement=onward)
+    etree.SubElement(onward_edge, di + "waypoint", x=str(cx + dx), y=str(cy + dy))
+    etree.SubElement(onward_edge, di + "waypoint", x=str(x2), y=str(y2))
 
 
 # 低保 with computed values: an aid amount and an eligibility flag from the application, adjusted after the

@@ -19,9 +19,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from engine import clock
+from engine.procedures.deploy import deploy_folders
 from engine.services import Services
-from tests.conftest import ARTIFACTS
-from tests.procedures import applicant
+from tests.conftest import ARTIFACTS, user_id
+from tests.procedures import AID_APPLICATION, AID_SCRIPTS, applicant, dibao_with_scripts
 from webui import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -215,3 +216,30 @@ def test_town_window_accepts_for_a_chosen_village(page: Page, sqlite_services: S
     expect(page.locator(".flash-success")).to_contain_text("已受理，办件编号 MZ-DIBAO-")
     expect(page.locator("main")).to_contain_text("河湾村")
     shot(page, "11-case-accepted-by-town-window", full_page=True)
+
+
+def test_computed_values_and_claiming_from_the_task_page(page: Page, sqlite_services: Services,
+                                                          tmp_path: Path) -> None:
+    with sqlite_services.db.write() as session:
+        folder = dibao_with_scripts(tmp_path, "MZ-DIBAO-AID-UI", AID_SCRIPTS)
+        deploy_folders(session, [folder], sqlite_services.settings.max_diagram_bytes)
+    application = {**AID_APPLICATION, "reason": "户主常年患慢性阻塞性肺病，配偶在外务工收入不稳定，"
+                                                "两个孩子分别就读初中和小学，家庭无其他收入来源"}
+    case = sqlite_services.cases.start_case(user_id(sqlite_services, "dongpo_agent"), "MZ-DIBAO-AID-UI", DONGPO,
+                                            applicant(DONGPO), application).case
+
+    # The committee opens the task from the case page: the task page offers to claim it, and once claimed
+    # the step is the committee member's own.
+    log_in(page, "dongpo_committee")
+    page.goto(f"/cases/{case.id}")
+    computed = page.locator("#computed-values")
+    expect(computed).to_contain_text("300")
+    expect(computed).to_contain_text("待村委会核实")
+    shot(page, "12-case-page-computed-values", full_page=True)
+    page.locator("a", has_text="办理").first.click()
+    expect(page.locator("#task-notice")).to_contain_text("认领")
+    page.get_by_role("button", name="认领").click()
+    expect(page.locator(".flash-success")).to_contain_text("已认领")
+    expect(page.get_by_role("button", name="认领")).to_have_count(0)
+    expect(page.locator("#task-form")).to_be_visible()
+    shot(page, "13-task-page-after-claim", full_page=True)
