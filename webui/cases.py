@@ -33,7 +33,7 @@ from engine.procedures import forms
 from engine.procedures.diagram import NS as BPMN_NS
 from engine.procedures.diagram import diagram_info, markers
 from engine.procedures.spiff import parse_xml
-from engine.vocabulary import EventKind, TaskStatus, TimerStatus
+from engine.vocabulary import TaskStatus, TimerStatus
 
 from . import formrender, helpers
 from .auth import login_required
@@ -246,43 +246,19 @@ def _submitted(version: ProcedureVersion, tasks: list[Task],
     return formrender.labelled(_application_schema(version)[0], application), steps
 
 
-def _form_fields(version: ProcedureVersion) -> dict[str, Any]:
-    """Every form field of a version by name, the application form's first: what labels a value a script set."""
-    application = version.guide.get("application_form")
-    fields: dict[str, Any] = {}
-    for name in sorted(version.forms, key=lambda form: form != application):
-        for key, prop in version.forms[name].get("properties", {}).items():
-            if isinstance(prop, dict):
-                fields.setdefault(key, prop)
-    return fields
-
-
-def _change_rows(event: CaseEvent, schemas: dict[str, dict[str, Any]], orgs: dict[int, str],
-                 fields: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(label, before, after) for the history; form fields use their schema titles, computed values their names."""
-    before, after = event.before or {}, event.after or {}
-    if event.kind == EventKind.CASE_STARTED:
-        after = {k: after.get(k) for k in ("applicant", "version", "promised_date", "due_date")
-                 if after.get(k) is not None}
-        before = {}
-    elif event.kind == EventKind.TASK_CREATED:
-        post = f"{orgs.get(after.get('org_id'), '')} {after.get('role_name') or after.get('role') or ''}".strip()
-        after, before = {"post": post}, {}
-    computed = event.kind == EventKind.VARIABLES_SET
-    props = fields if computed else (schemas.get(event.task_id or "") or {}).get("properties", {})
+def _change_rows(changes: list[history.Change]) -> list[tuple[str, str, str]]:
+    """(label, before, after) for the history: data by its form field's title, bookkeeping by the event's words."""
     rows = []
-    for key in list(dict.fromkeys([*before, *after])):
-        if key in props or computed:
-            prop = props.get(key)
-            name = str(prop.get("title", key)) if prop else key
-            old, new = formrender.display_value(prop, before.get(key)), formrender.display_value(prop, after.get(key))
+    for change in changes:
+        if change.is_data:
+            name = str(change.field.get("title", change.key)) if change.field else change.key
+            old, new = (formrender.display_value(change.field, change.before),
+                        formrender.display_value(change.field, change.after))
         else:
-            name = label(EVENT_FIELDS, key)
-            old, new = _plain(key, before.get(key)), _plain(key, after.get(key))
-        if key in before and before.get(key) is not None:
-            rows.append((name, formrender.shorten(old, 80), formrender.shorten(new, 80)))
-        else:
-            rows.append((name, "", formrender.shorten(new, 80)))
+            name = label(EVENT_FIELDS, change.key)
+            old, new = _plain(change.key, change.before), _plain(change.key, change.after)
+        rows.append((name, formrender.shorten(old, 80) if change.before is not None else "",
+                     formrender.shorten(new, 80)))
     return rows
 
 
@@ -311,9 +287,10 @@ def case(case_id: int) -> Any:
             OrgUnit.id.in_([found.village_id, found.town_id, found.county_id])))}
         roles = {r.code: r.name for r in db.scalars(select(Role))}
         schemas = {row.id: forms.task_form(version.forms, row.form_file) for row in tasks}
-        fields = _form_fields(version)
+        fields = history.form_fields(version.forms, version.guide.get("application_form"))
         application, steps = _submitted(version, tasks, events)
-        history = [{"event": e, "changes": _change_rows(e, schemas, orgs, fields)} for e in events]
+        shown = [{"event": e, "changes": _change_rows(history.changes(e, schemas.get(e.task_id or ""), fields, orgs))}
+                 for e in events]
         open_tasks = [{
             "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
             "access": _task_access(g.user, row),
@@ -324,7 +301,7 @@ def case(case_id: int) -> Any:
             "case.html", case=found, version=version, guide=version.guide, application=application,
             computed=formrender.labelled({"properties": fields}, found.variables), steps=steps,
             open_tasks=open_tasks, timers=[row for row in timers if row.status == TimerStatus.WAITING],
-            history=history, done=done, active=active, starter=starter.display_name if starter else "",
+            history=shown, done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),
         )
 
