@@ -19,10 +19,12 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from engine import clock
-from engine.procedures.deploy import deploy_folders
+from engine.procedures.deploy import current_version, deploy_folders
 from engine.services import Services
 from tests.conftest import ARTIFACTS, user_id
-from tests.procedures import AID_APPLICATION, AID_SCRIPTS, applicant, dibao_with_scripts
+from tests.procedures import AID_APPLICATION, AID_SCRIPTS, applicant, dibao_with_scripts, fill
+from tests.test_engine import form, open_tasks
+from tests.test_procedures import TOWN_INSTRUCTIONS, spiff_folder
 from webui import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -243,3 +245,26 @@ def test_computed_values_and_claiming_from_the_task_page(page: Page, sqlite_serv
     expect(page.get_by_role("button", name="认领")).to_have_count(0)
     expect(page.locator("#task-form")).to_be_visible()
     shot(page, "13-task-page-after-claim", full_page=True)
+
+
+def test_step_without_a_form_is_done_with_a_comment(page: Page, sqlite_services: Services, tmp_path: Path) -> None:
+    svc = sqlite_services
+    with svc.db.write() as session:
+        deploy_folders(session, [spiff_folder(tmp_path)], svc.settings.max_diagram_bytes)
+    with svc.db.read() as session:
+        schema = current_version(session, "MZ-DIBAO-LITE").forms["application-schema.json"]
+    case = svc.cases.start_case(user_id(svc, "hewan_agent"), "MZ-DIBAO-LITE", "510123101202", applicant("510123101202"),
+                                fill(schema)).case
+    [review] = open_tasks(svc, case.id)
+    svc.cases.complete(user_id(svc, "hewan_committee"), review.id, form(svc, review, "approve"))
+
+    log_in(page, "qingshui_civil_b")
+    page.goto(f"/cases/{case.id}")
+    page.locator("a", has_text="办理").first.click()
+    expect(page.locator(".instructions")).to_contain_text(TOWN_INSTRUCTIONS)
+    page.fill("textarea", "已核对村委会初审材料：户籍、收入证明、入户调查记录齐全，同意上报")
+    shot(page, "14-task-without-form", full_page=True)
+    page.click("#submit-task")
+    expect(page.locator(".flash-success")).to_contain_text("乡镇核对")
+    page.goto(f"/cases/{case.id}")
+    expect(page.locator("body")).to_contain_text("已核对村委会初审材料")
