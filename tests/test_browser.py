@@ -244,6 +244,8 @@ def test_computed_values_and_claiming_from_the_task_page(page: Page, sqlite_serv
     expect(page.locator(".flash-success")).to_contain_text("已认领")
     expect(page.get_by_role("button", name="认领")).to_have_count(0)
     expect(page.locator("#task-form")).to_be_visible()
+    # Whoever reviews sees what the procedure computed from the application.
+    expect(page.locator("#computed-values")).to_contain_text("300")
     shot(page, "13-task-page-after-claim", full_page=True)
 
 

@@ -198,7 +198,7 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
             "task.html", task=task, case=case, version=version, schema=schema, form_html=form_html,
             may_claim=decided.may_claim, notice=notice, conflict=conflict, summary=summary or [],
             application=application, steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
-            due_state=due_state(case.promised_date, case.status),
+            computed=_computed(version, case), due_state=due_state(case.promised_date, case.status),
         ), status
 
 
@@ -244,6 +244,14 @@ def _submitted(version: ProcedureVersion, tasks: list[Task],
                                           step.data)}
              for step in submitted]
     return formrender.labelled(_application_schema(version)[0], application), steps
+
+
+def _computed(version: ProcedureVersion, case: Case, fields: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    """What the diagram's scripts set, labelled by the form field of the same name where there is one."""
+    if not case.variables:
+        return []
+    fields = fields if fields is not None else history.form_fields(version.forms, version.guide.get("application_form"))
+    return formrender.labelled({"properties": fields}, case.variables)
 
 
 def _change_rows(changes: list[history.Change]) -> list[tuple[str, str, str]]:
@@ -299,7 +307,7 @@ def case(case_id: int) -> Any:
         starter = db.get(User, found.started_by_id)
         return render_template(
             "case.html", case=found, version=version, guide=version.guide, application=application,
-            computed=formrender.labelled({"properties": fields}, found.variables), steps=steps,
+            computed=_computed(version, found, fields), steps=steps,
             open_tasks=open_tasks, timers=[row for row in timers if row.status == TimerStatus.WAITING],
             history=shown, done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),
