@@ -34,14 +34,13 @@ def load_settings() -> Settings:
     url = os.environ.get("BIANMIN_DATABASE_URL", default_url)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    defaults = Settings("", "", ROOT, ROOT)
     return Settings(
         database_url=url,
         secret_key=os.environ.get("BIANMIN_SECRET_KEY", "dev-only-change-me"),
         procedures_dir=Path(os.environ.get("BIANMIN_PROCEDURES", ROOT / "bpmn")),
         node_modules=Path(os.environ.get("BIANMIN_NODE_MODULES", ROOT / "node_modules")),
-        max_diagram_bytes=_int("BIANMIN_MAX_DIAGRAM_KB", defaults.max_diagram_bytes, 1024),
-        max_upload_bytes=_int("BIANMIN_MAX_UPLOAD_MB", defaults.max_upload_bytes, 1024 * 1024),
-        reference_ttl_seconds=_int("BIANMIN_REFERENCE_TTL", defaults.reference_ttl_seconds),
-        scheduler_interval_seconds=_int("BIANMIN_SCHEDULER_INTERVAL", defaults.scheduler_interval_seconds),
+        max_diagram_bytes=_int("BIANMIN_MAX_DIAGRAM_KB", Settings.max_diagram_bytes, 1024),
+        max_upload_bytes=_int("BIANMIN_MAX_UPLOAD_MB", Settings.max_upload_bytes, 1024 * 1024),
+        reference_ttl_seconds=_int("BIANMIN_REFERENCE_TTL", Settings.reference_ttl_seconds),
+        scheduler_interval_seconds=_int("BIANMIN_SCHEDULER_INTERVAL", Settings.scheduler_interval_seconds),
     )

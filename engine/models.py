@@ -196,6 +196,10 @@ class Task(Base):
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
+    @property
+    def assignee_away(self) -> bool:
+        return bool(self.assignee and self.assignee.away)
+
     __table_args__ = (
         Index("ix_task_post_open", "role_code", "org_id", "status"),
         Index("ix_task_assignee_open", "assignee_id", "status"),

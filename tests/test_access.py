@@ -109,7 +109,7 @@ def by_rule(svc: Services, usernames: list[str], task_id: str) -> dict[str, str]
         rows = {}
         for username in usernames:
             actor = locking.actor(session, user_id(svc, username))
-            decided = access.task_access(actor, task, bool(task.assignee_away))
+            decided = access.task_access(actor, task)
             rows[username] = code(access.may_see_case(actor, task), access.may_see_task(actor, task, task),
                                   decided.may_claim, decided.may_complete)
     return rows

@@ -310,7 +310,7 @@ def get_task(task_id: str) -> Any:
             raise NotFound("任务不存在，或不在您的辖区内")
         version_forms = services().cases.versions.get(session, task.version_id).forms
     payload = _task_json(task)
-    decided = access.task_access(user, task, bool(task.assignee_away))
+    decided = access.task_access(user, task)
     payload["may_claim"], payload["may_complete"] = decided.may_claim, decided.may_complete
     payload["form_schema"] = forms.task_form(version_forms, task.form_file)
     payload["ui_schema"] = version_forms.get(task.ui_form_file) if task.ui_form_file else None
@@ -376,10 +376,9 @@ def deploy_procedure() -> Any:
         roles = known_roles(session)
     checked = bundle.read_files(UPLOAD_LABEL, files, roles, svc.settings.max_diagram_bytes)
     with svc.db.write() as session:
-        version, created = deploy(session, checked, user.username)
-        result = {"item_code": version.item_code, "version": version.version, "created": created,
-                  "warnings": [warning.as_json() for warning in checked.warnings]}
-    return result, 201 if created else 200
+        done = deploy(session, checked, user.username)
+    return {"item_code": done.item_code, "version": done.version, "created": done.created,
+            "warnings": [warning.as_json() for warning in done.warnings]}, 201 if done.created else 200
 
 
 def _uploaded_files(max_diagram_bytes: int) -> dict[str, bytes]:

@@ -157,14 +157,9 @@ def _check_form(schema: dict[str, Any], posted: Any, errors: dict[str, list[str]
 # -- handling a task -------------------------------------------------------------------------------
 
 
-def _task_access(user: User, task: Task) -> access.TaskAccess:
-    """The engine's rule for this user and task; the holder's absence is read from the loaded task."""
-    return access.task_access(user, task, bool(task.assignee and task.assignee.away))
-
-
 def _task_notice(user: User, task: Task) -> tuple[str | None, access.TaskAccess]:
     """A note for the task page and what this user may do with the task, as the engine's rule decides."""
-    decided = _task_access(user, task)
+    decided = access.task_access(user, task)
     holder = task.assignee.display_name if task.assignee else ""
     notes = {
         Standing.COMPLETED: lambda: t("task_completed_by", who=task.completed_by.display_name if task.completed_by
@@ -213,7 +208,7 @@ def task(task_id: str) -> Any:
         version = _version(db, found.case)
         schema = forms.task_form(version.forms, found.form_file)
         case_number, step = found.case.case_number, found.name
-        may_complete = _task_access(g.user, found).may_complete
+        may_complete = access.task_access(g.user, found).may_complete
     errors: dict[str, list[str]] = {}
     data, summary = _check_form(schema, request.form, errors)
     # Someone who may not work the task gets the engine's own refusal, not a form to correct.
@@ -301,7 +296,7 @@ def case(case_id: int) -> Any:
                  for e in events]
         open_tasks = [{
             "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
-            "access": _task_access(g.user, row),
+            "access": access.task_access(g.user, row),
         } for row in tasks if row.status == TaskStatus.OPEN]
         done, active = markers(diagram_info(version), tasks, timers, events)
         starter = db.get(User, found.started_by_id)

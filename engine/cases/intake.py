@@ -30,9 +30,9 @@ PHONE_DIGITS = (7, 11, 12)
 CASES, ORGS = Case.__table__, OrgUnit.__table__
 INSERT_CASE = insert(CASES).returning(CASES.c.id)
 _TOWN = ORGS.alias("town")
+# Named as a case's places are, so the jurisdiction rule reads it as it reads a case.
 VILLAGE = select(
-    ORGS.c.id, ORGS.c.level, ORGS.c.id.label("village_id"), _TOWN.c.id.label("town_id"),
-    _TOWN.c.parent_id.label("county_id"),
+    ORGS.c.id.label("village_id"), ORGS.c.level, _TOWN.c.id.label("town_id"), _TOWN.c.parent_id.label("county_id"),
 ).select_from(ORGS.outerjoin(_TOWN, _TOWN.c.id == ORGS.c.parent_id)).where(ORGS.c.code == bindparam("code"))
 
 
@@ -86,7 +86,7 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
         now = clock.now()
         values = {
             "case_number": _next_case_number(session, item_code, now), "item_code": item_code,
-            "version_id": version.id, "village_id": village.id, "town_id": village.town_id,
+            "version_id": version.id, "village_id": village.village_id, "town_id": village.town_id,
             "county_id": village.county_id, "applicant_name": person.name,
             "applicant_id_number": person.id_number, "applicant_phone": person.phone,
             "status": CaseStatus.RUNNING, "result": None, "started_by_id": actor.id, "accepted_at": now,

@@ -60,6 +60,10 @@ class TaskRecord:
     completed_at: datetime | None
     completed_by: Person | None
 
+    @property
+    def assignee_away(self) -> bool:
+        return bool(self.assignee and self.assignee.away)
+
 
 def actor(session: Session, user_id: int) -> Actor:
     row = session.connection().execute(ACTOR, {"user_id": user_id}).first()

@@ -40,6 +40,10 @@ class PostTask(Protocol):
     status: str
     assignee_id: int | None
 
+    @property
+    def assignee_away(self) -> bool | None:
+        """Whether the holder of a claimed task is marked away (the B post then covers)."""
+
 
 def case_visible_to(user: Placed) -> ColumnElement[bool]:
     """`may_see_case` as a query condition: the cases of the user's own org unit and the units below it."""
@@ -81,7 +85,7 @@ class TaskAccess:
     may_complete: bool
 
 
-def task_access(user: Staff, task: PostTask, assignee_away: bool) -> TaskAccess:
+def task_access(user: Staff, task: PostTask) -> TaskAccess:
     """Post holders work unclaimed tasks; a claimed task is its holder's, or the B post's while A is away."""
     if task.status == TaskStatus.COMPLETED:
         standing = Standing.COMPLETED
@@ -95,7 +99,7 @@ def task_access(user: Staff, task: PostTask, assignee_away: bool) -> TaskAccess:
         standing = Standing.UNCLAIMED
     elif task.assignee_id == user.id:
         standing = Standing.YOURS
-    elif assignee_away:
+    elif task.assignee_away:
         standing = Standing.COVERING
     else:
         standing = Standing.CLAIMED_BY_OTHER

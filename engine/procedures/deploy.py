@@ -27,8 +27,8 @@ class Deployed:
         return f"{self.item_code} v{self.version}{'（新版本）' if self.created else '（未变化）'}"
 
 
-def deploy(session: Session, bundle: ProcedureBundle, deployed_by: str) -> tuple[ProcedureVersion, bool]:
-    """Store a new version unless the current one is identical; returns (version, created)."""
+def deploy(session: Session, bundle: ProcedureBundle, deployed_by: str) -> Deployed:
+    """Store a new version unless the current one is identical."""
     item = session.get(ServiceItem, bundle.code, with_for_update=True)
     if item is None:
         item = ServiceItem(code=bundle.code, name=bundle.guide["name"])
@@ -36,7 +36,7 @@ def deploy(session: Session, bundle: ProcedureBundle, deployed_by: str) -> tuple
         session.flush()
     current = session.get(ProcedureVersion, item.current_version_id) if item.current_version_id else None
     if current is not None and current.checksum == bundle.checksum:
-        return current, False
+        return Deployed(current.item_code, current.version, False, bundle.warnings)
     number = session.scalar(
         select(func.coalesce(func.max(ProcedureVersion.version), 0)).where(
             ProcedureVersion.item_code == bundle.code
@@ -51,7 +51,7 @@ def deploy(session: Session, bundle: ProcedureBundle, deployed_by: str) -> tuple
     session.flush()
     item.name = bundle.guide["name"]
     item.current_version_id = version.id
-    return version, True
+    return Deployed(version.item_code, version.version, True, bundle.warnings)
 
 
 def known_roles(session: Session) -> set[str]:
@@ -75,9 +75,4 @@ def deploy_folders(session: Session, folders: list[Path], max_diagram_bytes: int
                    deployed_by: str = "system") -> list[Deployed]:
     """Read, check and deploy each folder; the caller's transaction stores all or nothing."""
     roles = known_roles(session)
-    done = []
-    for folder in folders:
-        bundle = read_folder(folder, roles, max_diagram_bytes)
-        version, created = deploy(session, bundle, deployed_by)
-        done.append(Deployed(version.item_code, version.version, created, bundle.warnings))
-    return done
+    return [deploy(session, read_folder(folder, roles, max_diagram_bytes), deployed_by) for folder in folders]

@@ -28,7 +28,7 @@ def claim(rt: Runtime, actor_id: int, task_id: str) -> TaskRecord:
         actor, task, case = lock_task(session, actor_id, task_id)
         if task.assignee_id == actor.id:
             return task
-        decided = task_access(actor, task, bool(task.assignee and task.assignee.away))
+        decided = task_access(actor, task)
         if not decided.may_claim:
             raise refusal(task, decided.standing)
         before = {"assignee": task.assignee.display_name if task.assignee else None}

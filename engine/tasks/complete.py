@@ -27,7 +27,7 @@ TASKS = Task.__table__
 def complete(rt: Runtime, actor_id: int, task_id: str, data: Any) -> Step:
     with rt.db.write() as session:
         actor, task, case = lock_task(session, actor_id, task_id)
-        decided = task_access(actor, task, bool(task.assignee and task.assignee.away))
+        decided = task_access(actor, task)
         if not decided.may_complete:
             raise refusal(task, decided.standing)
         version = rt.versions.get(session, case.version_id)
