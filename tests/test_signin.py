@@ -418,6 +418,22 @@ def test_user_passwd_resets_the_password_and_ends_sessions(cli_services: Service
     assert missing.exit_code == 1 and "用户“nobody_here”不存在" in missing.output
 
 
+def test_a_deactivated_account_can_neither_log_in_nor_use_its_token(cli_services: Services) -> None:
+    with cli_services.db.write() as session:
+        accounts.add_user(session, "clerk_leaving", "village_agent", DONGPO, password=PASSWORD)
+        token = accounts.create_token(session, "clerk_leaving")
+    api = create_app(cli_services, {"TESTING": True}).test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    result = invoke(cli_services, ["user", "deactivate", "clerk_leaving"])
+    assert result.exit_code == 0 and "已停用账号 clerk_leaving" in result.output
+    assert not can_log_in(cli_services, "clerk_leaving", PASSWORD)
+    refused = api.get("/api/v1/tasks", headers=headers)
+    assert refused.status_code == 401 and refused.json["error"] == "令牌所属账号已停用"
+    assert invoke(cli_services, ["user", "deactivate", "clerk_leaving", "--undo"]).exit_code == 0
+    assert can_log_in(cli_services, "clerk_leaving", PASSWORD)
+    assert api.get("/api/v1/tasks", headers=headers).status_code == 200
+
+
 def test_tokens_expire_list_without_their_secret_and_can_be_revoked(cli_services: Services) -> None:
     api = create_app(cli_services, {"TESTING": True}).test_client()
     created = invoke(cli_services, ["token", "create", "dongpo_agent", "--days", "1"])
@@ -437,7 +453,7 @@ def test_tokens_expire_list_without_their_secret_and_can_be_revoked(cli_services
     expired = api.get("/api/v1/tasks", headers=headers)
     assert expired.status_code == 401 and expired.headers["WWW-Authenticate"].startswith("Bearer")
     assert re.fullmatch(r"访问令牌已于 \d{4}-\d\d-\d\d \d\d:\d\d 过期，请向管理员申请新令牌", expired.json["error"])
-    assert invoke(cli_services, ["token", "list"]).output.splitlines()[1].endswith("\t已过期")
+    assert invoke(cli_services, ["token", "list", "dongpo_agent"]).output.splitlines()[1].endswith("\t已过期")
 
     fresh = invoke(cli_services, ["token", "create", "dongpo_agent"]).output.strip()
     fresh_id = invoke(cli_services, ["token", "list", "dongpo_agent"]).output.splitlines()[1].split("\t")[0]
