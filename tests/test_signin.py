@@ -60,8 +60,16 @@ def wait_out(refusal: signin.TooManyAttempts) -> None:
 
 
 @pytest.fixture(scope="module")
-def app(sqlite_services: Services) -> Flask:
-    return create_app(services=sqlite_services, config={"TESTING": True})
+def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The demo county in a database of this module's own: passwords changed here stay here."""
+    svc = make_services("sqlite", tmp_path_factory.mktemp("signin"), "bianmin_signin")
+    yield svc
+    svc.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def app(own: Services) -> Flask:
+    return create_app(services=own, config={"TESTING": True})
 
 
 @pytest.fixture
@@ -82,11 +90,11 @@ def logged_in(client: FlaskClient) -> bool:
 # -- the session key ---------------------------------------------------------------------------------
 
 
-def test_a_cookie_signed_with_the_old_fixed_key_is_refused(app: Flask, sqlite_services: Services) -> None:
+def test_a_cookie_signed_with_the_old_fixed_key_is_refused(app: Flask, own: Services) -> None:
     """The key the code used to fall back on is public: a session signed with it must not log anyone in."""
     forger = Flask("forger")
     forger.secret_key = "dev-only-change-me"
-    admin = user_id(sqlite_services, "admin")
+    admin = user_id(own, "admin")
     forged = app.session_interface.get_signing_serializer(forger).dumps(  # type: ignore[attr-defined]
         {"user_id": admin, "session_version": 1})
     client = app.test_client()
@@ -174,8 +182,8 @@ def copy_of(client: FlaskClient, app: Flask) -> FlaskClient:
     return thief
 
 
-def test_a_cookie_copied_before_logout_is_worthless_after_it(app: Flask, sqlite_services: Services) -> None:
-    username = new_user(sqlite_services)
+def test_a_cookie_copied_before_logout_is_worthless_after_it(app: Flask, own: Services) -> None:
+    username = new_user(own)
     client = app.test_client()
     assert web_login(client, username).status_code == 302
     thief = copy_of(client, app)
@@ -188,8 +196,8 @@ def test_a_cookie_copied_before_logout_is_worthless_after_it(app: Flask, sqlite_
     assert web_login(client, username).status_code == 302 and logged_in(client)  # logging in again works
 
 
-def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app: Flask, sqlite_services: Services) -> None:
-    username = new_user(sqlite_services)
+def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app: Flask, own: Services) -> None:
+    username = new_user(own)
     here, elsewhere = app.test_client(), app.test_client()
     assert web_login(here, username).status_code == 302
     assert web_login(elsewhere, username).status_code == 302
@@ -207,14 +215,14 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app: Flask
     assert web_login(app.test_client(), username, NEW_PASSWORD).status_code == 302
 
 
-def test_deactivating_an_account_ends_its_sessions_for_good(app: Flask, sqlite_services: Services) -> None:
-    username = new_user(sqlite_services)
+def test_deactivating_an_account_ends_its_sessions_for_good(app: Flask, own: Services) -> None:
+    username = new_user(own)
     client = app.test_client()
     assert web_login(client, username).status_code == 302
-    with sqlite_services.db.write() as session:
+    with own.db.write() as session:
         accounts.set_active(session, username, False)
     assert not logged_in(client)
-    with sqlite_services.db.write() as session:
+    with own.db.write() as session:
         accounts.set_active(session, username, True)
     assert not logged_in(client)  # reactivation does not bring the old session back
     assert web_login(client, username).status_code == 302 and logged_in(client)
@@ -310,9 +318,9 @@ def test_unknown_user_and_wrong_password_cost_the_same_hash(services: Services,
     assert counts == {"unknown": 1, "wrong password": 1, "inactive": 1, "unusable name": 1}
 
 
-def test_the_login_page_answers_429_with_retry_after(client: FlaskClient, sqlite_services: Services,
+def test_the_login_page_answers_429_with_retry_after(client: FlaskClient, own: Services,
                                                       hash_calls: Callable[[], int]) -> None:
-    username, address = new_user(sqlite_services), next(ADDRESSES)
+    username, address = new_user(own), next(ADDRESSES)
     for _ in range(signin.ACCOUNT.free + 1):
         assert web_login(client, username, "wrong-password", address).status_code == 401
     before = hash_calls()
@@ -329,8 +337,8 @@ def test_the_login_page_answers_429_with_retry_after(client: FlaskClient, sqlite
 
 
 def test_password_page_explains_every_mistake_and_changes_nothing(client: FlaskClient,
-                                                                  sqlite_services: Services) -> None:
-    username = new_user(sqlite_services)
+                                                                  own: Services) -> None:
+    username = new_user(own)
     assert web_login(client, username).status_code == 302
     page = client.get("/account/password")
     assert page.status_code == 200 and "修改密码" in text(page)
@@ -354,26 +362,19 @@ def test_password_page_explains_every_mistake_and_changes_nothing(client: FlaskC
     assert change(PASSWORD, username.upper()) == {"new_password": ["新密码不能与用户名相同"]}
     assert change(PASSWORD, PASSWORD) == {"new_password": ["新密码不能与原密码相同"]}
     assert logged_in(client)
-    with sqlite_services.db.read() as session:
+    with own.db.read() as session:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None and accounts.check_password(user.password_hash, PASSWORD)
         assert user.session_version == 1
 
 
-def test_password_rules_hold_outside_the_page(sqlite_services: Services) -> None:
-    with sqlite_services.db.write() as session, pytest.raises(ValidationFailed) as refused:
+def test_password_rules_hold_outside_the_page(own: Services) -> None:
+    with own.db.write() as session, pytest.raises(ValidationFailed) as refused:
         accounts.add_user(session, f"short_{os.getpid()}", "village_agent", DONGPO, password="1234567")
     assert refused.value.message == "新密码不符合要求：新密码至少需要 8 个字符"
 
 
 # -- the command line --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cli_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    svc = make_services("sqlite", tmp_path_factory.mktemp("signin_cli"), "bianmin_signin_cli")
-    yield svc
-    svc.db.dispose()
 
 
 def invoke(svc: Services, args: list[str], stdin: str | None = None) -> Any:
@@ -385,64 +386,64 @@ def can_log_in(svc: Services, username: str, password: str) -> bool:
         return accounts.authenticate(session, username, password) is not None
 
 
-def test_user_add_without_a_terminal(cli_services: Services) -> None:
+def test_user_add_without_a_terminal(own: Services) -> None:
     add = ["user", "add", "--role", "village_agent", "--org", DONGPO]
-    piped = invoke(cli_services, [*add, "clerk_piped", "--password-stdin"], "piped-password-1\n")
+    piped = invoke(own, [*add, "clerk_piped", "--password-stdin"], "piped-password-1\n")
     assert piped.exit_code == 0, piped.output
-    assert "piped-password-1" not in piped.output and can_log_in(cli_services, "clerk_piped", "piped-password-1")
+    assert "piped-password-1" not in piped.output and can_log_in(own, "clerk_piped", "piped-password-1")
 
-    generated = invoke(cli_services, [*add, "clerk_generated"])
+    generated = invoke(own, [*add, "clerk_generated"])
     assert generated.exit_code == 0, generated.output
     shown = re.findall(r"初始密码（只显示这一次，请转交本人并提醒登录后修改）：(\S+)", generated.output)
-    assert len(shown) == 1 and len(shown[0]) >= 12 and can_log_in(cli_services, "clerk_generated", shown[0])
+    assert len(shown) == 1 and len(shown[0]) >= 12 and can_log_in(own, "clerk_generated", shown[0])
 
-    weak = invoke(cli_services, [*add, "clerk_weak", "--password-stdin"], "clerk_weak\n")
+    weak = invoke(own, [*add, "clerk_weak", "--password-stdin"], "clerk_weak\n")
     assert weak.exit_code == 1 and "新密码不能与用户名相同" in weak.output
-    empty = invoke(cli_services, [*add, "clerk_empty", "--password-stdin"], "")
+    empty = invoke(own, [*add, "clerk_empty", "--password-stdin"], "")
     assert empty.exit_code == 1 and "标准输入中没有密码" in empty.output
-    with cli_services.db.read() as session:
+    with own.db.read() as session:
         assert session.scalar(select(func.count()).select_from(User).where(
             User.username.in_(["clerk_weak", "clerk_empty"]))) == 0
 
 
-def test_user_passwd_resets_the_password_and_ends_sessions(cli_services: Services) -> None:
-    with cli_services.db.write() as session:
+def test_user_passwd_resets_the_password_and_ends_sessions(own: Services) -> None:
+    with own.db.write() as session:
         accounts.add_user(session, "clerk_forgetful", "village_agent", DONGPO, password=PASSWORD)
-    result = invoke(cli_services, ["user", "passwd", "clerk_forgetful", "--password-stdin"], f"{NEW_PASSWORD}\n")
+    result = invoke(own, ["user", "passwd", "clerk_forgetful", "--password-stdin"], f"{NEW_PASSWORD}\n")
     assert result.exit_code == 0 and "会话均已失效" in result.output
-    assert can_log_in(cli_services, "clerk_forgetful", NEW_PASSWORD)
-    assert not can_log_in(cli_services, "clerk_forgetful", PASSWORD)
-    with cli_services.db.read() as session:
+    assert can_log_in(own, "clerk_forgetful", NEW_PASSWORD)
+    assert not can_log_in(own, "clerk_forgetful", PASSWORD)
+    with own.db.read() as session:
         assert session.scalar(select(User.session_version).where(User.username == "clerk_forgetful")) == 2
-    missing = invoke(cli_services, ["user", "passwd", "nobody_here", "--password-stdin"], f"{NEW_PASSWORD}\n")
+    missing = invoke(own, ["user", "passwd", "nobody_here", "--password-stdin"], f"{NEW_PASSWORD}\n")
     assert missing.exit_code == 1 and "用户“nobody_here”不存在" in missing.output
 
 
-def test_a_deactivated_account_can_neither_log_in_nor_use_its_token(cli_services: Services) -> None:
-    with cli_services.db.write() as session:
+def test_a_deactivated_account_can_neither_log_in_nor_use_its_token(own: Services) -> None:
+    with own.db.write() as session:
         accounts.add_user(session, "clerk_leaving", "village_agent", DONGPO, password=PASSWORD)
         token = accounts.create_token(session, "clerk_leaving")
-    api = create_app(cli_services, {"TESTING": True}).test_client()
+    api = create_app(own, {"TESTING": True}).test_client()
     headers = {"Authorization": f"Bearer {token}"}
-    result = invoke(cli_services, ["user", "deactivate", "clerk_leaving"])
+    result = invoke(own, ["user", "deactivate", "clerk_leaving"])
     assert result.exit_code == 0 and "已停用账号 clerk_leaving" in result.output
-    assert not can_log_in(cli_services, "clerk_leaving", PASSWORD)
+    assert not can_log_in(own, "clerk_leaving", PASSWORD)
     refused = api.get("/api/v1/tasks", headers=headers)
     assert refused.status_code == 401 and refused.json["error"] == "令牌所属账号已停用"
-    assert invoke(cli_services, ["user", "deactivate", "clerk_leaving", "--undo"]).exit_code == 0
-    assert can_log_in(cli_services, "clerk_leaving", PASSWORD)
+    assert invoke(own, ["user", "deactivate", "clerk_leaving", "--undo"]).exit_code == 0
+    assert can_log_in(own, "clerk_leaving", PASSWORD)
     assert api.get("/api/v1/tasks", headers=headers).status_code == 200
 
 
-def test_tokens_expire_list_without_their_secret_and_can_be_revoked(cli_services: Services) -> None:
-    api = create_app(cli_services, {"TESTING": True}).test_client()
-    created = invoke(cli_services, ["token", "create", "dongpo_agent", "--days", "1"])
+def test_tokens_expire_list_without_their_secret_and_can_be_revoked(own: Services) -> None:
+    api = create_app(own, {"TESTING": True}).test_client()
+    created = invoke(own, ["token", "create", "dongpo_agent", "--days", "1"])
     assert created.exit_code == 0
     token = created.output.strip()
     headers = {"Authorization": f"Bearer {token}"}
     assert api.get("/api/v1/tasks", headers=headers).status_code == 200
 
-    listed = invoke(cli_services, ["token", "list", "dongpo_agent"])
+    listed = invoke(own, ["token", "list", "dongpo_agent"])
     assert listed.exit_code == 0 and token not in listed.output
     row = listed.output.splitlines()[1].split("\t")
     assert row[0].isdigit() and row[1] == "dongpo_agent" and row[-1] == "有效"
@@ -453,17 +454,17 @@ def test_tokens_expire_list_without_their_secret_and_can_be_revoked(cli_services
     expired = api.get("/api/v1/tasks", headers=headers)
     assert expired.status_code == 401 and expired.headers["WWW-Authenticate"].startswith("Bearer")
     assert re.fullmatch(r"访问令牌已于 \d{4}-\d\d-\d\d \d\d:\d\d 过期，请向管理员申请新令牌", expired.json["error"])
-    assert invoke(cli_services, ["token", "list", "dongpo_agent"]).output.splitlines()[1].endswith("\t已过期")
+    assert invoke(own, ["token", "list", "dongpo_agent"]).output.splitlines()[1].endswith("\t已过期")
 
-    fresh = invoke(cli_services, ["token", "create", "dongpo_agent"]).output.strip()
-    fresh_id = invoke(cli_services, ["token", "list", "dongpo_agent"]).output.splitlines()[1].split("\t")[0]
+    fresh = invoke(own, ["token", "create", "dongpo_agent"]).output.strip()
+    fresh_id = invoke(own, ["token", "list", "dongpo_agent"]).output.splitlines()[1].split("\t")[0]
     assert api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
-    revoked = invoke(cli_services, ["token", "revoke", fresh_id])
+    revoked = invoke(own, ["token", "revoke", fresh_id])
     assert revoked.exit_code == 0 and f"已撤销令牌 {fresh_id}（dongpo_agent）" in revoked.output
     refused = api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {fresh}"})
     assert refused.status_code == 401 and refused.json["error"] == "访问令牌已被撤销，请向管理员申请新令牌"
-    assert invoke(cli_services, ["token", "revoke", "999999"]).exit_code == 1
-    too_long = invoke(cli_services, ["token", "create", "dongpo_agent", "--days", "100000"])
+    assert invoke(own, ["token", "revoke", "999999"]).exit_code == 1
+    too_long = invoke(own, ["token", "create", "dongpo_agent", "--days", "100000"])
     assert too_long.exit_code == 2
 
 
@@ -485,13 +486,13 @@ def inline_code(html: str) -> list[str]:
     return found
 
 
-def test_every_main_page_has_the_headers_and_no_inline_script(app: Flask, sqlite_services: Services) -> None:
+def test_every_main_page_has_the_headers_and_no_inline_script(app: Flask, own: Services) -> None:
     agent, committee = app.test_client(), app.test_client()
     pages = {"/login": agent.get("/login")}
     assert web_login(agent, "dongpo_agent").status_code == 302
     assert web_login(committee, "dongpo_committee").status_code == 302
-    case = start(sqlite_services)
-    with sqlite_services.db.read() as session:
+    case = start(own)
+    with own.db.read() as session:
         task = session.scalar(select(Task).where(Task.case_id == case.id))
     assert task is not None
     for url in ("/inbox", "/inbox?tab=post", "/cases", "/cases/new", "/cases/new?item=MZ-DIBAO",
@@ -525,18 +526,18 @@ def test_https_gets_hsts_and_a_secure_cookie(app: Flask) -> None:
     assert "Secure" not in response.headers["Set-Cookie"]
 
 
-def test_behind_a_proxy_https_is_read_from_its_headers_only_when_asked(sqlite_services: Services,
+def test_behind_a_proxy_https_is_read_from_its_headers_only_when_asked(own: Services,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
-    direct = create_app(sqlite_services, {"TESTING": True}).test_client()
+    direct = create_app(own, {"TESTING": True}).test_client()
     assert "Strict-Transport-Security" not in direct.get("/login", headers=forwarded).headers
 
     monkeypatch.setenv("BIANMIN_PROXY_FIX", "1")
     assert load_settings().proxy_fix
-    proxied_services = open_services(sqlite_services.db.url)
+    proxied_services = open_services(own.db.url)
     proxied = create_app(proxied_services, {"TESTING": True}).test_client()
     assert "Strict-Transport-Security" in proxied.get("/login", headers=forwarded).headers
-    username = new_user(sqlite_services)
+    username = new_user(own)
     post(proxied, "/login", {"username": username, "password": "wrong-password"}, headers=forwarded)
-    assert [row.address for row in attempts(sqlite_services, username=username)] == ["203.0.113.9"]
+    assert [row.address for row in attempts(own, username=username)] == ["203.0.113.9"]
     proxied_services.db.dispose()

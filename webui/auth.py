@@ -81,18 +81,17 @@ def login() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
+        error, status = t("login_failed"), 401
         try:
-            if not username or not password:
-                raise Unauthorized(t("login_failed"))
-            user = signin.sign_in(helpers.services().db, username, password, request.remote_addr)
+            if username and password:
+                user = signin.sign_in(helpers.services().db, username, password, request.remote_addr)
+                _sign_in_session(user)
+                flash(t("welcome", name=user.display_name), "success")
+                return redirect(_safe_next(request.form.get("next")))
         except signin.TooManyAttempts as exc:
             error, status, headers = exc.message, exc.status, {"Retry-After": str(exc.retry_after)}
         except Unauthorized:
-            error, status = t("login_failed"), 401
-        else:
-            _sign_in_session(user)
-            flash(t("welcome", name=user.display_name), "success")
-            return redirect(_safe_next(request.form.get("next")))
+            pass  # the same words for an unknown name, a wrong password and a disabled account
     return render_template("login.html", error=error, username=username,
                            next=request.values.get("next", "")), status, headers
 

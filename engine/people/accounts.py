@@ -96,10 +96,9 @@ def _user(session: Session, username: str) -> User:
     return user
 
 
-def end_sessions(user: User) -> int:
-    """Every web session signed before this call stops working at its next request; the new version."""
+def end_sessions(user: User) -> None:
+    """Every web session signed before this call stops working at its next request."""
     user.session_version += 1
-    return user.session_version
 
 
 def sign_out(session: Session, user_id: int) -> None:
