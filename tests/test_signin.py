@@ -362,6 +362,14 @@ def test_password_page_explains_every_mistake_and_changes_nothing(client: FlaskC
     assert change(PASSWORD, username.upper()) == {"new_password": ["新密码不能与用户名相同"]}
     assert change(PASSWORD, PASSWORD) == {"new_password": ["新密码不能与原密码相同"]}
     assert logged_in(client)
+
+    # Guessing the old password from a session is throttled like guessing at the login page.
+    for _ in range(signin.ACCOUNT.free + 1):
+        assert change("another-wrong-guess", NEW_PASSWORD) == {"old_password": ["原密码不正确"]}
+    throttled = post(client, "/account/password", {"old_password": PASSWORD, "new_password": NEW_PASSWORD,
+                                                   "new_password_again": NEW_PASSWORD})
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1"
+    assert "登录失败次数较多，请 1 秒后再试" in text(throttled)
     with own.db.read() as session:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None and accounts.check_password(user.password_hash, PASSWORD)

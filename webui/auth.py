@@ -113,6 +113,7 @@ def logout() -> Any:
 def change_password() -> Any:
     """The user's own new password; their sessions elsewhere end, this one goes on under the new version."""
     errors: dict[str, list[str]] = {}
+    status, headers = 422, {}
     if request.method == "POST":
         old = request.form.get("old_password", "")
         new = request.form.get("new_password", "")
@@ -122,9 +123,17 @@ def change_password() -> Any:
         if new != again:
             errors["new_password_again"] = [t("passwords_differ")]
         if not errors:
+            svc = helpers.services()
             try:
-                with helpers.services().db.write() as db:
+                # Guessing the old password from a stolen session is throttled and recorded like a login.
+                signin.sign_in(svc.db, g.user.username, old, request.remote_addr)
+                with svc.db.write() as db:
                     user = accounts.change_password(db, g.user.id, old, new)
+            except signin.TooManyAttempts as exc:
+                errors = {"old_password": [exc.message]}
+                status, headers = exc.status, {"Retry-After": str(exc.retry_after)}
+            except Unauthorized:
+                errors = {"old_password": [accounts.WRONG_OLD_PASSWORD]}
             except ValidationFailed as exc:
                 errors = exc.fields
             else:
@@ -132,7 +141,7 @@ def change_password() -> Any:
                 flash(t("password_changed"), "success")
                 return redirect(url_for("inbox.index"))
     summary = [message for messages in errors.values() for message in messages]
-    return render_template("password.html", errors=errors, summary=summary), 422 if errors else 200
+    return render_template("password.html", errors=errors, summary=summary), status if errors else 200, headers
 
 
 @bp.route("/me/away", methods=["POST"])

@@ -25,6 +25,7 @@ DEFAULT_TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 3650
 # A token's last use is written at most this often, so API reads do not each become a write.
 TOKEN_USE_RESOLUTION = timedelta(minutes=5)
+WRONG_OLD_PASSWORD = "原密码不正确"
 
 
 def _derive(password: str, salt: bytes) -> bytes:
@@ -122,7 +123,7 @@ def change_password(session: Session, user_id: int, old_password: str, new_passw
     if user is None or not user.active:
         raise NotFound("用户不存在或已停用")
     if not check_password(user.password_hash, old_password):
-        raise ValidationFailed("原密码不正确", fields={"old_password": ["原密码不正确"]})
+        raise ValidationFailed(WRONG_OLD_PASSWORD, fields={"old_password": [WRONG_OLD_PASSWORD]})
     user.password_hash = hash_password(_checked_password(user.username, new_password, old_password))
     end_sessions(user)
     return user
