@@ -16,6 +16,7 @@ import argparse
 import http.client
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -143,7 +144,7 @@ def http_api(url: str, folder: Path, cases: int) -> tuple[int, float]:
     server = subprocess.Popen(
         [sys.executable, "-c", "from waitress import serve; from webui import create_app; "
          f"serve(create_app(), host='127.0.0.1', port={port}, threads=4, _quiet=True)"],
-        env={**os.environ, "BIANMIN_DATABASE_URL": url}, cwd=ROOT,
+        env={"BIANMIN_SECRET_KEY": secrets.token_hex(32), **os.environ, "BIANMIN_DATABASE_URL": url}, cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}/api/v1"
     try:

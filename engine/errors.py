@@ -59,6 +59,10 @@ class NotFound(BianminError):
     status = 404
 
 
+class Unauthorized(BianminError):
+    status = 401
+
+
 class Forbidden(BianminError):
     status = 403
 

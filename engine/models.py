@@ -81,6 +81,8 @@ class User(Base):
     post_rank: Mapped[str] = mapped_column(String(1), default="A")
     away: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Signed into every web session; raising it (log-out, new password, deactivation) ends all earlier sessions.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     org: Mapped[OrgUnit] = relationship(lazy="joined")
     role: Mapped[Role] = relationship(lazy="joined")
 
@@ -99,7 +101,26 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginAttempt(Base):
+    """One try at the login page, kept for throttling and for the record; `username` is what was typed."""
+
+    __tablename__ = "login_attempt"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(50))
+    address: Mapped[str] = mapped_column(String(45))
+    at: Mapped[datetime]
+    success: Mapped[bool] = mapped_column(Boolean)
+    # Refused before the password was checked (throttled or locked): kept, but not counted as a failure.
+    throttled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_login_attempt_username_at", "username", "at"),
+                      Index("ix_login_attempt_address_at", "address", "at"))
 
 
 class ServiceItem(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,9 @@ from engine import clock, demo, setup
 from engine.config import ROOT
 from engine.models import User
 from engine.services import Services, open_services
+
+# The web app refuses to start without a session key; tests get a fresh random one, never a known constant.
+os.environ.setdefault("BIANMIN_SECRET_KEY", secrets.token_hex(32))
 
 PG_SERVER = os.environ.get("BIANMIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ARTIFACTS = ROOT / "test-artifacts"

@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from engine import clock
+from engine.people import accounts
 from engine.procedures.deploy import current_version, deploy_folders
 from engine.services import Services
 from tests.conftest import ARTIFACTS, user_id
@@ -270,3 +271,37 @@ def test_step_without_a_form_is_done_with_a_comment(page: Page, sqlite_services:
     expect(page.locator(".flash-success")).to_contain_text("乡镇核对")
     page.goto(f"/cases/{case.id}")
     expect(page.locator("body")).to_contain_text("已核对村委会初审材料")
+
+
+def test_changing_ones_password(page: Page, sqlite_services: Services) -> None:
+    with sqlite_services.db.write() as session:
+        accounts.add_user(session, "browser_clerk", "village_agent", DONGPO, password=PASSWORD)
+    log_in(page, "browser_clerk")
+    page.get_by_role("link", name="修改密码").click()
+    expect(page).to_have_url(re.compile(r"/account/password"))
+    page.fill("#old_password", PASSWORD)
+    page.fill("#new_password", "browser_clerk")
+    page.fill("#new_password_again", "browser-clerk-2026")
+    page.click("#password-submit")
+    errors = page.locator("#form-errors")
+    expect(errors).to_contain_text("两次输入的新密码不一致")
+    expect(page.locator("#field-new_password_again .field-error")).to_be_visible()
+    page.fill("#old_password", PASSWORD)
+    page.fill("#new_password", "browser_clerk")
+    page.fill("#new_password_again", "browser_clerk")
+    page.click("#password-submit")
+    expect(page.locator("#field-new_password .field-error")).to_have_text("新密码不能与用户名相同")
+    shot(page, "15-password-change-refused", full_page=True)
+
+    page.fill("#old_password", PASSWORD)
+    page.fill("#new_password", "browser-clerk-2026")
+    page.fill("#new_password_again", "browser-clerk-2026")
+    page.click("#password-submit")
+    expect(page.locator(".flash-success")).to_have_text("密码已修改，其他浏览器和设备上的登录均已退出")
+    expect(page).to_have_url(re.compile(r"/inbox"))
+    shot(page, "16-password-changed")
+    log_out(page)
+    page.fill("input[name=username]", "browser_clerk")
+    page.fill("input[name=password]", "browser-clerk-2026")
+    page.click("button[type=submit]")
+    expect(page.locator(".who strong")).to_be_visible()

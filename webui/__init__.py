@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, g, render_template, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.errors import BianminError
 from engine.services import Services, open_services
@@ -12,12 +14,24 @@ from engine.services import Services, open_services
 from . import i18n
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is marked `Secure` whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or request.is_secure
+
+
 def create_app(services: Services | None = None, config: dict[str, Any] | None = None) -> Flask:
+    """The web UI and API; raises `NotConfigured` (and serves nothing) without a session key."""
     app = Flask(__name__)
     svc = services or open_services()
-    app.config.update(SECRET_KEY=svc.settings.secret_key, MAX_CONTENT_LENGTH=svc.settings.max_upload_bytes,
+    app.config.update(SECRET_KEY=svc.settings.session_key(), MAX_CONTENT_LENGTH=svc.settings.max_upload_bytes,
                       JSON_AS_ASCII=False, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.config.update(config or {})
+    app.session_interface = _SessionInterface()
+    if svc.settings.proxy_fix:
+        # Only behind a proxy that sets these headers itself: otherwise a client could claim any address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["bianmin"] = svc
 

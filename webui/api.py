@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from engine import clock
 from engine.audit import chain, history
 from engine.cases import queries
-from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, ValidationFailed
+from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
 from engine.models import CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
 from engine.people import access, accounts
@@ -59,11 +59,10 @@ def _authenticate() -> Any:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return _unauthorized("未登录：请在请求头 Authorization 中提供访问令牌（Bearer）")
-    with services().db.read() as session:
-        user = accounts.actor_for_token(session, token)
-    if user is None:
-        return _unauthorized("访问令牌无效、已撤销，或账号已停用")
-    g.api_user = user
+    try:
+        g.api_user = accounts.actor_for_token(services().db, token)
+    except Unauthorized as exc:
+        return _unauthorized(exc.message)
     return None
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from sqlalchemy import select
 
-from engine import demo, scheduler, setup
+from engine import clock, demo, scheduler, setup
+from engine.config import write_secret_key
 from engine.deadlines import calendar as holidays
 from engine.errors import BianminError
 from engine.models import OrgUnit
@@ -18,7 +21,7 @@ from engine.procedures.deploy import Deployed, deploy_folders
 from engine.services import Services, open_services
 
 
-def _fail(exc: BianminError) -> None:
+def _fail(exc: BianminError) -> NoReturn:
     click.echo(f"错误：{exc.message}", err=True)
     for line in exc.details:
         click.echo(f"  - {line}", err=True)
@@ -41,19 +44,27 @@ def services() -> Services:
     return open_services()
 
 
+def _init(svc: Services) -> None:
+    """Schema, reference data, and the instance's session key when none is configured."""
+    setup.init(svc.db)
+    written = write_secret_key(svc.settings)
+    if written is not None:
+        click.echo(f"已生成会话密钥：{written}（仅所有者可读；生产环境请改用环境变量 BIANMIN_SECRET_KEY）")
+
+
 @main.command()
 def init() -> None:
-    """Create or upgrade the database schema and install roles and the holiday calendar."""
+    """Create or upgrade the database schema, install roles and the holiday calendar, generate the session key."""
     svc = services()
-    setup.init(svc.db)
+    _init(svc)
     click.echo(f"数据库已就绪：{svc.db.engine.url.render_as_string(hide_password=True)}")
 
 
 @main.command("load-demo")
 def load_demo() -> None:
-    """Load the demo county, its users and the shipped procedures (idempotent)."""
+    """Set up as `init` does, then load the demo county, its users and the shipped procedures (idempotent)."""
     svc = services()
-    setup.init(svc.db)
+    _init(svc)
     try:
         with svc.db.write() as session:
             deployed = demo.load(session, svc.settings.procedures_dir, svc.settings.max_diagram_bytes)
@@ -101,14 +112,27 @@ def user() -> None:
     """Staff accounts."""
 
 
+def _password(from_stdin: bool) -> tuple[str, bool]:
+    """The password piped in on one line, or a generated one; whether it was generated (to be shown once)."""
+    if not from_stdin:
+        return accounts.generated_password(), True
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        _fail(BianminError("标准输入中没有密码：请用管道输入一行密码，例如 printf '%s\\n' \"$PASSWORD\" | bianmin …"))
+    return line, False
+
+
 @user.command("add")
 @click.argument("username")
 @click.option("--role", required=True)
 @click.option("--org", "org_code", required=True)
 @click.option("--name", "display_name")
 @click.option("--rank", type=click.Choice(["A", "B"]), default="A")
-@click.password_option(prompt="密码")
-def user_add(username: str, role: str, org_code: str, display_name: str | None, rank: str, password: str) -> None:
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input.")
+def user_add(username: str, role: str, org_code: str, display_name: str | None, rank: str,
+             password_stdin: bool) -> None:
+    """Add a staff member; without --password-stdin a password is generated and printed once."""
+    password, generated = _password(password_stdin)
     svc = services()
     try:
         with svc.db.write() as session:
@@ -117,6 +141,39 @@ def user_add(username: str, role: str, org_code: str, display_name: str | None, 
             click.echo(f"已创建用户 {created.username}（{created.display_name}）")
     except BianminError as exc:
         _fail(exc)
+    if generated:
+        click.echo(f"初始密码（只显示这一次，请转交本人并提醒登录后修改）：{password}")
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input.")
+def user_passwd(username: str, password_stdin: bool) -> None:
+    """Set a new password (generated and printed once without --password-stdin); the user's sessions end."""
+    password, generated = _password(password_stdin)
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            accounts.set_password(session, username, password)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(f"已重设 {username} 的密码，其已登录的会话均已失效")
+    if generated:
+        click.echo(f"新密码（只显示这一次）：{password}")
+
+
+@user.command("deactivate")
+@click.argument("username")
+@click.option("--undo", is_flag=True, help="Activate the account again.")
+def user_deactivate(username: str, undo: bool) -> None:
+    """Stop an account from logging in or using its tokens; its web sessions end at once."""
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            accounts.set_active(session, username, undo)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(f"已恢复账号 {username}" if undo else f"已停用账号 {username}，其会话和访问令牌均已失效")
 
 
 @main.group()
@@ -126,14 +183,53 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("username")
-def token_create(username: str) -> None:
+@click.option("--days", type=click.IntRange(1, accounts.MAX_TOKEN_DAYS), default=accounts.DEFAULT_TOKEN_DAYS,
+              show_default=True, help="Days until the token expires.")
+def token_create(username: str, days: int) -> None:
+    """Print a new bearer token for USERNAME (shown only now; only its hash is stored)."""
     svc = services()
     try:
         with svc.db.write() as session:
-            value = accounts.create_token(session, username)
+            value = accounts.create_token(session, username, days)
     except BianminError as exc:
         _fail(exc)
     click.echo(value)
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+@token.command("list")
+@click.argument("username", required=False)
+def token_list(username: str | None) -> None:
+    """Tokens (all, or USERNAME's): id, user, created, expires, last used, state — never the token itself."""
+    svc = services()
+    try:
+        with svc.db.read() as session:
+            rows = accounts.tokens(session, username)
+            now = clock.now()
+            lines = [(row.id, row.user.username, row.created_at, row.expires_at, row.last_used_at,
+                      "已撤销" if row.revoked else "已过期" if row.expires_at <= now else "有效") for row in rows]
+    except BianminError as exc:
+        _fail(exc)
+    click.echo("编号\t用户\t创建时间\t到期时间\t最近使用\t状态")
+    for token_id, owner, created, expires, used, state in lines:
+        click.echo(f"{token_id}\t{owner}\t{_local(created)}\t{_local(expires)}\t{_local(used)}\t{state}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by the number `token list` shows; the API refuses it from the next request on."""
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            revoked = accounts.revoke_token(session, token_id)
+            owner = revoked.user.username
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(f"已撤销令牌 {token_id}（{owner}）")
 
 
 @main.group()
@@ -197,7 +293,10 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 
     from webui import create_app
 
-    app = create_app()
+    try:
+        app = create_app()
+    except BianminError as exc:
+        _fail(exc)
     if not no_scheduler:
         svc = app.extensions["bianmin"]
         scheduler.build(svc.cases, blocking=False, interval=svc.settings.scheduler_interval_seconds).start()

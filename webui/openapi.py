@@ -32,7 +32,7 @@ CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type":
 TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"},
            "description": "任务 ID（UUID）"}
 
-UNAUTHORIZED = _error("未提供访问令牌，或令牌无效、已撤销（响应带 WWW-Authenticate: Bearer）")
+UNAUTHORIZED = _error("未提供访问令牌，或令牌无效、已撤销、已过期（响应带 WWW-Authenticate: Bearer）")
 BAD_REQUEST = _error("请求体不是 JSON 对象，或参数格式不正确")
 NOT_FOUND = _error("对象不存在，或不在调用者的辖区内")
 FORBIDDEN = _error("无权执行该操作（不是该岗位人员、不在辖区内、已标记不在岗等）")

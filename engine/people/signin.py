@@ -1,0 +1,107 @@
+"""Signing in at the login page: throttling per account and per address, and every attempt recorded."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..db import Database
+from ..errors import BianminError, Unauthorized
+from ..models import LoginAttempt, User
+from . import accounts
+
+MAX_ADDRESS_LENGTH = 45  # an IPv6 address written out in full
+
+
+class TooManyAttempts(BianminError):
+    """Refused before the password is checked; `retry_after` says in how many seconds to try again."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Failures beyond `free` within `window` each double the wait; `lock_at` of them lock out for `lockout`."""
+
+    free: int
+    lock_at: int
+    window: timedelta
+    lockout: timedelta
+    max_delay: timedelta = timedelta(minutes=1)
+
+    def wait_until(self, failures: int, last_failure: datetime | None) -> datetime | None:
+        if last_failure is None or failures <= self.free:
+            return None
+        if failures >= self.lock_at:
+            return last_failure + self.lockout
+        return last_failure + min(timedelta(seconds=2 ** (failures - self.free - 1)), self.max_delay)
+
+
+# One account: a person mistyping gets three tries at once, a guesser ten in a quarter of an hour.
+ACCOUNT = Rule(free=3, lock_at=10, window=timedelta(hours=1), lockout=timedelta(minutes=15))
+# One address: a town office behind one NAT address signs in many staff, so more failures pass before it waits.
+ADDRESS = Rule(free=10, lock_at=30, window=timedelta(hours=1), lockout=timedelta(minutes=15))
+
+FAILED = "用户名或密码错误，或账号已停用"
+
+
+def sign_in(db: Database, username: str, password: str, address: str | None) -> User:
+    """The account signed in; raises TooManyAttempts while throttled, Unauthorized for a wrong name or password.
+
+    The attempt is stored as a failure before the password is checked, so attempts sent in parallel count
+    against each other; a correct password then marks it a success.
+    """
+    typed = _recordable(username)
+    where = (address or "unknown")[:MAX_ADDRESS_LENGTH]
+    now = clock.now()
+    with db.write() as session:
+        refusal = _refusal(session, typed, where, now)
+        attempt = LoginAttempt(username=typed, address=where, at=now, success=False, throttled=refusal is not None)
+        session.add(attempt)
+    if refusal is not None:
+        raise refusal
+    with db.read() as session:
+        user = accounts.authenticate(session, username, password)
+    if user is None:
+        raise Unauthorized(FAILED)
+    with db.write() as session:
+        session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt.id).values(success=True))
+    return user
+
+
+def _recordable(username: str) -> str:
+    """What was typed, as the table can hold it on every database (no NUL, no lone surrogates)."""
+    return "".join(ch for ch in username if ch.isprintable())[:accounts.MAX_USERNAME_LENGTH]
+
+
+def _refusal(session: Session, username: str, address: str, now: datetime) -> TooManyAttempts | None:
+    """The longest wait either rule imposes now, if any."""
+    counted = (LoginAttempt.success.is_(False), LoginAttempt.throttled.is_(False))
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(LoginAttempt.username == username, LoginAttempt.success.is_(True)))
+    since = max(now - ACCOUNT.window, last_success) if last_success else now - ACCOUNT.window
+    account = session.execute(select(func.count(), func.max(LoginAttempt.at)).where(
+        LoginAttempt.username == username, LoginAttempt.at > since, *counted)).one()
+    by_address = session.execute(select(func.count(), func.max(LoginAttempt.at)).where(
+        LoginAttempt.address == address, LoginAttempt.at > now - ADDRESS.window, *counted)).one()
+    refusals = []
+    for rule, whose, (failures, last_failure) in ((ACCOUNT, "该账号", account), (ADDRESS, "本机地址", by_address)):
+        until = rule.wait_until(failures, last_failure)
+        if until is None or until <= now:
+            continue
+        seconds = math.ceil((until - now).total_seconds())
+        if failures >= rule.lock_at:
+            message = f"{whose}登录失败次数过多，已暂时锁定，请 {math.ceil(seconds / 60)} 分钟后再试"
+        else:
+            message = f"登录失败次数较多，请 {seconds} 秒后再试"
+        refusals.append(TooManyAttempts(message, seconds))
+    return max(refusals, key=lambda refusal: refusal.retry_after, default=None)
