@@ -95,7 +95,8 @@ def test_approve_path_runs_to_completion(services: Services, item: str) -> None:
     assert done == APPROVE_PATHS[item]
     with services.db.read() as session:
         assert audit.verify(session, case.id) == []
-        kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)))
+        kinds = list(session.scalars(
+            select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)))
     assert kinds[0] == "case_started" and kinds[-1] == "case_completed"
     assert kinds.count("task_completed") == len(done)
 
