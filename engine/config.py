@@ -34,6 +34,8 @@ class Settings:
     reference_ttl_seconds: int = 300  # BIANMIN_REFERENCE_TTL: how long roles and the calendar are cached
     scheduler_interval_seconds: int = 30  # BIANMIN_SCHEDULER_INTERVAL
     proxy_fix: bool = False  # BIANMIN_PROXY_FIX=1: trust one proxy's X-Forwarded-For/-Proto/-Host
+    lock_timeout_seconds: int = 10  # BIANMIN_LOCK_TIMEOUT: longest wait for a lock, then 503 (0: no limit)
+    statement_timeout_seconds: int = 30  # BIANMIN_STATEMENT_TIMEOUT: PostgreSQL only (0: no limit)
 
     def session_key(self) -> str:
         """The key that signs web sessions; there is no fallback, so a process without one refuses to start."""
@@ -99,4 +101,6 @@ def load_settings() -> Settings:
         reference_ttl_seconds=_int("BIANMIN_REFERENCE_TTL", Settings.reference_ttl_seconds),
         scheduler_interval_seconds=_int("BIANMIN_SCHEDULER_INTERVAL", Settings.scheduler_interval_seconds),
         proxy_fix=os.environ.get("BIANMIN_PROXY_FIX", "") == "1",
+        lock_timeout_seconds=_int("BIANMIN_LOCK_TIMEOUT", Settings.lock_timeout_seconds),
+        statement_timeout_seconds=_int("BIANMIN_STATEMENT_TIMEOUT", Settings.statement_timeout_seconds),
     )

@@ -18,5 +18,6 @@ class Services:
 
 def open_services(database_url: str | None = None) -> Services:
     settings = load_settings()
-    db = Database(database_url or settings.database_url)
+    db = Database(database_url or settings.database_url, lock_timeout=settings.lock_timeout_seconds,
+                  statement_timeout=settings.statement_timeout_seconds)
     return Services(settings=settings, db=db, cases=CaseService(db, settings.reference_ttl_seconds))

@@ -33,6 +33,10 @@ def migrate(db: Database) -> None:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     with db.engine.begin() as connection:
+        if not db.is_sqlite:
+            # Building an index on a big table may rightly take longer than any request should wait.
+            connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
