@@ -42,7 +42,7 @@ def check_value(value: Any, where: str) -> None:
     pending: list[tuple[Any, str, int]] = [(value, "", 0)]
     while pending:
         item, path, depth = pending.pop()
-        place = f"{where}中的 {path} " if path else where
+        place = (f"{where}中的 {path} " if where else f"{path} ") if path else where
         if isinstance(item, str):
             check_text(item, place)
         elif isinstance(item, float) and not math.isfinite(item):
