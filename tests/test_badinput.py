@@ -106,6 +106,17 @@ def test_a_json_field_of_a_form_is_read_as_strictly_as_an_api_body() -> None:
     assert parse(schema, {"f-members": '[{"name": "王五"}]'}) == ({"members": [{"name": "王五"}]}, {})
 
 
+def test_a_nameless_or_unstorable_multipart_part_is_not_a_server_error(sqlite_client: FlaskClient,
+                                                                       sqlite_services: Services) -> None:
+    boundary = "b0undary"
+    for name in ("", "%00"):
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\nnull\r\n'
+                f"--{boundary}--\r\n").encode()
+        response = sqlite_client.post("/api/v1/procedures", data=body, headers={
+            **auth(sqlite_services, "admin"), "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert 400 <= response.status_code < 500 and response.json["error"], name
+
+
 # -- ids no table holds, JSON no form needs ------------------------------------------------------------
 
 

@@ -95,8 +95,9 @@ def _check_text() -> None:
     if request.mimetype in _FORM_TYPES:
         sent += [("表单字段", name, value) for name, value in request.form.items(multi=True)]
     for kind, name, value in sent:
-        # The name is the client's too, and a message must not repeat what cannot be shown.
-        userinput.check_text(name, f"{kind}名称")
+        # The name is the client's too (a multipart part may have none), and a message must not repeat what
+        # cannot be shown.
+        userinput.check_text(name or "", f"{kind}名称")
         userinput.check_text(value, f"{kind} {name} ")
 
 
