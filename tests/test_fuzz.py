@@ -21,7 +21,7 @@ from webui import create_app
 from webui.openapi import PATHS
 
 # Bounded so the whole run stays within about a minute on a loaded machine.
-EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 6}
+EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 15}
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
           checks.response_headers_conformance, checks.response_schema_conformance]
 OPERATIONS = [(path, method.upper()) for path, methods in PATHS.items() for method in methods
