@@ -559,6 +559,8 @@ def describe(err: BaseException, data: Mapping[str, Any]) -> str:
         if close:
             text += "，是否应为 " + "、".join(f'"{c}"' for c in close) + "？"
         return text
+    if isinstance(err, (SystemExit, KeyboardInterrupt, GeneratorExit)):
+        return f"{type(err).__name__}：脚本不能退出或中断流程，请改为给变量赋值，由网关条件决定走向"
     if isinstance(err, MemoryError):
         return "MemoryError: 内存不足，脚本创建的数据过大"
     detail = str(err)
