@@ -6,6 +6,7 @@ stopped attack is asserted within a generous 3 seconds.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from engine import scriptpool
 from engine.errors import BianminError
 from engine.models import Case, Task
 from engine.procedures.deploy import deploy_folders
+from engine.sandbox import SandboxTaskDataEnvironment
 from engine.services import Services
 from tests.procedures import dibao_with_scripts
 from tests.test_api import auth, make_client
@@ -227,3 +229,47 @@ def test_storable_values_keep_their_types(services: Services, one_second: None, 
     data = next(task.data for task in workflow.get_tasks() if "when" in task.data)
     assert (data["when"], data["on"], data["span"], data["pair"]) == \
         (datetime(2026, 3, 9, 10, 30), date(2026, 3, 9), timedelta(days=2), [1, 2])
+
+
+# -- the pool: shared by threads, never shared across a fork -----------------------------------------
+
+def test_threads_share_the_workers() -> None:
+    environment = SandboxTaskDataEnvironment()
+    results: dict[int, object] = {}
+
+    def run(n: int) -> None:
+        data: dict[str, object] = {"n": n}
+        environment.execute("square = n * n", data)
+        results[n] = data["square"]
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results == {n: n * n for n in range(12)}
+    assert 1 <= len(scriptpool.worker_pids()) <= scriptpool.current_limits().workers
+
+
+def test_a_forked_process_starts_workers_of_its_own() -> None:
+    """A web server forks its workers after the app is loaded: a child must never talk to its parent's workers."""
+    environment = SandboxTaskDataEnvironment()
+    environment.execute("x = 1", {})
+    parents = set(scriptpool.worker_pids())
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            data: dict[str, object] = {}
+            environment.execute("x = 2", data)
+            os.write(writer, json.dumps([data["x"], scriptpool.worker_pids()]).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as answer:
+        value, pids = json.loads(answer.read())
+    os.waitpid(child, 0)
+    assert value == 2 and pids and not set(pids) & parents
+    data: dict[str, object] = {}
+    environment.execute("x = 3", data)
+    assert data == {"x": 3} and set(scriptpool.worker_pids()) & parents
