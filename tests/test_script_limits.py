@@ -273,3 +273,19 @@ def test_a_forked_process_starts_workers_of_its_own() -> None:
     data: dict[str, object] = {}
     environment.execute("x = 3", data)
     assert data == {"x": 3} and set(scriptpool.worker_pids()) & parents
+
+
+def test_unstorable_script_data_answers_a_clear_error_through_the_api(sqlite_services: Services,
+                                                                      tmp_path: Path) -> None:
+    code = deploy(sqlite_services, tmp_path, scripts={"Flow_village_to_gw": "kept = range(3)"})
+    client: FlaskClient = make_client(sqlite_services)
+    case = start(sqlite_services, code)
+    [task] = open_tasks(sqlite_services, case.id)
+    headers = auth(sqlite_services, "dongpo_committee")
+    before = snapshot(sqlite_services, case.id)
+    for _ in range(2):  # the same answer again: the case is not stuck
+        response = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers,
+                               json={"data": form(sqlite_services, task, "approve")})
+        assert response.status_code == 400, response.json
+        assert '变量 "kept" 的值是 range 类型，无法保存' in response.json["error"]
+        assert snapshot(sqlite_services, case.id) == before
