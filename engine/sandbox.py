@@ -72,7 +72,7 @@ class SandboxTaskDataEnvironment(TaskDataEnvironment):
         external_context: dict[str, Any] | None = None,
     ) -> Any:
         code = restricted.compile_for(expression, "eval", None, "表达式")
-        scope = {**(external_context or {}), **context}
+        scope = {**external_context, **context} if external_context else context
         if not restricted.is_cheap(expression):
             return scriptpool.evaluate(expression, scope)
         # A comparison's time is bounded by the data it reads, so it costs no round trip to a worker.
