@@ -1,5 +1,4 @@
-"""Diagram code as RestrictedPython compiles and guards it: the checks and run-time guards the engine and its
-script workers share, with no SpiffWorkflow or database in reach."""
+"""RestrictedPython compilation, static checks and run-time guards of diagram code, shared by engine and workers."""
 
 from __future__ import annotations
 

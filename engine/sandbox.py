@@ -1,5 +1,4 @@
-"""SpiffWorkflow's side of the sandbox: the script engine that sends diagram code to engine.restricted, in-process
-for plain comparisons and through engine.scriptpool's limited workers for everything else, with errors in Chinese."""
+"""SpiffWorkflow's script engine for diagrams: comparisons in-process, other code in a worker, errors in Chinese."""
 
 from __future__ import annotations
 
