@@ -20,7 +20,20 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from sqlalchemy import Connection, MetaData, Table, Text, bindparam, cast, func, inspect, select, text, update
+from sqlalchemy import (
+    Connection,
+    ForeignKeyConstraint,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import DropTable, sort_tables_and_constraints
 from sqlalchemy.types import JSON, Date, DateTime, LargeBinary, Numeric, TypeEngine
@@ -104,11 +117,15 @@ def _decode(kind: str, value: Any) -> Any:
 
 
 def _reflect(connection: Connection) -> list[Table]:
-    """The database's tables, each after the tables its foreign keys point to (cycles broken where declared)."""
+    """The database's tables, each after the tables its foreign keys point to; a cycle is broken at a nullable link."""
     metadata = MetaData()
     metadata.reflect(connection)
     tables = [table for table in metadata.tables.values() if table.name != VERSION_TABLE]
-    return [table for table, _ in sort_tables_and_constraints(tables) if table is not None]
+
+    def must_precede(constraint: ForeignKeyConstraint) -> bool | None:
+        return False if any(not column.nullable for column in constraint.columns) else None
+
+    return [table for table, _ in sort_tables_and_constraints(tables, filter_fn=must_precede) if table is not None]
 
 
 def _revision(connection: Connection) -> str | None:
@@ -259,7 +276,7 @@ def _read_manifest(path: Path, name: str, member: IO[bytes]) -> dict[str, Any]:
             if not isinstance(table["rows"], int) or any(kind not in KINDS for _, kind in table["columns"]):
                 raise ValueError(table)
     except (ValueError, KeyError, TypeError) as exc:
-        raise BackupRefused(f"{path.name} 不是便民系统的备份文件（清单无法识别），未恢复任何数据") from exc
+        raise BackupRefused(f"{path.name} 不是便民系统的备份文件或已损坏（清单无法识别），未恢复任何数据") from exc
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise BackupRefused(f"{path.name} 由更新版本的便民系统生成（备份格式 {version}），本程序只能读取格式 "
                             f"{FORMAT_VERSION}：请先升级便民系统，再恢复")
@@ -420,7 +437,8 @@ class _Loader:
         kinds = [kind for _, kind in self.columns[table.name]]
         names = [column.name for column in table.columns]
         # A link to a row of a table not yet inserted (its own, or one in a cycle) is set once all rows are in.
-        deferred = {fk.parent.name for fk in table.foreign_keys if fk.column.table.name not in self.loaded}
+        deferred = {fk.parent.name for fk in table.foreign_keys
+                    if fk.parent.nullable and fk.column.table.name not in self.loaded}
         keys = [column.name for column in table.primary_key.columns]
         links: dict[str, list[dict[str, Any]]] = {column: [] for column in deferred}
         batch: list[dict[str, Any]] = []

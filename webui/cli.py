@@ -317,7 +317,7 @@ def restore_command(file: Path, force: bool) -> None:
                + f"）：办件 {summary.cases} 件，附件 {summary.attachments} 个")
     click.echo(f"各表行数：{_rows(summary)}")
     if summary.broken:
-        click.echo(f"错误：{len(summary.broken)} 个办件的历史记录链校验不通过（备份时即已如此）：", err=True)
+        click.echo(f"错误：{len(summary.broken)} 个办件的历史记录链校验不通过：", err=True)
         for number, findings in summary.broken.items():
             click.echo(f"  - {number}：{'；'.join(findings)}", err=True)
         sys.exit(1)
