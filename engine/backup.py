@@ -393,7 +393,7 @@ def _load(connection: Connection, source: Path, manifest: dict[str, Any], stagin
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")
     setup.upgrade(connection, manifest["schema_revision"])
     tables = {table.name: table for table in _reflect(connection)}
-    loader = _Loader(connection, tables, manifest, staging)
+    loader = _Loader(connection, tables, manifest, source, staging)
     with _reading(source) as tar:
         _walk(source, tar, loader.take)
     loader.finish()
@@ -408,12 +408,13 @@ class _Loader:
     """Rows inserted table by table in the archive's order; links to rows not yet inserted are set afterwards."""
 
     def __init__(self, connection: Connection, tables: dict[str, Table], manifest: dict[str, Any],
-                 staging: Path) -> None:
-        self.connection, self.tables, self.staging = connection, tables, staging
+                 source: Path, staging: Path) -> None:
+        self.connection, self.tables, self.source, self.staging = connection, tables, source, staging
         self.columns = {name: table["columns"] for name, table in manifest["tables"].items()}
+        # Matched by name: SQLite's batch migrations and PostgreSQL's ALTER may leave columns in different orders.
         mismatched = sorted(name for name in tables.keys() | self.columns.keys()
                             if name not in tables or name not in self.columns
-                            or [column.name for column in tables[name].columns] != [c for c, _ in self.columns[name]])
+                            or set(tables[name].columns.keys()) != {column for column, _ in self.columns[name]})
         if mismatched:
             raise BackupRefused(f"备份中的数据表与数据库结构 {manifest['schema_revision']} 不符"
                                 f"（{'、'.join(mismatched)}），未恢复任何数据：备份文件可能被改动过")
@@ -434,16 +435,18 @@ class _Loader:
                     file.write(chunk)
             return
         table = self.tables[name.removeprefix(TABLES).removesuffix(".jsonl")]
-        kinds = [kind for _, kind in self.columns[table.name]]
-        names = [column.name for column in table.columns]
         # A link to a row of a table not yet inserted (its own, or one in a cycle) is set once all rows are in.
         deferred = {fk.parent.name for fk in table.foreign_keys
                     if fk.parent.nullable and fk.column.table.name not in self.loaded}
         keys = [column.name for column in table.primary_key.columns]
         links: dict[str, list[dict[str, Any]]] = {column: [] for column in deferred}
         batch: list[dict[str, Any]] = []
-        for line in pieces:
-            row = {name: _decode(kind, value) for name, kind, value in zip(names, kinds, json.loads(line), strict=True)}
+        for number, line in enumerate(pieces, 1):
+            try:
+                row = {name: _decode(kind, value)
+                       for (name, kind), value in zip(self.columns[table.name], json.loads(line), strict=True)}
+            except (ValueError, TypeError) as exc:
+                raise _damaged(self.source, f"{name} 第 {number} 行无法读取") from exc
             for column in deferred:
                 if row[column] is not None:
                     links[column].append({**{f"key_{key}": row[key] for key in keys}, "link": row[column]})

@@ -156,12 +156,13 @@ def test_a_backup_is_one_moment_while_cases_keep_changing(kind: str, tmp_path: P
     target.db.dispose()
 
 
-def test_a_database_holding_data_is_refused_unless_forced(source: Source, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_database_holding_data_is_refused_unless_forced(source: Source, kind: str, tmp_path: Path) -> None:
     initialised = empty_database("sqlite", tmp_path, "bianmin_initialised")
     setup.init(initialised.db)  # roles and the holiday calendar only: still empty
     assert backup.restore(initialised.db, source.archive, tmp_path / "a").cases == 6
 
-    busy = make_services("sqlite", tmp_path, "bianmin_busy")
+    busy = make_services(kind, tmp_path, "bianmin_busy")
     start(busy)
     before = table_rows(busy)
     with pytest.raises(BackupRefused, match="目标数据库不是空的") as refused:
