@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import JSON, Connection, MetaData, Table, Text, cast, event, func, insert, inspect, select
+from sqlalchemy import JSON, Connection, MetaData, Text, cast, event, func, insert, inspect, select
 
 from engine import backup, clock, setup
 from engine.audit import chain
 from engine.backup import BackupRefused, Summary
-from engine.models import Base, CalendarYear, Case, CaseEvent, Task
+from engine.models import ApiToken, Base, CalendarYear, Case, CaseEvent, Task
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services, open_services
 from tests.conftest import TEST_START, fresh_pg_url, make_services, user_id
@@ -242,20 +242,34 @@ def test_a_damaged_or_newer_backup_is_refused_and_nothing_is_written(source: Sou
     target.db.dispose()
 
 
-def test_a_backup_of_an_older_schema_is_restored_and_migrated_to_this_head(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_backup_of_an_older_schema_is_restored_and_migrated_to_this_head(kind: str, tmp_path: Path) -> None:
     old = empty_database("sqlite", tmp_path, "bianmin_old")
     with old.db.engine.begin() as connection:
         setup.upgrade(connection, "0002")
-        years = Table(CalendarYear.__tablename__, MetaData(), autoload_with=connection)
-        connection.execute(insert(years).values(year=2025, source="国办发明电〔2024〕12号"))
+        metadata = MetaData()
+        metadata.reflect(connection)
+        rows = {
+            "role": {"code": "admin", "name": "系统管理员", "level": "county"},
+            "org_unit": {"id": 1, "code": "510123", "name": "青山县", "level": "county"},
+            "user_account": {"id": 1, "username": "admin", "display_name": "管理员", "password_hash": "x",
+                             "role_code": "admin", "org_id": 1, "post_rank": "A", "away": False, "active": True},
+            # Rebuilt by migration 0003 on SQLite while the token row points at the account row.
+            "api_token": {"id": 1, "user_id": 1, "token_hash": "0" * 64, "created_at": TEST_START, "revoked": False},
+            "calendar_year": {"year": 2025, "source": "国办发明电〔2024〕12号"},
+        }
+        for name, row in rows.items():
+            connection.execute(insert(metadata.tables[name]).values(row))
     summary = backup.backup(old.db, tmp_path / "old.tar.gz", tmp_path / "none")
     assert summary.revision == "0002"
 
-    target = empty_database("postgresql", tmp_path, "bianmin_old_dst")
+    target = empty_database(kind, tmp_path, "bianmin_old_dst")
     restored = backup.restore(target.db, tmp_path / "old.tar.gz", tmp_path / "files")
     assert (restored.revision, restored.upgraded_to) == ("0002", setup.head_revision())
     with target.db.read() as session:
         assert session.get(CalendarYear, 2025).source == "国办发明电〔2024〕12号"
+        token = session.get(ApiToken, 1)
+        assert token.user.username == "admin" and token.user.session_version == 1 and token.expires_at > TEST_START
     setup.init(target.db)  # the restored database is at this code's head: init has nothing to migrate
     old.db.dispose()
     target.db.dispose()
