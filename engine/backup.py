@@ -1,4 +1,4 @@
-"""Backup and restore: the whole database (SQLite or PostgreSQL) and the attachments folder as one checked .tar.gz."""
+"""Backups: the whole database (SQLite or PostgreSQL) and the attachments folder as one checked .tar.gz."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tarfile
 import tempfile
 import zlib
@@ -20,38 +19,21 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from sqlalchemy import (
-    Connection,
-    ForeignKeyConstraint,
-    MetaData,
-    Table,
-    Text,
-    bindparam,
-    cast,
-    func,
-    inspect,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.schema import DropTable, sort_tables_and_constraints
+from sqlalchemy import Connection, ForeignKeyConstraint, MetaData, Table, Text, cast, inspect, select, text
+from sqlalchemy.schema import sort_tables_and_constraints
 from sqlalchemy.types import JSON, Date, DateTime, LargeBinary, Numeric, TypeEngine
 
 from . import clock, setup
-from .audit import chain
 from .db import Database
 from .errors import BianminError
-from .models import CalendarDay, CalendarYear, Case, Role
+from .models import Case
 
 FORMAT = "bianmin-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 TABLES, ATTACHMENTS = "tables/", "attachments/"
 VERSION_TABLE = "alembic_version"
-# What `bianmin init` puts in a new database: a database holding only these counts as empty.
-INIT_TABLES = {Role.__tablename__, CalendarYear.__tablename__, CalendarDay.__tablename__}
-_BATCH = 1000
+BATCH = 1000
 KINDS = ("plain", "json", "datetime", "date", "bytes", "decimal")
 _CHUNK = 1 << 20
 
@@ -91,7 +73,7 @@ def _kind(column_type: TypeEngine[Any]) -> str:
     return "plain"
 
 
-def _encode(kind: str, value: Any) -> Any:
+def encode(kind: str, value: Any) -> Any:
     if value is None or kind in ("plain", "json"):
         return value
     if kind == "datetime":
@@ -102,7 +84,7 @@ def _encode(kind: str, value: Any) -> Any:
     return value.isoformat() if kind == "date" else str(value)
 
 
-def _decode(kind: str, value: Any) -> Any:
+def decode(kind: str, value: Any) -> Any:
     if value is None or kind == "plain":
         return value
     if kind == "json":
@@ -116,7 +98,7 @@ def _decode(kind: str, value: Any) -> Any:
     return base64.b64decode(value) if kind == "bytes" else Decimal(value)
 
 
-def _reflect(connection: Connection) -> list[Table]:
+def reflect_tables(connection: Connection) -> list[Table]:
     """The database's tables, each after the tables its foreign keys point to; a cycle is broken at a nullable link."""
     metadata = MetaData()
     metadata.reflect(connection)
@@ -165,7 +147,7 @@ def backup(db: Database, target: Path, attachments_dir: Path) -> Summary:
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".bianmin-backup-") as work:
         staged = Path(work)
         manifest = _dump_tables(db, staged)
-        files = _attachment_files(attachments_dir)
+        files = attachment_files(attachments_dir)
         for path, name in files:
             manifest["members"][name] = _file_sha(path)
         partial = staged / "backup.tar.gz"
@@ -192,7 +174,7 @@ def _dump_tables(db: Database, staged: Path) -> dict[str, Any]:
             "database": connection.dialect.name, "created_at": clock.now().astimezone(UTC).isoformat(),
             "tables": {}, "members": {},
         }
-        for table in _reflect(connection):
+        for table in reflect_tables(connection):
             columns = [(column.name, _kind(column.type)) for column in table.columns]
             # JSON read as its stored text: the drivers would turn a stored JSON null into None.
             selected = [cast(column, Text).label(column.name) if kind == "json" else column
@@ -200,15 +182,15 @@ def _dump_tables(db: Database, staged: Path) -> dict[str, Any]:
             query = select(*selected).order_by(*table.primary_key.columns)
             with (staged / f"{table.name}.jsonl").open("wb") as file:
                 out = _Hashing(file)
-                for row in connection.execution_options(yield_per=_BATCH).execute(query):
-                    values = [_encode(kind, value) for (_, kind), value in zip(columns, row, strict=True)]
+                for row in connection.execution_options(yield_per=BATCH).execute(query):
+                    values = [encode(kind, value) for (_, kind), value in zip(columns, row, strict=True)]
                     out.write(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
             manifest["tables"][table.name] = {"rows": out.lines, "columns": [list(pair) for pair in columns]}
             manifest["members"][f"{TABLES}{table.name}.jsonl"] = out.sha.hexdigest()
     return manifest
 
 
-def _attachment_files(folder: Path) -> list[tuple[Path, str]]:
+def attachment_files(folder: Path) -> list[tuple[Path, str]]:
     """Regular files under the folder with their names in the archive; links are not followed."""
     if not folder.is_dir():
         return []
@@ -236,12 +218,12 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def _damaged(path: Path, why: str) -> BackupRefused:
+def damaged(path: Path, why: str) -> BackupRefused:
     return BackupRefused(f"备份文件 {path.name} 已损坏或不完整（{why}），未恢复任何数据：请换一份完好的备份")
 
 
 @contextmanager
-def _reading(path: Path) -> Iterator[tarfile.TarFile]:
+def reading(path: Path) -> Iterator[tarfile.TarFile]:
     """The archive opened for reading; a truncated or corrupted file is refused, naming the file."""
     try:
         with tarfile.open(path, "r:gz") as tar:
@@ -250,13 +232,13 @@ def _reading(path: Path) -> Iterator[tarfile.TarFile]:
             while tar.fileobj is not None and tar.fileobj.read(_CHUNK):
                 pass
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise _damaged(path, "文件被截断或内容出错") from exc
+        raise damaged(path, "文件被截断或内容出错") from exc
 
 
 def _members(tar: tarfile.TarFile, path: Path) -> Iterator[tuple[str, IO[bytes]]]:
     for info in tar:
         if not info.isfile():
-            raise _damaged(path, f"含有不是普通文件的成员 {info.name}")
+            raise damaged(path, f"含有不是普通文件的成员 {info.name}")
         member = tar.extractfile(info)
         assert member is not None
         yield info.name, member
@@ -264,7 +246,7 @@ def _members(tar: tarfile.TarFile, path: Path) -> Iterator[tuple[str, IO[bytes]]
 
 def _read_manifest(path: Path, name: str, member: IO[bytes]) -> dict[str, Any]:
     if name != MANIFEST:
-        raise _damaged(path, "开头缺少清单 manifest.json")
+        raise damaged(path, "开头缺少清单 manifest.json")
     try:
         manifest = json.loads(member.read())
         if manifest["format"] != FORMAT or not isinstance(manifest["members"], dict):
@@ -284,7 +266,7 @@ def _read_manifest(path: Path, name: str, member: IO[bytes]) -> dict[str, Any]:
         raise BackupRefused(f"{path.name} 来自更新的数据库结构（版本 {revision}），本程序的最新结构是 "
                             f"{setup.head_revision()}：请先把便民系统升级到生成该备份的版本或更新的版本，再恢复")
     if not expected <= manifest["members"].keys():
-        raise _damaged(path, "清单中缺少数据表的校验值")
+        raise damaged(path, "清单中缺少数据表的校验值")
     return manifest
 
 
@@ -292,39 +274,39 @@ def _checked(path: Path, manifest: dict[str, Any], name: str, member: IO[bytes])
     """The member's lines (a table) or chunks (a file), refusing the archive when its SHA-256 or row count is off."""
     expected = manifest["members"].get(name)
     if expected is None:
-        raise _damaged(path, f"含有清单中没有的成员 {name}")
+        raise damaged(path, f"含有清单中没有的成员 {name}")
     table = name.removeprefix(TABLES).removesuffix(".jsonl") if name.startswith(TABLES) else None
     if table is not None and table not in manifest["tables"]:
-        raise _damaged(path, f"{name} 不是清单中的数据表")
+        raise damaged(path, f"{name} 不是清单中的数据表")
     sha, lines = hashlib.sha256(), 0
     for piece in member if table is not None else iter(lambda: member.read(_CHUNK), b""):
         sha.update(piece)
         lines += 1
         yield piece
     if sha.hexdigest() != expected:
-        raise _damaged(path, f"{name} 的校验值不符")
+        raise damaged(path, f"{name} 的校验值不符")
     if table is not None and lines != manifest["tables"][table]["rows"]:
-        raise _damaged(path, f"{name} 的行数与清单不符")
+        raise damaged(path, f"{name} 的行数与清单不符")
 
 
 def check(path: Path) -> dict[str, Any]:
     """Read the whole archive and check every member against the manifest; its manifest when sound."""
-    with _reading(path) as tar:
-        manifest = _walk(path, tar, lambda name, lines: None)
+    with reading(path) as tar:
+        manifest = walk(path, tar, lambda name, lines: None)
     return manifest
 
 
-def _walk(path: Path, tar: tarfile.TarFile, take: Callable[[str, Iterator[bytes]], None]) -> dict[str, Any]:
+def walk(path: Path, tar: tarfile.TarFile, take: Callable[[str, Iterator[bytes]], None]) -> dict[str, Any]:
     """Each member after the manifest, checked as `take` reads it (take reads every line)."""
     members = _members(tar, path)
     first = next(members, None)
     if first is None:
-        raise _damaged(path, "文件为空")
+        raise damaged(path, "文件为空")
     manifest = _read_manifest(path, *first)
     seen = set()
     for name, member in members:
         if name in seen or not _safe_name(name):
-            raise _damaged(path, f"成员名 {name} 重复或不安全")
+            raise damaged(path, f"成员名 {name} 重复或不安全")
         seen.add(name)
         lines = _checked(path, manifest, name, member)
         take(name, lines)
@@ -332,7 +314,7 @@ def _walk(path: Path, tar: tarfile.TarFile, take: Callable[[str, Iterator[bytes]
             pass
     missing = manifest["members"].keys() - seen
     if missing:
-        raise _damaged(path, f"缺少 {len(missing)} 个成员，例如 {sorted(missing)[0]}")
+        raise damaged(path, f"缺少 {len(missing)} 个成员，例如 {sorted(missing)[0]}")
     return manifest
 
 
@@ -340,162 +322,3 @@ def _safe_name(name: str) -> bool:
     parts = PurePosixPath(name).parts
     return (name.startswith((TABLES, ATTACHMENTS)) and not PurePosixPath(name).is_absolute()
             and ".." not in parts and len(parts) >= 2)
-
-
-def restore(db: Database, source: Path, attachments_dir: Path, *, force: bool = False) -> Summary:
-    """Rebuild an empty database (and attachments folder) from a backup, then re-verify every case's history.
-
-    The archive is checked whole before anything is written; the database is written in one
-    transaction (schema at the backup's revision, rows, then migrations on to this code's head).
-    """
-    manifest = check(source)
-    _refuse_unless_empty(db, attachments_dir, force)
-    revision, head = manifest["schema_revision"], setup.head_revision()
-    staging = attachments_dir.parent / f".{attachments_dir.name}.restoring"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        with db.engine.connect() as connection, connection.begin():
-            rows = _load(connection, source, manifest, staging)
-            if revision != head:
-                setup.upgrade(connection, head)
-        _replace_folder(staging, attachments_dir)
-    except SQLAlchemyError as exc:
-        raise BackupRefused(f"恢复时数据库报错，已全部撤销：{getattr(exc, 'orig', None) or exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    attachments = sum(1 for name in manifest["members"] if name.startswith(ATTACHMENTS))
-    return Summary(revision, manifest["database"], rows, attachments, head if revision != head else None,
-                   _verify_chains(db))
-
-
-def _refuse_unless_empty(db: Database, attachments_dir: Path, force: bool) -> None:
-    with db.engine.connect() as connection:
-        held = {table.name: count for table in _reflect(connection)
-                if table.name not in INIT_TABLES and (count := _count(connection, table))}
-    files = len(_attachment_files(attachments_dir))
-    if (held or files) and not force:
-        details = [f"{name}：{count} 行" for name, count in held.items()]
-        details += [f"附件目录 {attachments_dir}：{files} 个文件"] if files else []
-        raise BackupRefused("目标数据库不是空的，恢复会替换其中的全部数据，未做任何改动：请恢复到一个新建的空数据库，"
-                            "或确认这些数据可以丢弃后加 --force", details=details)
-
-
-def _load(connection: Connection, source: Path, manifest: dict[str, Any], staging: Path) -> dict[str, int]:
-    if connection.dialect.name == "sqlite":
-        # Checked at commit instead: tables are dropped and rows arrive table by table.
-        connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
-    for table in reversed(_reflect(connection)):
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"DROP TABLE {connection.dialect.identifier_preparer.format_table(table)} "
-                                       "CASCADE")
-        else:
-            connection.execute(DropTable(table))
-    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")
-    setup.upgrade(connection, manifest["schema_revision"])
-    tables = {table.name: table for table in _reflect(connection)}
-    loader = _Loader(connection, tables, manifest, source, staging)
-    with _reading(source) as tar:
-        _walk(source, tar, loader.take)
-    loader.finish()
-    return {name: _count(connection, table) for name, table in tables.items()}
-
-
-def _count(connection: Connection, table: Table) -> int:
-    return connection.scalar(select(func.count()).select_from(table)) or 0
-
-
-class _Loader:
-    """Rows inserted table by table in the archive's order; links to rows not yet inserted are set afterwards."""
-
-    def __init__(self, connection: Connection, tables: dict[str, Table], manifest: dict[str, Any],
-                 source: Path, staging: Path) -> None:
-        self.connection, self.tables, self.source, self.staging = connection, tables, source, staging
-        self.columns = {name: table["columns"] for name, table in manifest["tables"].items()}
-        # Matched by name: SQLite's batch migrations and PostgreSQL's ALTER may leave columns in different orders.
-        mismatched = sorted(name for name in tables.keys() | self.columns.keys()
-                            if name not in tables or name not in self.columns
-                            or set(tables[name].columns.keys()) != {column for column, _ in self.columns[name]})
-        if mismatched:
-            raise BackupRefused(f"备份中的数据表与数据库结构 {manifest['schema_revision']} 不符"
-                                f"（{'、'.join(mismatched)}），未恢复任何数据：备份文件可能被改动过")
-        for table in tables.values():
-            for column in table.columns:
-                if isinstance(column.type, JSON):
-                    # SQL NULL stays NULL; a stored JSON null arrives as JSON.NULL.
-                    column.type = type(column.type)(none_as_null=True)
-        self.loaded: set[str] = set()
-        self.later: list[tuple[Table, str, list[dict[str, Any]]]] = []
-
-    def take(self, name: str, pieces: Iterator[bytes]) -> None:
-        if name.startswith(ATTACHMENTS):
-            path = self.staging / name.removeprefix(ATTACHMENTS)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("xb") as file:
-                for chunk in pieces:
-                    file.write(chunk)
-            return
-        table = self.tables[name.removeprefix(TABLES).removesuffix(".jsonl")]
-        # A link to a row of a table not yet inserted (its own, or one in a cycle) is set once all rows are in.
-        deferred = {fk.parent.name for fk in table.foreign_keys
-                    if fk.parent.nullable and fk.column.table.name not in self.loaded}
-        keys = [column.name for column in table.primary_key.columns]
-        links: dict[str, list[dict[str, Any]]] = {column: [] for column in deferred}
-        batch: list[dict[str, Any]] = []
-        for number, line in enumerate(pieces, 1):
-            try:
-                row = {name: _decode(kind, value)
-                       for (name, kind), value in zip(self.columns[table.name], json.loads(line), strict=True)}
-            except (ValueError, TypeError) as exc:
-                raise _damaged(self.source, f"{name} 第 {number} 行无法读取") from exc
-            for column in deferred:
-                if row[column] is not None:
-                    links[column].append({**{f"key_{key}": row[key] for key in keys}, "link": row[column]})
-                    row[column] = None
-            batch.append(row)
-            if len(batch) == _BATCH:
-                self.connection.execute(table.insert(), batch)
-                batch = []
-        if batch:
-            self.connection.execute(table.insert(), batch)
-        self.loaded.add(table.name)
-        self.later += [(table, column, rows) for column, rows in links.items() if rows]
-
-    def finish(self) -> None:
-        for table, column, rows in self.later:
-            where = [table.c[key[4:]] == bindparam(key) for key in rows[0] if key.startswith("key_")]
-            self.connection.execute(update(table).where(*where).values({column: bindparam("link")}), rows)
-        if self.connection.dialect.name == "postgresql":
-            self._reset_sequences()
-
-    def _reset_sequences(self) -> None:
-        """Ids were inserted as they were: each serial's next value follows the highest id restored."""
-        for table in self.tables.values():
-            for column in table.primary_key.columns:
-                sequence = self.connection.scalar(text("SELECT pg_get_serial_sequence(:table, :column)"),
-                                                  {"table": table.name, "column": column.name})
-                if sequence is None:
-                    continue
-                top = self.connection.scalar(select(func.max(column)))
-                self.connection.execute(text("SELECT setval(:sequence, :value, :called)"),
-                                        {"sequence": sequence, "value": top or 1, "called": top is not None})
-
-
-def _replace_folder(staging: Path, folder: Path) -> None:
-    """The restored attachments take the folder's place (what was there is removed: the target was empty or forced)."""
-    old = folder.parent / f".{folder.name}.replaced"
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.replace(folder, old)
-    if staging.exists():
-        os.replace(staging, folder)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _verify_chains(db: Database) -> dict[str, list[str]]:
-    broken = {}
-    with db.read() as session:
-        for case_id, number in session.execute(select(Case.id, Case.case_number).order_by(Case.id)).all():
-            findings = chain.verify(session, case_id)
-            if findings:
-                broken[number] = [finding.message for finding in findings]
-    return broken

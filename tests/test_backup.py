@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import JSON, Connection, MetaData, Text, cast, event, func, insert, inspect, select
 
-from engine import backup, clock, setup
+from engine import backup, clock, restore, setup
 from engine.audit import chain
 from engine.backup import BackupRefused, Summary
 from engine.models import ApiToken, Base, CalendarYear, Case, CaseEvent, Task
@@ -99,7 +99,7 @@ def test_a_backup_restores_into_an_empty_database_of_either_kind_and_the_county_
     assert source.archive.stat().st_mode & 0o077 == 0  # password hashes and applicants' data: owner only
     target = empty_database(kind, tmp_path, "bianmin_backup_dst")
     files = tmp_path / "attachments"
-    restored = backup.restore(target.db, source.archive, files)
+    restored = restore.restore(target.db, source.archive, files)
 
     assert restored.broken == {} and restored.cases == 6 and restored.attachments == 2
     assert restored.rows == source.summary.rows and restored.rows["case_event"] > 25
@@ -149,7 +149,7 @@ def test_a_backup_is_one_moment_while_cases_keep_changing(kind: str, tmp_path: P
     assert written and summary.cases == 1 and summary.rows["case_event"] == 2
 
     target = empty_database("sqlite", tmp_path, "bianmin_busy_dst")
-    restored = backup.restore(target.db, tmp_path / "busy.tar.gz", tmp_path / "files")
+    restored = restore.restore(target.db, tmp_path / "busy.tar.gz", tmp_path / "files")
     assert restored.broken == {} and restored.cases == 1
     assert [t.element_id for t in open_tasks(target, first.id)] == ["village_review"]
     svc.db.dispose()
@@ -160,24 +160,24 @@ def test_a_backup_is_one_moment_while_cases_keep_changing(kind: str, tmp_path: P
 def test_a_database_holding_data_is_refused_unless_forced(source: Source, kind: str, tmp_path: Path) -> None:
     initialised = empty_database("sqlite", tmp_path, "bianmin_initialised")
     setup.init(initialised.db)  # roles and the holiday calendar only: still empty
-    assert backup.restore(initialised.db, source.archive, tmp_path / "a").cases == 6
+    assert restore.restore(initialised.db, source.archive, tmp_path / "a").cases == 6
 
     busy = make_services(kind, tmp_path, "bianmin_busy")
     start(busy)
     before = table_rows(busy)
     with pytest.raises(BackupRefused, match="目标数据库不是空的") as refused:
-        backup.restore(busy.db, source.archive, tmp_path / "b")
+        restore.restore(busy.db, source.archive, tmp_path / "b")
     assert "--force" in refused.value.message and "user_account：24 行" in refused.value.details
     assert table_rows(busy) == before
 
     files = attachments(tmp_path / "c")
     empty = empty_database("sqlite", tmp_path, "bianmin_attachments_only")
     with pytest.raises(BackupRefused) as refused:
-        backup.restore(empty.db, source.archive, files)
+        restore.restore(empty.db, source.archive, files)
     assert refused.value.details == [f"附件目录 {files}：2 个文件"]
     assert inspect(empty.db.engine).get_table_names() == []
 
-    forced = backup.restore(busy.db, source.archive, tmp_path / "b", force=True)
+    forced = restore.restore(busy.db, source.archive, tmp_path / "b", force=True)
     assert forced.broken == {} and forced.rows == source.summary.rows
     assert table_rows(busy) == table_rows(source.svc)
     for svc in (initialised, busy, empty):
@@ -235,7 +235,7 @@ def test_a_damaged_or_newer_backup_is_refused_and_nothing_is_written(source: Sou
     }
     for archive, message in expected.items():
         with pytest.raises(BackupRefused) as refused:
-            backup.restore(target.db, archive, tmp_path / "files")
+            restore.restore(target.db, archive, tmp_path / "files")
         assert message in refused.value.message, archive.name
         assert inspect(target.db.engine).get_table_names() == [], archive.name
         assert not (tmp_path / "files").exists() and not list(tmp_path.glob(".files.*"))
@@ -264,7 +264,7 @@ def test_a_backup_of_an_older_schema_is_restored_and_migrated_to_this_head(kind:
     assert summary.revision == "0002"
 
     target = empty_database(kind, tmp_path, "bianmin_old_dst")
-    restored = backup.restore(target.db, tmp_path / "old.tar.gz", tmp_path / "files")
+    restored = restore.restore(target.db, tmp_path / "old.tar.gz", tmp_path / "files")
     assert (restored.revision, restored.upgraded_to) == ("0002", setup.head_revision())
     with target.db.read() as session:
         assert session.get(CalendarYear, 2025).source == "国办发明电〔2024〕12号"
@@ -280,10 +280,10 @@ def test_values_of_every_column_kind_travel_as_json_and_back() -> None:
     values = {"datetime": moment, "date": date(2026, 2, 28), "bytes": b"\x00\xff\n",
               "decimal": Decimal("350.50"), "plain": "王秀兰"}
     for kind, value in values.items():
-        travelled = json.loads(json.dumps(backup._encode(kind, value)))
-        assert backup._decode(kind, travelled) == value, kind
-    assert backup._encode("datetime", datetime(2026, 3, 2, 1, 30)) == "2026-03-02T01:30:00+00:00"  # SQLite's UTC
-    assert backup._decode("json", "null") is JSON.NULL and backup._decode("json", None) is None
+        travelled = json.loads(json.dumps(backup.encode(kind, value)))
+        assert backup.decode(kind, travelled) == value, kind
+    assert backup.encode("datetime", datetime(2026, 3, 2, 1, 30)) == "2026-03-02T01:30:00+00:00"  # SQLite's UTC
+    assert backup.decode("json", "null") is JSON.NULL and backup.decode("json", None) is None
 
 
 def test_backup_and_restore_from_the_command_line(source: Source, tmp_path: Path) -> None:

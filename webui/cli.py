@@ -11,8 +11,7 @@ from typing import NoReturn
 import click
 from sqlalchemy import select
 
-from engine import backup as archive
-from engine import clock, demo, scheduler, setup
+from engine import backup, clock, demo, restore, scheduler, setup
 from engine.config import write_secret_key
 from engine.deadlines import calendar as holidays
 from engine.errors import BianminError
@@ -284,7 +283,7 @@ def calendar_load(notice: Path, replace: bool) -> None:
     click.echo(f"补定承诺办结日期的办件：{len(dated)} 件" + (f"（{'、'.join(dated)}）" if dated else ""))
 
 
-def _rows(summary: archive.Summary) -> str:
+def _rows(summary: backup.Summary) -> str:
     return "、".join(f"{name} {count}" for name, count in summary.rows.items() if count)
 
 
@@ -294,7 +293,7 @@ def backup_command(file: Path) -> None:
     """Write the database and the attachments folder to FILE (.tar.gz), as of one moment, while the service runs."""
     svc = services()
     try:
-        summary = archive.backup(svc.db, file, svc.settings.attachments_dir)
+        summary = backup.backup(svc.db, file, svc.settings.attachments_dir)
     except BianminError as exc:
         _fail(exc)
     click.echo(f"已备份到 {file}（{summary.database}，数据库结构 {summary.revision}）："
@@ -309,7 +308,7 @@ def restore_command(file: Path, force: bool) -> None:
     """Restore a backup FILE into an empty database, then verify every case's history chain."""
     svc = services()
     try:
-        summary = archive.restore(svc.db, file, svc.settings.attachments_dir, force=force)
+        summary = restore.restore(svc.db, file, svc.settings.attachments_dir, force=force)
     except BianminError as exc:
         _fail(exc)
     click.echo(f"已从 {file} 恢复（来自 {summary.database}，数据库结构 {summary.revision}"
