@@ -320,3 +320,11 @@ def test_an_archive_without_a_manifest_is_refused(tmp_path: Path) -> None:
         file.write(b"\x00" * 10240)  # an empty tar, gzipped: no manifest
     with pytest.raises(BackupRefused, match="文件为空"):
         backup.check(plain)
+
+
+def test_a_database_never_set_up_is_not_backed_up(tmp_path: Path) -> None:
+    empty = empty_database("sqlite", tmp_path, "bianmin_never_set_up")
+    with pytest.raises(BackupRefused, match="数据库尚未建立.*先运行 bianmin init"):
+        backup.backup(empty.db, tmp_path / "out" / "empty.tar.gz", tmp_path / "none")
+    assert list((tmp_path / "out").iterdir()) == []
+    empty.db.dispose()
