@@ -4,7 +4,9 @@
 (b) Bianmin's engine service without HTTP, on SQLite;
 (c) the same on PostgreSQL (127.0.0.1:5432, database created for the run);
 (d) the HTTP API under a real WSGI server (waitress) on 127.0.0.1, one sequential client that per case
-    starts it, then for each task lists the acting user's tasks and completes it.
+    starts it, then for each task lists the acting user's tasks and completes it;
+(e) as (b), with three script tasks added to the diagram (each a round trip to a script worker);
+and the cost of one round trip to a script worker.
 
 The 公示 timers are set to PT0S in a copy of the shipped diagram so the loop measures the engine,
 not the calendar. Usage: python bench/engine.py [--cases N] [--rounds R] [--skip-pg] [--skip-http]
@@ -41,22 +43,38 @@ from engine import demo, setup  # noqa: E402
 from engine.models import OrgUnit, User  # noqa: E402
 from engine.people import accounts  # noqa: E402
 from engine.procedures.deploy import deploy_folders  # noqa: E402
+from engine.sandbox import SandboxTaskDataEnvironment  # noqa: E402
 from engine.services import Services, open_services  # noqa: E402
-from tests.procedures import applicant, fill  # noqa: E402
+from tests.procedures import AID_SCRIPTS, applicant, dibao_with_scripts, fill  # noqa: E402
 
 PG_SERVER = os.environ.get("BIANMIN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ITEM = "BENCH-DIBAO"
+SCRIPT_ITEM = "BENCH-DIBAO-SCRIPTS"
 VILLAGE = "510123101201"
 
 
-def bench_folder(tmp: Path) -> Path:
-    folder = tmp / "dibao"
-    shutil.copytree(ROOT / "bpmn" / "dibao", folder)
+def bench_folder(tmp: Path, code: str = ITEM) -> Path:
+    if code == SCRIPT_ITEM:
+        folder = dibao_with_scripts(tmp, code, AID_SCRIPTS)
+    else:
+        folder = tmp / "dibao"
+        shutil.copytree(ROOT / "bpmn" / "dibao", folder)
+        guide = folder / "item.toml"
+        guide.write_text(guide.read_text("utf-8").replace('code = "MZ-DIBAO"', f'code = "{code}"'), "utf-8")
     diagram = folder / "process.bpmn"
     diagram.write_text(diagram.read_text("utf-8").replace('"P7D"', '"PT0S"'), "utf-8")
-    guide = folder / "item.toml"
-    guide.write_text(guide.read_text("utf-8").replace('code = "MZ-DIBAO"', f'code = "{ITEM}"'), "utf-8")
     return folder
+
+
+def worker_round_trip(calls: int = 2000) -> float:
+    """Microseconds one small script takes through a script worker (the worker already started)."""
+    environment = SandboxTaskDataEnvironment()
+    data = {"household_size": 3, "annual_income_per_capita": 420.5, "reason": "家中老人常年患病"}
+    environment.execute("aid_amount = household_size * 100", dict(data))
+    started = time.perf_counter()
+    for _ in range(calls):
+        environment.execute("aid_amount = household_size * 100", dict(data))
+    return (time.perf_counter() - started) / calls * 1e6
 
 
 def forms_of(folder: Path) -> dict[str, dict]:
@@ -93,12 +111,12 @@ def raw_spiff(folder: Path, cases: int) -> tuple[int, float]:
     return steps, time.perf_counter() - started
 
 
-def prepare(url: str, folder: Path) -> Services:
+def prepare(url: str, *folders: Path) -> Services:
     svc = open_services(url)
     setup.init(svc.db)
     with svc.db.write() as session:
         demo.load(session, ROOT / "bpmn", svc.settings.max_diagram_bytes)
-        deploy_folders(session, [folder], svc.settings.max_diagram_bytes)
+        deploy_folders(session, list(folders), svc.settings.max_diagram_bytes)
     return svc
 
 
@@ -107,7 +125,7 @@ def holders(svc: Services) -> dict[tuple[str, int], int]:
         return {(u.role_code, u.org_id): u.id for u in session.scalars(select(User).where(User.post_rank == "A"))}
 
 
-def engine_service(svc: Services, folder: Path, cases: int) -> tuple[int, float]:
+def engine_service(svc: Services, folder: Path, cases: int, item: str = ITEM) -> tuple[int, float]:
     forms = forms_of(folder)
     application = forms["application.schema.json"]
     posts = holders(svc)
@@ -115,7 +133,7 @@ def engine_service(svc: Services, folder: Path, cases: int) -> tuple[int, float]
     steps = 0
     started = time.perf_counter()
     for _ in range(cases):
-        step = svc.cases.start_case(agent, ITEM, VILLAGE, applicant(), application)
+        step = svc.cases.start_case(agent, item, VILLAGE, applicant(), application)
         steps += 1
         while step.open_tasks:
             task = step.open_tasks[0]
@@ -228,14 +246,19 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bianmin-bench-"))
     folder = bench_folder(tmp / "src")
+    scripted = bench_folder(tmp / "scripted", SCRIPT_ITEM)
     n, rounds = args.cases, args.rounds
     raw_spiff(folder, 5)
     a, _ = best("(a) raw SpiffWorkflow, serialize every step", lambda: raw_spiff(folder, n), n, rounds)
     sqlite_url = f"sqlite:///{tmp / 'bench.db'}"
-    svc = prepare(sqlite_url, folder)
+    svc = prepare(sqlite_url, folder, scripted)
     engine_service(svc, folder, 5)
     b, _ = best("(b) Bianmin engine service, SQLite", lambda: engine_service(svc, folder, n), n, rounds)
     print(f"    b/a = {b / a:.2f}  (goal >= 0.5)")
+    engine_service(svc, scripted, 5, SCRIPT_ITEM)
+    e, _ = best("(e) as (b), 3 script tasks per case", lambda: engine_service(svc, scripted, n, SCRIPT_ITEM), n,
+                rounds)
+    print(f"    e/b = {e / b:.2f}; one script worker round trip: {worker_round_trip():.0f} µs")
     if not args.skip_pg:
         pg = prepare(fresh_pg(), folder)
         engine_service(pg, folder, 5)

@@ -29,6 +29,7 @@ class Settings:
     production: bool  # BIANMIN_ENV=production: the secret key must come from the environment
     procedures_dir: Path  # BIANMIN_PROCEDURES: the folders `load-demo` deploys
     node_modules: Path  # BIANMIN_NODE_MODULES: where `npm ci` put bpmn-js
+    attachments_dir: Path  # BIANMIN_ATTACHMENTS: files kept beside the database, backed up with it
     max_diagram_bytes: int = 2 * 1024 * 1024  # BIANMIN_MAX_DIAGRAM_KB
     max_upload_bytes: int = 12 * 1024 * 1024  # BIANMIN_MAX_UPLOAD_MB: any one request
     reference_ttl_seconds: int = 300  # BIANMIN_REFERENCE_TTL: how long roles and the calendar are cached
@@ -36,6 +37,9 @@ class Settings:
     proxy_fix: bool = False  # BIANMIN_PROXY_FIX=1: trust one proxy's X-Forwarded-For/-Proto/-Host
     lock_timeout_seconds: int = 10  # BIANMIN_LOCK_TIMEOUT: longest wait for a lock, then 503 (0: no limit)
     statement_timeout_seconds: int = 30  # BIANMIN_STATEMENT_TIMEOUT: PostgreSQL only (0: no limit)
+    script_seconds: float = 2.0  # BIANMIN_SCRIPT_SECONDS: all diagram code one step runs, together
+    script_memory_mb: int = 512  # BIANMIN_SCRIPT_MEMORY_MB: one script worker's address space
+    script_workers: int = 2  # BIANMIN_SCRIPT_WORKERS: script workers per process that runs cases
 
     def session_key(self) -> str:
         """The key that signs web sessions; there is no fallback, so a process without one refuses to start."""
@@ -96,6 +100,7 @@ def load_settings() -> Settings:
         production=production,
         procedures_dir=Path(os.environ.get("BIANMIN_PROCEDURES", ROOT / "bpmn")),
         node_modules=Path(os.environ.get("BIANMIN_NODE_MODULES", ROOT / "node_modules")),
+        attachments_dir=Path(os.environ.get("BIANMIN_ATTACHMENTS", instance_dir / "attachments")),
         max_diagram_bytes=_int("BIANMIN_MAX_DIAGRAM_KB", Settings.max_diagram_bytes, 1024),
         max_upload_bytes=_int("BIANMIN_MAX_UPLOAD_MB", Settings.max_upload_bytes, 1024 * 1024),
         reference_ttl_seconds=_int("BIANMIN_REFERENCE_TTL", Settings.reference_ttl_seconds),
@@ -103,4 +108,7 @@ def load_settings() -> Settings:
         proxy_fix=os.environ.get("BIANMIN_PROXY_FIX", "") == "1",
         lock_timeout_seconds=_int("BIANMIN_LOCK_TIMEOUT", Settings.lock_timeout_seconds),
         statement_timeout_seconds=_int("BIANMIN_STATEMENT_TIMEOUT", Settings.statement_timeout_seconds),
+        script_seconds=float(os.environ.get("BIANMIN_SCRIPT_SECONDS") or Settings.script_seconds),
+        script_memory_mb=_int("BIANMIN_SCRIPT_MEMORY_MB", Settings.script_memory_mb),
+        script_workers=_int("BIANMIN_SCRIPT_WORKERS", Settings.script_workers),
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .cases.service import CaseService
 from .config import Settings, load_settings
 from .db import Database
+from .scriptpool import Limits, configure
 
 
 @dataclass
@@ -18,6 +19,7 @@ class Services:
 
 def open_services(database_url: str | None = None) -> Services:
     settings = load_settings()
+    configure(Limits(settings.script_seconds, settings.script_memory_mb, settings.script_workers))
     db = Database(database_url or settings.database_url, lock_timeout=settings.lock_timeout_seconds,
                   statement_timeout=settings.statement_timeout_seconds)
     return Services(settings=settings, db=db, cases=CaseService(db, settings.reference_ttl_seconds))

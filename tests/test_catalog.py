@@ -226,3 +226,49 @@ def test_refused_deploy_stores_nothing_and_changed_folder_gets_new_version(servi
     edit(folder, "promised_days = 30", "promised_days = 25", "item.toml")
     with services.db.write() as session:
         assert "新版本" in str(deploy_folders(session, [folder], limit)[0])
+
+
+APPROVE_CONDITION = '>village_decision == "approve"<'
+
+
+@pytest.mark.parametrize(("source", "reason"), [
+    ("1+" * 50_000 + "1", "嵌套过深或过长"),
+    ("(" * 5_000 + "1" + ")" * 5_000, "括号嵌套过深"),
+    ("-" * 50_000 + "1", "嵌套过深或过长"),
+    ("a" + ".b" * 50_000, "嵌套过深或过长"),
+])
+def test_deeply_nested_expressions_are_refused_not_crashed_on(folder: Path, source: str, reason: str) -> None:
+    edit(folder, APPROVE_CONDITION, f">{source}<")
+    problem = problem_at(refused(folder), "Flow_village_approve")
+    assert "条件表达式" in problem.message and reason in problem.message
+
+
+def test_a_deeply_nested_script_is_refused_not_crashed_on(folder: Path) -> None:
+    edit(folder, "<spiffworkflow:instructionsForEndUser>入户调查",
+         f"<spiffworkflow:preScript>total = {'1+' * 50_000}1</spiffworkflow:preScript>"
+         "<spiffworkflow:instructionsForEndUser>入户调查")
+    problem = problem_at(refused(folder), "village_review")
+    assert "前置脚本" in problem.message and "嵌套过深或过长" in problem.message
+
+
+MULTI_INSTANCE = ("<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>{cardinality}</bpmn:loopCardinality>"
+                  "<bpmn:completionCondition>{completion}</bpmn:completionCondition>"
+                  "</bpmn:multiInstanceLoopCharacteristics>")
+
+
+@pytest.mark.parametrize(("where", "kind"), [
+    ("preScript", "前置脚本"), ("postScript", "后置脚本"), ("loopCardinality", "多实例数量表达式"),
+    ("completionCondition", "完成条件"),
+])
+def test_every_place_code_sits_in_is_checked_like_scripts(folder: Path, where: str, kind: str) -> None:
+    hostile = "__import__('os').getpid()"
+    if where in ("preScript", "postScript"):
+        edit(folder, "<spiffworkflow:instructionsForEndUser>入户调查",
+             f"<spiffworkflow:{where}>{hostile}</spiffworkflow:{where}><spiffworkflow:instructionsForEndUser>入户调查")
+    else:
+        code = {"cardinality": hostile if where == "loopCardinality" else "3",
+                "completion": hostile if where == "completionCondition" else "True"}
+        edit(folder, "<bpmn:outgoing>Flow_village_to_gw</bpmn:outgoing>",
+             "<bpmn:outgoing>Flow_village_to_gw</bpmn:outgoing>" + MULTI_INSTANCE.format(**code))
+    problem = problem_at(refused(folder), "village_review")
+    assert kind in problem.message and "__import__" in problem.message

@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .. import scriptpool
 from ..audit import chain
 from ..audit.chain import Acting
 from ..db import queue_update, queue_write
@@ -95,7 +96,7 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
     `before` is what the rows mirrored when the workflow was loaded (the rows always mirror the
     stored state), so only the difference is written and nothing needs to be read back.
     """
-    with variables.collecting() as scripted:
+    with variables.collecting() as scripted, scriptpool.step_budget():
         try:
             workflow.do_engine_steps()
         except WorkflowException as exc:

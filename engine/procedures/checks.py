@@ -29,6 +29,8 @@ CODE_PLACES = (
     ("//spiffworkflow:preScript", "前置脚本", "exec", 2),
     ("//spiffworkflow:postScript", "后置脚本", "exec", 2),
     ("//bpmn:sequenceFlow/bpmn:conditionExpression", "条件表达式", "eval", 1),
+    ("//bpmn:multiInstanceLoopCharacteristics/bpmn:loopCardinality", "多实例数量表达式", "eval", 2),
+    ("//bpmn:multiInstanceLoopCharacteristics/bpmn:completionCondition", "完成条件", "eval", 2),
     ("//bpmn:timerEventDefinition/*[self::bpmn:timeDuration or self::bpmn:timeDate or self::bpmn:timeCycle]",
      TIMER, "eval", 2),
 )

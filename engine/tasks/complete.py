@@ -8,7 +8,7 @@ from uuid import UUID
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from .. import clock
+from .. import clock, scriptpool
 from ..audit import chain
 from ..cases.context import Runtime
 from ..cases.locking import lock_task
@@ -40,8 +40,9 @@ def complete(rt: Runtime, actor_id: int, task_id: str, data: Any) -> Step:
         before = {key: spiff_task.data.get(key) for key in data}
         spiff_task.data.update(data)
         now = clock.now()
-        # Opened here as well as in advance(), so what the task's own post-script sets is recorded too.
-        with variables.collecting():
+        # Opened here as well as in advance(), so what the task's own post-script sets is recorded too, and
+        # the post-script shares the step's time budget with everything the step runs after it.
+        with variables.collecting(), scriptpool.step_budget():
             try:
                 spiff_task.run()
             except WorkflowException as exc:
