@@ -101,6 +101,13 @@ class Database:
         self.engine.dispose()
 
 
+def without_timeouts(connection: Connection) -> None:
+    """Lift the request timeouts for the rest of this transaction: migrations, backups and restores may run long."""
+    if connection.dialect.name != "sqlite":
+        connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+
+
 @contextmanager
 def _busy_refused() -> Iterator[None]:
     """A lock or statement timeout becomes Busy: the request may be sent again, nothing was changed."""
