@@ -75,6 +75,12 @@ class ValidationFailed(BianminError):
     status = 422
 
 
+class StepFailed(BianminError):
+    """A step the diagram could not carry through; the case stays as it was before the step."""
+
+    status = 422
+
+
 class DeployRefused(BianminError):
     status = 422
 

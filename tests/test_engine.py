@@ -15,7 +15,7 @@ from engine.audit import chain as audit
 from engine.config import ROOT
 from engine.deadlines import calendar
 from engine.deadlines.calendar import CalendarRefused
-from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import BianminError, Conflict, Forbidden, NotFound, StepFailed, ValidationFailed
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer, User
 from engine.people.accounts import set_away
 from engine.procedures import forms
@@ -23,7 +23,15 @@ from engine.procedures.deploy import current_version, deploy_folders
 from engine.services import Services
 from engine.tasks import inbox
 from tests.conftest import make_services, user_id
-from tests.procedures import AID_APPLICATION, AID_ITEM, AID_SCRIPTS, applicant, dibao_with_scripts, fill
+from tests.procedures import (
+    AID_APPLICATION,
+    AID_ITEM,
+    AID_SCRIPTS,
+    applicant,
+    dibao_with_loop,
+    dibao_with_scripts,
+    fill,
+)
 
 DONGPO = "510123101201"
 
@@ -262,6 +270,36 @@ def test_a_script_that_never_ends_is_stopped_and_the_step_changes_nothing(servic
     other = start(services)
     [other_task] = open_tasks(services, other.id)
     services.cases.complete(holder(services, other_task), other_task.id, form(services, other_task, "approve"))
+
+
+def test_a_loop_too_deep_for_the_library_fails_the_step_and_the_case_is_not_reported_done(
+        services: Services, tmp_path: Path) -> None:
+    # After the village review a script → gateway → script loop runs 1,000 times: the library stops walking its task
+    # tree at depth 1,000 and would call the case completed with the loop's gateway still waiting.
+    with services.db.write() as session:
+        deploy_folders(session, [dibao_with_loop(tmp_path, "MZ-DIBAO-DEEP", 1000),
+                                 dibao_with_loop(tmp_path, "MZ-DIBAO-ROUNDS", 5)], services.settings.max_diagram_bytes)
+    case = start(services, "MZ-DIBAO-DEEP")
+    [task] = open_tasks(services, case.id)
+    with services.db.read() as session:
+        events = session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id))
+        state = session.get(Case, case.id).workflow_state
+    with pytest.raises(StepFailed, match="是否核对完毕.*超过上限.*未保存") as failed:
+        services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    assert failed.value.status == 422
+    with services.db.read() as session:
+        stored = session.get(Case, case.id)
+        assert (stored.status, stored.completed_at, stored.result) == ("running", None, None)
+        assert stored.workflow_state == state
+        assert session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id)) == events
+        assert session.get(Task, task.id).status == "open"
+    # A loop that ends in a few rounds goes on to the 公示 as the plain procedure does.
+    rounds = start(services, "MZ-DIBAO-ROUNDS")
+    [task] = open_tasks(services, rounds.id)
+    step = services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    assert step.case.status == "running" and step.case.variables["rounds"] == 5
+    with services.db.read() as session:
+        assert session.scalars(select(Timer.name).where(Timer.case_id == rounds.id)).all() == ["初审公示7天"]
 
 
 def test_values_set_by_scripts_are_case_data_recorded_in_the_history(services: Services, tmp_path: Path) -> None:
