@@ -81,6 +81,12 @@ class StepFailed(BianminError):
     status = 422
 
 
+class UndeclaredFields(ValidationFailed):
+    """Data naming fields the form does not declare, or names reserved for the system: a malformed request."""
+
+    status = 400
+
+
 class DeployRefused(BianminError):
     status = 422
 
