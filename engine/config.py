@@ -34,6 +34,8 @@ class Settings:
     reference_ttl_seconds: int = 300  # BIANMIN_REFERENCE_TTL: how long roles and the calendar are cached
     scheduler_interval_seconds: int = 30  # BIANMIN_SCHEDULER_INTERVAL
     proxy_fix: bool = False  # BIANMIN_PROXY_FIX=1: trust one proxy's X-Forwarded-For/-Proto/-Host
+    incident_retry_seconds: int = 60  # BIANMIN_INCIDENT_RETRY_SECONDS: first wait before a failed case is retried
+    incident_max_attempts: int = 8  # BIANMIN_INCIDENT_MAX_ATTEMPTS: failures after which retrying stops
 
     def session_key(self) -> str:
         """The key that signs web sessions; there is no fallback, so a process without one refuses to start."""
@@ -99,4 +101,6 @@ def load_settings() -> Settings:
         reference_ttl_seconds=_int("BIANMIN_REFERENCE_TTL", Settings.reference_ttl_seconds),
         scheduler_interval_seconds=_int("BIANMIN_SCHEDULER_INTERVAL", Settings.scheduler_interval_seconds),
         proxy_fix=os.environ.get("BIANMIN_PROXY_FIX", "") == "1",
+        incident_retry_seconds=_int("BIANMIN_INCIDENT_RETRY_SECONDS", Settings.incident_retry_seconds),
+        incident_max_attempts=_int("BIANMIN_INCIDENT_MAX_ATTEMPTS", Settings.incident_max_attempts),
     )
