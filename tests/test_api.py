@@ -27,6 +27,7 @@ from engine.procedures.deploy import deploy_folders
 from engine.services import Services
 from tests.conftest import make_services
 from tests.procedures import AID_APPLICATION, AID_ITEM, AID_SCRIPTS, applicant, dibao_with_scripts, fill
+from tests.test_incidents import failed_case
 from webui import create_app
 
 DONGPO = "510123101201"
@@ -458,6 +459,25 @@ def test_completing_a_completed_task_names_who_completed_it(client: FlaskClient,
     claim = client.post(f"/api/v1/tasks/{task['id']}/claim", headers=auth(services, "dongpo_committee"))
     assert claim.status_code == 409 and "办理完毕" in claim.json["error"]
     assert counts(services) == before
+
+
+# -- incidents ----------------------------------------------------------------------------------
+
+
+def test_administrators_see_incidents_and_nobody_else(sqlite_client: FlaskClient, sqlite_services: Services,
+                                                      tmp_path: Path) -> None:
+    case = failed_case(sqlite_services, tmp_path)
+    response = sqlite_client.get("/api/v1/incidents", headers=auth(sqlite_services, "admin"))
+    assert response.status_code == 200, response.json
+    [shown] = [row for row in response.json["incidents"] if row["case_id"] == case.id]
+    assert shown["case_number"] == case.case_number and shown["village_name"] == "东坡村"
+    assert shown["step"] == "定时器“初审公示7天”到期后的流程" and "objection_count" in shown["message"]
+    assert (shown["attempts"], shown["given_up"], shown["kind"]) == (1, False, "timer")
+    assert ISO_SHANGHAI.match(shown["next_try_at"]) and ISO_SHANGHAI.match(shown["opened_at"])
+    for username in ("dongpo_agent", "qingshui_civil", "county_civil", "supervisor"):
+        refused = sqlite_client.get("/api/v1/incidents", headers=auth(sqlite_services, username))
+        assert refused.status_code == 403 and refused.json["error"] == "只有系统管理员可以查看异常办件"
+    assert sqlite_client.get("/api/v1/incidents").status_code == 401
 
 
 # -- deployment ---------------------------------------------------------------------------------

@@ -30,11 +30,24 @@ def svc(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     # Its own database: the incidents and the 公示 timers here must not meet other tests' due cases.
     services = make_services(request.param, tmp_path_factory.mktemp(f"incidents_{request.param}"),
                              "bianmin_incidents")
-    with services.db.write() as session:
-        folder = dibao_with_scripts(tmp_path_factory.mktemp("broken"), BROKEN_ITEM, BROKEN_SCRIPTS)
-        deploy_folders(session, [folder], services.settings.max_diagram_bytes)
+    deploy_broken(services, tmp_path_factory.mktemp("broken"))
     yield services
     services.db.dispose()
+
+
+def deploy_broken(svc: Services, parent: Path) -> None:
+    with svc.db.write() as session:
+        deploy_folders(session, [dibao_with_scripts(parent, BROKEN_ITEM, BROKEN_SCRIPTS)],
+                       svc.settings.max_diagram_bytes)
+
+
+def failed_case(svc: Services, parent: Path) -> Case:
+    """A case of the broken procedure whose 公示 has ended: an open incident, retried in a minute."""
+    deploy_broken(svc, parent)
+    case = in_publicity(svc, BROKEN_ITEM)
+    clock.travel(timedelta(days=8))
+    svc.cases.run_due_timers()
+    return case
 
 
 def in_publicity(svc: Services, item: str) -> Case:
