@@ -16,15 +16,18 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import update
 from werkzeug.serving import make_server
 
 from engine import clock
+from engine.models import Role
 from engine.people import accounts
 from engine.procedures.deploy import current_version, deploy_folders
 from engine.services import Services
 from tests.conftest import ARTIFACTS, user_id
 from tests.procedures import AID_APPLICATION, AID_SCRIPTS, applicant, dibao_with_scripts, fill
-from tests.test_engine import form, open_tasks
+from tests.test_engine import form, holder, open_tasks
+from tests.test_incidents import BROKEN_ITEM, deploy_broken
 from tests.test_procedures import TOWN_INSTRUCTIONS, spiff_folder
 from webui import create_app
 
@@ -305,3 +308,53 @@ def test_changing_ones_password(page: Page, sqlite_services: Services) -> None:
     page.fill("input[name=password]", "browser-clerk-2026")
     page.click("button[type=submit]")
     expect(page.locator(".who strong")).to_be_visible()
+
+
+def test_administrators_see_the_incidents_page(page: Page, sqlite_services: Services, tmp_path: Path) -> None:
+    svc = sqlite_services
+    deploy_broken(svc, tmp_path)
+
+    def in_publicity(item: str, village: str, agent: str, name: str) -> str:
+        with svc.db.read() as session:
+            version = current_version(session, item)
+            schema = version.forms[version.guide["application_form"]]
+        person = applicant(village) | {"name": name}
+        case = svc.cases.start_case(user_id(svc, agent), item, village, person, fill(schema)).case
+        [review] = open_tasks(svc, case.id)
+        svc.cases.complete(holder(svc, review), review.id, form(svc, review, "approve"))
+        return case.case_number
+
+    # One case fails after its 公示 until retrying stops; two more fail a week later, one on the same script
+    # and one because the town's civil-affairs post was set up without a level.
+    given_up = in_publicity(BROKEN_ITEM, DONGPO, "dongpo_agent", "欧阳秀兰")
+    clock.travel(timedelta(days=8))
+    svc.cases.run_due_timers()
+    for attempts in range(1, svc.cases.retry.max_attempts):
+        clock.travel(svc.cases.retry.wait(attempts))
+        svc.cases.run_due_timers()
+    script = in_publicity(BROKEN_ITEM, "510123101202", "hewan_agent", "司马建国")
+    post = in_publicity("MZ-DIBAO", DONGPO, "dongpo_agent", "李桂芳")
+    with svc.db.write() as session:
+        session.execute(update(Role).where(Role.code == "town_civil_affairs").values(level=""))
+    svc.cases.reference.forget()
+    try:
+        clock.travel(timedelta(days=8))
+        svc.cases.run_due_timers()
+    finally:
+        with svc.db.write() as session:
+            session.execute(update(Role).where(Role.code == "town_civil_affairs").values(level="town"))
+        svc.cases.reference.forget()
+
+    log_in(page, "admin")
+    page.get_by_role("link", name="异常办件").click()
+    expect(page).to_have_url(re.compile(r"/incidents"))
+    table = page.locator("#incidents")
+    given_up_row = table.locator("tr", has_text=given_up)
+    expect(given_up_row).to_contain_text("已停止重试")
+    expect(given_up_row).to_contain_text("8 / 8")
+    expect(table.locator("tr", has_text=script)).to_contain_text("objection_count")
+    expect(table.locator("tr", has_text=post)).to_contain_text("没有所属层级")
+    shot(page, "17-incidents-admin", full_page=True)
+    log_out(page)
+    log_in(page, "dongpo_agent")
+    expect(page.get_by_role("link", name="异常办件")).to_have_count(0)
