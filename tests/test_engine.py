@@ -36,11 +36,13 @@ from tests.procedures import (
 DONGPO = "510123101201"
 
 
-def start(svc: Services, item: str = "MZ-DIBAO", village: str = DONGPO, agent: str = "dongpo_agent") -> Case:
+def start(svc: Services, item: str = "MZ-DIBAO", village: str = DONGPO, agent: str = "dongpo_agent",
+          name: str | None = None) -> Case:
     with svc.db.read() as session:
         version = current_version(session, item)
         schema = version.forms[version.guide["application_form"]]
-    return svc.cases.start_case(user_id(svc, agent), item, village, applicant(village), fill(schema)).case
+    person = applicant(village) | ({"name": name} if name else {})
+    return svc.cases.start_case(user_id(svc, agent), item, village, person, fill(schema)).case
 
 
 def open_tasks(svc: Services, case_id: int) -> list[Task]:

@@ -4,6 +4,7 @@ a cap, and the other cases' 公示 still end; on SQLite and PostgreSQL, each in 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from engine.procedures.deploy import deploy_folders
 from engine.services import Services
 from tests.conftest import make_services
 from tests.procedures import dibao_with_scripts
-from tests.test_engine import form, holder, open_tasks, start
+from tests.test_engine import DONGPO, form, holder, open_tasks, start
 
 BROKEN_ITEM = "MZ-DIBAO-TALLY"
 MARGIN = timedelta(seconds=20)
@@ -50,9 +51,24 @@ def failed_case(svc: Services, parent: Path) -> Case:
     return case
 
 
-def in_publicity(svc: Services, item: str) -> Case:
+@contextmanager
+def town_review_post_without_level(svc: Services) -> Iterator[None]:
+    """The town review's post set up without a level: nobody can be given the task after the 公示; then repaired."""
+    with svc.db.write() as session:
+        session.execute(update(Role).where(Role.code == "town_civil_affairs").values(level=""))
+    svc.cases.reference.forget()
+    try:
+        yield
+    finally:
+        with svc.db.write() as session:
+            session.execute(update(Role).where(Role.code == "town_civil_affairs").values(level="town"))
+        svc.cases.reference.forget()
+
+
+def in_publicity(svc: Services, item: str, village: str = DONGPO, agent: str = "dongpo_agent",
+                 name: str | None = None) -> Case:
     """A case whose village review is approved: its 7-day 公示 timer is waiting."""
-    case = start(svc, item)
+    case = start(svc, item, village, agent, name)
     [task] = open_tasks(svc, case.id)
     svc.cases.complete(holder(svc, task), task.id, form(svc, task, "approve"))
     return case
@@ -115,19 +131,11 @@ def test_a_failing_case_is_retried_with_growing_waits_and_then_given_up(svc: Ser
 
 def test_a_case_that_later_fires_clears_its_incident(svc: Services) -> None:
     case = in_publicity(svc, "MZ-DIBAO")
-    # The town review's post was set up without a level: nobody can be given the task after the 公示.
-    with svc.db.write() as session:
-        session.execute(update(Role).where(Role.code == "town_civil_affairs").values(level=""))
-    svc.cases.reference.forget()
-    try:
+    with town_review_post_without_level(svc):
         clock.travel(timedelta(days=8))
         assert svc.cases.run_due_timers() == 0
         incident = incident_of(svc, case.id)
         assert incident is not None and "没有所属层级" in incident.message
-    finally:
-        with svc.db.write() as session:
-            session.execute(update(Role).where(Role.code == "town_civil_affairs").values(level="town"))
-        svc.cases.reference.forget()
     clock.travel(timedelta(seconds=svc.settings.incident_retry_seconds))
     assert svc.cases.run_due_timers() == 1
     assert [t.element_id for t in open_tasks(svc, case.id)] == ["town_review"]
