@@ -550,6 +550,9 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("unsafe condition", {"diagram": dibao_xml().replace(
         'village_decision == "approve"', "__import__('os').system('id') == 0").encode()}, "__import__"),
     ("invalid TOML", {"item_toml": b"code = \n"}, "item.toml"),
+    ("path without an end event", {"diagram": dibao_xml().replace(
+        '<bpmn:sequenceFlow id="Flow_confirm_to_end" sourceRef="publicity_confirm" targetRef="EndEvent_approved" />',
+        "").encode()}, "publicity_confirm（公示结果确认）：没有流出的连线，也不是结束事件"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -19,7 +20,8 @@ from engine.errors import BianminError, Conflict, Forbidden, NotFound, StepFaile
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer, User
 from engine.people.accounts import set_away
 from engine.procedures import forms
-from engine.procedures.deploy import current_version, deploy_folders
+from engine.procedures.bundle import read_folder
+from engine.procedures.deploy import current_version, deploy, deploy_folders, known_roles
 from engine.services import Services
 from engine.tasks import inbox
 from tests.conftest import make_services, user_id
@@ -43,6 +45,11 @@ def start(svc: Services, item: str = "MZ-DIBAO", village: str = DONGPO, agent: s
         schema = version.forms[version.guide["application_form"]]
     person = applicant(village) | ({"name": name} if name else {})
     return svc.cases.start_case(user_id(svc, agent), item, village, person, fill(schema)).case
+
+
+def known_roles_of(svc: Services) -> set[str]:
+    with svc.db.read() as session:
+        return known_roles(session)
 
 
 def open_tasks(svc: Services, case_id: int) -> list[Task]:
@@ -302,6 +309,23 @@ def test_a_loop_too_deep_for_the_library_fails_the_step_and_the_case_is_not_repo
     assert step.case.status == "running" and step.case.variables["rounds"] == 5
     with services.db.read() as session:
         assert session.scalars(select(Timer.name).where(Timer.case_id == rounds.id)).all() == ["初审公示7天"]
+
+
+def test_a_case_whose_path_stops_short_of_an_end_event_is_not_reported_done(services: Services,
+                                                                           tmp_path: Path) -> None:
+    # Deployed before deploying refused such diagrams: after the confirmation of the 公示 the path just stops.
+    checked = read_folder(dibao_with_scripts(tmp_path, "MZ-DIBAO-OPEN-END", {}), known_roles_of(services),
+                          services.settings.max_diagram_bytes)
+    checked.bpmn_xml, removed = re.subn(r'<bpmn:sequenceFlow id="Flow_confirm_to_end"[^>]*/>', "", checked.bpmn_xml)
+    assert removed == 1
+    with services.db.write() as session:
+        deploy(session, checked, "system")
+    case = start(services, "MZ-DIBAO-OPEN-END")
+    with pytest.raises(StepFailed, match="没有到达结束事件.*未保存"):
+        drive(services, case)
+    with services.db.read() as session:
+        assert session.get(Case, case.id).status == "running"
+    assert [t.element_id for t in open_tasks(services, case.id)] == ["publicity_confirm"]
 
 
 def test_values_set_by_scripts_are_case_data_recorded_in_the_history(services: Services, tmp_path: Path) -> None:
