@@ -29,6 +29,7 @@ class Settings:
     production: bool  # BIANMIN_ENV=production: the secret key must come from the environment
     procedures_dir: Path  # BIANMIN_PROCEDURES: the folders `load-demo` deploys
     node_modules: Path  # BIANMIN_NODE_MODULES: where `npm ci` put bpmn-js
+    attachments_dir: Path  # BIANMIN_ATTACHMENTS: files kept beside the database, backed up with it
     max_diagram_bytes: int = 2 * 1024 * 1024  # BIANMIN_MAX_DIAGRAM_KB
     max_upload_bytes: int = 12 * 1024 * 1024  # BIANMIN_MAX_UPLOAD_MB: any one request
     reference_ttl_seconds: int = 300  # BIANMIN_REFERENCE_TTL: how long roles and the calendar are cached
@@ -96,6 +97,7 @@ def load_settings() -> Settings:
         production=production,
         procedures_dir=Path(os.environ.get("BIANMIN_PROCEDURES", ROOT / "bpmn")),
         node_modules=Path(os.environ.get("BIANMIN_NODE_MODULES", ROOT / "node_modules")),
+        attachments_dir=Path(os.environ.get("BIANMIN_ATTACHMENTS", instance_dir / "attachments")),
         max_diagram_bytes=_int("BIANMIN_MAX_DIAGRAM_KB", Settings.max_diagram_bytes, 1024),
         max_upload_bytes=_int("BIANMIN_MAX_UPLOAD_MB", Settings.max_upload_bytes, 1024 * 1024),
         reference_ttl_seconds=_int("BIANMIN_REFERENCE_TTL", Settings.reference_ttl_seconds),

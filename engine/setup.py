@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from .config import ROOT
@@ -29,12 +32,36 @@ ROLES = [
 ]
 
 
-def migrate(db: Database) -> None:
+def _alembic() -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
+    return config
+
+
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Migrate the schema to `revision` inside the connection's transaction (committed with it)."""
+    config = _alembic()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def migrate(db: Database) -> None:
     with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        upgrade(connection)
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic()).get_current_head()
+    assert head is not None, "migrations/versions holds no migration"
+    return head
+
+
+def knows_revision(revision: str) -> bool:
+    """Whether `revision` is one of this code's migrations (a later release's is not)."""
+    try:
+        return ScriptDirectory.from_config(_alembic()).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def install_reference_data(session: Session) -> None:

@@ -11,7 +11,7 @@ from typing import NoReturn
 import click
 from sqlalchemy import select
 
-from engine import clock, demo, scheduler, setup
+from engine import backup, clock, demo, restore, scheduler, setup
 from engine.config import write_secret_key
 from engine.deadlines import calendar as holidays
 from engine.errors import BianminError
@@ -281,6 +281,46 @@ def calendar_load(notice: Path, replace: bool) -> None:
     click.echo(f"已录入 {'、'.join(str(year) for year in years)} 年节假日安排；"
                f"运行中的服务在 {svc.settings.reference_ttl_seconds // 60} 分钟内按新日历计算期限")
     click.echo(f"补定承诺办结日期的办件：{len(dated)} 件" + (f"（{'、'.join(dated)}）" if dated else ""))
+
+
+def _rows(summary: backup.Summary) -> str:
+    return "、".join(f"{name} {count}" for name, count in summary.rows.items() if count)
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Write the database and the attachments folder to FILE (.tar.gz), as of one moment, while the service runs."""
+    svc = services()
+    try:
+        summary = backup.backup(svc.db, file, svc.settings.attachments_dir)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(f"已备份到 {file}（{summary.database}，数据库结构 {summary.revision}）："
+               f"办件 {summary.cases} 件，附件 {summary.attachments} 个")
+    click.echo(f"各表行数：{_rows(summary)}")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data (it is all lost).")
+def restore_command(file: Path, force: bool) -> None:
+    """Restore a backup FILE into an empty database, then verify every case's history chain."""
+    svc = services()
+    try:
+        summary = restore.restore(svc.db, file, svc.settings.attachments_dir, force=force)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(f"已从 {file} 恢复（来自 {summary.database}，数据库结构 {summary.revision}"
+               + (f"，已升级到 {summary.upgraded_to}" if summary.upgraded_to else "")
+               + f"）：办件 {summary.cases} 件，附件 {summary.attachments} 个")
+    click.echo(f"各表行数：{_rows(summary)}")
+    if summary.broken:
+        click.echo(f"错误：{len(summary.broken)} 个办件的历史记录链校验不通过：", err=True)
+        for number, findings in summary.broken.items():
+            click.echo(f"  - {number}：{'；'.join(findings)}", err=True)
+        sys.exit(1)
+    click.echo(f"历史记录链校验：{summary.cases} 个办件全部完好")
 
 
 @main.command()
