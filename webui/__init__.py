@@ -35,11 +35,12 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["bianmin"] = svc
 
-    from . import api, auth, cases, inbox
+    from . import api, auth, cases, inbox, incidents
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(incidents.bp)
     app.register_blueprint(api.bp)
     i18n.install(app)
 
