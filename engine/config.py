@@ -40,6 +40,8 @@ class Settings:
     script_seconds: float = 2.0  # BIANMIN_SCRIPT_SECONDS: all diagram code one step runs, together
     script_memory_mb: int = 512  # BIANMIN_SCRIPT_MEMORY_MB: one script worker's address space
     script_workers: int = 2  # BIANMIN_SCRIPT_WORKERS: script workers per process that runs cases
+    incident_retry_seconds: int = 60  # BIANMIN_INCIDENT_RETRY_SECONDS: first wait before a failed case is retried
+    incident_max_attempts: int = 8  # BIANMIN_INCIDENT_MAX_ATTEMPTS: failures after which retrying stops
 
     def session_key(self) -> str:
         """The key that signs web sessions; there is no fallback, so a process without one refuses to start."""
@@ -111,4 +113,6 @@ def load_settings() -> Settings:
         script_seconds=float(os.environ.get("BIANMIN_SCRIPT_SECONDS") or Settings.script_seconds),
         script_memory_mb=_int("BIANMIN_SCRIPT_MEMORY_MB", Settings.script_memory_mb),
         script_workers=_int("BIANMIN_SCRIPT_WORKERS", Settings.script_workers),
+        incident_retry_seconds=_int("BIANMIN_INCIDENT_RETRY_SECONDS", Settings.incident_retry_seconds),
+        incident_max_attempts=_int("BIANMIN_INCIDENT_MAX_ATTEMPTS", Settings.incident_max_attempts),
     )

@@ -95,6 +95,18 @@ class Busy(BianminError):
         return {"Retry-After": str(self.retry_after_seconds)}
 
 
+class StepFailed(BianminError):
+    """A step the diagram could not carry through; the case stays as it was before the step."""
+
+    status = 422
+
+
+class UndeclaredFields(ValidationFailed):
+    """Data naming fields the form does not declare, or names reserved for the system: a malformed request."""
+
+    status = 400
+
+
 class DeployRefused(BianminError):
     status = 422
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: org tree, roles, users, procedure versions, cases, tasks, timers, events."""
+"""SQLAlchemy tables: org tree, roles, users, procedure versions, cases, tasks, timers, events, incidents."""
 
 from __future__ import annotations
 
@@ -240,6 +240,27 @@ class Timer(Base):
     fired_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_timer_due", "status", "due_at"),)
+
+
+class Incident(Base):
+    """异常办件: a case whose timed path failed at run time, retried with growing waits until given up or repaired.
+
+    Open while `resolved_at` is empty; a later success closes it, and the row stays as the record of what happened.
+    """
+
+    __tablename__ = "incident"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    step: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_try_at: Mapped[datetime | None]
+    given_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    case: Mapped[Case] = relationship()
 
 
 class CaseEvent(Base):

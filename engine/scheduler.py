@@ -14,7 +14,10 @@ log = logging.getLogger("bianmin.scheduler")
 
 
 def tick(cases: CaseService) -> int:
-    """Fire every due BPMN timer; safe to run in several processes at once (the case lock decides)."""
+    """Fire every due BPMN timer, case by case; safe to run in several processes at once (the case lock decides).
+
+    A case that fails becomes an incident (engine.cases.incidents) and is not met again until its retry is due.
+    """
     fired = cases.run_due_timers()
     if fired:
         log.info("fired %d timer(s)", fired)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .cases.incidents import RetryPolicy
 from .cases.service import CaseService
 from .config import Settings, load_settings
 from .db import Database
@@ -22,4 +23,5 @@ def open_services(database_url: str | None = None) -> Services:
     configure(Limits(settings.script_seconds, settings.script_memory_mb, settings.script_workers))
     db = Database(database_url or settings.database_url, lock_timeout=settings.lock_timeout_seconds,
                   statement_timeout=settings.statement_timeout_seconds)
-    return Services(settings=settings, db=db, cases=CaseService(db, settings.reference_ttl_seconds))
+    retry = RetryPolicy(settings.incident_retry_seconds, settings.incident_max_attempts)
+    return Services(settings=settings, db=db, cases=CaseService(db, settings.reference_ttl_seconds, retry))

@@ -21,6 +21,12 @@ class TimerStatus(StrEnum):
     FIRED = "fired"
 
 
+class IncidentKind(StrEnum):
+    """Which run-time path of a case failed."""
+
+    TIMER = "timer"
+
+
 class CaseResult(StrEnum):
     """What an end event's `caseResult` property says; a procedure may use codes of its own."""
 

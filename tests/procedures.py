@@ -123,3 +123,33 @@ AID_SCRIPTS = {
 }
 AID_APPLICATION = {"household_size": 3, "annual_income_per_capita": 420.5, "has_disabled_member": True,
                    "has_seriously_ill_member": False, "reason": "家中老人常年患病，无劳动能力"}
+
+
+def dibao_with_loop(parent: Path, code: str, passes: int) -> Path:
+    """低保 whose village review is followed by a script → gateway → script loop that runs `passes` times."""
+    folder = dibao_with_scripts(parent, code, {
+        "Flow_start": ("Script_init", "计数清零", "rounds = 0"),
+        "Flow_village_to_gw": ("Script_count", "逐户核对", "rounds = rounds + 1"),
+    })
+    diagram = folder / "process.bpmn"
+    root = etree.fromstring(diagram.read_bytes())
+    [process] = root.xpath("//bpmn:process", namespaces=NS)
+    bpmn = f"{{{NS['bpmn']}}}"
+    # The script's onward flow now goes to a gateway that sends it round again or on to the village decision.
+    [onward] = process.xpath("bpmn:sequenceFlow[@id='Flow_village_to_gw_after_script']", namespaces=NS)
+    onward.set("targetRef", "Gateway_loop")
+    [incoming] = process.xpath("bpmn:exclusiveGateway[@id='Gateway_village']/bpmn:incoming", namespaces=NS)
+    incoming.text = "Flow_loop_done"
+    gateway = etree.SubElement(process, bpmn + "exclusiveGateway", id="Gateway_loop", name="是否核对完毕")
+    etree.SubElement(gateway, bpmn + "incoming").text = onward.get("id")
+    for flow_id, target, condition in (("Flow_loop_again", "Script_count", f"rounds < {passes}"),
+                                       ("Flow_loop_done", "Gateway_village", f"rounds >= {passes}")):
+        etree.SubElement(gateway, bpmn + "outgoing").text = flow_id
+        flow = etree.SubElement(process, bpmn + "sequenceFlow", id=flow_id, sourceRef="Gateway_loop",
+                                targetRef=target)
+        etree.SubElement(flow, bpmn + "conditionExpression").text = condition
+    [script] = process.xpath("bpmn:scriptTask[@id='Script_count']", namespaces=NS)
+    script.insert(1, etree.Element(bpmn + "incoming"))
+    script[1].text = "Flow_loop_again"
+    diagram.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return folder

@@ -27,6 +27,7 @@ from engine.procedures.deploy import deploy_folders
 from engine.services import Services
 from tests.conftest import make_services
 from tests.procedures import AID_APPLICATION, AID_ITEM, AID_SCRIPTS, applicant, dibao_with_scripts, fill
+from tests.test_incidents import failed_case
 from webui import create_app
 
 DONGPO = "510123101201"
@@ -411,6 +412,38 @@ def test_wrong_form_data_for_a_task_is_refused(client: FlaskClient, services: Se
     assert counts(services) == before
 
 
+def test_a_step_stores_only_the_fields_its_form_declares(client: FlaskClient, services: Services) -> None:
+    case = start_dibao(client, services)
+    [task] = case["tasks"]
+    with services.db.read() as session:
+        state = session.get(Case, case["id"]).workflow_state
+    before = counts(services)
+    data = form_data(client, services, "dongpo_committee", task["id"])
+    # The village decides its own review, and tries to decide the town's and the county's too.
+    forged = data | {"county_decision": "approve", "town_decision": "approve", "case_number": "MZ-DIBAO-0",
+                     "__builtins__": {"open": 1}}
+    response = complete(client, services, "dongpo_committee", task["id"], forged)
+    assert response.status_code == 400, response.json
+    assert "未作任何保存" in response.json["error"]
+    for name in ("county_decision", "town_decision", "case_number", "__builtins__"):
+        assert f"“{name}”" in response.json["error"] and name in response.json["fields"]
+    assert "保留" in response.json["fields"]["case_number"][0] and "保留" in response.json["fields"]["__builtins__"][0]
+    assert "村委会初审" in response.json["fields"]["county_decision"][0]
+    assert counts(services) == before
+    with services.db.read() as session:
+        assert session.get(Case, case["id"]).workflow_state == state
+        assert session.get(Task, task["id"]).status == "open"
+    # The application form is held to the same rule.
+    schema = item(client, services, "MZ-DIBAO")["application_schema"]
+    started = client.post("/api/v1/cases", headers=auth(services, "dongpo_agent"), json={
+        "item_code": "MZ-DIBAO", "village_code": DONGPO, "applicant": applicant(DONGPO),
+        "data": fill(schema) | {"village_decision": "approve", "_secret": 1}})
+    assert started.status_code == 400 and "“village_decision”" in started.json["error"]
+    assert counts(services) == before
+    # The declared fields alone complete the step.
+    assert complete(client, services, "dongpo_committee", task["id"], data).status_code == 200
+
+
 # -- (4) completing twice -----------------------------------------------------------------------
 
 
@@ -426,6 +459,25 @@ def test_completing_a_completed_task_names_who_completed_it(client: FlaskClient,
     claim = client.post(f"/api/v1/tasks/{task['id']}/claim", headers=auth(services, "dongpo_committee"))
     assert claim.status_code == 409 and "办理完毕" in claim.json["error"]
     assert counts(services) == before
+
+
+# -- incidents ----------------------------------------------------------------------------------
+
+
+def test_administrators_see_incidents_and_nobody_else(sqlite_client: FlaskClient, sqlite_services: Services,
+                                                      tmp_path: Path) -> None:
+    case = failed_case(sqlite_services, tmp_path)
+    response = sqlite_client.get("/api/v1/incidents", headers=auth(sqlite_services, "admin"))
+    assert response.status_code == 200, response.json
+    [shown] = [row for row in response.json["incidents"] if row["case_id"] == case.id]
+    assert shown["case_number"] == case.case_number and shown["village_name"] == "东坡村"
+    assert shown["step"] == "定时器“初审公示7天”到期后的流程" and "objection_count" in shown["message"]
+    assert (shown["attempts"], shown["given_up"], shown["kind"]) == (1, False, "timer")
+    assert ISO_SHANGHAI.match(shown["next_try_at"]) and ISO_SHANGHAI.match(shown["opened_at"])
+    for username in ("dongpo_agent", "qingshui_civil", "county_civil", "supervisor"):
+        refused = sqlite_client.get("/api/v1/incidents", headers=auth(sqlite_services, username))
+        assert refused.status_code == 403 and refused.json["error"] == "只有系统管理员可以查看异常办件"
+    assert sqlite_client.get("/api/v1/incidents").status_code == 401
 
 
 # -- deployment ---------------------------------------------------------------------------------
@@ -498,6 +550,9 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("unsafe condition", {"diagram": dibao_xml().replace(
         'village_decision == "approve"', "__import__('os').system('id') == 0").encode()}, "__import__"),
     ("invalid TOML", {"item_toml": b"code = \n"}, "item.toml"),
+    ("path without an end event", {"diagram": dibao_xml().replace(
+        '<bpmn:sequenceFlow id="Flow_confirm_to_end" sourceRef="publicity_confirm" targetRef="EndEvent_approved" />',
+        "").encode()}, "publicity_confirm（公示结果确认）：没有流出的连线，也不是结束事件"),
 ]
 
 
@@ -531,6 +586,22 @@ def test_refusal_and_warnings_name_file_and_element(deploy_client: FlaskClient, 
     assert (warning["element_id"], warning["element_name"], warning["severity"]) == ("Flow_town_approve", "同意",
                                                                                       "warning")
     assert "town_decison" in warning["message"] and "town_decision" in warning["message"]
+
+
+def test_a_form_declaring_a_reserved_name_is_refused(deploy_client: FlaskClient, deploy_services: Services) -> None:
+    before = counts(deploy_services)
+    data = bundle(drop_form="town_review.schema.json")
+    schema = (DIBAO_DIR / "forms" / "town_review.schema.json").read_text(encoding="utf-8")
+    reserved = schema.replace('"properties": {', '"properties": {"case_number": {"type": "string"}, '
+                                                 '"len": {"type": "integer"}, "_hidden": {"type": "string"}, ', 1)
+    data["forms"].append((io.BytesIO(reserved.encode()), "town_review.schema.json"))
+    response = deploy(deploy_client, deploy_services, data)
+    assert response.status_code == 422, response.json
+    refused = [problem for problem in response.json["problems"] if "保留" in problem["message"]]
+    assert [problem["file"] for problem in refused] == ["上传的流程/forms/town_review.schema.json"] * 3
+    assert ["“_hidden”" in refused[0]["message"], "“case_number”" in refused[1]["message"],
+            "“len”" in refused[2]["message"]] == [True] * 3
+    assert counts(deploy_services) == before
 
 
 def test_invalid_form_schema_is_refused(deploy_client: FlaskClient, deploy_services: Services) -> None:

@@ -25,6 +25,7 @@ from engine.services import Services
 from tests.conftest import ARTIFACTS, user_id
 from tests.procedures import AID_APPLICATION, AID_SCRIPTS, applicant, dibao_with_scripts, fill
 from tests.test_engine import form, open_tasks
+from tests.test_incidents import BROKEN_ITEM, deploy_broken, in_publicity, town_review_post_without_level
 from tests.test_procedures import TOWN_INSTRUCTIONS, spiff_folder
 from webui import create_app
 
@@ -305,3 +306,36 @@ def test_changing_ones_password(page: Page, sqlite_services: Services) -> None:
     page.fill("input[name=password]", "browser-clerk-2026")
     page.click("button[type=submit]")
     expect(page.locator(".who strong")).to_be_visible()
+
+
+def test_administrators_see_the_incidents_page(page: Page, sqlite_services: Services, tmp_path: Path) -> None:
+    svc = sqlite_services
+    deploy_broken(svc, tmp_path)
+
+    # One case fails after its 公示 until retrying stops; two more fail a week later, one on the same script
+    # and one because the town's civil-affairs post was set up without a level.
+    given_up = in_publicity(svc, BROKEN_ITEM, name="欧阳秀兰").case_number
+    clock.travel(timedelta(days=8))
+    svc.cases.run_due_timers()
+    for attempts in range(1, svc.cases.retry.max_attempts):
+        clock.travel(svc.cases.retry.wait(attempts))
+        svc.cases.run_due_timers()
+    script = in_publicity(svc, BROKEN_ITEM, "510123101202", "hewan_agent", "司马建国").case_number
+    post = in_publicity(svc, "MZ-DIBAO", name="李桂芳").case_number
+    with town_review_post_without_level(svc):
+        clock.travel(timedelta(days=8))
+        svc.cases.run_due_timers()
+
+    log_in(page, "admin")
+    page.get_by_role("link", name="异常办件").click()
+    expect(page).to_have_url(re.compile(r"/incidents"))
+    table = page.locator("#incidents")
+    given_up_row = table.locator("tr", has_text=given_up)
+    expect(given_up_row).to_contain_text("已停止重试")
+    expect(given_up_row).to_contain_text("8 / 8")
+    expect(table.locator("tr", has_text=script)).to_contain_text("objection_count")
+    expect(table.locator("tr", has_text=post)).to_contain_text("没有所属层级")
+    shot(page, "17-incidents-admin", full_page=True)
+    log_out(page)
+    log_in(page, "dongpo_agent")
+    expect(page.get_by_role("link", name="异常办件")).to_have_count(0)

@@ -118,7 +118,8 @@ def test_unsafe_or_broken_condition_names_the_element(folder: Path, condition: s
 
 def test_unsafe_script_task(folder: Path) -> None:
     script = ('<bpmn:scriptTask id="Script_evil" name="x"><bpmn:script>import os\nos.system("true")'
-              '</bpmn:script></bpmn:scriptTask>')
+              '</bpmn:script></bpmn:scriptTask>'
+              '<bpmn:sequenceFlow id="Flow_evil_end" sourceRef="Script_evil" targetRef="EndEvent_rejected_village" />')
     edit(folder, "</bpmn:process>", script + "</bpmn:process>")
     problem = problem_at(refused(folder), "Script_evil")
     assert problem.element_name == "x" and "import" in problem.message
@@ -197,7 +198,9 @@ def test_condition_reading_a_variable_nothing_sets_is_a_warning(services: Servic
          "<bpmn:userTask id=\"town_review\"")
     edit(folder, "</bpmn:process>", '<bpmn:sequenceFlow id="Flow_tally_check" sourceRef="Gateway_village" '
          'targetRef="EndEvent_rejected_village"><bpmn:conditionExpression>level &gt; 3 and scroe &gt; 1'
-         "</bpmn:conditionExpression></bpmn:sequenceFlow></bpmn:process>")
+         "</bpmn:conditionExpression></bpmn:sequenceFlow>"
+         '<bpmn:sequenceFlow id="Flow_tally_end" sourceRef="Script_tally" targetRef="EndEvent_rejected_village" />'
+         "</bpmn:process>")
     edit(folder, 'code = "MZ-DIBAO"', 'code = "MZ-DIBAO-TYPO"', "item.toml")
     with services.db.write() as session:
         [done] = deploy_folders(session, [folder], services.settings.max_diagram_bytes)

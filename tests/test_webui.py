@@ -24,6 +24,7 @@ from engine.procedures.deploy import current_version, deploy_folders
 from engine.services import Services
 from tests.conftest import user_id
 from tests.procedures import AID_APPLICATION, AID_ITEM, AID_SCRIPTS, applicant, dibao_with_scripts, fill
+from tests.test_incidents import failed_case
 from webui import create_app
 
 DONGPO = "510123101201"
@@ -563,6 +564,23 @@ def test_b_post_works_the_away_holders_tasks(client: FlaskClient, other_client: 
 
 
 # -- bpmn-js assets ---------------------------------------------------------------------------------
+
+
+def test_administrators_have_an_incidents_page_and_nobody_else(client: FlaskClient, other_client: FlaskClient,
+                                                               sqlite_services: Services, tmp_path: Path) -> None:
+    case = failed_case(sqlite_services, tmp_path)
+    login(client, "admin")
+    page = client.get("/incidents")
+    assert page.status_code == 200
+    html = lxml.html.fromstring(page.get_data(as_text=True))
+    assert html.xpath("//a[@id='nav-incidents']")[0].text_content() == "异常办件"
+    [row] = [tr for tr in html.xpath("//table[@id='incidents']/tbody/tr") if case.case_number in tr.text_content()]
+    shown = row.text_content()
+    assert "定时器“初审公示7天”到期后的流程" in shown and "objection_count" in shown and "1 / 8" in shown
+    login(other_client, "dongpo_agent")
+    refused = other_client.get("/incidents")
+    assert refused.status_code == 403 and "只有系统管理员可以查看异常办件" in text(refused)
+    assert "nav-incidents" not in other_client.get("/inbox").get_data(as_text=True)
 
 
 def test_bpmn_js_is_served_from_node_modules(client: FlaskClient) -> None:

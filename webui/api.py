@@ -1,8 +1,10 @@
-"""JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history and deployment.
+"""JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history, deployment
+and incidents.
 
 Every route but /openapi.json needs `Authorization: Bearer <token>`. Errors are JSON
-`{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status; a 422 from validation
-adds `"fields": {"<field>": [...]}`, a refused deployment `"problems"`, each placed in its file and diagram element.
+`{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status; a 422 from validation (and a 400
+for fields a form does not declare) adds `"fields": {"<field>": [...]}`, a refused deployment `"problems"`, each
+placed in its file and diagram element.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import clock, userinput
 from engine.audit import chain, history
-from engine.cases import queries
+from engine.cases import incidents, queries
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
 from engine.models import CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
@@ -416,3 +418,21 @@ def _folder_path(upload: FileStorage) -> str:
     """The path in the folder an upload of `files` names (Windows ones use backslashes); empty when it names none."""
     path = posixpath.normpath((upload.filename or "").replace("\\", "/").strip()).lstrip("/")
     return "" if path == "." else path
+
+
+# -- incidents ----------------------------------------------------------------------------------
+
+
+@bp.get("/incidents")
+def list_incidents() -> Any:
+    if not access.may_see_incidents(_user()):
+        raise Forbidden("只有系统管理员可以查看异常办件")
+    limit = _limit()
+    with services().db.read() as session:
+        rows = incidents.open_incidents(session, limit)
+    return {"incidents": [{
+        "id": row.id, "case_id": row.case_id, "case_number": row.case_number, "item_name": row.item_name,
+        "village_name": row.village_name, "applicant_name": row.applicant_name, "kind": row.kind, "step": row.step,
+        "message": row.message, "attempts": row.attempts, "next_try_at": _iso(row.next_try_at),
+        "given_up": row.given_up, "opened_at": _iso(row.opened_at), "last_failed_at": _iso(row.last_failed_at),
+    } for row in rows]}

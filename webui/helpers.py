@@ -153,5 +153,5 @@ def install(state: BlueprintSetupState) -> None:
     app.register_error_handler(500, _server_error)
     app.after_request(_security_headers)
     app.jinja_env.globals.update(csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, mask_id=mask_id_number,
-                                 may_accept=access.may_accept)
+                                 may_accept=access.may_accept, may_see_incidents=access.may_see_incidents)
     app.jinja_env.filters.update(localtime=local_time, localdate=local_date)

@@ -18,6 +18,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav_inbox": ("待办", "Inbox"),
     "nav_cases": ("办件查询", "Cases"),
     "nav_new_case": ("受理新申请", "New application"),
+    "nav_incidents": ("异常办件", "Incidents"),
     "logout": ("退出", "Log out"),
     "post_rank": ("{rank}岗", "post {rank}"),
     "present": ("在岗", "present"),
@@ -190,6 +191,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_cases": ("没有符合条件的办件", "No cases found"),
     "col_status": ("状态", "Status"),
     "col_accepted": ("受理时间", "Accepted"),
+    # incidents
+    "incidents_title": ("异常办件", "Incidents"),
+    "incidents_intro": ("定时器（如公示期）到期后流程出错的办件。每个办件单独处理，不影响其他办件；系统自动重试，"
+                        "间隔从 {first} 秒起逐次加倍，失败 {cap} 次后停止重试，等待管理员处理。办件之后成功推进的，"
+                        "异常自动关闭。",
+                        "Cases whose step failed after a timer (such as a public-notice period) ran out. Each case is "
+                        "handled on its own and holds up no other; the system retries, first after {first} seconds "
+                        "and twice as long each time, and stops after {cap} failures for an administrator to "
+                        "repair. A case that later moves on closes its incident."),
+    "no_incidents": ("没有异常办件：所有到期的定时器都已正常推进", "No incidents: every due timer moved its case on"),
+    "col_failed_step": ("出错环节", "Failed step"),
+    "col_reason": ("原因", "Reason"),
+    "col_attempts": ("失败次数", "Failures"),
+    "col_next_try": ("下次重试", "Next try"),
+    "col_opened": ("首次出错", "First failed"),
+    "col_last_failed": ("最近出错", "Last failed"),
+    "given_up": ("已停止重试", "Retrying stopped"),
     # errors
     "error_title": ("出错了", "Something went wrong"),
     "not_found": ("页面不存在", "Page not found"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine.vocabulary import CaseStatus, EventKind, TaskStatus
+from engine.vocabulary import CaseStatus, EventKind, IncidentKind, TaskStatus
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -37,6 +37,8 @@ BAD_REQUEST = _error("请求体不是 JSON 对象，或参数格式不正确")
 NOT_FOUND = _error("对象不存在，或不在调用者的辖区内")
 FORBIDDEN = _error("无权执行该操作（不是该岗位人员、不在辖区内、已标记不在岗等）")
 CONFLICT = _error("状态冲突：例如任务已由他人认领，或已由某人于某时办理完毕")
+UNDECLARED_FIELDS = _error("请求体不是 JSON 对象，或提交了表单未定义的字段、系统保留的名称（以下划线开头、"
+                           "脚本可用的函数名、case_number 等）：fields 逐个列出，未作任何保存")
 UNPROCESSABLE = _error("数据校验未通过：消息说明问题，details 逐条列出")
 
 SCHEMAS: dict[str, Any] = {
@@ -47,8 +49,9 @@ SCHEMAS: dict[str, Any] = {
             "error": {"type": "string", "description": "可直接展示给用户的中文说明"},
             "details": {"type": "array", "items": STRING, "description": "逐条列出的具体问题"},
             "fields": {"type": "object", "additionalProperties": {"type": "array", "items": STRING},
-                       "description": "仅数据校验未通过（422）时出现：按字段名（申请人信息为 name、id_number、phone，"
-                                      "表单为其属性名）归类的问题；针对整张表单的问题只在 details 中"},
+                       "description": "仅数据校验未通过（422）或提交了表单未定义的字段（400）时出现：按字段名"
+                                      "（申请人信息为 name、id_number、phone，表单为其属性名）归类的问题；"
+                                      "针对整张表单的问题只在 details 中"},
             "problems": {"type": "array", "items": _ref("Problem"),
                          "description": "仅部署流程被拒绝时：每个问题所在的文件和流程图元素，可据此在流程图上标出"},
         },
@@ -260,6 +263,22 @@ SCHEMAS: dict[str, Any] = {
                                      "文件名须与流程图中引用的一致"},
         },
     },
+    "Incident": {
+        "type": "object",
+        "required": ["id", "case_id", "case_number", "kind", "step", "message", "attempts", "given_up", "opened_at",
+                     "last_failed_at"],
+        "properties": {
+            "id": {"type": "integer"}, "case_id": {"type": "integer"}, "case_number": STRING,
+            "item_name": STRING, "village_name": STRING, "applicant_name": STRING,
+            "kind": {"enum": list(IncidentKind), "description": "timer：定时器（如公示期）到期后的流程"},
+            "step": {"type": "string", "description": "出错的环节，如 定时器“初审公示7天”到期后的流程"},
+            "message": {"type": "string", "description": "最近一次出错的原因（中文）"},
+            "attempts": {"type": "integer", "minimum": 1, "description": "已失败的次数"},
+            "next_try_at": {**NULLABLE_DATE_TIME, "description": "下次自动重试的时间；已停止重试时为 null"},
+            "given_up": {"type": "boolean", "description": "失败次数已达上限，不再自动重试，需管理员处理"},
+            "opened_at": DATE_TIME, "last_failed_at": DATE_TIME,
+        },
+    },
     "DeployResult": {
         "type": "object",
         "properties": {"item_code": STRING, "version": {"type": "integer"},
@@ -303,7 +322,7 @@ PATHS: dict[str, Any] = {
         "responses": {
             "201": {**_json(_ref("Case"), "已受理；Location 头指向新办件"),
                     "headers": {"Location": {"schema": STRING}}},
-            "400": BAD_REQUEST, "401": UNAUTHORIZED,
+            "400": UNDECLARED_FIELDS, "401": UNAUTHORIZED,
             "403": _error("调用者不是代办员或窗口人员，或该村（社区）不在其辖区内"),
             "404": _error("事项编码或村行政区划代码不存在"),
             "422": _error("申请人信息（姓名、身份证号码、电话）或申请表数据有误"),
@@ -351,7 +370,8 @@ PATHS: dict[str, Any] = {
         "summary": "提交环节表单，办理任务", "operationId": "completeTask", "tags": ["tasks"],
         "parameters": [TASK_ID],
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CompleteTask")}}},
-        "responses": {"200": _json(_ref("Case"), "办理后的办件（含新的待办任务）"), "400": BAD_REQUEST,
+        "responses": {"200": _json(_ref("Case"), "办理后的办件（含新的待办任务）"),
+                      "400": UNDECLARED_FIELDS,
                       "401": UNAUTHORIZED, "403": FORBIDDEN, "404": NOT_FOUND,
                       "409": _error("任务已由他人认领，或已由某人于某时办理完毕"),
                       "422": _error("表单数据不符合该环节的 JSON Schema")},
@@ -371,6 +391,17 @@ PATHS: dict[str, Any] = {
                           "流程图超过上限、缺少办事指南或其字段、泳道不是已知角色、缺少表单文件、表单 Schema 无效、"
                           "脚本或条件不安全、定时器不是有效的 ISO 8601、图形指向不存在的元素等"),
         },
+    }},
+    "/incidents": {"get": {
+        "summary": "异常办件（仅系统管理员）：定时器到期后流程出错的办件，已停止重试的在前",
+        "operationId": "listIncidents", "tags": ["incidents"],
+        "description": "每个办件单独处理：出错的办件记为异常，按 BIANMIN_INCIDENT_RETRY_SECONDS 起翻倍的间隔自动重试，"
+                       "失败 BIANMIN_INCIDENT_MAX_ATTEMPTS 次后停止；之后成功推进即自动关闭，不再列出。",
+        "parameters": [{"name": "limit", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}}],
+        "responses": {"200": _json({"type": "object", "properties": {
+            "incidents": {"type": "array", "items": _ref("Incident")}}}, "未关闭的异常办件"),
+            "400": BAD_REQUEST, "401": UNAUTHORIZED, "403": _error("调用者不是系统管理员")},
     }},
 }
 
@@ -406,6 +437,7 @@ DOCUMENT: dict[str, Any] = {
         {"name": "cases", "description": "办件"},
         {"name": "tasks", "description": "待办任务"},
         {"name": "procedures", "description": "流程部署"},
+        {"name": "incidents", "description": "异常办件"},
         {"name": "meta", "description": "API 文档"},
     ],
     "paths": PATHS,

@@ -13,6 +13,7 @@ from ..db import Database
 from ..deadlines import calendar
 from ..models import Case, Role
 from ..procedures.spiff import LoadedVersion, StateCache, VersionCache, load_state
+from .incidents import RetryPolicy
 
 
 class ReferenceData:
@@ -49,8 +50,10 @@ class ReferenceData:
 class Runtime:
     """Handed to every case operation; one per process."""
 
-    def __init__(self, db: Database, reference_ttl_seconds: int = Settings.reference_ttl_seconds) -> None:
+    def __init__(self, db: Database, reference_ttl_seconds: int = Settings.reference_ttl_seconds,
+                 retry: RetryPolicy | None = None) -> None:
         self.db = db
+        self.retry = retry or RetryPolicy()
         self.versions = VersionCache()
         self.states = StateCache()
         self.reference = ReferenceData(reference_ttl_seconds)

@@ -79,10 +79,7 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
             raise Forbidden("只能为本村（社区）的群众受理申请" if actor.org_level == "village"
                             else "该村（社区）不在您的辖区内")
         application_form = version.guide.get("application_form")
-        if application_form:
-            forms.validate(version.forms[application_form], data, "申请表")
-        elif not isinstance(data, dict):
-            raise ValidationFailed("申请数据格式不正确")
+        forms.validate(version.forms[application_form] if application_form else forms.NO_FIELDS, data, "申请表")
         now = clock.now()
         values = {
             "case_number": _next_case_number(session, item_code, now), "item_code": item_code,

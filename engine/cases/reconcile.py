@@ -9,7 +9,6 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import insert
@@ -20,12 +19,12 @@ from .. import scriptpool
 from ..audit import chain
 from ..audit.chain import Acting
 from ..db import queue_update, queue_write
-from ..errors import BianminError
+from ..errors import BianminError, StepFailed
 from ..models import Case, Task, Timer
 from ..people.jurisdiction import org_for_role
 from ..procedures import variables
 from ..procedures.forms import FORM_PROPERTY, UI_FORM_PROPERTY
-from ..procedures.spiff import MAX_TASK_DEPTH, dump_state, utc_from_iso
+from ..procedures.spiff import MAX_TASK_DEPTH, deepest_task, dump_state, end_reached, utc_from_iso, waiting_tasks
 from ..vocabulary import CaseResult, CaseStatus, EventKind, TaskStatus, TimerStatus
 from .context import Runtime
 
@@ -101,10 +100,9 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
             workflow.do_engine_steps()
         except WorkflowException as exc:
             raise BianminError(f"流程执行出错：{exc}") from exc
+    _refuse_too_deep(workflow)
     after = mirrored(workflow)
     ready = after.ready
-    if any(t.depth > MAX_TASK_DEPTH for t in ready.values()):
-        raise BianminError("该办件退回或循环次数过多，流程已停止推进，请联系系统管理员处理")
     fired = sorted(before.timers.keys() - after.timers.keys())
     for timer_id in fired:
         queue_update(session, TIMERS, timer_id, status=TimerStatus.FIRED, fired_at=now)
@@ -128,14 +126,35 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
         if task.id not in before.ready:
             _create_task(session, case, task, actor, now)
     if workflow.is_completed() and case.status == CaseStatus.RUNNING:
-        end = next(iter(workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)), None)
-        properties = end.task_spec.extensions.get("properties", {}) if end else {}
+        end = _end_of_finished(workflow)
+        properties = end.task_spec.extensions.get("properties", {})
         result = properties.get("caseResult", CaseResult.COMPLETED)
         changes.update(status=CaseStatus.COMPLETED, completed_at=now, result=result)
         chain.append(session, case, EventKind.CASE_COMPLETED, actor, now,
-                     step=end.task_spec.bpmn_name if end else None, after={"result": result})
+                     step=end.task_spec.bpmn_name, after={"result": result})
     write_case(session, case, **changes, workflow_state=dump_state(workflow), revision=case.revision + 1)
     return Step(case, open_tasks, len(fired))
+
+
+def _refuse_too_deep(workflow: BpmnWorkflow) -> None:
+    deepest, depth = deepest_task(workflow)
+    if depth > MAX_TASK_DEPTH:
+        spec = deepest.task_spec
+        raise StepFailed(
+            f"流程在“{spec.bpmn_name or spec.bpmn_id or spec.name}”处已流转 {depth} 层，超过上限 {MAX_TASK_DEPTH} 层："
+            "流程图中的循环（退回或“脚本 → 网关 → 脚本”）执行次数过多。本次办理未保存，办件保持原状；"
+            "请联系系统管理员检查该循环的退出条件")
+
+
+def _end_of_finished(workflow: BpmnWorkflow) -> Any:
+    """The end event that completed the case; the library's `is_completed()` alone is not trusted for it."""
+    end, left = end_reached(workflow), waiting_tasks(workflow)
+    if end is None or left:
+        names = "、".join(dict.fromkeys(f"“{t.task_spec.bpmn_name or t.task_spec.bpmn_id or t.task_spec.name}”"
+                                        for t in left))
+        raise StepFailed("流程没有到达结束事件" + (f"，仍有环节未完成：{names}" if names else "") +
+                         "。本次办理未保存，办件保持原状；请联系系统管理员检查流程图（每条路径都应以结束事件收尾）")
+    return end
 
 
 def _open_task(rt: Runtime, session: Session, case: Case, spiff_task: Any) -> OpenTask:

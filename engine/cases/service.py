@@ -31,7 +31,7 @@ class CaseService(Runtime):
         return timers.fire_timers(self, case_id)
 
     def run_due_timers(self) -> int:
-        return sum(timers.fire_timers(self, case_id) for case_id in timers.due_timer_cases(self))
+        return timers.run_due_timers(self, self.retry)
 
     def fill_promised_dates(self) -> list[str]:
         return promised.fill_promised_dates(self)

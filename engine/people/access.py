@@ -1,4 +1,5 @@
-"""The one rule for each question of access: may this actor see a case, see a task, claim it, complete it, accept.
+"""The one rule for each question of access: may this actor see a case, see a task, claim it, complete it, accept,
+see the incidents.
 
 The engine enforces these, and the web UI and the API ask them what to show; nobody re-derives them.
 """
@@ -114,3 +115,11 @@ ACCEPTING_ROLES = ("village_agent", "town_window")
 def may_accept(user: Staff) -> bool:
     return user.role_code in ACCEPTING_ROLES
 
+
+
+ADMIN_ROLE = "admin"
+
+
+def may_see_incidents(user: Staff) -> bool:
+    """异常办件 are the system's own failures across the county: for administrators, who repair them."""
+    return user.role_code == ADMIN_ROLE

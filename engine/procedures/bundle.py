@@ -18,6 +18,7 @@ from ..errors import DeployRefused, Problem, Severity
 from ..userinput import BadInput
 from . import checks
 from .diagram import NS
+from .forms import declared_fields, is_reserved
 from .spiff import parse_xml
 
 CASE_TYPES = ("immediate", "promised", "joint", "escalated")
@@ -253,5 +254,8 @@ def _read_forms(label: str, files: Mapping[str, bytes], form_paths: dict[str, st
                 where = "/".join(str(part) for part in exc.path) or "(根)"
                 problems.append(Problem(file, f"表单 JSON Schema 无效（{where}）：{exc.message}"))
                 continue
+            problems += [Problem(file, f"字段名“{name}”是系统保留的名称（以下划线开头的名称、脚本可用的函数名和"
+                                       f"办件自带的数据名），表单不能使用：请改用其他字段名")
+                         for name in sorted(declared_fields(schema)) if is_reserved(name)]
         forms[name] = schema
     return forms

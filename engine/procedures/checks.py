@@ -1,5 +1,5 @@
 """Checks of one BPMN diagram before it is stored: parsing, user tasks' posts and forms, sandboxed code, timers,
-the drawing, and variables read that nothing sets."""
+the drawing, paths that stop short of an end event, and variables read that nothing sets."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ def check_diagram(file: str, root: etree._Element, process_id: str, forms: dict[
     """Every problem of the diagram in `file`: errors refuse it, warnings are shown with a deployment."""
     problems, accepted = _check_code(file, list(_code(root)))
     problems += _check_drawing(file, root)
+    problems += _check_dead_ends(file, root)
     user_tasks = _user_tasks(file, root, process_id, problems)
     for task_spec in user_tasks:
         problems += _check_user_task(file, task_spec, forms, form_names, role_codes)
@@ -146,6 +147,26 @@ def _check_drawing(file: str, root: etree._Element) -> list[Problem]:
     shapes = root.xpath("//bpmndi:BPMNPlane | //bpmndi:BPMNShape | //bpmndi:BPMNEdge", namespaces=NS)
     return [_at(file, shape, f"图形指向的元素“{shape.get('bpmnElement')}”不存在：请删除该图形，或补回该元素")
             for shape in shapes if shape.get("bpmnElement") and shape.get("bpmnElement") not in ids]
+
+
+# Every flow node but an end event needs a way on: a case is completed only when it reaches an end event.
+FLOW_NODES = " | ".join(f"bpmn:{name}" for name in (
+    "task", "userTask", "scriptTask", "serviceTask", "manualTask", "sendTask", "receiveTask", "businessRuleTask",
+    "callActivity", "subProcess", "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+    "complexGateway", "startEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent"))
+
+
+def _check_dead_ends(file: str, root: etree._Element) -> list[Problem]:
+    problems = []
+    for container in root.xpath("//bpmn:process | //bpmn:subProcess", namespaces=NS):
+        sources = {flow.get("sourceRef") for flow in container.xpath("bpmn:sequenceFlow", namespaces=NS)}
+        for node in container.xpath(FLOW_NODES, namespaces=NS):
+            # A compensation handler is reached by association, never by a flow of its own.
+            if node.get("id") in sources or node.xpath("bpmn:compensateEventDefinition", namespaces=NS):
+                continue
+            problems.append(_at(file, node, "没有流出的连线，也不是结束事件：办件走到这里将无法办结。"
+                                            "请连线到后续环节，或在其后加一个结束事件"))
+    return problems
 
 
 def _user_tasks(file: str, root: etree._Element, process_id: str, problems: list[Problem]) -> list[Any]:

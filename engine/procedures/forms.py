@@ -1,4 +1,5 @@
-"""A task's form: which diagram property names it, the comment box of a step drawn without one, and validation."""
+"""A task's form: which diagram property names it, the comment box of a step drawn without one, the fields it
+declares and validation (only declared, unreserved fields are ever stored)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 
-from ..errors import ValidationFailed
+from ..errors import UndeclaredFields, ValidationFailed
+from ..sandbox import PROVIDED_NAMES
+from .spiff import CASE_DATA_NAMES
 
 # spiff-arena's user task properties naming the JSON Schema and UI schema files of the task's form.
 FORM_PROPERTY = "formJsonSchemaFilename"
@@ -21,6 +24,13 @@ COMMENT_FORM: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+# What an application of a procedure without an application form may carry: nothing.
+NO_FIELDS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+# Subschemas that describe the same object as the form itself, so the properties they list are its fields too.
+_SAME_OBJECT = ("allOf", "anyOf", "oneOf", "if", "then", "else")
+# How many refused names a message lists, and how much of each: the names come from the request.
+_LISTED_NAMES, _NAME_CHARS = 10, 40
+
 TYPE_NAMES = {
     "string": "文字", "integer": "整数", "number": "数字", "boolean": "是/否",
     "object": "对象", "array": "列表", "null": "空值",
@@ -32,14 +42,38 @@ def task_form(forms: dict[str, Any], form_file: str | None) -> dict[str, Any]:
     return forms[form_file] if form_file else COMMENT_FORM
 
 
+def is_reserved(name: str) -> bool:
+    """A name no form may declare or submit: private to Python, given to scripts by the sandbox, or the case's own."""
+    return name.startswith("_") or name in PROVIDED_NAMES or name in CASE_DATA_NAMES
+
+
+def declared_fields(schema: Any) -> set[str]:
+    """The top-level fields a form declares, also those its conditions and dependencies add (rjsf draws them)."""
+    if not isinstance(schema, dict):
+        return set()
+    properties = schema.get("properties")
+    found = {str(name) for name in properties} if isinstance(properties, dict) else set()
+    for key in _SAME_OBJECT:
+        parts = schema.get(key)
+        for part in parts if isinstance(parts, list) else [parts]:
+            found |= declared_fields(part)
+    dependencies = schema.get("dependencies")
+    if isinstance(dependencies, dict):
+        found |= set().union(*(declared_fields(part) for part in dependencies.values()))
+    return found
+
+
 def validate(schema: dict[str, Any], data: Any, form_title: str | None = None) -> dict[str, Any]:
     """Return `data` if valid; otherwise raise ValidationFailed listing every problem.
 
-    `fields` keys each problem by the top-level property it concerns (for a missing one, its name);
-    problems of the form as a whole are in `details` only.
+    Fields the form does not declare and reserved names are refused first (UndeclaredFields, 400), so only
+    declared data is ever stored. `fields` keys each problem by the top-level property it concerns (for a
+    missing one, its name); problems of the form as a whole are in `details` only.
     """
     if not isinstance(data, dict):
         raise ValidationFailed("提交的表单数据格式不正确，应为键值对象")
+    title = form_title or schema.get("title") or "表单"
+    _refuse_undeclared(schema, data, title)
     validator = validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -51,9 +85,31 @@ def validate(schema: dict[str, Any], data: Any, form_title: str | None = None) -
             details.append(message)
             if path and isinstance(path[0], str):
                 fields.setdefault(path[0], []).append(message)
-        title = form_title or schema.get("title") or "表单"
         raise ValidationFailed(f"“{title}”填写有误：" + "；".join(details), details=details, fields=fields)
     return data
+
+
+def _refuse_undeclared(schema: dict[str, Any], data: dict[str, Any], title: str) -> None:
+    declared = declared_fields(schema)
+    reserved = [name for name in data if is_reserved(name)]
+    undeclared = [name for name in data if name not in declared and not is_reserved(name)]
+    if not reserved and not undeclared:
+        return
+    details: list[str] = []
+    fields: dict[str, list[str]] = {}
+    for names, message in ((reserved, "是系统保留的名称，不能由表单提交"),
+                           (undeclared, f"不是“{title}”中的字段，不能提交")):
+        if names:
+            listed = "、".join(f"“{_shown(name)}”" for name in names[:_LISTED_NAMES])
+            more = f"等 {len(names)} 个字段" if len(names) > _LISTED_NAMES else ""
+            details.append(f"{listed}{more}{message}")
+            fields.update({_shown(name): [message] for name in names[:_LISTED_NAMES]})
+    raise UndeclaredFields(f"提交的数据含有表单未定义的字段，未作任何保存：{'；'.join(details)}。"
+                           "请只提交表单中的字段", details=details, fields=fields)
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= _NAME_CHARS else name[:_NAME_CHARS] + "…"
 
 
 def _path(error: ValidationError) -> list[Any]:

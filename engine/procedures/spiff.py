@@ -17,8 +17,11 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task as SpiffTask
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -26,7 +29,8 @@ from ..errors import DeployRefused, NotFound, Problem
 from ..models import ProcedureVersion
 from .variables import RecordingScriptEngine
 
-# The task iterator stops at depth 1,000 without an error; refuse to go on well before that.
+# The task iterator stops at depth 1,000 without an error, and a workflow whose unfinished tasks lie
+# deeper looks completed; refuse to go on well before that.
 MAX_TASK_DEPTH = 900
 
 
@@ -188,6 +192,36 @@ def load_state(state: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnW
     workflow = _serializer.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = _script_engine
     return workflow
+
+
+def deepest_task(workflow: BpmnWorkflow) -> tuple[SpiffTask, int]:
+    """The deepest task of the tree and its depth, counted as the library's iterator counts (subprocesses within).
+
+    Walked here over the children lists, since the library's own walk stops at the depth this guards.
+    """
+    deepest, most = workflow.task_tree, 0
+    stack: list[tuple[SpiffTask, int]] = [(workflow.task_tree, 0)]
+    while stack:
+        task, depth = stack.pop()
+        if depth > most:
+            deepest, most = task, depth
+        stack.extend((child, depth + 1) for child in task.children)
+        subprocess = workflow.subprocesses.get(task.id)
+        if subprocess is not None:
+            stack.append((subprocess.task_tree, depth + 1))
+    return deepest, most
+
+
+def end_reached(workflow: BpmnWorkflow) -> SpiffTask | None:
+    """The completed end event of the case's own process (not of a subprocess), if one was reached."""
+    return next((task for task in workflow.tasks.values()
+                 if task.state == TaskState.COMPLETED and isinstance(task.task_spec, EndEvent)), None)
+
+
+def waiting_tasks(workflow: BpmnWorkflow) -> list[SpiffTask]:
+    """Every task not finished, found in the flat task maps rather than by the library's depth-limited walk."""
+    return [task for tasks in [workflow.tasks, *(sub.tasks for sub in workflow.subprocesses.values())]
+            for task in tasks.values() if task.state & TaskState.NOT_FINISHED_MASK]
 
 
 def utc_from_iso(value: str) -> datetime:
