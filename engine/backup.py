@@ -24,7 +24,7 @@ from sqlalchemy.schema import sort_tables_and_constraints
 from sqlalchemy.types import JSON, Date, DateTime, LargeBinary, Numeric, TypeEngine
 
 from . import clock, setup
-from .db import Database
+from .db import Database, without_timeouts
 from .errors import BianminError
 from .models import Case
 
@@ -126,6 +126,7 @@ def _snapshot(db: Database) -> Iterator[Connection]:
     else:
         options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         with db.engine.connect().execution_options(**options) as connection, connection.begin():
+            without_timeouts(connection)
             yield connection
 
 

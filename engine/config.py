@@ -35,6 +35,8 @@ class Settings:
     reference_ttl_seconds: int = 300  # BIANMIN_REFERENCE_TTL: how long roles and the calendar are cached
     scheduler_interval_seconds: int = 30  # BIANMIN_SCHEDULER_INTERVAL
     proxy_fix: bool = False  # BIANMIN_PROXY_FIX=1: trust one proxy's X-Forwarded-For/-Proto/-Host
+    lock_timeout_seconds: int = 10  # BIANMIN_LOCK_TIMEOUT: longest wait for a lock, then 503 (0: no limit)
+    statement_timeout_seconds: int = 30  # BIANMIN_STATEMENT_TIMEOUT: PostgreSQL only (0: no limit)
     script_seconds: float = 2.0  # BIANMIN_SCRIPT_SECONDS: all diagram code one step runs, together
     script_memory_mb: int = 512  # BIANMIN_SCRIPT_MEMORY_MB: one script worker's address space
     script_workers: int = 2  # BIANMIN_SCRIPT_WORKERS: script workers per process that runs cases
@@ -106,6 +108,8 @@ def load_settings() -> Settings:
         reference_ttl_seconds=_int("BIANMIN_REFERENCE_TTL", Settings.reference_ttl_seconds),
         scheduler_interval_seconds=_int("BIANMIN_SCHEDULER_INTERVAL", Settings.scheduler_interval_seconds),
         proxy_fix=os.environ.get("BIANMIN_PROXY_FIX", "") == "1",
+        lock_timeout_seconds=_int("BIANMIN_LOCK_TIMEOUT", Settings.lock_timeout_seconds),
+        statement_timeout_seconds=_int("BIANMIN_STATEMENT_TIMEOUT", Settings.statement_timeout_seconds),
         script_seconds=float(os.environ.get("BIANMIN_SCRIPT_SECONDS") or Settings.script_seconds),
         script_memory_mb=_int("BIANMIN_SCRIPT_MEMORY_MB", Settings.script_memory_mb),
         script_workers=_int("BIANMIN_SCRIPT_WORKERS", Settings.script_workers),

@@ -12,7 +12,17 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from .errors import Busy
+
 _QUEUED, _QUEUED_LAST, _ROWS = "bianmin_queued_writes", "bianmin_queued_last", "bianmin_queued_rows"
+# Ids are PostgreSQL `integer` columns: a larger number names no row, and must not reach the database.
+MAX_ROW_ID = 2**31 - 1
+# PostgreSQL's lock_not_available (lock_timeout) and query_canceled (statement_timeout).
+_BUSY_STATES = {"55P03", "57014"}
+# SQLite's answers when busy_timeout ran out while another connection held the lock.
+_BUSY_MESSAGES = ("database is locked", "database table is locked")
+# With the lock timeout off (0) an SQLite writer still gives up some time; a day is as good as never.
+_SQLITE_NO_TIMEOUT = 86400
 
 
 class Database:
@@ -24,18 +34,21 @@ class Database:
     A write session's connection stays checked out until its transaction has ended.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, lock_timeout: int = 10, statement_timeout: int = 30) -> None:
+        """`lock_timeout` and `statement_timeout` in seconds, 0 for none; SQLite has only the first."""
         self.url = url
         kwargs: dict = {"echo": echo, "future": True}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            busy = lock_timeout or _SQLITE_NO_TIMEOUT
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy}
             if url in ("sqlite://", "sqlite:///:memory:"):
                 kwargs["poolclass"] = StaticPool
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
+            kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800, connect_args={
+                "options": f"-c lock_timeout={lock_timeout * 1000} -c statement_timeout={statement_timeout * 1000}"})
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy * 1000)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(begin_immediate=True)
         # Writers flush once, at commit: the runtime never reads back what it has just written.
@@ -47,7 +60,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._reader() as session:
+        """A session for reading; waiting too long for the database raises Busy."""
+        with _busy_refused(), self._reader() as session:
             yield session
 
     @contextmanager
@@ -55,9 +69,10 @@ class Database:
         """A transaction that commits on success and rolls back on any exception.
 
         At commit the ORM flushes, then the statements queued with `queue_write` run in order; on
-        PostgreSQL those and the COMMIT travel together in one pipelined round trip.
+        PostgreSQL those and the COMMIT travel together in one pipelined round trip. A lock or statement
+        timeout raises Busy, after the rollback.
         """
-        with self._write_engine.connect() as connection:
+        with _busy_refused(), self._write_engine.connect() as connection:
             transaction = connection.begin()
             session = self._writer(bind=connection)
             try:
@@ -84,6 +99,25 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def without_timeouts(connection: Connection) -> None:
+    """Lift the request timeouts for the rest of this transaction: migrations, backups and restores may run long."""
+    if connection.dialect.name != "sqlite":
+        connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+
+
+@contextmanager
+def _busy_refused() -> Iterator[None]:
+    """A lock or statement timeout becomes Busy: the request may be sent again, nothing was changed."""
+    try:
+        yield
+    except DBAPIError as exc:
+        state = getattr(exc.orig, "sqlstate", None)
+        if state in _BUSY_STATES or any(message in str(exc.orig) for message in _BUSY_MESSAGES):
+            raise Busy() from exc
+        raise
 
 
 def _send_pipelined(connection: Connection, queued: list[tuple[Executable, dict[str, Any]]]) -> None:
@@ -141,7 +175,7 @@ def _batches(queued: list[tuple[Executable, dict[str, Any]]]) -> Iterator[tuple[
         yield current, rows  # type: ignore[misc]
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         # Let SQLAlchemy's "begin" event decide how a transaction starts (pysqlite would
@@ -151,7 +185,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

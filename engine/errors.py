@@ -54,6 +54,11 @@ class BianminError(Exception):
         self.details = details or []
         self.fields = fields or {}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers an answer carrying this error adds."""
+        return {}
+
 
 class NotFound(BianminError):
     status = 404
@@ -73,6 +78,21 @@ class Conflict(BianminError):
 
 class ValidationFailed(BianminError):
     status = 422
+
+
+class Busy(BianminError):
+    """The database did not free what this request waits for in time; nothing was changed, it may be sent again."""
+
+    status = 503
+    retry_after_seconds = 5
+
+    def __init__(self) -> None:
+        super().__init__(f"系统繁忙：所需数据正被其他操作占用，本次操作未执行，"
+                         f"请约 {self.retry_after_seconds} 秒后重试")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
 
 
 class StepFailed(BianminError):

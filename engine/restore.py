@@ -31,7 +31,7 @@ from .backup import (
     reflect_tables,
     walk,
 )
-from .db import Database
+from .db import Database, without_timeouts
 from .models import CalendarDay, CalendarYear, Case, Role
 
 # What `bianmin init` puts in a new database: a database holding only these counts as empty.
@@ -51,6 +51,7 @@ def restore(db: Database, source: Path, attachments_dir: Path, *, force: bool = 
     shutil.rmtree(staging, ignore_errors=True)
     try:
         with db.engine.connect() as connection, connection.begin():
+            without_timeouts(connection)
             rows = _load(connection, source, manifest, staging)
             if revision != head:
                 setup.upgrade(connection, head)

@@ -21,6 +21,7 @@ class Services:
 def open_services(database_url: str | None = None) -> Services:
     settings = load_settings()
     configure(Limits(settings.script_seconds, settings.script_memory_mb, settings.script_workers))
-    db = Database(database_url or settings.database_url)
+    db = Database(database_url or settings.database_url, lock_timeout=settings.lock_timeout_seconds,
+                  statement_timeout=settings.statement_timeout_seconds)
     retry = RetryPolicy(settings.incident_retry_seconds, settings.incident_max_attempts)
     return Services(settings=settings, db=db, cases=CaseService(db, settings.reference_ttl_seconds, retry))

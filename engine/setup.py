@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from .config import ROOT
-from .db import Database
+from .db import Database, without_timeouts
 from .deadlines import calendar
 from .models import Role
 
@@ -40,6 +40,7 @@ def _alembic() -> Config:
 
 def upgrade(connection: Connection, revision: str = "head") -> None:
     """Migrate the schema to `revision` inside the connection's transaction (committed with it)."""
+    without_timeouts(connection)
     config = _alembic()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)

@@ -7,7 +7,9 @@ from typing import Any
 from flask import Flask, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
+from engine.db import MAX_ROW_ID
 from engine.errors import BianminError
 from engine.services import Services, open_services
 
@@ -19,6 +21,14 @@ class _SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or request.is_secure
+
+
+class _RowId(IntegerConverter):
+    """`<int:…>` stops at the largest id a table holds: a bigger number is not found, not a database error."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(services: Services | None = None, config: dict[str, Any] | None = None) -> Flask:
@@ -34,6 +44,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["bianmin"] = svc
+    app.url_map.converters["int"] = _RowId
 
     from . import api, auth, cases, inbox, incidents
 
@@ -47,8 +58,8 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     @app.errorhandler(BianminError)
     def _engine_error(exc: BianminError):  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/"):
-            return api.error_body(exc), exc.status
-        return render_template("error.html", message=exc.message, details=exc.details), exc.status
+            return api.error_body(exc), exc.status, exc.headers
+        return render_template("error.html", message=exc.message, details=exc.details), exc.status, exc.headers
 
     @app.errorhandler(413)
     def _too_large(_exc: Exception):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
-from engine import clock
+from engine import clock, userinput
 from engine.audit import chain, history
 from engine.cases import incidents, queries
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -31,7 +31,7 @@ from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
 from engine.tasks import inbox
 
-from .helpers import services
+from .helpers import allowed_methods, services
 from .openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -40,6 +40,7 @@ PUBLIC_ENDPOINTS = {"api.openapi"}
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 UPLOAD_LABEL = "上传的流程"
+NOT_A_JSON_OBJECT = "请求体应为 JSON 对象，且 Content-Type 为 application/json"
 
 
 class BadRequest(BianminError):
@@ -84,7 +85,7 @@ def error_body(exc: BianminError) -> dict[str, Any]:
 
 @bp.errorhandler(BianminError)
 def _engine_error(exc: BianminError) -> Any:
-    return error_body(exc), exc.status
+    return error_body(exc), exc.status, exc.headers
 
 
 _HTTP_MESSAGES = {
@@ -102,13 +103,15 @@ def _http_error(exc: HTTPException) -> Any:
     message = _HTTP_MESSAGES.get(status, "请求无法处理")
     if status == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
         message += f"（上限 {current_app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB）"
-    return {"error": message, "details": []}, status
+    return {"error": message, "details": []}, status, allowed_methods(exc)
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    if not request.is_json:
+        raise BadRequest(NOT_A_JSON_OBJECT)
+    body = userinput.loads(request.get_data(), "请求体")
     if not isinstance(body, dict):
-        raise BadRequest("请求体应为 JSON 对象，且 Content-Type 为 application/json")
+        raise BadRequest(NOT_A_JSON_OBJECT)
     return body
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from flask import render_template
 from markupsafe import Markup
 
+from engine import userinput
+
 from .i18n import t
 
 PREFIX = "f-"
@@ -243,9 +245,9 @@ def _parse_value(prop: dict[str, Any], text: str, title: str) -> Any:
         return text
     if kind in ("object", "array"):
         try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            raise ValueError(t("err_json", title=title)) from None
+            return userinput.loads(text, f"“{title}”")
+        except userinput.BadInput as exc:
+            raise ValueError(exc.message) from None
     return text
 
 

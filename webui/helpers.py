@@ -10,8 +10,9 @@ from typing import Any
 from flask import Flask, current_app, g, render_template, request, session
 from flask.sansio.blueprints import BlueprintSetupState
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
-from engine import clock
+from engine import clock, userinput
 from engine.errors import NotFound
 from engine.idcard import mask_id_number
 from engine.models import Case, Task
@@ -84,16 +85,37 @@ def _check_csrf() -> Any:
     return None
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _check_text() -> None:
+    """Refuse, before any view reads it, a query, form field or path part that could not be stored or shown."""
+    sent = [("网址中的", name, value) for name, value in (request.view_args or {}).items() if isinstance(value, str)]
+    sent += [("查询参数", name, value) for name, value in request.args.items(multi=True)]
+    if request.mimetype in _FORM_TYPES:
+        sent += [("表单字段", name, value) for name, value in request.form.items(multi=True)]
+    for kind, name, value in sent:
+        # The name is the client's too (a multipart part may have none), and a message must not repeat what
+        # cannot be shown.
+        userinput.check_text(name or "", f"{kind}名称")
+        userinput.check_text(value, f"{kind} {name} ")
+
+
 def _not_found(_exc: Exception) -> Any:
     if request.path.startswith("/api/"):
         return {"error": "资源不存在"}, 404
     return render_template("error.html", message=t("not_found"), details=[]), 404
 
 
-def _method_not_allowed(_exc: Exception) -> Any:
+def allowed_methods(exc: HTTPException) -> dict[str, str]:
+    """The `Allow` header a 405 answer must carry (RFC 9110), as the router found it."""
+    return {name: value for name, value in exc.get_headers() if name == "Allow"}
+
+
+def _method_not_allowed(exc: HTTPException) -> Any:
     if request.path.startswith("/api/"):
-        return {"error": "不支持该请求方法"}, 405
-    return render_template("error.html", message=t("method_not_allowed"), details=[]), 405
+        return {"error": "不支持该请求方法"}, 405, allowed_methods(exc)
+    return render_template("error.html", message=t("method_not_allowed"), details=[]), 405, allowed_methods(exc)
 
 
 def _server_error(_exc: Exception) -> Any:
@@ -124,6 +146,7 @@ def _security_headers(response: Any) -> Any:
 def install(state: BlueprintSetupState) -> None:
     """App-wide pieces, recorded once by the auth blueprint."""
     app: Flask = state.app
+    app.before_request(_check_text)
     app.before_request(_check_csrf)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(405, _method_not_allowed)

@@ -130,7 +130,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err_date_format": ("“{title}”应为日期，格式为 年-月-日，例如 2026-03-02",
                         "“{title}” must be a date written as YYYY-MM-DD, e.g. 2026-03-02"),
     "err_date_invalid": ("“{title}”不是有效的日期", "“{title}” is not a valid date"),
-    "err_json": ("“{title}”的格式不正确", "“{title}” is not in the expected format"),
     "yes": ("是", "Yes"),
     "no": ("否", "No"),
     # task

@@ -110,9 +110,11 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["name", "id_number", "phone"],
         "properties": {
-            "name": {"type": "string", "minLength": 2, "maxLength": 30},
-            "id_number": {"type": "string", "description": "18 位居民身份证号码（校验位必须正确）"},
-            "phone": {"type": "string", "description": "11 位手机号码或带区号的固定电话"},
+            "name": {"type": "string", "minLength": 2, "maxLength": 30, "description": "姓名，2 至 30 个字"},
+            "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9Xx]$",
+                          "description": "18 位居民身份证号码（校验位必须正确）"},
+            "phone": {"type": "string", "pattern": "^[0-9][0-9 -]{5,20}[0-9]$",
+                      "description": "11 位手机号码或带区号的固定电话（7、11 或 12 位数字，可含空格、连字符）"},
         },
     },
     "StartCase": {
@@ -403,6 +405,21 @@ PATHS: dict[str, Any] = {
     }},
 }
 
+BAD_INPUT = _error("请求格式不正确：文字含空字符（U+0000）或孤立的代理码位，JSON 嵌套超过 32 层、含 NaN/Infinity "
+                   "或不是 JSON 对象，或参数不合要求；未做任何改动")
+BUSY = {**_error("数据库繁忙（等待锁或语句超时），未做任何改动：请按 Retry-After 所示秒数后重试"),
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "建议等待的秒数"}}}
+TOO_LARGE = _error("请求体超过服务器上限（BIANMIN_MAX_UPLOAD_MB，默认 12 MB）")
+
+# Every request passes the same checks at the edge, and every one but the document's reads the database.
+for _path, _methods in PATHS.items():
+    for _method, _operation in _methods.items():
+        _operation["responses"].setdefault("400", BAD_INPUT)
+        if _path != "/openapi.json":
+            _operation["responses"].setdefault("503", BUSY)
+        if _method == "post":
+            _operation["responses"].setdefault("413", TOO_LARGE)
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -411,7 +428,7 @@ DOCUMENT: dict[str, Any] = {
         "description": "村、乡镇便民服务中心的办件 API。除本文档外均需 Bearer 访问令牌（`bianmin token create 用户名` "
                        "生成）。错误一律返回 JSON：`{\"error\": 中文说明, \"details\": [...]}`，数据校验未通过时"
                        "另有按字段归类的 `fields`。时间为北京时间 ISO 8601（+08:00），日期为 YYYY-MM-DD。"
-                       "调用者只能看到本辖区的办件和任务。",
+                       "调用者只能看到本辖区的办件和任务。用了路径不支持的方法时返回 405，Allow 头列出可用的方法。",
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerAuth": []}],

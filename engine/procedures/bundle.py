@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,7 +13,9 @@ from jsonschema import SchemaError
 from jsonschema.validators import validator_for
 from lxml import etree
 
+from .. import userinput
 from ..errors import DeployRefused, Problem, Severity
+from ..userinput import BadInput
 from . import checks
 from .diagram import NS
 from .forms import declared_fields, is_reserved
@@ -57,8 +58,16 @@ class ProcedureBundle:
 
 
 def read_folder(folder: Path, role_codes: set[str], max_diagram_bytes: int) -> ProcedureBundle:
-    """Read and check a procedure folder as it is: Bianmin's layout (forms/) or a spiff-arena process model."""
+    """Read and check a procedure folder as it is: Bianmin's layout (forms/) or a spiff-arena process model.
+
+    A symbolic link inside it is refused: it could deploy, and show every staff member, a file from anywhere.
+    """
     paths = [*folder.glob("*"), *folder.glob(f"{FORMS_DIR}/*")]
+    links = sorted(path.relative_to(folder).as_posix() for path in paths if path.is_symlink())
+    if links:
+        raise DeployRefused(f"{folder.name}：流程文件夹中有符号链接，未部署", problems=[
+            Problem(f"{folder.name}/{link}", "是符号链接，不予部署：请把它指向的文件复制到流程文件夹中，替换这个链接")
+            for link in links])
     files = {path.relative_to(folder).as_posix(): path.read_bytes() for path in paths
              if path.is_file() and path.suffix in READ_SUFFIXES}
     return read_files(folder.name, files, role_codes, max_diagram_bytes)
@@ -67,7 +76,10 @@ def read_folder(folder: Path, role_codes: set[str], max_diagram_bytes: int) -> P
 def read_files(label: str, files: Mapping[str, bytes], role_codes: set[str],
                max_diagram_bytes: int) -> ProcedureBundle:
     """Read and check a procedure from its files keyed by path in its folder; DeployRefused lists every problem."""
-    problems: list[Problem] = []
+    problems = [Problem(label, f"有文件的文件名{problem}：请改名后重新上传")
+                for problem in filter(None, map(userinput.text_problem, files))]
+    if problems:
+        raise DeployRefused(f"{label}：流程校验未通过，共 {len(problems)} 处问题", problems=problems)
     model = _read_model(f"{label}/{MODEL_FILE}", files.get(MODEL_FILE), problems)
     guide = _read_guide(f"{label}/{GUIDE_FILE}", files.get(GUIDE_FILE), model, problems)
     diagram_name = _primary_diagram(label, files, model, problems)
@@ -105,9 +117,9 @@ def _read_model(file: str, raw: bytes | None, problems: list[Problem]) -> dict[s
     if raw is None:
         return {}
     try:
-        model = json.loads(raw)
-    except ValueError as exc:
-        problems.append(Problem(file, f"不是合法的 JSON：{exc}"))
+        model = userinput.loads(raw, "")
+    except BadInput as exc:
+        problems.append(Problem(file, exc.message))
         return {}
     if not isinstance(model, dict):
         problems.append(Problem(file, "应为 JSON 对象"))
@@ -126,8 +138,12 @@ def _read_guide(file: str, raw: bytes | None, model: dict[str, Any], problems: l
         return {}
     try:
         guide = tomllib.loads(raw.decode("utf-8"))
+        userinput.check_value(guide, "")
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         problems.append(Problem(file, f"格式错误：{exc}"))
+        return {}
+    except BadInput as exc:
+        problems.append(Problem(file, exc.message))
         return {}
     for key, what in GUIDE_FIELDS.items():
         if key not in guide:
@@ -224,9 +240,9 @@ def _read_forms(label: str, files: Mapping[str, bytes], form_paths: dict[str, st
     for name, path in sorted(form_paths.items()):
         file = f"{label}/{path}"
         try:
-            schema = json.loads(files[path])
-        except ValueError as exc:
-            problems.append(Problem(file, f"不是合法的 JSON：{exc}"))
+            schema = userinput.loads(files[path], "")
+        except BadInput as exc:
+            problems.append(Problem(file, exc.message))
             continue
         if not isinstance(schema, dict):
             problems.append(Problem(file, "表单应为 JSON 对象"))
