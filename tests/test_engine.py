@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import clock
+from engine import clock, scriptpool
 from engine.audit import chain as audit
 from engine.config import ROOT
 from engine.deadlines import calendar
@@ -281,6 +281,16 @@ def test_a_script_that_never_ends_is_stopped_and_the_step_changes_nothing(servic
     services.cases.complete(holder(services, other_task), other_task.id, form(services, other_task, "approve"))
 
 
+@pytest.fixture
+def roomy_script_budget() -> Iterator[None]:
+    """Hundreds of worker round trips in one step: the depth limit, not the time budget, must be what stops them."""
+    before = scriptpool.current_limits()
+    scriptpool.configure(scriptpool.Limits(60, before.memory_mb, before.workers))
+    yield
+    scriptpool.configure(before)
+
+
+@pytest.mark.usefixtures("roomy_script_budget")
 def test_a_loop_too_deep_for_the_library_fails_the_step_and_the_case_is_not_reported_done(
         services: Services, tmp_path: Path) -> None:
     # After the village review a script → gateway → script loop runs 1,000 times: the library stops walking its task
