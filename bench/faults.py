@@ -1,0 +1,318 @@
+"""Inbox reads and completions against several gunicorn workers on PostgreSQL while processes are killed.
+
+Starts its own PostgreSQL cluster, fills it to --cases cases (a few dozen template cases made through
+the engine in every state, then copied in SQL with their tasks, timers and re-hashed history), and runs
+gunicorn workers, the scheduler and client processes reading inboxes and completing tasks through the
+API as the staff of every post. Meanwhile it SIGKILLs a web worker and the scheduler again and again
+(restarting the scheduler) and restarts PostgreSQL once. Afterwards it checks that every acknowledged
+completion is in its case's history exactly once and none is doubled, that every due timer fired once
+and that every touched case's history chain verifies, and prints the rate and p95 of both requests.
+
+Usage: python bench/faults.py [--cases N] [--seconds S] [--runs WORKERSxCLIENTS,...] [--timers K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from bench.engine import forms_of, free_port, holders, wait_for  # noqa: E402
+from engine import clock, demo, setup  # noqa: E402
+from engine.audit import chain  # noqa: E402
+from engine.models import Case, CaseEvent, OrgUnit, Task, Timer, User  # noqa: E402
+from engine.people import accounts  # noqa: E402
+from engine.procedures.spiff import utc_from_iso  # noqa: E402
+from engine.services import Services, open_services  # noqa: E402
+from engine.vocabulary import CaseStatus, EventKind, TaskStatus, TimerStatus  # noqa: E402
+from tests.procedures import applicant, fill  # noqa: E402
+
+PG_BIN = Path(os.environ.get("BIANMIN_PG_BIN", "/usr/lib/postgresql/15/bin"))
+BIN = Path(sys.executable).parent
+FOLDERS = {"MZ-DIBAO": "dibao", "MZ-WUBAO": "wubao", "ZR-ZHAIJIDI": "zhaijidi"}
+VILLAGES = [code for *_, villages in demo.TOWNS for code, _, _ in villages]
+# Share of the copies per template state: most cases of a county are long finished.
+SHARES = {"done": 0.85, "open": 0.12, "timer": 0.03}
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+INBOX_LIMIT = 20
+
+
+# -- the PostgreSQL cluster ------------------------------------------------------------------------
+
+
+class Cluster:
+    """A throw-away cluster in `root`, run as the postgres user when this script runs as root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.data, self.port = root, root / "pgdata", free_port()
+        self.as_root = os.geteuid() == 0
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/bianmin"
+        self.dsn = f"host=127.0.0.1 port={self.port} user=postgres dbname=bianmin"
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(PG_BIN / program), *args]
+        if self.as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+    def create(self) -> None:
+        if self.as_root:
+            shutil.chown(self.root, "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
+                       "max_connections = 300\nshared_buffers = 256MB\nmax_wal_size = 8GB\n"
+                       "checkpoint_timeout = 30min\n")
+        self.start()
+        with psycopg.connect(self.dsn.replace("dbname=bianmin", "dbname=postgres"), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE bianmin")
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "postgres.log"), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def crash_restart(self) -> None:
+        """Stopped as a crash would stop it (no shutdown checkpoint), then started: recovery replays the log."""
+        self.stop("immediate")
+        self.start()
+
+
+# -- preparation: template cases through the engine, copies in SQL --------------------------------
+
+
+@dataclass
+class Template:
+    case_id: int
+    state: str  # open, timer or done
+    copies: int = 0
+
+
+def _case_state(svc: Services, case_id: int) -> tuple[list[Task], list[Timer], str]:
+    with svc.db.read() as session:
+        tasks = list(session.scalars(select(Task).where(Task.case_id == case_id, Task.status == TaskStatus.OPEN)
+                                     .order_by(Task.created_at, Task.id)))
+        timers = list(session.scalars(select(Timer).where(Timer.case_id == case_id,
+                                                          Timer.status == TimerStatus.WAITING)))
+        status = session.scalar(select(Case.status).where(Case.id == case_id))
+    return tasks, timers, status
+
+
+def _walk(svc: Services, posts: dict[tuple[str, int], int], item: str, village: tuple[str, int],
+          steps: int | None, reject: bool) -> tuple[int, int]:
+    """A case of `item` moved on `steps` steps (None: to its end); returns it and the steps taken."""
+    folder = ROOT / "bpmn" / FOLDERS[item]
+    guide = tomllib.loads((folder / "item.toml").read_text("utf-8"))
+    schemas = {p.name: json.loads(p.read_text("utf-8")) for p in (folder / "forms").glob("*.schema.json")}
+    code, village_id = village
+    step = svc.cases.start_case(posts[("village_agent", village_id)], item, code, applicant(code),
+                                fill(schemas[guide["application_form"]]))
+    case_id, taken = step.case.id, 0
+    while steps is None or taken < steps:
+        tasks, timers, status = _case_state(svc, case_id)
+        clock.travel(timedelta(hours=1))
+        if tasks:
+            task = tasks[0]
+            data = fill(schemas[task.form_file], "reject" if reject else "approve") if task.form_file else {}
+            svc.cases.complete(posts[(task.role_code, task.org_id)], task.id, data)
+        elif timers:
+            clock.set_now(max(timer.due_at for timer in timers) + timedelta(minutes=1))
+            svc.cases.fire_timers(case_id)
+        else:
+            break
+        taken += 1
+    return case_id, taken
+
+
+def make_templates(svc: Services) -> list[Template]:
+    """Per procedure and village: one case stopped at every state along the approving path, one rejected."""
+    posts = holders(svc)
+    with svc.db.read() as session:
+        village_ids = {unit.code: unit.id for unit in session.scalars(select(OrgUnit))}
+    start = clock.now() - timedelta(days=45)
+    made: list[int] = []
+    for item in FOLDERS:
+        for code in VILLAGES:
+            village = (code, village_ids[code])
+
+            def begin() -> None:
+                clock.set_now(start + timedelta(hours=2 * len(made)))
+
+            begin()
+            full, length = _walk(svc, posts, item, village, None, reject=False)
+            made.append(full)
+            for steps in range(length):
+                begin()
+                made.append(_walk(svc, posts, item, village, steps, reject=False)[0])
+            begin()
+            made.append(_walk(svc, posts, item, village, 1, reject=True)[0])
+    clock.reset()
+    templates = []
+    for case_id in made:
+        tasks, timers, status = _case_state(svc, case_id)
+        templates.append(Template(case_id, "open" if tasks else "timer" if timers else "done"))
+        assert tasks or timers or status == CaseStatus.COMPLETED, (case_id, status)
+    return templates
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _spliced(text: str, replacements: dict[str, str]) -> str:
+    """SQL building `text` with each key of `replacements` swapped for its SQL expression."""
+    if not replacements:
+        return _literal(text)
+    pattern = re.compile("|".join(re.escape(key) for key in sorted(replacements, key=len, reverse=True)))
+    parts, position = [], 0
+    for match in pattern.finditer(text):
+        parts += [_literal(text[position:match.start()]), replacements[match.group()]]
+        position = match.end()
+    parts.append(_literal(text[position:]))
+    return "(" + " || ".join(part for part in parts if part != "''") + ")"
+
+
+def _case_when(column: str, mapping: dict[str, str], default: str) -> str:
+    if not mapping:
+        return default
+    return f"CASE {column} " + " ".join(f"WHEN {_literal(k)} THEN {v}" for k, v in mapping.items()) + f" ELSE {default} END"
+
+
+def copy_template(conn: psycopg.Connection, svc: Services, template: Template, first_id: int, first_number: int,
+                  timer_due: datetime) -> None:
+    """Insert `template.copies` copies of a case: new ids, case numbers and task ids, the history re-hashed.
+
+    Every task id (SpiffWorkflow's UUIDs, in the stored state, the task and timer rows and the history)
+    becomes md5(old id, copy number); waiting timers fall due at `timer_due`.
+    """
+    with svc.db.read() as session:
+        case = session.get(Case, template.case_id)
+        state, number = case.workflow_state, case.case_number
+        events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)))
+        waiting = list(session.scalars(select(Timer).where(Timer.case_id == case.id,
+                                                           Timer.status == TimerStatus.WAITING)))
+    canonical = [chain.canonical({key: getattr(event, key) for key in chain.HASHED}) for event in events]
+    ids = sorted(set(UUID.findall(state)).union(*(UUID.findall(text) for text in canonical)))
+    columns = {old: f"u{i}" for i, old in enumerate(ids)}
+    prefix, _, digits = number.rpartition("-")
+    replacements = {old: f"s.{column}" for old, column in columns.items()}
+    replacements[number] = "s.case_number"
+    state_replacements = dict(replacements)
+    for timer in waiting:
+        # The stored state holds the due time as SpiffWorkflow wrote it; the row holds the same moment.
+        old = json.loads(state)["tasks"][timer.id]["internal_data"]["event_value"]
+        assert utc_from_iso(old) == timer.due_at
+        state_replacements[json.dumps(old)] = _literal(json.dumps(timer_due.isoformat()))
+    ids_sql = ", ".join(f"md5({_literal(old + ':')} || g.n)::uuid::text AS {column}" for old, column in columns.items())
+    conn.execute("DROP TABLE IF EXISTS stage")
+    conn.execute(
+        f"CREATE TEMP TABLE stage AS SELECT g.n, {first_id - 1} + g.n AS case_id, "
+        f"{_literal(prefix + '-')} || lpad(({first_number - 1} + g.n)::text, {len(digits)}, '0') AS case_number"
+        f"{', ' + ids_sql if ids_sql else ''} FROM generate_series(1, {template.copies}) g(n)")
+    hashes, previous = [], _literal(chain.GENESIS)
+    for seq, text in enumerate(canonical, 1):
+        old_case = f'"case_id":{template.case_id},"kind"'
+        expression = _spliced(text, {**replacements, old_case: "'\"case_id\":' || s.case_id || ',\"kind\"'"})
+        hashes.append(f"LATERAL (SELECT encode(sha256(convert_to({previous} || {expression}, 'UTF8')), 'hex') AS h{seq}) e{seq}")
+        previous = f"e{seq}.h{seq}"
+    conn.execute("DROP TABLE IF EXISTS stage_chain")
+    conn.execute(f"CREATE TEMP TABLE stage_chain AS SELECT s.*, {', '.join(f'e{i}.h{i}' for i in range(1, len(events) + 1))} "
+                 f"FROM stage s, {', '.join(hashes)}")
+    task_ids = {old: f"s.{column}" for old, column in columns.items()}
+    case_columns = [c.name for c in Case.__table__.columns if c.name not in ("id", "case_number", "workflow_state",
+                                                                             "last_event_hash")]
+    conn.execute(
+        f"INSERT INTO case_record (id, case_number, workflow_state, last_event_hash, {', '.join(case_columns)}) "
+        f"SELECT s.case_id, s.case_number, {_spliced(state, state_replacements)}, s.h{len(events)}, "
+        f"{', '.join('t.' + c for c in case_columns)} FROM stage_chain s, case_record t WHERE t.id = {template.case_id}")
+    task_columns = [c.name for c in Task.__table__.columns if c.name not in ("id", "case_id")]
+    conn.execute(
+        f"INSERT INTO task (id, case_id, {', '.join(task_columns)}) SELECT {_case_when('t.id', task_ids, 't.id')}, "
+        f"s.case_id, {', '.join('t.' + c for c in task_columns)} FROM stage_chain s, task t "
+        f"WHERE t.case_id = {template.case_id}")
+    timer_columns = [c.name for c in Timer.__table__.columns if c.name not in ("id", "case_id", "due_at")]
+    conn.execute(
+        f"INSERT INTO timer (id, case_id, due_at, {', '.join(timer_columns)}) SELECT "
+        f"{_case_when('t.id', task_ids, 't.id')}, s.case_id, CASE WHEN t.status = {_literal(TimerStatus.WAITING)} "
+        f"THEN {_literal(timer_due.isoformat())}::timestamptz ELSE t.due_at END, "
+        f"{', '.join('t.' + c for c in timer_columns)} FROM stage_chain s, timer t WHERE t.case_id = {template.case_id}")
+    by_seq = lambda column: "CASE t.seq " + " ".join(  # noqa: E731
+        f"WHEN {seq} THEN {column(seq)}" for seq in range(1, len(events) + 1)) + " END"
+    conn.execute(
+        "INSERT INTO case_event (case_id, seq, at, actor_id, actor_name, kind, task_id, step, before, after, "
+        f"prev_hash, hash) SELECT s.case_id, t.seq, t.at, t.actor_id, t.actor_name, t.kind, "
+        f"{_case_when('t.task_id', task_ids, 't.task_id')}, t.step, t.before, t.after, "
+        f"{by_seq(lambda seq: _literal(chain.GENESIS) if seq == 1 else f's.h{seq - 1}')}, {by_seq(lambda seq: f's.h{seq}')} "
+        f"FROM stage_chain s, case_event t WHERE t.case_id = {template.case_id}")
+    for event in events:
+        for value in (event.before, event.after):
+            # Their text is copied unchanged, so it must name nothing a copy renames.
+            assert not any(key in json.dumps(value, ensure_ascii=False) for key in replacements), event.kind
+
+
+def prepare(cluster: Cluster, cases: int) -> tuple[Services, dict[str, Any]]:
+    started = time.perf_counter()
+    svc = open_services(cluster.url)
+    setup.init(svc.db)
+    with svc.db.write() as session:
+        demo.load(session, ROOT / "bpmn", svc.settings.max_diagram_bytes)
+    templates = make_templates(svc)
+    made = time.perf_counter()
+    remaining = max(0, cases - len(templates))
+    for state, share in SHARES.items():
+        chosen = [t for t in templates if t.state == state]
+        for i, template in enumerate(chosen):
+            template.copies = int(remaining * share / len(chosen))
+    templates[0].copies += remaining - sum(t.copies for t in templates)
+    with svc.db.read() as session:
+        next_id = session.scalar(select(func.max(Case.id))) + 1
+        numbers = Counter(number.rsplit("-", 1)[0] for number in session.scalars(select(Case.case_number)))
+    timer_due = clock.now() + timedelta(days=7)
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        for template in templates:
+            if not template.copies:
+                continue
+            with svc.db.read() as session:
+                number = session.scalar(select(Case.case_number).where(Case.id == template.case_id))
+            day = number.rsplit("-", 1)[0]
+            copy_template(conn, svc, template, next_id, numbers[day] + 1, timer_due)
+            next_id += template.copies
+            numbers[day] += template.copies
+        conn.execute("SELECT setval('case_record_id_seq', (SELECT max(id) FROM case_record))")
+        conn.execute("UPDATE case_sequence SET last = c.last FROM (SELECT split_part(case_number, '-', 1) || '-' || "
+                     "split_part(case_number, '-', 2) AS item, split_part(case_number, '-', 3) AS day, "
+                     "max(split_part(case_number, '-', 4)::int) AS last FROM case_record GROUP BY 1, 2) c "
+                     "WHERE case_sequence.item_code = c.item AND case_sequence.day = c.day")
+        conn.execute("VACUUM ANALYZE")
+        rows = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+                for table in ("case_record", "task", "timer", "case_event")}
+        size = conn.execute("SELECT pg_size_pretty(pg_database_size('bianmin'))").fetchone()[0]  # type: ignore[index]
+    info = {"templates": len(templates), "template_seconds": made - started,
+            "seconds": time.perf_counter() - started, "rows": rows, "size": size,
+            "states": Counter(t.state for t in templates)}
+    return svc, info
