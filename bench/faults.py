@@ -286,7 +286,7 @@ def prepare(cluster: Cluster, cases: int) -> tuple[Services, dict[str, Any]]:
     remaining = max(0, cases - len(templates))
     for state, share in SHARES.items():
         chosen = [t for t in templates if t.state == state]
-        for i, template in enumerate(chosen):
+        for template in chosen:
             template.copies = int(remaining * share / len(chosen))
     templates[0].copies += remaining - sum(t.copies for t in templates)
     with svc.db.read() as session:
@@ -316,3 +316,285 @@ def prepare(cluster: Cluster, cases: int) -> tuple[Services, dict[str, Any]]:
             "seconds": time.perf_counter() - started, "rows": rows, "size": size,
             "states": Counter(t.state for t in templates)}
     return svc, info
+
+
+# -- the run: servers, scheduler, clients, faults --------------------------------------------------
+
+
+@dataclass
+class Staff:
+    token: str
+    username: str
+
+
+def staff_tokens(svc: Services) -> list[Staff]:
+    """A token for the A holder of every post that works tasks (village committees, town and county posts)."""
+    posts = holders(svc)
+    with svc.db.write() as session:
+        users = [session.get(User, uid) for uid in posts.values()]
+        return [Staff(accounts.create_token(session, user.username), user.username) for user in users
+                if user.role_code not in ("village_agent", "supervisor", "auditor", "admin")]
+
+
+def form_data() -> dict[str, dict[str, Any]]:
+    """Approving data per procedure and form file, as a clerk would fill it in."""
+    return {f"{item}/{name}": data for item, folder in FOLDERS.items()
+            for name, data in forms_of(ROOT / "bpmn" / folder).items()}
+
+
+def client(port: int, staff: list[Staff], forms: dict[str, dict[str, Any]], until: float, seed: int,
+           out: Path) -> None:
+    """Reads inboxes of random staff and completes one of the first tasks shown; records every request."""
+    rng = random.Random(seed)
+    records: list[tuple[str, float, float, int, str | None]] = []
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call(method: str, path: str, token: str, body: dict | None = None) -> tuple[int, Any]:
+        nonlocal connection
+        try:
+            connection.request(method, path, body=json.dumps(body) if body is not None else None, headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            response = connection.getresponse()
+            raw = response.read()
+            return response.status, json.loads(raw) if raw.startswith(b"{") else None
+        except (OSError, http.client.HTTPException):
+            # The worker died mid-request: the outcome is unknown, so it counts as not acknowledged.
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            return 0, None
+
+    while time.time() < until:
+        person = rng.choice(staff)
+        scope = "post" if rng.random() < 0.8 else "mine"
+        started = time.time()
+        status, body = call("GET", f"/api/v1/tasks?scope={scope}&limit={INBOX_LIMIT}", person.token)
+        records.append(("inbox", started, time.time() - started, status, None))
+        tasks = body["tasks"] if status == 200 and body else []
+        if not tasks:
+            continue
+        task = rng.choice(tasks[:5])
+        started = time.time()
+        status, _ = call("POST", f"/api/v1/tasks/{task['id']}/complete", person.token,
+                         {"data": forms[f"{task['item_code']}/{task['form']}"]})
+        records.append(("complete", started, time.time() - started, status, task["id"]))
+    out.write_text(json.dumps(records))
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@dataclass
+class Faults:
+    """SIGKILLs a web worker and the scheduler in turn every `every` seconds; restarts PostgreSQL once, midway."""
+
+    cluster: Cluster
+    server: subprocess.Popen
+    start_scheduler: Any
+    every: float
+    restart_at: float
+    until: float
+    scheduler: subprocess.Popen | None = None
+    counts: Counter = field(default_factory=Counter)
+
+    def run(self) -> None:
+        turn = 0
+        restarted = False
+        while time.time() < self.until:
+            time.sleep(self.every)
+            if not restarted and time.time() >= self.restart_at:
+                self.cluster.crash_restart()
+                self.counts["postgresql restarts"] += 1
+                restarted = True
+            elif turn % 2 == 0:
+                workers = _children(self.server.pid)
+                if workers:
+                    os.kill(random.choice(workers), signal.SIGKILL)
+                    self.counts["web workers killed"] += 1
+            else:
+                assert self.scheduler is not None
+                self.scheduler.send_signal(signal.SIGKILL)
+                self.scheduler.wait()
+                self.counts["schedulers killed"] += 1
+                self.scheduler = self.start_scheduler()
+            turn += 1
+
+
+def make_timers_due(cluster: Cluster, count: int, start: float, seconds: float) -> int:
+    """Bring `count` waiting timers forward to fall due during the run (in their rows and in the stored state)."""
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT t.id, t.case_id, t.due_at FROM timer t WHERE t.status = %s AND t.due_at > now() "
+                            "ORDER BY t.case_id DESC LIMIT %s", (TimerStatus.WAITING, count)).fetchall()
+        rng = random.Random(count)
+        for timer_id, case_id, due_at in rows:
+            due = datetime.fromtimestamp(start + rng.uniform(0, seconds * 0.8), due_at.tzinfo)
+            old, new = json.dumps(due_at.isoformat()), json.dumps(due.isoformat())
+            with conn.transaction():
+                updated = conn.execute("UPDATE case_record SET workflow_state = replace(workflow_state, %s, %s) "
+                                       "WHERE id = %s AND strpos(workflow_state, %s) > 0", (old, new, case_id, old))
+                assert updated.rowcount == 1, (case_id, old)
+                conn.execute("UPDATE timer SET due_at = %s WHERE id = %s", (due, timer_id))
+    return len(rows)
+
+
+@dataclass
+class Outcome:
+    workers: int
+    clients: int
+    seconds: float
+    records: list[tuple[str, float, float, int, str | None]]
+    faults: Counter
+    timers_due: int
+    checks: dict[str, Any]
+
+
+def run(cluster: Cluster, svc: Services, staff: list[Staff], workers: int, clients: int, seconds: float,
+        timers: int, kill_every: float) -> Outcome:
+    tmp = Path(tempfile.mkdtemp(prefix="bianmin-faults-run-"))
+    env = {**os.environ, "BIANMIN_DATABASE_URL": cluster.url, "BIANMIN_SECRET_KEY": secrets.token_hex(32),
+           "BIANMIN_ENV": "production", "BIANMIN_INSTANCE": str(tmp), "PYTHONPATH": str(ROOT)}
+    port = free_port()
+    log = open(tmp / "server.log", "w")
+    server = subprocess.Popen([str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
+                               "webui:create_app()"], cwd=ROOT, env=env, stdout=log, stderr=log)
+
+    def start_scheduler() -> subprocess.Popen:
+        return subprocess.Popen([str(BIN / "bianmin"), "scheduler", "--interval", "1"], cwd=ROOT, env=env,
+                                stdout=log, stderr=log)
+
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/v1/openapi.json")
+        start = time.time() + 2
+        until = start + seconds
+        due = make_timers_due(cluster, timers, start, seconds)
+        faults = Faults(cluster, server, start_scheduler, kill_every, start + seconds / 2, until)
+        faults.scheduler = start_scheduler()
+        forms = form_data()
+        context = multiprocessing.get_context("spawn")
+        outs = [tmp / f"client{i}.json" for i in range(clients)]
+        processes = [context.Process(target=client, args=(port, staff, forms, until, i, outs[i]))
+                     for i in range(clients)]
+        for process in processes:
+            process.start()
+        time.sleep(max(0.0, start - time.time()))
+        fault_thread = threading.Thread(target=faults.run)
+        fault_thread.start()
+        for process in processes:
+            process.join()
+        fault_thread.join()
+        records = [tuple(r) for out in outs for r in json.loads(out.read_text())]
+        caught_up = _await_timers(cluster, until)
+        # This process's pooled connections died with the PostgreSQL restart.
+        svc.db.engine.dispose()
+        checks = check(cluster, svc, records, start, until)
+        checks["timers waiting past due after the run"] = caught_up
+        errors = Counter(line.strip() for line in (tmp / "server.log").read_text().splitlines()
+                         if re.match(r"\w+(\.\w+)*(Error|Exception): ", line.strip()))
+        checks["server errors logged"] = dict(errors.most_common(5))
+        return Outcome(workers, clients, seconds, records, faults.counts, due, checks)  # type: ignore[arg-type]
+    finally:
+        for process in (server, faults.scheduler if "faults" in locals() else None):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(30)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _await_timers(cluster: Cluster, until: float, patience: float = 120) -> int:
+    """Give the scheduler time to fire what fell due during the run; how many are still waiting."""
+    deadline = time.time() + patience
+    while True:
+        with psycopg.connect(cluster.dsn) as conn:
+            waiting = conn.execute("SELECT count(*) FROM timer WHERE status = %s AND due_at <= to_timestamp(%s)",
+                                   (TimerStatus.WAITING, until)).fetchone()[0]  # type: ignore[index]
+        if not waiting or time.time() > deadline:
+            return waiting
+        time.sleep(1)
+
+
+def check(cluster: Cluster, svc: Services, records: list, start: float, until: float) -> dict[str, Any]:
+    """Completions acknowledged, lost, doubled; timers fired once; chains of every touched case."""
+    acknowledged = {r[4] for r in records if r[0] == "complete" and 200 <= r[3] < 300}
+    attempted = {r[4] for r in records if r[0] == "complete"}
+    with svc.db.read() as session:
+        task_cases = dict(session.execute(select(Task.id, Task.case_id).where(Task.id.in_(attempted))).all())
+        fired = dict(session.execute(select(Timer.id, Timer.case_id).where(
+            Timer.status == TimerStatus.FIRED, Timer.fired_at >= datetime.fromtimestamp(start - 5).astimezone())).all())
+        touched = set(task_cases.values()) | set(fired.values())
+        completions = Counter(session.scalars(select(CaseEvent.task_id).where(
+            CaseEvent.case_id.in_(touched), CaseEvent.kind == EventKind.TASK_COMPLETED)))
+        firings = Counter(session.scalars(select(CaseEvent.task_id).where(
+            CaseEvent.case_id.in_(touched), CaseEvent.kind == EventKind.TIMER_FIRED)))
+        completed_rows = set(session.scalars(select(Task.id).where(Task.id.in_(attempted),
+                                                                   Task.status == TaskStatus.COMPLETED)))
+        broken = [case_id for case_id in sorted(touched) if chain.verify(session, case_id)]
+    return {
+        "completions acknowledged": len(acknowledged),
+        "acknowledged but not in history once": sum(1 for t in acknowledged if completions[t] != 1),
+        "acknowledged but task row not completed": len(acknowledged - completed_rows),
+        "completions doubled": sum(1 for count in completions.values() if count > 1),
+        "timers fired during the run": len(fired),
+        "timers fired other than once": sum(1 for t in fired if firings[t] != 1),
+        "cases touched": len(touched),
+        "history chains broken": len(broken),
+    }
+
+
+def _ms(values: list[float], share: float) -> float:
+    """The value `share` of the requests stayed under, in milliseconds."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000 if ordered else float("nan")
+
+
+def report(outcome: Outcome) -> None:
+    print(f"\n== {outcome.workers} gunicorn workers, {outcome.clients} clients, {outcome.seconds:.0f} s, "
+          f"load average {os.getloadavg()[0]:.1f} ==")
+    for kind in ("inbox", "complete"):
+        ok = [r for r in outcome.records if r[0] == kind and 200 <= r[3] < 300]
+        statuses = Counter(r[3] for r in outcome.records if r[0] == kind)
+        took = [r[2] for r in ok]
+        print(f"{kind:<9} {len(ok) / outcome.seconds:7.1f}/s  p95 {_ms(took, 0.95):7.1f} ms  "
+              f"median {_ms(took, 0.5):6.1f} ms  "
+              f"statuses {dict(sorted(statuses.items()))} (0 = connection lost)")
+    print("faults:", dict(outcome.faults), f"timers made due: {outcome.timers_due}")
+    for name, value in outcome.checks.items():
+        print(f"  {name}: {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--runs", default="4x4", help="comma-separated WORKERSxCLIENTS, run in turn")
+    parser.add_argument("--timers", type=int, default=300, help="waiting timers brought forward to fall due per run")
+    parser.add_argument("--kill-every", type=float, default=5, help="seconds between kills")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bianmin-faults-"))
+    cluster = Cluster(root)
+    cluster.create()
+    try:
+        svc, info = prepare(cluster, args.cases)
+        print(f"prepared in {info['seconds']:.0f} s ({info['templates']} template cases through the engine in "
+              f"{info['template_seconds']:.0f} s: {dict(info['states'])}), database {info['size']}")
+        print("rows:", info["rows"])
+        staff = staff_tokens(svc)
+        for spec in args.runs.split(","):
+            workers, clients = (int(n) for n in spec.lower().split("x"))
+            report(run(cluster, svc, staff, workers, clients, args.seconds, args.timers, args.kill_every))
+        svc.db.dispose()
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
