@@ -232,8 +232,9 @@ def copy_template(conn: psycopg.Connection, svc: Services, template: Template, f
     conn.execute("DROP TABLE IF EXISTS stage")
     conn.execute(
         f"CREATE TEMP TABLE stage AS SELECT g.n, {first_id - 1} + g.n AS case_id, "
-        f"{_literal(prefix + '-')} || lpad(({first_number - 1} + g.n)::text, {len(digits)}, '0') AS case_number"
-        f"{', ' + ids_sql if ids_sql else ''} FROM generate_series(1, {template.copies}) g(n)")
+        f"{_literal(prefix + '-')} || lpad(number, greatest({len(digits)}, length(number)), '0') AS case_number"
+        f"{', ' + ids_sql if ids_sql else ''} FROM generate_series(1, {template.copies}) g(n), "
+        f"LATERAL (SELECT ({first_number - 1} + g.n)::text AS number) c")
     hashes, previous = [], _literal(chain.GENESIS)
     for seq, text in enumerate(canonical, 1):
         old_case = f'"case_id":{template.case_id},"kind"'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from .config import ROOT
@@ -29,12 +30,17 @@ ROLES = [
 ]
 
 
-def migrate(db: Database) -> None:
+def alembic_config(connection: Connection) -> Config:
+    """Alembic's configuration, run on `connection` (so migrations share the caller's transaction)."""
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(db: Database) -> None:
     with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(alembic_config(connection), "head")
 
 
 def install_reference_data(session: Session) -> None:
