@@ -200,7 +200,8 @@ def _spliced(text: str, replacements: dict[str, str]) -> str:
 def _case_when(column: str, mapping: dict[str, str], default: str) -> str:
     if not mapping:
         return default
-    return f"CASE {column} " + " ".join(f"WHEN {_literal(k)} THEN {v}" for k, v in mapping.items()) + f" ELSE {default} END"
+    cases = " ".join(f"WHEN {_literal(key)} THEN {value}" for key, value in mapping.items())
+    return f"CASE {column} {cases} ELSE {default} END"
 
 
 def copy_template(conn: psycopg.Connection, svc: Services, template: Template, first_id: int, first_number: int,
@@ -239,18 +240,20 @@ def copy_template(conn: psycopg.Connection, svc: Services, template: Template, f
     for seq, text in enumerate(canonical, 1):
         old_case = f'"case_id":{template.case_id},"kind"'
         expression = _spliced(text, {**replacements, old_case: "'\"case_id\":' || s.case_id || ',\"kind\"'"})
-        hashes.append(f"LATERAL (SELECT encode(sha256(convert_to({previous} || {expression}, 'UTF8')), 'hex') AS h{seq}) e{seq}")
+        digest = f"encode(sha256(convert_to({previous} || {expression}, 'UTF8')), 'hex')"
+        hashes.append(f"LATERAL (SELECT {digest} AS h{seq}) e{seq}")
         previous = f"e{seq}.h{seq}"
     conn.execute("DROP TABLE IF EXISTS stage_chain")
-    conn.execute(f"CREATE TEMP TABLE stage_chain AS SELECT s.*, {', '.join(f'e{i}.h{i}' for i in range(1, len(events) + 1))} "
-                 f"FROM stage s, {', '.join(hashes)}")
+    heads = ", ".join(f"e{i}.h{i}" for i in range(1, len(events) + 1))
+    conn.execute(f"CREATE TEMP TABLE stage_chain AS SELECT s.*, {heads} FROM stage s, {', '.join(hashes)}")
     task_ids = {old: f"s.{column}" for old, column in columns.items()}
     case_columns = [c.name for c in Case.__table__.columns if c.name not in ("id", "case_number", "workflow_state",
                                                                              "last_event_hash")]
     conn.execute(
         f"INSERT INTO case_record (id, case_number, workflow_state, last_event_hash, {', '.join(case_columns)}) "
         f"SELECT s.case_id, s.case_number, {_spliced(state, state_replacements)}, s.h{len(events)}, "
-        f"{', '.join('t.' + c for c in case_columns)} FROM stage_chain s, case_record t WHERE t.id = {template.case_id}")
+        f"{', '.join('t.' + c for c in case_columns)} FROM stage_chain s, case_record t "
+        f"WHERE t.id = {template.case_id}")
     task_columns = [c.name for c in Task.__table__.columns if c.name not in ("id", "case_id")]
     conn.execute(
         f"INSERT INTO task (id, case_id, {', '.join(task_columns)}) SELECT {_case_when('t.id', task_ids, 't.id')}, "
@@ -261,14 +264,16 @@ def copy_template(conn: psycopg.Connection, svc: Services, template: Template, f
         f"INSERT INTO timer (id, case_id, due_at, {', '.join(timer_columns)}) SELECT "
         f"{_case_when('t.id', task_ids, 't.id')}, s.case_id, CASE WHEN t.status = {_literal(TimerStatus.WAITING)} "
         f"THEN {_literal(timer_due.isoformat())}::timestamptz ELSE t.due_at END, "
-        f"{', '.join('t.' + c for c in timer_columns)} FROM stage_chain s, timer t WHERE t.case_id = {template.case_id}")
+        f"{', '.join('t.' + c for c in timer_columns)} FROM stage_chain s, timer t "
+        f"WHERE t.case_id = {template.case_id}")
     by_seq = lambda column: "CASE t.seq " + " ".join(  # noqa: E731
         f"WHEN {seq} THEN {column(seq)}" for seq in range(1, len(events) + 1)) + " END"
     conn.execute(
         "INSERT INTO case_event (case_id, seq, at, actor_id, actor_name, kind, task_id, step, before, after, "
         f"prev_hash, hash) SELECT s.case_id, t.seq, t.at, t.actor_id, t.actor_name, t.kind, "
         f"{_case_when('t.task_id', task_ids, 't.task_id')}, t.step, t.before, t.after, "
-        f"{by_seq(lambda seq: _literal(chain.GENESIS) if seq == 1 else f's.h{seq - 1}')}, {by_seq(lambda seq: f's.h{seq}')} "
+        f"{by_seq(lambda seq: _literal(chain.GENESIS) if seq == 1 else f's.h{seq - 1}')}, "
+        f"{by_seq(lambda seq: f's.h{seq}')} "
         f"FROM stage_chain s, case_event t WHERE t.case_id = {template.case_id}")
     for event in events:
         for value in (event.before, event.after):
@@ -463,51 +468,50 @@ def run(cluster: Cluster, svc: Services, staff: list[Staff], workers: int, clien
     env = {**os.environ, "BIANMIN_DATABASE_URL": cluster.url, "BIANMIN_SECRET_KEY": secrets.token_hex(32),
            "BIANMIN_ENV": "production", "BIANMIN_INSTANCE": str(tmp), "PYTHONPATH": str(ROOT)}
     port = free_port()
-    log = open(tmp / "server.log", "w")
-    server = subprocess.Popen([str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                               "webui:create_app()"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    with open(tmp / "server.log", "w") as log:
+        server = subprocess.Popen([str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
+                                   "webui:create_app()"], cwd=ROOT, env=env, stdout=log, stderr=log)
 
-    def start_scheduler() -> subprocess.Popen:
-        return subprocess.Popen([str(BIN / "bianmin"), "scheduler", "--interval", "1"], cwd=ROOT, env=env,
-                                stdout=log, stderr=log)
+        def start_scheduler() -> subprocess.Popen:
+            return subprocess.Popen([str(BIN / "bianmin"), "scheduler", "--interval", "1"], cwd=ROOT, env=env,
+                                    stdout=log, stderr=log)
 
-    try:
-        wait_for(f"http://127.0.0.1:{port}/api/v1/openapi.json")
-        start = time.time() + 2
+        start = time.time() + 10
         until = start + seconds
-        due = make_timers_due(cluster, timers, start, seconds)
         faults = Faults(cluster, server, start_scheduler, kill_every, start + seconds / 2, until)
-        faults.scheduler = start_scheduler()
-        forms = form_data()
-        context = multiprocessing.get_context("spawn")
-        outs = [tmp / f"client{i}.json" for i in range(clients)]
-        processes = [context.Process(target=client, args=(port, staff, forms, until, i, outs[i]))
-                     for i in range(clients)]
-        for process in processes:
-            process.start()
-        time.sleep(max(0.0, start - time.time()))
-        fault_thread = threading.Thread(target=faults.run)
-        fault_thread.start()
-        for process in processes:
-            process.join()
-        fault_thread.join()
-        records = [tuple(r) for out in outs for r in json.loads(out.read_text())]
-        caught_up = _await_timers(cluster, until)
-        # This process's pooled connections died with the PostgreSQL restart.
-        svc.db.engine.dispose()
-        checks = check(cluster, svc, records, start, until)
-        checks["timers waiting past due after the run"] = caught_up
-        errors = Counter(line.strip() for line in (tmp / "server.log").read_text().splitlines()
-                         if re.match(r"\w+(\.\w+)*(Error|Exception): ", line.strip()))
-        checks["server errors logged"] = dict(errors.most_common(5))
-        return Outcome(workers, clients, seconds, records, faults.counts, due, checks)  # type: ignore[arg-type]
-    finally:
-        for process in (server, faults.scheduler if "faults" in locals() else None):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                process.wait(30)
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            wait_for(f"http://127.0.0.1:{port}/api/v1/openapi.json")
+            due = make_timers_due(cluster, timers, start, seconds)
+            faults.scheduler = start_scheduler()
+            forms = form_data()
+            context = multiprocessing.get_context("spawn")
+            outs = [tmp / f"client{i}.json" for i in range(clients)]
+            processes = [context.Process(target=client, args=(port, staff, forms, until, i, outs[i]))
+                         for i in range(clients)]
+            for process in processes:
+                process.start()
+            time.sleep(max(0.0, start - time.time()))
+            fault_thread = threading.Thread(target=faults.run)
+            fault_thread.start()
+            for process in processes:
+                process.join()
+            fault_thread.join()
+            records = [tuple(r) for out in outs for r in json.loads(out.read_text())]
+            caught_up = _await_timers(cluster, until)
+            # This process's pooled connections died with the PostgreSQL restart.
+            svc.db.engine.dispose()
+            checks = check(svc, records, start)
+            checks["timers waiting past due after the run"] = caught_up
+            errors = Counter(line.strip()[:160] for line in (tmp / "server.log").read_text().splitlines()
+                             if re.match(r"\w+(\.\w+)*(Error|Exception): ", line.strip()))
+            checks["server errors logged"] = dict(errors.most_common(4))
+            return Outcome(workers, clients, seconds, records, faults.counts, due, checks)  # type: ignore[arg-type]
+        finally:
+            for process in (server, faults.scheduler):
+                if process is not None and process.poll() is None:
+                    process.terminate()
+                    process.wait(30)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _await_timers(cluster: Cluster, until: float, patience: float = 120) -> int:
@@ -522,7 +526,7 @@ def _await_timers(cluster: Cluster, until: float, patience: float = 120) -> int:
         time.sleep(1)
 
 
-def check(cluster: Cluster, svc: Services, records: list, start: float, until: float) -> dict[str, Any]:
+def check(svc: Services, records: list, start: float) -> dict[str, Any]:
     """Completions acknowledged, lost, doubled; timers fired once; chains of every touched case."""
     acknowledged = {r[4] for r in records if r[0] == "complete" and 200 <= r[3] < 300}
     attempted = {r[4] for r in records if r[0] == "complete"}
