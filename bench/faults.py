@@ -48,6 +48,7 @@ from engine.models import Case, CaseEvent, OrgUnit, Task, Timer, User  # noqa: E
 from engine.people import accounts  # noqa: E402
 from engine.procedures.spiff import utc_from_iso  # noqa: E402
 from engine.services import Services, open_services  # noqa: E402
+from engine.tasks import inbox  # noqa: E402
 from engine.vocabulary import CaseStatus, EventKind, TaskStatus, TimerStatus  # noqa: E402
 from tests.procedures import applicant, fill  # noqa: E402
 
@@ -84,7 +85,7 @@ class Cluster:
             shutil.chown(self.root, "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
         with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
+            conf.write(f"listen_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
                        "max_connections = 300\nshared_buffers = 256MB\nmax_wal_size = 8GB\n"
                        "checkpoint_timeout = 30min\n")
         self.start()
@@ -92,10 +93,12 @@ class Cluster:
             conn.execute("CREATE DATABASE bianmin")
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "postgres.log"), "-w", "start")
+        # Recovery after the crash restart may take a while on a loaded machine.
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "postgres.log"), "-w", "-t", "600",
+                  "-o", f"-p {self.port}", "start")
 
     def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "600", "stop")
 
     def crash_restart(self) -> None:
         """Stopped as a crash would stop it (no shutdown checkpoint), then started: recovery replays the log."""
@@ -315,6 +318,8 @@ def prepare(cluster: Cluster, cases: int) -> tuple[Services, dict[str, Any]]:
                      "max(split_part(case_number, '-', 4)::int) AS last FROM case_record GROUP BY 1, 2) c "
                      "WHERE case_sequence.item_code = c.item AND case_sequence.day = c.day")
         conn.execute("VACUUM ANALYZE")
+        # So the crash restart replays only what the run wrote, not the whole load.
+        conn.execute("CHECKPOINT")
         rows = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
                 for table in ("case_record", "task", "timer", "case_event")}
         size = conn.execute("SELECT pg_size_pretty(pg_database_size('bianmin'))").fetchone()[0]  # type: ignore[index]
@@ -518,9 +523,12 @@ def _await_timers(cluster: Cluster, until: float, patience: float = 120) -> int:
     """Give the scheduler time to fire what fell due during the run; how many are still waiting."""
     deadline = time.time() + patience
     while True:
-        with psycopg.connect(cluster.dsn) as conn:
-            waiting = conn.execute("SELECT count(*) FROM timer WHERE status = %s AND due_at <= to_timestamp(%s)",
-                                   (TimerStatus.WAITING, until)).fetchone()[0]  # type: ignore[index]
+        try:
+            with psycopg.connect(cluster.dsn) as conn:
+                waiting = conn.execute("SELECT count(*) FROM timer WHERE status = %s AND due_at <= to_timestamp(%s)",
+                                       (TimerStatus.WAITING, until)).fetchone()[0]  # type: ignore[index]
+        except psycopg.OperationalError:
+            waiting = -1  # still recovering from the restart
         if not waiting or time.time() > deadline:
             return waiting
         time.sleep(1)
@@ -560,6 +568,26 @@ def _ms(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000 if ordered else float("nan")
 
 
+def inbox_queries(cluster: Cluster) -> None:
+    """The inbox query alone, in the database, for the busiest post of each level (no HTTP, no contention)."""
+    svc = open_services(cluster.url)
+    with svc.db.read() as session:
+        busiest = session.execute(
+            select(Task.role_code, Task.org_id, func.count()).where(Task.status == TaskStatus.OPEN)
+            .group_by(Task.role_code, Task.org_id).order_by(func.count().desc())).all()
+        for role_code, org_id, count in busiest[:3]:
+            user = session.scalar(select(User).where(User.role_code == role_code, User.org_id == org_id,
+                                                     User.post_rank == "A"))
+            for scope in inbox.SCOPES:
+                statement = inbox.INBOX_ROWS[(scope, "due", False)].compile(dialect=svc.db.engine.dialect)
+                params = {**statement.params, **inbox._params(user), "limit": INBOX_LIMIT}
+                plan = session.connection().exec_driver_sql(
+                    f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", params).scalar_one()[0]
+                print(f"inbox query, {scope:<4} of {user.username} ({count} open tasks on the post): "
+                      f"{plan['Execution Time']:.2f} ms in the database")
+    svc.db.dispose()
+
+
 def report(outcome: Outcome) -> None:
     print(f"\n== {outcome.workers} gunicorn workers, {outcome.clients} clients, {outcome.seconds:.0f} s, "
           f"load average {os.getloadavg()[0]:.1f} ==")
@@ -582,15 +610,26 @@ def main() -> None:
     parser.add_argument("--runs", default="4x4", help="comma-separated WORKERSxCLIENTS, run in turn")
     parser.add_argument("--timers", type=int, default=300, help="waiting timers brought forward to fall due per run")
     parser.add_argument("--kill-every", type=float, default=5, help="seconds between kills")
+    parser.add_argument("--keep", type=Path, help="prepare the cluster in this folder and keep it; reuse it if there")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bianmin-faults-"))
+    root = args.keep or Path(tempfile.mkdtemp(prefix="bianmin-faults-"))
+    root.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(root)
-    cluster.create()
+    reuse = cluster.data.exists()
+    if reuse:
+        cluster.start()
+    else:
+        cluster.create()
     try:
-        svc, info = prepare(cluster, args.cases)
-        print(f"prepared in {info['seconds']:.0f} s ({info['templates']} template cases through the engine in "
-              f"{info['template_seconds']:.0f} s: {dict(info['states'])}), database {info['size']}")
-        print("rows:", info["rows"])
+        if reuse:
+            svc = open_services(cluster.url)
+            print(f"reusing the prepared cluster in {root}")
+        else:
+            svc, info = prepare(cluster, args.cases)
+            print(f"prepared in {info['seconds']:.0f} s ({info['templates']} template cases through the engine in "
+                  f"{info['template_seconds']:.0f} s: {dict(info['states'])}), database {info['size']}")
+            print("rows:", info["rows"])
+        inbox_queries(cluster)
         staff = staff_tokens(svc)
         for spec in args.runs.split(","):
             workers, clients = (int(n) for n in spec.lower().split("x"))
@@ -598,7 +637,8 @@ def main() -> None:
         svc.db.dispose()
     finally:
         cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
