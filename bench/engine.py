@@ -158,7 +158,7 @@ def http_api(url: str, folder: Path, cases: int) -> tuple[int, float]:
     agent_token = tokens[posts[("village_agent", _org_id(svc, VILLAGE))]]
     with svc.db.read() as session:
         org_codes = {unit.id: unit.code for unit in session.scalars(select(OrgUnit))}
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", "from waitress import serve; from webui import create_app; "
          f"serve(create_app(), host='127.0.0.1', port={port}, threads=4, _quiet=True)"],
@@ -166,7 +166,7 @@ def http_api(url: str, folder: Path, cases: int) -> tuple[int, float]:
     )
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
-        _wait_for(f"{base}/openapi.json")
+        wait_for(f"{base}/openapi.json")
 
         # One keep-alive connection, as a real client (or a browser) would hold.
         connection = http.client.HTTPConnection("127.0.0.1", port)
@@ -203,13 +203,13 @@ def http_api(url: str, folder: Path, cases: int) -> tuple[int, float]:
         server.wait(10)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _wait_for(url: str) -> None:
+def wait_for(url: str) -> None:
     for _ in range(100):
         try:
             urllib.request.urlopen(url).read()

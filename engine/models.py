@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -196,6 +197,10 @@ class Case(Base):
     village: Mapped[OrgUnit] = relationship(foreign_keys=[village_id])
 
 
+INBOX_POST_ROWS = f"status = '{TaskStatus.OPEN}' AND assignee_id IS NULL"
+INBOX_MINE_ROWS = f"status = '{TaskStatus.OPEN}' AND assignee_id IS NOT NULL"
+
+
 class Task(Base):
     """A user task waiting in (or done from) an inbox; mirrors a READY SpiffWorkflow task."""
 
@@ -213,6 +218,9 @@ class Task(Base):
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # The case's promised date, kept on the task too so an inbox is read in deadline order straight from
+    # one index instead of sorting every open task of a post (tens of thousands in a large county).
+    promised_date: Mapped[date | None] = mapped_column(Date)
     case: Mapped[Case] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
@@ -224,6 +232,13 @@ class Task(Base):
     __table_args__ = (
         Index("ix_task_post_open", "role_code", "org_id", "status"),
         Index("ix_task_assignee_open", "assignee_id", "status"),
+        # The two inboxes in their default order (see engine.tasks.inbox): only open tasks are indexed.
+        Index("ix_task_inbox_post", "role_code", "org_id", "promised_date", "created_at", "id",
+              postgresql_where=text(INBOX_POST_ROWS), sqlite_where=text(INBOX_POST_ROWS)),
+        Index("ix_task_inbox_post_arrived", "role_code", "org_id", "created_at", "id",
+              postgresql_where=text(INBOX_POST_ROWS), sqlite_where=text(INBOX_POST_ROWS)),
+        Index("ix_task_inbox_mine", "assignee_id", "promised_date", "created_at", "id",
+              postgresql_where=text(INBOX_MINE_ROWS), sqlite_where=text(INBOX_MINE_ROWS)),
     )
 
 

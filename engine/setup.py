@@ -32,18 +32,19 @@ ROLES = [
 ]
 
 
-def _alembic() -> Config:
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration; given a connection, migrations run inside the caller's transaction."""
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
 
 
 def upgrade(connection: Connection, revision: str = "head") -> None:
     """Migrate the schema to `revision` inside the connection's transaction (committed with it)."""
     without_timeouts(connection)
-    config = _alembic()
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    command.upgrade(alembic_config(connection), revision)
 
 
 def migrate(db: Database) -> None:
@@ -52,7 +53,7 @@ def migrate(db: Database) -> None:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "migrations/versions holds no migration"
     return head
 
@@ -60,7 +61,7 @@ def head_revision() -> str:
 def knows_revision(revision: str) -> bool:
     """Whether `revision` is one of this code's migrations (a later release's is not)."""
     try:
-        return ScriptDirectory.from_config(_alembic()).get_revision(revision) is not None
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
     except CommandError:
         return False
 

@@ -26,11 +26,15 @@ class Acting(Protocol):
     display_name: str
 
 
-def _digest(prev_hash: str, event: dict[str, Any]) -> str:
+def canonical(event: dict[str, Any]) -> str:
+    """The text of an event that its hash covers (after the previous event's hash)."""
     body = {key: event[key] for key in HASHED}
     body["at"] = event["at"].isoformat()
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _digest(prev_hash: str, event: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical(event)).encode("utf-8")).hexdigest()
 
 
 HASHED = ("case_id", "seq", "at", "actor_id", "actor_name", "kind", "task_id", "step", "before", "after")

@@ -172,7 +172,7 @@ def _create_task(session: Session, case: Case, task: OpenTask, actor: Acting | N
         "id": task.id, "case_id": case.id, "element_id": task.element_id, "name": task.name,
         "role_code": task.role_code, "org_id": task.org_id, "form_file": task.form_file,
         "ui_form_file": task.ui_form_file, "status": TaskStatus.OPEN, "created_at": now, "assignee_id": None,
-        "completed_at": None, "completed_by_id": None,
+        "completed_at": None, "completed_by_id": None, "promised_date": case.promised_date,
     }
     queue_write(session, INSERT[TASKS], row)
     chain.append(session, case, EventKind.TASK_CREATED, actor, now, task_id=task.id, step=task.name,

@@ -6,14 +6,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .. import clock
 from ..audit import chain
 from ..cases.context import Runtime
 from ..cases.locking import lock_case
 from ..cases.reconcile import write_case
-from ..models import Case
+from ..models import Case, Task
 from ..vocabulary import CaseStatus, EventKind
 from . import calendar
 
@@ -73,5 +73,6 @@ def fill_promised_dates(rt: Runtime) -> list[str]:
                          before={"promised_note": case.promised_note},
                          after={"promised_date": columns["promised_date"].isoformat()})
             write_case(session, case, **columns)
+            session.execute(update(Task).where(Task.case_id == case.id).values(promised_date=columns["promised_date"]))
             dated.append(case.case_number)
     return dated
