@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: org tree, roles, users, procedure versions, cases, tasks, timers, events, incidents."""
+"""SQLAlchemy tables: org tree, roles, users, procedures, cases, tasks, timers, events, incidents, deadlines."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from .vocabulary import CaseStatus, TaskStatus, TimerStatus
+from .vocabulary import CaseStatus, DeadlineStatus, ExtensionStatus, TaskStatus, TimerStatus
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -183,6 +183,10 @@ class Case(Base):
     promised_date: Mapped[date | None] = mapped_column(Date)
     # Why there is no promised date yet (a holiday year not entered); cleared when one is set.
     promised_note: Mapped[str | None] = mapped_column(String(200))
+    # 预计: the promised date was counted on a provisional calendar (a holiday year not yet entered).
+    promised_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # 受理: when the case clock started; None while the case waits for its acceptance step (宅基地's window).
+    clock_started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     revision: Mapped[int] = mapped_column(Integer, default=0)
     # Values the diagram's scripts set (an aid amount, an eligibility flag): case data no form submitted.
@@ -197,6 +201,7 @@ class Case(Base):
     village: Mapped[OrgUnit] = relationship(foreign_keys=[village_id])
 
 
+DEADLINE_CHECK_ROWS = f"status = '{DeadlineStatus.OPEN}' AND next_check_at IS NOT NULL"
 INBOX_POST_ROWS = f"status = '{TaskStatus.OPEN}' AND assignee_id IS NULL"
 INBOX_MINE_ROWS = f"status = '{TaskStatus.OPEN}' AND assignee_id IS NOT NULL"
 
@@ -314,3 +319,112 @@ class CalendarDay(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     is_workday: Mapped[bool] = mapped_column(Boolean)
     name: Mapped[str] = mapped_column(String(50))
+
+
+class Deadline(Base):
+    """A running limit in working days: the case's promised date (task_id empty) or one step's own limit.
+
+    `next_check_at` is when the scheduler must next look at it (the yellow card's moment, then the red card's);
+    the tick reads only rows whose moment has come, from a partial index over open deadlines.
+    """
+
+    __tablename__ = "deadline"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("task.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    limit_days: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    due_date: Mapped[date | None] = mapped_column(Date)
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # First day the yellow card shows (the item's threshold before the due date).
+    yellow_from: Mapped[date | None] = mapped_column(Date)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    extended_days: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default=DeadlineStatus.OPEN)
+    # The card it shows now: "" (none), yellow or red.
+    card: Mapped[str] = mapped_column(String(10), default="")
+    next_check_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # Set when finished: done after the due date (逾期办结).
+    late: Mapped[bool | None] = mapped_column(Boolean)
+    case: Mapped[Case] = relationship()
+
+    __table_args__ = (
+        Index("ix_deadline_due_check", "next_check_at",
+              postgresql_where=text(DEADLINE_CHECK_ROWS), sqlite_where=text(DEADLINE_CHECK_ROWS)),
+        Index("ix_deadline_open_card", "card", "status"),
+        # One case clock per case; a step has one limit per task.
+        Index("ux_deadline_case_clock", "case_id", unique=True,
+              postgresql_where=text("task_id IS NULL"), sqlite_where=text("task_id IS NULL")),
+    )
+
+
+class ClockPause(Base):
+    """An interval that does not count against a deadline (公示, 补正, 现场勘察 … 行政许可法 §45)."""
+
+    __tablename__ = "clock_pause"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(50))
+    step: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    # Working days the promised date moved by when the pause ended.
+    working_days: Mapped[int | None] = mapped_column(Integer)
+
+
+class Extension(Base):
+    """延期: more working days for a deadline, asked with a reason and approved or refused by a leader."""
+
+    __tablename__ = "extension"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadline.id"))
+    days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default=ExtensionStatus.PENDING)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class Card(Base):
+    """A yellow (黄牌) or red (红牌) card raised on a deadline; the unique key makes each exist exactly once."""
+
+    __tablename__ = "card"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadline.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    color: Mapped[str] = mapped_column(String(10))
+    # The due date it warned about: an extension that moves the date may earn a fresh card.
+    due_date: Mapped[date] = mapped_column(Date)
+    raised_at: Mapped[datetime]
+    deadline: Mapped[Deadline] = relationship()
+
+    __table_args__ = (UniqueConstraint("deadline_id", "color", "due_date"),
+                      Index("ix_card_raised", "raised_at"))
+
+
+class Notification(Base):
+    """One message in a staff member's in-app list; `key` names what it is about, so it exists once per person."""
+
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"))
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("user_id", "key"),
+                      Index("ix_notification_unread", "user_id", "read_at", "created_at"))

@@ -21,6 +21,24 @@ class TimerStatus(StrEnum):
     FIRED = "fired"
 
 
+class DeadlineStatus(StrEnum):
+    OPEN = "open"
+    # Finished: the step or case was done (late or not); cancelled: its task went away unfinished.
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+class CardColor(StrEnum):
+    YELLOW = "yellow"
+    RED = "red"
+
+
+class ExtensionStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
 class IncidentKind(StrEnum):
     """Which run-time path of a case failed."""
 
@@ -49,3 +67,12 @@ class EventKind(StrEnum):
     # Stored under its first name: history rows are hashed, so chains written with it must still verify.
     PROMISED_DATE_SET = "due_date_set"
     VARIABLES_SET = "variables_set"
+    # 受理 at the acceptance step: the case clock starts and the promised date is counted from here.
+    CLOCK_STARTED = "clock_started"
+    CLOCK_PAUSED = "clock_paused"
+    CLOCK_RESUMED = "clock_resumed"
+    # A promised or step due date moved: recomputed on an entered calendar, after a pause, or extended.
+    DUE_DATE_CHANGED = "due_date_changed"
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_DECIDED = "extension_decided"
+    CARD_RAISED = "card_raised"

@@ -19,6 +19,7 @@ from .. import scriptpool
 from ..audit import chain
 from ..audit.chain import Acting
 from ..db import queue_update, queue_write
+from ..deadlines import clocks
 from ..errors import BianminError, StepFailed
 from ..models import Case, Task, Timer
 from ..people.jurisdiction import org_for_role
@@ -130,6 +131,7 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
         properties = end.task_spec.extensions.get("properties", {})
         result = properties.get("caseResult", CaseResult.COMPLETED)
         changes.update(status=CaseStatus.COMPLETED, completed_at=now, result=result)
+        clocks.finish_case_clock(session, case, now)
         chain.append(session, case, EventKind.CASE_COMPLETED, actor, now,
                      step=end.task_spec.bpmn_name, after={"result": result})
     write_case(session, case, **changes, workflow_state=dump_state(workflow), revision=case.revision + 1)

@@ -49,6 +49,21 @@ class WorkCalendar:
                 remaining -= 1
         return current
 
+    def provisional(self, start: date, end: date) -> bool:
+        """Whether counting from `start` to `end` crossed a year whose 放假安排 is not entered (预计)."""
+        return any(year not in self.years for year in range(start.year, end.year + 1))
+
+    def working_days_before(self, end: date, days: int) -> date:
+        """The day from which `days` working days remain up to and including `end` (a working day itself)."""
+        current = end
+        remaining = days
+        while True:
+            if self.is_workday(current):
+                remaining -= 1
+                if remaining <= 0:
+                    return current
+            current -= timedelta(days=1)
+
 
 def load(session: Session) -> WorkCalendar:
     years = set(session.scalars(select(CalendarYear.year)))

@@ -7,15 +7,17 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from .. import clock
 from ..audit import chain
+from ..audit.chain import Acting
 from ..cases.context import Runtime
 from ..cases.locking import lock_case
 from ..cases.reconcile import write_case
-from ..models import Case, Task
-from ..vocabulary import CaseStatus, EventKind
-from . import calendar
+from ..models import Case, Deadline, Task
+from ..vocabulary import CaseStatus, EventKind, TaskStatus
+from . import calendar, clocks
 
 
 class DueState(StrEnum):
@@ -30,8 +32,8 @@ def promised(work_calendar: calendar.WorkCalendar, promised_days: int, accepted_
         day = work_calendar.add_working_days(accepted_at.astimezone(clock.SHANGHAI).date(), promised_days)
     except calendar.MissingHolidayData as exc:
         # The case is still accepted: the applicant must not lose the application over our data.
-        return {"promised_date": None, "promised_note": exc.message}
-    return {"promised_date": day, "promised_note": None}
+        return {"promised_date": None, "promised_note": exc.message, "promised_provisional": False}
+    return {"promised_date": day, "promised_note": None, "promised_provisional": False}
 
 
 def due_state(promised_date: date | None, status: str = CaseStatus.RUNNING) -> DueState:
@@ -76,3 +78,34 @@ def fill_promised_dates(rt: Runtime) -> list[str]:
             session.execute(update(Task).where(Task.case_id == case.id).values(promised_date=columns["promised_date"]))
             dated.append(case.case_number)
     return dated
+
+
+def recount(session: Session, case: Case, deadline: Deadline, work_calendar: calendar.WorkCalendar,
+            guide: dict[str, Any], now: datetime, actor: Acting | None, why: str) -> None:
+    """Count a deadline's due date again: its limit plus paused and extended working days from its start.
+
+    The one way a due date moves (a pause ended, an extension approved, a holiday year entered): the card
+    schedule follows, the case clock's date goes to the case and its open tasks, and the change is recorded.
+    """
+    start = deadline.started_at.astimezone(clock.SHANGHAI).date()
+    before = (deadline.due_date, deadline.provisional)
+    total = deadline.limit_days + deadline.paused_days + deadline.extended_days
+    try:
+        due: date | None = work_calendar.add_working_days(start, total)
+        provisional = work_calendar.provisional(start, due)  # type: ignore[arg-type]
+    except calendar.MissingHolidayData:
+        due, provisional = None, False
+    deadline.due_date, deadline.provisional = due, provisional
+    clocks.schedule(deadline, work_calendar, clocks.warning_days(deadline.limit_days, guide), now)
+    if deadline.task_id is None:
+        write_case(session, case, promised_date=due, promised_provisional=provisional,
+                   promised_note=None if due else case.promised_note)
+        session.execute(update(Task).where(Task.case_id == case.id, Task.status == TaskStatus.OPEN)
+                        .values(promised_date=due))
+    if before != (due, provisional):
+        chain.append(session, case, EventKind.DUE_DATE_CHANGED, actor, now, task_id=deadline.task_id,
+                     step=deadline.name, before=_due(*before), after={**_due(due, provisional), "why": why})
+
+
+def _due(day: date | None, provisional: bool) -> dict[str, Any]:
+    return {"due_date": day.isoformat() if day else None, "provisional": provisional}
