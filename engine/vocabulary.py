@@ -19,6 +19,8 @@ class TaskStatus(StrEnum):
 class TimerStatus(StrEnum):
     WAITING = "waiting"
     FIRED = "fired"
+    # A boundary timer whose task was done before it fell due.
+    CANCELLED = "cancelled"
 
 
 class DeadlineStatus(StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -151,5 +152,75 @@ def dibao_with_loop(parent: Path, code: str, passes: int) -> Path:
     [script] = process.xpath("bpmn:scriptTask[@id='Script_count']", namespaces=NS)
     script.insert(1, etree.Element(bpmn + "incoming"))
     script[1].text = "Flow_loop_again"
+    diagram.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return folder
+
+
+def variant(parent: Path, code: str, *, properties: dict[str, dict[str, str]] | None = None,
+            timers: str | None = None, source: str = "dibao") -> Path:
+    """A copy of a shipped procedure as item `code`, with spiffworkflow properties set on elements by id.
+
+    `timers` replaces item.toml's `[timers]` tables (the shipped ones are dropped; "" drops them only).
+    """
+    folder = parent / code
+    shutil.copytree(ROOT / "bpmn" / source, folder)
+    diagram = folder / "process.bpmn"
+    root = etree.fromstring(diagram.read_bytes())
+    for element_id, values in (properties or {}).items():
+        for name, value in values.items():
+            set_property(root, element_id, name, value)
+    diagram.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    guide = folder / "item.toml"
+    text = re.sub(r'code = "[^"]+"', f'code = "{code}"', guide.read_text("utf-8"), count=1)
+    if timers is not None:
+        text = text.split("\n[timers.")[0] + "\n" + timers
+    guide.write_text(text, "utf-8")
+    return folder
+
+
+def set_property(root: Any, element_id: str, name: str, value: str) -> None:
+    """Set a `spiffworkflow:property` on an element, adding its extensionElements when it has none."""
+    bpmn, spiff = f"{{{NS['bpmn']}}}", f"{{{NS['spiffworkflow']}}}"
+    [element] = root.xpath(f"//*[@id='{element_id}']")
+    extensions = element.find(bpmn + "extensionElements")
+    if extensions is None:
+        extensions = etree.Element(bpmn + "extensionElements")
+        element.insert(0, extensions)
+    found = extensions.find(spiff + "properties")
+    if found is None:
+        found = etree.SubElement(extensions, spiff + "properties")
+    for existing in found.findall(spiff + "property"):
+        if existing.get("name") == name:
+            found.remove(existing)
+    etree.SubElement(found, spiff + "property", name=name, value=value)
+
+
+def with_escalation(folder: Path, task_id: str, working_days: int, lane: str = "town_leader",
+                    interrupting: bool = False) -> Path:
+    """Put a boundary timer of `working_days` on a user task: it leads to a 督办 task in `lane`'s post.
+
+    Non-interrupting, the task stays open beside the 督办 task; interrupting, it is cancelled.
+    """
+    diagram = folder / "process.bpmn"
+    root = etree.fromstring(diagram.read_bytes())
+    [process] = root.xpath("//bpmn:process", namespaces=NS)
+    bpmn = f"{{{NS['bpmn']}}}"
+    boundary = etree.SubElement(process, bpmn + "boundaryEvent", id="Timer_escalate", name="超过时限",
+                                attachedToRef=task_id, cancelActivity="true" if interrupting else "false")
+    etree.SubElement(boundary, bpmn + "outgoing").text = "Flow_escalate"
+    definition = etree.SubElement(boundary, bpmn + "timerEventDefinition", id="TimerEventDefinition_escalate")
+    etree.SubElement(definition, bpmn + "timeDuration").text = f'"P{working_days}D"'
+    set_property(root, "Timer_escalate", "workingDays", str(working_days))
+    supervise = etree.SubElement(process, bpmn + "userTask", id="supervise", name="督办：乡镇审核超过时限")
+    etree.SubElement(supervise, bpmn + "incoming").text = "Flow_escalate"
+    etree.SubElement(supervise, bpmn + "outgoing").text = "Flow_supervised"
+    end = etree.SubElement(process, bpmn + "endEvent", id="EndEvent_supervised", name="督办完毕")
+    etree.SubElement(end, bpmn + "incoming").text = "Flow_supervised"
+    for flow_id, source, target in (("Flow_escalate", "Timer_escalate", "supervise"),
+                                    ("Flow_supervised", "supervise", "EndEvent_supervised")):
+        etree.SubElement(process, bpmn + "sequenceFlow", id=flow_id, sourceRef=source, targetRef=target)
+    [lane_set] = process.xpath("bpmn:laneSet", namespaces=NS)
+    lane_element = etree.SubElement(lane_set, bpmn + "lane", id=f"Lane_{lane}_escalation", name=lane)
+    etree.SubElement(lane_element, bpmn + "flowNodeRef").text = "supervise"
     diagram.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return folder

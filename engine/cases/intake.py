@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..audit import chain
-from ..deadlines import clocks, promised
+from ..deadlines import clocks, marks, promised, tracking
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..idcard import InvalidIdNumber, validate_id_number
 from ..models import Case, CaseSequence, OrgUnit
@@ -82,20 +82,24 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
         forms.validate(version.forms[application_form] if application_form else forms.NO_FIELDS, data, "申请表")
         now = clock.now()
         work_calendar, limit_days = rt.reference.calendar(session), promised.promised_days(version.guide)
+        # With an acceptance step in the diagram the clock waits for it; otherwise registering is 受理.
+        accepting = marks.acceptance_step(marks.element_specs(version.spec, version.subprocess_specs))
+        clock_columns = (tracking.awaiting_acceptance(accepting) if accepting else
+                         {"clock_started_at": now, **promised.promised(work_calendar, limit_days, now)})
         values = {
             "case_number": _next_case_number(session, item_code, now), "item_code": item_code,
             "version_id": version.id, "village_id": village.village_id, "town_id": village.town_id,
             "county_id": village.county_id, "applicant_name": person.name,
             "applicant_id_number": person.id_number, "applicant_phone": person.phone,
             "status": CaseStatus.RUNNING, "result": None, "started_by_id": actor.id, "accepted_at": now,
-            "clock_started_at": now, "completed_at": None, "workflow_state": "",
+            "completed_at": None, "workflow_state": "",
             "serializer_version": SERIALIZER_VERSION, "revision": 0, "event_count": 0,
-            "last_event_hash": chain.GENESIS, "variables": None,
-            **promised.promised(work_calendar, limit_days, now),
+            "last_event_hash": chain.GENESIS, "variables": None, **clock_columns,
         }
         # A plain INSERT; the Case object handed back is built from the same values, not loaded.
         case = Case(id=session.connection().execute(INSERT_CASE, values).scalar_one(), **values)
-        clocks.open_case_clock(session, case, version.guide, work_calendar, limit_days, now)
+        if not accepting:
+            clocks.open_case_clock(session, case, version.guide, work_calendar, limit_days, now)
         workflow = new_workflow(version.spec, version.subprocess_specs, data, case.case_number,
                                 {"name": person.name, "phone": person.phone})
         chain.append(session, case, EventKind.CASE_STARTED, actor, now, step="受理", after={

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -19,14 +18,14 @@ from .. import scriptpool
 from ..audit import chain
 from ..audit.chain import Acting
 from ..db import queue_update, queue_write
-from ..deadlines import clocks
+from ..deadlines import clocks, marks, tracking
 from ..errors import BianminError, StepFailed
 from ..models import Case, Task, Timer
 from ..people.jurisdiction import org_for_role
 from ..procedures import variables
 from ..procedures.forms import FORM_PROPERTY, UI_FORM_PROPERTY
 from ..procedures.spiff import MAX_TASK_DEPTH, deepest_task, dump_state, end_reached, utc_from_iso, waiting_tasks
-from ..vocabulary import CaseResult, CaseStatus, EventKind, TaskStatus, TimerStatus
+from ..vocabulary import CaseResult, CaseStatus, DeadlineStatus, EventKind, TaskStatus, TimerStatus
 from .context import Runtime
 
 # Hot-path statements are built once and go to the tables directly: building a statement per call
@@ -48,6 +47,8 @@ class OpenTask:
     org_id: int
     form_file: str | None
     ui_form_file: str | None
+    limit_days: int | None = None
+    spec: Any = None
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,21 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
     _refuse_too_deep(workflow)
     after = mirrored(workflow)
     ready = after.ready
-    fired = sorted(before.timers.keys() - after.timers.keys())
-    for timer_id in fired:
-        queue_update(session, TIMERS, timer_id, status=TimerStatus.FIRED, fired_at=now)
-        spec = workflow.get_task_from_id(UUID(timer_id)).task_spec
-        chain.append(session, case, EventKind.TIMER_FIRED, actor, now, task_id=timer_id,
-                     step=spec.bpmn_name or spec.bpmn_id)
+    ctx = _Clock(rt, session, case)
+    ended = sorted(before.timers.keys() - after.timers.keys())
+    # A boundary timer whose task was done first is cancelled with it, never fired.
+    fired = [timer_id for timer_id in ended if before.timers[timer_id].state != TaskState.CANCELLED]
+    for timer_id in ended:
+        spec = before.timers[timer_id].task_spec
+        if timer_id not in fired:
+            queue_update(session, TIMERS, timer_id, status=TimerStatus.CANCELLED, fired_at=None)
+        else:
+            queue_update(session, TIMERS, timer_id, status=TimerStatus.FIRED, fired_at=now)
+            chain.append(session, case, EventKind.TIMER_FIRED, actor, now, task_id=timer_id,
+                         step=spec.bpmn_name or spec.bpmn_id)
+        if marks.pause_reason(spec):
+            tracking.resume(session, case, spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, ctx.guide,
+                            ctx.calendar, now, actor)
     changes: dict[str, Any] = {}
     # Before the tasks and timers they led to, as the scripts ran before those were reached.
     if scripted:
@@ -118,14 +128,20 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
                          step=change.step, before=change.before or None, after=change.after)
         changes["variables"] = variables.merged(case.variables, scripted)
     for timer_id in sorted(after.timers.keys() - before.timers.keys()):
-        _create_timer(session, case, after.timers[timer_id], actor, now)
+        _create_timer(session, case, after.timers[timer_id], ctx, actor, now)
     for task_id in sorted(before.ready.keys() - after.ready.keys()):
         queue_update(session, TASKS, task_id, status=TaskStatus.CANCELLED)
         chain.append(session, case, EventKind.TASK_CANCELLED, actor, now, task_id=task_id)
+        spec = before.ready[task_id].task_spec
+        if marks.step_limit(spec):
+            tracking.close_step(session, task_id, now, DeadlineStatus.CANCELLED)
+        if marks.pause_reason(spec):
+            tracking.resume(session, case, spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, ctx.guide,
+                            ctx.calendar, now, actor)
     open_tasks = [_open_task(rt, session, case, spiff_task) for spiff_task in ready.values()]
     for task in open_tasks:
         if task.id not in before.ready:
-            _create_task(session, case, task, actor, now)
+            _create_task(session, case, task, ctx, actor, now)
     if workflow.is_completed() and case.status == CaseStatus.RUNNING:
         end = _end_of_finished(workflow)
         properties = end.task_spec.extensions.get("properties", {})
@@ -166,10 +182,27 @@ def _open_task(rt: Runtime, session: Session, case: Case, spiff_task: Any) -> Op
         raise BianminError(f"环节“{spec.bpmn_name}”的泳道“{spec.lane}”不是已知角色，无法分派")
     properties = spec.extensions.get("properties", {})
     return OpenTask(str(spiff_task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, role.code, role.name,
-                    org_for_role(case, role), properties.get(FORM_PROPERTY), properties.get(UI_FORM_PROPERTY))
+                    org_for_role(case, role), properties.get(FORM_PROPERTY), properties.get(UI_FORM_PROPERTY),
+                    marks.step_limit(spec), spec)
 
 
-def _create_task(session: Session, case: Case, task: OpenTask, actor: Acting | None, now: datetime) -> None:
+class _Clock:
+    """The item's guide and the holiday calendar, fetched only when a step touches a clock (rarely: hot path)."""
+
+    def __init__(self, rt: Runtime, session: Session, case: Case) -> None:
+        self.rt, self.session, self.case = rt, session, case
+
+    @property
+    def guide(self) -> dict[str, Any]:
+        return self.rt.versions.get(self.session, self.case.version_id).guide
+
+    @property
+    def calendar(self) -> Any:
+        return self.rt.reference.calendar(self.session)
+
+
+def _create_task(session: Session, case: Case, task: OpenTask, ctx: _Clock, actor: Acting | None,
+                 now: datetime) -> None:
     row = {
         "id": task.id, "case_id": case.id, "element_id": task.element_id, "name": task.name,
         "role_code": task.role_code, "org_id": task.org_id, "form_file": task.form_file,
@@ -179,13 +212,25 @@ def _create_task(session: Session, case: Case, task: OpenTask, actor: Acting | N
     queue_write(session, INSERT[TASKS], row)
     chain.append(session, case, EventKind.TASK_CREATED, actor, now, task_id=task.id, step=task.name,
                  after={"role": task.role_code, "role_name": task.role_name, "org_id": task.org_id})
+    if task.limit_days:
+        tracking.open_step(session, case, task.id, task.name, task.limit_days, ctx.guide, ctx.calendar, now)
+    if marks.pause_reason(task.spec):
+        tracking.pause(session, case, task.spec, now, actor)
 
 
-def _create_timer(session: Session, case: Case, spiff_task: Any, actor: Acting | None, now: datetime) -> None:
+def _create_timer(session: Session, case: Case, spiff_task: Any, ctx: _Clock, actor: Acting | None,
+                  now: datetime) -> None:
     spec = spiff_task.task_spec
+    length = marks.timer_length(spec, ctx.guide)
+    due = tracking.timer_due(length, ctx.calendar, now) if length else None
+    if due is not None:
+        # Counted here rather than from the diagram's ISO expression; SpiffWorkflow compares with this value.
+        spiff_task.internal_data["event_value"] = due.isoformat()
     row = {"id": str(spiff_task.id), "case_id": case.id, "element_id": spec.bpmn_id,
            "name": spec.bpmn_name or spec.bpmn_id, "status": TimerStatus.WAITING, "fired_at": None,
            "due_at": utc_from_iso(spiff_task.internal_data["event_value"])}
     queue_write(session, INSERT[TIMERS], row)
     chain.append(session, case, EventKind.TIMER_STARTED, actor, now, task_id=row["id"], step=row["name"],
                  after={"due_at": row["due_at"].isoformat()})
+    if marks.pause_reason(spec):
+        tracking.pause(session, case, spec, now, actor)

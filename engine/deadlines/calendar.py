@@ -53,6 +53,11 @@ class WorkCalendar:
         """Whether counting from `start` to `end` crossed a year whose 放假安排 is not entered (预计)."""
         return any(year not in self.years for year in range(start.year, end.year + 1))
 
+    def working_days_in(self, start: date, end: date) -> list[date]:
+        """The working days after `start` up to and including `end` (what a pause from one to the other held)."""
+        return [day for day in (start + timedelta(days=n) for n in range(1, (end - start).days + 1))
+                if self.is_workday(day)]
+
     def working_days_before(self, end: date, days: int) -> date:
         """The day from which `days` working days remain up to and including `end` (a working day itself)."""
         current = end

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..audit import chain
 from ..audit.chain import Acting
+
+# The module, not its names: reconcile imports the clock's tracking, which imports this module.
+from ..cases import reconcile
 from ..cases.context import Runtime
 from ..cases.locking import lock_case
-from ..cases.reconcile import write_case
 from ..models import Case, Deadline, Task
 from ..vocabulary import CaseStatus, EventKind, TaskStatus
 from . import calendar, clocks
@@ -74,10 +76,20 @@ def fill_promised_dates(rt: Runtime) -> list[str]:
             chain.append(session, case, EventKind.PROMISED_DATE_SET, None, clock.now(), step="承诺办结日期",
                          before={"promised_note": case.promised_note},
                          after={"promised_date": columns["promised_date"].isoformat()})
-            write_case(session, case, **columns)
+            reconcile.write_case(session, case, **columns)
             session.execute(update(Task).where(Task.case_id == case.id).values(promised_date=columns["promised_date"]))
             dated.append(case.case_number)
     return dated
+
+
+def due_after(work_calendar: calendar.WorkCalendar, start: datetime, days: int) -> tuple[date | None, bool]:
+    """The due date `days` working days after the day of `start`, and whether it is provisional (预计)."""
+    first = start.astimezone(clock.SHANGHAI).date()
+    try:
+        due = work_calendar.add_working_days(first, days)
+    except calendar.MissingHolidayData:
+        return None, False
+    return due, work_calendar.provisional(first, due)
 
 
 def recount(session: Session, case: Case, deadline: Deadline, work_calendar: calendar.WorkCalendar,
@@ -87,18 +99,13 @@ def recount(session: Session, case: Case, deadline: Deadline, work_calendar: cal
     The one way a due date moves (a pause ended, an extension approved, a holiday year entered): the card
     schedule follows, the case clock's date goes to the case and its open tasks, and the change is recorded.
     """
-    start = deadline.started_at.astimezone(clock.SHANGHAI).date()
     before = (deadline.due_date, deadline.provisional)
     total = deadline.limit_days + deadline.paused_days + deadline.extended_days
-    try:
-        due: date | None = work_calendar.add_working_days(start, total)
-        provisional = work_calendar.provisional(start, due)  # type: ignore[arg-type]
-    except calendar.MissingHolidayData:
-        due, provisional = None, False
+    due, provisional = due_after(work_calendar, deadline.started_at, total)
     deadline.due_date, deadline.provisional = due, provisional
     clocks.schedule(deadline, work_calendar, clocks.warning_days(deadline.limit_days, guide), now)
     if deadline.task_id is None:
-        write_case(session, case, promised_date=due, promised_provisional=provisional,
+        reconcile.write_case(session, case, promised_date=due, promised_provisional=provisional,
                    promised_note=None if due else case.promised_note)
         session.execute(update(Task).where(Task.case_id == case.id, Task.status == TaskStatus.OPEN)
                         .values(promised_date=due))

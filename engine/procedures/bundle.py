@@ -93,7 +93,8 @@ def read_files(label: str, files: Mapping[str, bytes], role_codes: set[str],
                                 f"申请表单 {application_form} 不存在（应放在 forms/ 下，或与流程图放在同一文件夹）"))
     process_id = _process_id(label, diagram_file, root, model, problems) if root is not None else None
     if process_id and root is not None:
-        problems += checks.check_diagram(diagram_file, root, process_id, forms, set(form_paths), role_codes)
+        problems += checks.check_diagram(diagram_file, root, process_id, forms, set(form_paths), role_codes,
+                                         guide, f"{label}/{GUIDE_FILE}")
     errors = [problem for problem in problems if problem.severity == Severity.ERROR]
     warnings = [problem for problem in problems if problem.severity == Severity.WARNING]
     if errors or not (diagram_name and process_id):

@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from ..deadlines import marks
 from ..errors import Problem, Severity
 from ..sandbox import PROVIDED_NAMES, ScriptRejected, check_expression, check_script, syntax_tree
 from .diagram import NS
@@ -48,12 +49,17 @@ class _Code:
 
 
 def check_diagram(file: str, root: etree._Element, process_id: str, forms: dict[str, Any], form_names: set[str],
-                  role_codes: set[str]) -> list[Problem]:
+                  role_codes: set[str], guide: dict[str, Any], guide_file: str) -> list[Problem]:
     """Every problem of the diagram in `file`: errors refuse it, warnings are shown with a deployment."""
     problems, accepted = _check_code(file, list(_code(root)))
     problems += _check_drawing(file, root)
     problems += _check_dead_ends(file, root)
-    user_tasks = _user_tasks(file, root, process_id, problems)
+    elements = _elements(file, root, process_id, problems)
+    user_tasks = [task_spec for task_spec in elements if isinstance(task_spec, UserTask)]
+    # The clock's properties, and item.toml's [timers] for the diagram's timers.
+    problems += [Problem(file, message, spec.bpmn_id, spec.bpmn_name or None) if spec is not None
+                 else Problem(guide_file, message) for spec, message in marks.problems(elements, guide)]
+    problems += _check_clock_places(file, root, elements)
     for task_spec in user_tasks:
         problems += _check_user_task(file, task_spec, forms, form_names, role_codes)
     schemas = list(forms.values())
@@ -141,6 +147,21 @@ def _timer_problem(timer: str, source: str) -> str | None:
     return None
 
 
+def _check_clock_places(file: str, root: etree._Element, elements: list[Any]) -> list[Problem]:
+    """A clock property on an element SpiffWorkflow reads no properties of (a gateway, a flow) would do nothing."""
+    if not elements:
+        return []  # the diagram did not parse: that problem is reported already
+    read = {spec.bpmn_id for spec in elements if marks.properties(spec)}
+    names = " or ".join(f"@name='{name}'" for name in marks.CLOCK_PROPERTIES)
+    problems = []
+    for node in root.xpath(f"//bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[{names}]",
+                           namespaces=NS):
+        element = node.getparent().getparent().getparent()
+        if element.get("id") not in read:
+            problems.append(_at(file, element, f"{node.get('name')} 只能设在用户任务或定时器上"))
+    return problems
+
+
 def _check_drawing(file: str, root: etree._Element) -> list[Problem]:
     """A shape or edge drawn for an element that no longer exists breaks the modeler and the case page's diagram."""
     ids = {str(value) for value in root.xpath("//@id")}
@@ -169,12 +190,12 @@ def _check_dead_ends(file: str, root: etree._Element) -> list[Problem]:
     return problems
 
 
-def _user_tasks(file: str, root: etree._Element, process_id: str, problems: list[Problem]) -> list[Any]:
-    """The user tasks of the process and its subprocesses as SpiffWorkflow parses them; none if it cannot."""
+def _elements(file: str, root: etree._Element, process_id: str, problems: list[Problem]) -> list[Any]:
+    """The elements of the process and its subprocesses as SpiffWorkflow parses them; none if it cannot."""
     parser = make_parser(validate=True)
     try:
         parser.add_bpmn_xml(root, file)
-        specs = [parser.get_spec(process_id), *parser.get_subprocess_specs(process_id).values()]
+        spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
         line = f"第 {exc.line_number} 行：" if exc.line_number and not exc.id else ""
         problems.append(Problem(file, f"{line}SpiffWorkflow 无法解析：{str(exc).removesuffix('. ')}",
@@ -183,7 +204,7 @@ def _user_tasks(file: str, root: etree._Element, process_id: str, problems: list
     except (SpiffWorkflowException, etree.LxmlError, KeyError, ValueError) as exc:
         problems.append(Problem(file, f"SpiffWorkflow 无法解析：{str(exc).removesuffix('. ')}"))
         return []
-    return [task_spec for spec in specs for task_spec in spec.task_specs.values() if isinstance(task_spec, UserTask)]
+    return marks.element_specs(spec, subprocess_specs)
 
 
 def _check_user_task(file: str, task_spec: Any, forms: dict[str, Any], form_names: set[str],

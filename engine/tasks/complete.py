@@ -14,6 +14,7 @@ from ..cases.context import Runtime
 from ..cases.locking import lock_task
 from ..cases.reconcile import Step, advance, mirrored
 from ..db import queue_update
+from ..deadlines import tracking
 from ..errors import BianminError, Conflict
 from ..models import Task
 from ..people.access import task_access
@@ -51,6 +52,8 @@ def complete(rt: Runtime, actor_id: int, task_id: str, data: Any) -> Step:
                          completed_by_id=actor.id, assignee_id=task.assignee_id or actor.id)
             chain.append(session, case, EventKind.TASK_COMPLETED, actor, now, task_id=task.id, step=task.name,
                          before=before, after=data)
+            tracking.completed(session, case, spiff_task.task_spec, task.id, version.guide,
+                               rt.reference.calendar(session), now, actor)
             before_rows.ready.pop(task.id, None)
             step = advance(rt, session, case, workflow, before_rows, actor, now)
     rt.states.put(case.id, case.revision, workflow)
