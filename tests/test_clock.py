@@ -16,6 +16,7 @@ from engine.procedures.bundle import read_folder
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services
 from tests.procedures import variant, with_escalation
+from tests.test_api import auth, make_client
 from tests.test_engine import form, holder, open_tasks, start
 
 ROLES = {"village_agent", "village_committee", "town_civil_affairs", "county_civil_affairs", "town_leader"}
@@ -262,3 +263,22 @@ def test_deploy_refuses_bad_clock_properties(tmp_path: Path, properties: dict, t
                                              expected: str) -> None:
     found = refusals(variant(tmp_path, "CLOCK-BAD", properties=properties, timers=timers))
     assert any(expected in text for text in found), found
+
+
+def test_api_lists_pauses_and_a_steps_due_date(services: Services, tmp_path: Path) -> None:
+    deploy(services, variant(tmp_path, "CLOCK-API", properties={"town_review": {"timeLimitWorkingDays": "3"}}))
+    case = start(services, "CLOCK-API")
+    complete(services, "village_review", case.id)
+    client = make_client(services)
+    paused = client.get(f"/api/v1/cases/{case.id}", headers=auth(services, "dongpo_agent")).json["clock_pauses"]
+    assert [(row["reason"], row["step"], row["ended_at"], row["working_days"]) for row in paused] == [
+        ("公示", "初审公示7天", None, None)]
+    clock.travel(timedelta(days=7))
+    services.cases.run_due_timers()
+    [ended] = client.get(f"/api/v1/cases/{case.id}", headers=auth(services, "dongpo_agent")).json["clock_pauses"]
+    assert ended["working_days"] == 5 and ended["ended_at"].startswith("2026-03-09T")
+    [task] = open_tasks(services, case.id)
+    found = client.get(f"/api/v1/tasks/{task.id}", headers=auth(services, "qingshui_civil")).json
+    assert found["step_deadline"] == {"limit_days": 3, "due_date": "2026-03-12", "provisional": False,
+                                      "status": "open", "late": None}
+    assert found["promised_date"] == "2026-04-21"

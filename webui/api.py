@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from engine import clock, userinput
 from engine.audit import chain, history
 from engine.cases import incidents, queries
+from engine.deadlines import tracking
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
 from engine.models import CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
@@ -227,6 +228,10 @@ def get_case(case_id: int) -> Any:
         head = _visible_case(session, case_id)
         payload = _case_summary(session, head)
         payload["data"] = _submitted_data(session, case_id)
+        payload["clock_pauses"] = [{
+            "reason": row.reason, "step": row.step, "element_id": row.element_id, "started_at": _iso(row.started_at),
+            "ended_at": _iso(row.ended_at), "working_days": row.working_days,
+        } for row in tracking.case_pauses(session, case_id)]
     payload["variables"] = head.variables or {}
     return payload
 
@@ -313,7 +318,12 @@ def get_task(task_id: str) -> Any:
         if task is None or not access.may_see_task(user, task, task):
             raise NotFound("任务不存在，或不在您的辖区内")
         version_forms = services().cases.versions.get(session, task.version_id).forms
+        step = tracking.step_deadlines(session, [task.id]).get(task.id)
     payload = _task_json(task)
+    payload["step_deadline"] = step and {
+        "limit_days": step.limit_days, "due_date": _day(step.due_date), "provisional": step.provisional,
+        "status": step.status, "late": step.late,
+    }
     decided = access.task_access(user, task)
     payload["may_claim"], payload["may_complete"] = decided.may_claim, decided.may_complete
     payload["form_schema"] = forms.task_form(version_forms, task.form_file)

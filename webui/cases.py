@@ -21,9 +21,11 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import clock
 from engine.audit import history
 from engine.cases import queries
 from engine.cases.intake import Applicant
+from engine.deadlines import tracking
 from engine.deadlines.promised import due_state
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, Timer, User
@@ -194,6 +196,7 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
             may_claim=decided.may_claim, notice=notice, conflict=conflict, summary=summary or [],
             application=application, steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
             computed=_computed(version, case), due_state=due_state(case.promised_date, case.status),
+            step_deadline=tracking.step_deadlines(db, [task.id]).get(task.id), today=clock.local_now().date(),
         ), status
 
 
@@ -299,6 +302,8 @@ def case(case_id: int) -> Any:
             "access": access.task_access(g.user, row),
         } for row in tasks if row.status == TaskStatus.OPEN]
         done, active = markers(diagram_info(version), tasks, timers, events)
+        step_due = tracking.step_deadlines(db, [row["task"].id for row in open_tasks])
+        pauses = tracking.case_pauses(db, found.id)
         starter = db.get(User, found.started_by_id)
         return render_template(
             "case.html", case=found, version=version, guide=version.guide, application=application,
@@ -306,6 +311,8 @@ def case(case_id: int) -> Any:
             open_tasks=open_tasks, timers=[row for row in timers if row.status == TimerStatus.WAITING],
             history=shown, done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),
+            step_due=step_due, pauses=pauses, paused=any(row.ended_at is None for row in pauses),
+            today=clock.local_now().date(),
         )
 
 

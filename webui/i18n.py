@@ -171,6 +171,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "holder_away": ("（不在岗，由同岗位B岗办理）", " (away; the B post handles it)"),
     "waiting_timers": ("计时中", "Timers"),
     "timer_due": ("{when} 到期", "due {when}"),
+    # the clock: pauses and step limits
+    "clock_pauses": ("暂停计时", "Clock paused"),
+    "clock_pauses_hint": ("以下期间不计入承诺办结期限（行政许可法第四十五条等）",
+                          "Not counted against the promised date (Administrative Licensing Law §45 and others)"),
+    "col_pause_reason": ("原因", "Reason"),
+    "col_pause_period": ("起止", "From – to"),
+    "col_pause_days": ("工作日", "Working days"),
+    "pause_running": ("暂停中", "paused"),
+    "pause_until_now": ("至今", "now"),
+    "step_due": ("环节时限", "Step due"),
+    "step_due_value": ("{date} 前（{n} 个工作日）", "by {date} ({n} working days)"),
+    "step_done_late": ("逾期办结", "done late"),
     "diagram": ("流程图", "Diagram"),
     "legend_done": ("已完成", "completed"),
     "legend_active": ("办理中", "in progress"),
@@ -229,6 +241,10 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "case_completed": ("办结", "case completed"),
     "due_date_set": ("确定承诺日期", "promised date set"),
     "variables_set": ("流程计算", "values computed"),
+    "clock_started": ("受理起算", "clock started"),
+    "clock_paused": ("暂停计时", "clock paused"),
+    "clock_resumed": ("恢复计时", "clock resumed"),
+    "due_date_changed": ("期限变更", "due date changed"),
 }
 
 # Keys of event payloads shown in the history.
@@ -244,6 +260,10 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "version": ("流程版本", "procedure version"),
     "applicant": ("申请人", "applicant"),
     "post": ("岗位", "post"),
+    "reason": ("暂停原因", "pause reason"),
+    "working_days": ("暂停工作日", "working days paused"),
+    "why": ("变更原因", "why"),
+    "provisional": ("预计", "provisional"),
 }
 
 # A case's result (the end event's caseResult); a procedure's own result codes are shown as they are.

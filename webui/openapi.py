@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine.vocabulary import CaseStatus, EventKind, IncidentKind, TaskStatus
+from engine.vocabulary import CaseStatus, DeadlineStatus, EventKind, IncidentKind, TaskStatus
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -183,6 +183,15 @@ SCHEMAS: dict[str, Any] = {
                                        "completed_by": STRING, "data": ANY_OBJECT},
                     }},
                 },
+            }, "clock_pauses": {
+                "type": "array",
+                "description": "不计入办理期限的暂停计时（公示、补正、现场勘察、听证、检验检测、专家评审），"
+                               "按开始时间排序",
+                "items": {"type": "object", "properties": {
+                    "reason": STRING, "step": STRING, "element_id": STRING, "started_at": DATE_TIME,
+                    "ended_at": {**NULLABLE_DATE_TIME, "description": "仍在暂停时为 null"},
+                    "working_days": {"type": ["integer", "null"], "description": "暂停的工作日数，结束时计算"},
+                }},
             }, "variables": {
                 **ANY_OBJECT,
                 "description": "流程脚本计算出的值（如救助金额、是否符合条件），键为变量名；日期等以文本表示",
@@ -204,7 +213,20 @@ SCHEMAS: dict[str, Any] = {
     "TaskDetail": {
         "allOf": [_ref("Task"), {
             "type": "object",
-            "properties": {"form_schema": {"type": ["object", "null"]}, "ui_schema": {"type": ["object", "null"]}},
+            "properties": {
+                "form_schema": {"type": ["object", "null"]}, "ui_schema": {"type": ["object", "null"]},
+                "step_deadline": {
+                    "type": ["object", "null"],
+                    "description": "该环节自身的时限（流程图 timeLimitWorkingDays，自任务到达起按工作日计算）；"
+                                   "无时限为 null",
+                    "properties": {
+                        "limit_days": {"type": "integer"}, "due_date": NULLABLE_DATE,
+                        "provisional": {"type": "boolean", "description": "按尚未公布的节假日安排预计"},
+                        "status": {"enum": list(DeadlineStatus)},
+                        "late": {"type": ["boolean", "null"], "description": "办结时是否已超过该时限"},
+                    },
+                },
+            },
         }],
     },
     "TaskList": {

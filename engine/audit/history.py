@@ -73,6 +73,10 @@ def changes(event: Any, step_form: Mapping[str, Any] | None, fields: Mapping[str
     elif event.kind == EventKind.TASK_CREATED:
         role = after.get("role_name") or after.get("role") or ""
         after, before = {"post": f"{org_names.get(after.get('org_id'), '')} {role}".strip()}, {}
+    elif event.kind == EventKind.DUE_DATE_CHANGED:
+        # A due date moved: what stayed the same (still provisional or not) is no news.
+        kept = [key for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key)]
+        before, after = {key: before[key] for key in kept if key in before}, {key: after.get(key) for key in kept}
     computed = event.kind == EventKind.VARIABLES_SET
     props = fields if computed else (step_form or {}).get("properties", {})
     return [Change(key, before.get(key), after.get(key), computed or key in props, props.get(key))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -22,6 +22,11 @@ from . import calendar, clocks, marks, promised
 DEADLINES = Deadline.__table__
 INSERT_DEADLINE = insert(DEADLINES).inline()
 DEADLINE_COLUMNS = [column.key for column in DEADLINES.columns if column.key != "id"]
+INSERT_PAUSE = insert(ClockPause.__table__).inline()
+# While paused the case clock is not looked at, so no card falls due; resuming schedules it again.
+HOLD_CASE_CLOCK = update(DEADLINES).where(
+    DEADLINES.c.case_id == bindparam("held_case_id"), DEADLINES.c.task_id.is_(None),
+    DEADLINES.c.status == DeadlineStatus.OPEN).values(next_check_at=None)
 
 
 def awaiting_acceptance(step: Any) -> dict[str, Any]:
@@ -100,10 +105,11 @@ def pause(session: Session, case: Case, spec: Any, now: datetime, actor: Acting 
     if case.clock_started_at is None:
         return  # nothing runs before 受理, so nothing is paused
     name, reason = spec.bpmn_name or spec.bpmn_id, marks.pause_reason(spec)
-    session.add(ClockPause(case_id=case.id, reason=reason, step=name, element_id=spec.bpmn_id, started_at=now))
-    deadline = _case_clock(session, case.id)
-    if deadline is not None and deadline.status == DeadlineStatus.OPEN:
-        deadline.next_check_at = None
+    # Queued, like the task and timer rows: no round trip of its own on the hot path.
+    queue_write(session, INSERT_PAUSE, {"case_id": case.id, "reason": reason, "step": name,
+                                        "element_id": spec.bpmn_id, "started_at": now, "ended_at": None,
+                                        "working_days": None})
+    queue_write(session, HOLD_CASE_CLOCK, {"held_case_id": case.id})
     chain.append(session, case, EventKind.CLOCK_PAUSED, actor, now, step=name, after={"reason": reason})
 
 
@@ -138,3 +144,17 @@ def _held(work_calendar: calendar.WorkCalendar, row: ClockPause) -> set[date]:
         return set(work_calendar.working_days_in(start, end))
     except calendar.MissingHolidayData:
         return set()  # no due date is counted in a year not entered either
+
+
+def case_pauses(session: Session, case_id: int) -> list[ClockPause]:
+    """Each interval the case clock stood still, oldest first (the last may still run)."""
+    return list(session.scalars(select(ClockPause).where(ClockPause.case_id == case_id)
+                                .order_by(ClockPause.started_at, ClockPause.id)))
+
+
+def step_deadlines(session: Session, task_ids: list[str]) -> dict[str, Deadline]:
+    """The step limits of these tasks, by task id (a task without a limit has none)."""
+    if not task_ids:
+        return {}
+    return {row.task_id: row for row in session.scalars(select(Deadline).where(Deadline.task_id.in_(task_ids)))
+            if row.task_id is not None}

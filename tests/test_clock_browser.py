@@ -1,0 +1,58 @@
+"""The clock in the browser: a case page listing two paused intervals, and a task page with its step's due date."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from engine import clock
+from engine.services import Services
+from tests.conftest import ARTIFACTS
+from tests.procedures import variant
+from tests.test_browser import base_url, browser, log_in, page  # noqa: F401  (fixtures)
+from tests.test_clock import complete, deploy
+from tests.test_engine import open_tasks, start
+
+ITEM = "CLOCK-UI"
+
+
+def test_case_page_lists_pauses_and_task_page_shows_step_due(page: Page, sqlite_services: Services,  # noqa: F811
+                                                              tmp_path: Path) -> None:
+    svc = sqlite_services
+    deploy(svc, variant(tmp_path, ITEM, properties={"town_review": {"clockPause": "补正"},
+                                                    "county_approval": {"timeLimitWorkingDays": "5"}}))
+    case = start(svc, ITEM, name="欧阳秀英")
+    complete(svc, "village_review", case.id)
+    clock.travel(timedelta(days=7))
+    svc.cases.run_due_timers()
+    clock.travel(timedelta(days=3))
+    complete(svc, "town_review", case.id)
+    [county] = open_tasks(svc, case.id)
+
+    log_in(page, "dongpo_agent")
+    page.goto(f"/cases/{case.id}")
+    pauses = page.locator("#clock-pauses tbody tr")
+    expect(pauses).to_have_count(2)
+    expect(pauses.nth(0)).to_contain_text("公示")
+    expect(pauses.nth(0)).to_contain_text("2026-03-02 09:00 – 2026-03-09 09:00")
+    expect(pauses.nth(0).locator("td").nth(3)).to_have_text("5")
+    expect(pauses.nth(1)).to_contain_text("补正")
+    expect(pauses.nth(1).locator("td").nth(3)).to_have_text("3")
+    # 30 working days from 2 March (2026-04-14), moved on by the 5 + 3 working days paused.
+    expect(page.locator(".cards-3")).to_contain_text("2026-04-24")
+    expect(page.locator("#history")).to_contain_text("恢复计时")
+    expect(page.locator("#open-tasks")).to_contain_text("环节时限：2026-03-19 前（5 个工作日）")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#clock-pauses").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "20-case-clock-pauses.png"), full_page=True)
+
+    page.get_by_role("button", name="退出").click()
+    log_in(page, "county_civil")
+    page.goto(f"/tasks/{county.id}")
+    expect(page.locator("#step-due")).to_contain_text("2026-03-19 前（5 个工作日）")
+    page.screenshot(path=str(ARTIFACTS / "21-task-step-due.png"))
+    clock.travel(timedelta(days=8))
+    page.reload()
+    expect(page.locator("#step-due .badge-danger")).to_have_text("已超期")
