@@ -156,9 +156,9 @@ def dibao_with_loop(parent: Path, code: str, passes: int) -> Path:
     return folder
 
 
-def variant(parent: Path, code: str, *, properties: dict[str, dict[str, str]] | None = None,
+def variant(parent: Path, code: str, *, properties: dict[str, dict[str, str | None]] | None = None,
             timers: str | None = None, source: str = "dibao") -> Path:
-    """A copy of a shipped procedure as item `code`, with spiffworkflow properties set on elements by id.
+    """A copy of a shipped procedure as item `code`, with spiffworkflow properties set (None: removed) by element id.
 
     `timers` replaces item.toml's `[timers]` tables (the shipped ones are dropped; "" drops them only).
     """
@@ -178,8 +178,8 @@ def variant(parent: Path, code: str, *, properties: dict[str, dict[str, str]] | 
     return folder
 
 
-def set_property(root: Any, element_id: str, name: str, value: str) -> None:
-    """Set a `spiffworkflow:property` on an element, adding its extensionElements when it has none."""
+def set_property(root: Any, element_id: str, name: str, value: str | None) -> None:
+    """Set (None: remove) a `spiffworkflow:property` on an element, adding its extensionElements when it has none."""
     bpmn, spiff = f"{{{NS['bpmn']}}}", f"{{{NS['spiffworkflow']}}}"
     [element] = root.xpath(f"//*[@id='{element_id}']")
     extensions = element.find(bpmn + "extensionElements")
@@ -192,7 +192,8 @@ def set_property(root: Any, element_id: str, name: str, value: str) -> None:
     for existing in found.findall(spiff + "property"):
         if existing.get("name") == name:
             found.remove(existing)
-    etree.SubElement(found, spiff + "property", name=name, value=value)
+    if value is not None:
+        etree.SubElement(found, spiff + "property", name=name, value=value)
 
 
 def with_escalation(folder: Path, task_id: str, working_days: int, lane: str = "town_leader",

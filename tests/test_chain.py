@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,16 +13,28 @@ from sqlalchemy import delete, insert, select, update
 
 from engine.audit import chain
 from engine.audit.chain import Break
-from engine.models import Case, CaseEvent
+from engine.models import Case, CaseEvent, ServiceItem
+from engine.procedures.deploy import deploy_folders
 from engine.services import Services
+from tests.procedures import variant
 from tests.test_engine import form, holder, open_tasks, start
 
 EVENTS = CaseEvent.__table__
+CHAIN_ITEM = "CHAIN-DIBAO"
 
 
 def history_of_seven(svc: Services) -> Case:
-    """A 低保 case with seven events: accepted, task arrived, claimed, released, claimed, completed, timer started."""
-    case = start(svc)
+    """A 低保 case with seven events: accepted, task arrived, claimed, released, claimed, completed, timer started.
+
+    Its 公示 does not pause the clock here, which would add an eighth.
+    """
+    with svc.db.read() as session:
+        deployed = session.get(ServiceItem, CHAIN_ITEM) is not None
+    if not deployed:
+        with tempfile.TemporaryDirectory() as tmp, svc.db.write() as session:
+            deploy_folders(session, [variant(Path(tmp), CHAIN_ITEM, properties={
+                "Timer_village_publicity": {"clockPause": None}})], svc.settings.max_diagram_bytes)
+    case = start(svc, CHAIN_ITEM)
     [task] = open_tasks(svc, case.id)
     committee = holder(svc, task)
     svc.cases.claim(committee, task.id)
