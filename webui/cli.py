@@ -14,6 +14,7 @@ from sqlalchemy import select
 from engine import backup, clock, demo, restore, scheduler, setup
 from engine.config import write_secret_key
 from engine.deadlines import calendar as holidays
+from engine.deadlines import promised
 from engine.errors import BianminError
 from engine.models import OrgUnit
 from engine.people import accounts
@@ -267,20 +268,18 @@ def calendar_list() -> None:
 @click.argument("notice", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Rewrite years already entered (dates already promised stay).")
 def calendar_load(notice: Path, replace: bool) -> None:
-    """Enter years from a TOML file in the format of engine/data/holidays.toml, then date waiting cases."""
+    """Enter years from a TOML file in the format of engine/data/holidays.toml, then recount provisional dates."""
     svc = services()
     try:
         entries = holidays.parse_notice(notice.read_text("utf-8"), notice.name)
-        with svc.db.write() as session:
-            years = holidays.enter(session, entries, replace=replace)
-        dated = svc.cases.fill_promised_dates()
+        years, recounted = promised.enter_years(svc.cases, entries, replace=replace)
     except BianminError as exc:
         _fail(exc)
     except UnicodeDecodeError:
         _fail(BianminError(f"{notice.name}：文件应为 UTF-8 编码"))
     click.echo(f"已录入 {'、'.join(str(year) for year in years)} 年节假日安排；"
                f"运行中的服务在 {svc.settings.reference_ttl_seconds // 60} 分钟内按新日历计算期限")
-    click.echo(f"补定承诺办结日期的办件：{len(dated)} 件" + (f"（{'、'.join(dated)}）" if dated else ""))
+    click.echo(f"按新日历重算预计期限的办件：{recounted} 件")
 
 
 def _rows(summary: backup.Summary) -> str:

@@ -228,6 +228,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "timer_fired": ("计时届满", "timer elapsed"),
     "case_completed": ("办结", "case completed"),
     "due_date_set": ("确定承诺日期", "promised date set"),
+    "due_date_changed": ("期限重算", "due date recounted"),
     "variables_set": ("流程计算", "values computed"),
 }
 
@@ -241,6 +242,8 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     # Keys of history rows written before the promised date was named as such; rows are never rewritten.
     "due_date": ("承诺办结日期", "promised date"),
     "due_note": ("期限说明", "deadline note"),
+    "provisional": ("预计（放假安排未录入）", "provisional (holidays not entered)"),
+    "why": ("原因", "reason"),
     "version": ("流程版本", "procedure version"),
     "applicant": ("申请人", "applicant"),
     "post": ("岗位", "post"),

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import BianminError
 from ..models import CalendarDay, CalendarYear
+from . import statutory
 
 SHIPPED = Path(__file__).parent.parent / "data" / "holidays.toml"
 
@@ -22,22 +23,29 @@ class CalendarRefused(BianminError):
 
 
 class MissingHolidayData(BianminError):
+    """A year neither entered nor within the statutory module's years: no working day can be counted in it."""
+
     def __init__(self, year: int) -> None:
         super().__init__(
-            f"{year} 年的法定节假日安排尚未录入，无法按工作日计算期限；请系统管理员在节假日日历中补录 {year} 年数据"
+            f"{year} 年的放假安排未录入，且不在可按法定节假日推算的 {statutory.FIRST_YEAR}–{statutory.LAST_YEAR} 年内，"
+            f"无法按工作日计算期限；请系统管理员在节假日日历中录入 {year} 年放假安排"
         )
         self.year = year
 
 
 @dataclass
 class WorkCalendar:
+    """Entered years as their notices say; any other year provisionally (预计): weekends and statutory days only."""
+
     years: set[int]
     exceptions: dict[date, bool] = field(default_factory=dict)
 
     def is_workday(self, day: date) -> bool:
-        if day.year not in self.years:
+        if day.year in self.years:
+            return self.exceptions.get(day, day.weekday() < 5)
+        if not statutory.covers(day.year):
             raise MissingHolidayData(day.year)
-        return self.exceptions.get(day, day.weekday() < 5)
+        return day.weekday() < 5 and day not in statutory.holidays(day.year)
 
     def add_working_days(self, start: date, days: int) -> date:
         """The date by which `days` working days after `start` have passed (start itself not counted)."""
