@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
 import click
 from sqlalchemy import select
 
-from engine import backup, clock, demo, restore, scheduler, setup
+from engine import backup, clock, demo, democlock, restore, scheduler, setup
 from engine.config import write_secret_key
 from engine.deadlines import calendar as holidays
 from engine.deadlines import promised
@@ -42,7 +42,9 @@ def main() -> None:
 
 
 def services() -> Services:
-    return open_services()
+    svc = open_services()
+    democlock.refresh(svc.db)
+    return svc
 
 
 def _init(svc: Services) -> None:
@@ -280,6 +282,57 @@ def calendar_load(notice: Path, replace: bool) -> None:
     click.echo(f"已录入 {'、'.join(str(year) for year in years)} 年节假日安排；"
                f"运行中的服务在 {svc.settings.reference_ttl_seconds // 60} 分钟内按新日历计算期限")
     click.echo(f"按新日历重算预计期限的办件：{recounted} 件")
+
+
+@main.group("clock")
+def clock_group() -> None:
+    """Time travel in a demo database (made by `load-demo`): the server, scheduler and CLI all see the moved clock."""
+
+
+def _clock_line(ahead: str) -> str:
+    return f"系统时钟：{clock.local_now():%Y-%m-%d %H:%M}（北京时间），比实际时间快 {ahead}"
+
+
+@clock_group.command("advance")
+@click.argument("span")
+def clock_advance(span: str) -> None:
+    """Move the clock ahead by SPAN: 8d (days), 2w (weeks), 36h (hours)."""
+    svc = services()
+    try:
+        delta = democlock.parse_span(span)
+        with svc.db.write() as session:
+            ahead = democlock.advance(session, delta)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(_clock_line(_span_text(ahead)))
+    click.echo(f"运行中的服务在 {democlock.REFRESH_SECONDS} 秒内、定时任务在下一次检查时按新时间运行")
+
+
+@clock_group.command("show")
+def clock_show() -> None:
+    svc = services()
+    with svc.db.read() as session:
+        ahead = democlock.offset(session)
+    if ahead is None:
+        click.echo(f"系统时钟：{clock.local_now():%Y-%m-%d %H:%M}（北京时间）；正式数据库，时钟不可调整")
+    else:
+        click.echo(_clock_line(_span_text(ahead)))
+
+
+@clock_group.command("reset")
+def clock_reset() -> None:
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            democlock.reset(session)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(_clock_line("0 小时"))
+
+
+def _span_text(span: timedelta) -> str:
+    days, seconds = span.days, span.seconds
+    return f"{days} 天 {seconds // 3600} 小时" if days else f"{seconds // 3600} 小时"
 
 
 def _rows(summary: backup.Summary) -> str:
