@@ -41,7 +41,7 @@ def test_calendar_load_enters_a_year_and_recounts_provisional_dates(tmp_path: Pa
         assert not session.get(Case, case.id).promised_provisional
     listed = runner.invoke(main, ["calendar", "list"], env=env).output
     assert "2026\t国办发明电〔2025〕7号" in listed
-    assert "2027\t测试用通知（按法定节假日和惯常调休编写）\t32 个调整日" in listed
+    assert "2027\t测试用通知（按法定节假日和惯常调休编写）\t放假 29 天，调休上班 3 天" in listed
 
     again = runner.invoke(main, ["calendar", "load", str(notice)], env=env)
     assert again.exit_code == 1 and "--replace" in again.output

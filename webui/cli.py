@@ -262,8 +262,8 @@ def calendar() -> None:
 def calendar_list() -> None:
     with services().db.read() as session:
         years = holidays.entered(session)
-    for year, source, days in years:
-        click.echo(f"{year}\t{source}\t{days} 个调整日")
+    for year in years:
+        click.echo(f"{year.year}\t{year.source}\t放假 {year.holidays} 天，调休上班 {year.workdays} 天")
 
 
 @calendar.command("load")

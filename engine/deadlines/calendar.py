@@ -11,8 +11,10 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ..clock import SHANGHAI
 from ..errors import BianminError
-from ..models import CalendarDay, CalendarYear
+from ..models import CalendarDay, CalendarYear, Deadline
+from ..vocabulary import DeadlineStatus
 from . import statutory
 
 SHIPPED = Path(__file__).parent.parent / "data" / "holidays.toml"
@@ -158,11 +160,39 @@ def enter(session: Session, entries: list[YearEntry], *, replace: bool = False) 
     return [entry.year for entry in entries]
 
 
-def entered(session: Session) -> list[tuple[int, str, int]]:
-    """(year, source, days that break the weekly rule) for each year entered, oldest first."""
-    per_year = Counter(day.year for day in session.scalars(select(CalendarDay.day)))
-    return [(row.year, row.source, per_year[row.year])
+@dataclass(frozen=True)
+class EnteredYear:
+    year: int
+    source: str
+    holidays: int
+    workdays: int
+
+
+def entered(session: Session) -> list[EnteredYear]:
+    """Each year entered, oldest first, with how many days off and make-up workdays its notice lists."""
+    counts = Counter((day.year, is_workday) for day, is_workday in session.execute(
+        select(CalendarDay.day, CalendarDay.is_workday)))
+    return [EnteredYear(row.year, row.source, counts[(row.year, False)], counts[(row.year, True)])
             for row in session.scalars(select(CalendarYear).order_by(CalendarYear.year))]
+
+
+def provisional_in_use(session: Session) -> dict[int, int]:
+    """Years not entered that open deadlines are counted on (预计), with how many deadlines each."""
+    known = set(session.scalars(select(CalendarYear.year)))
+    per_year: Counter[int] = Counter()
+    for started_at, due in session.execute(select(Deadline.started_at, Deadline.due_date).where(
+            Deadline.status == DeadlineStatus.OPEN, Deadline.provisional.is_(True))):
+        first = started_at.astimezone(SHANGHAI).year
+        per_year.update(year for year in range(first, due.year + 1) if year not in known)
+    return dict(sorted(per_year.items()))
+
+
+def missing_statutory(entry: YearEntry) -> list[str]:
+    """Statutory days (办法 §2) a notice does not list as days off: worth a second look before entering it."""
+    if not statutory.covers(entry.year):
+        return []
+    return [f"{day.isoformat()} {name}" for day, name in sorted(statutory.holidays(entry.year).items())
+            if day not in entry.holidays]
 
 
 def install_shipped(session: Session) -> list[int]:
