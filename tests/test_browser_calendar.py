@@ -4,22 +4,19 @@ enters the year on the calendar page and every date becomes final (screenshots 2
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from engine import clock
 from engine.services import Services
 from tests.conftest import make_services
-from tests.test_browser import browser, log_in, log_out, page, shot  # noqa: F401 (fixtures used by name)
+from tests.test_browser import browser, log_in, log_out, page, served, shot  # noqa: F401 (fixtures used by name)
 from tests.test_calendar_provisional import NOTICE_2027
 from tests.test_engine import start
-from webui import create_app
 
 # Accepted in late December: every 30- and 40-working-day date runs into 2027, not entered yet.
 DECEMBER = datetime(2026, 12, 21, 9, 30, tzinfo=clock.SHANGHAI)
@@ -42,15 +39,8 @@ def calendar_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 
 @pytest.fixture(scope="module")
 def base_url(calendar_services: Services) -> Iterator[str]:
-    app = create_app(services=calendar_services, config={"TESTING": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="bianmin-calendar-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with served(calendar_services) as url:
+        yield url
 
 
 def test_provisional_dates_are_badged_until_the_administrator_enters_the_year(

@@ -181,7 +181,7 @@ def provisional_in_use(session: Session) -> dict[int, int]:
     known = set(session.scalars(select(CalendarYear.year)))
     per_year: Counter[int] = Counter()
     for started_at, due in session.execute(select(Deadline.started_at, Deadline.due_date).where(
-            Deadline.status == DeadlineStatus.OPEN, Deadline.provisional.is_(True))):
+            Deadline.status == DeadlineStatus.OPEN, Deadline.provisional)):
         first = started_at.astimezone(SHANGHAI).year
         per_year.update(year for year in range(first, due.year + 1) if year not in known)
     return dict(sorted(per_year.items()))

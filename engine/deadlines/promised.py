@@ -67,7 +67,7 @@ def _entered_between(first: Any, last: Any) -> Any:
 _STARTED = _year(Deadline.started_at)
 WAITING_FOR_A_YEAR = select(Deadline.case_id).where(
     Deadline.status == DeadlineStatus.OPEN,
-    or_(Deadline.provisional.is_(True), Deadline.due_date.is_(None)),
+    or_(Deadline.provisional, Deadline.due_date.is_(None)),
     or_(and_(Deadline.due_date.is_not(None),
              _entered_between(_STARTED, _year(Deadline.due_date)) == _year(Deadline.due_date) - _STARTED + 1),
         and_(Deadline.due_date.is_(None), _entered_between(_STARTED, _STARTED) == 1)),
@@ -80,9 +80,11 @@ def recount_provisional(rt: Runtime, limit: int) -> int:
     Each case in its own transaction under its lock, so a county with thousands of open cases never holds one
     giant transaction; the scheduler calls this every tick for whatever a calendar load left.
     """
-    rt.reference.forget()
     with rt.db.read() as session:
         waiting = list(session.scalars(WAITING_FOR_A_YEAR.limit(limit)))
+    if waiting:
+        # The year may have been entered by another process: count on the calendar as stored now.
+        rt.reference.forget()
     for case_id in waiting:
         with rt.db.write() as session:
             case = lock_case(session, case_id)
@@ -90,7 +92,7 @@ def recount_provisional(rt: Runtime, limit: int) -> int:
             guide = rt.versions.get(session, case.version_id).guide
             for deadline in session.scalars(select(Deadline).where(
                     Deadline.case_id == case.id, Deadline.status == DeadlineStatus.OPEN,
-                    or_(Deadline.provisional.is_(True), Deadline.due_date.is_(None))).order_by(Deadline.id)):
+                    or_(Deadline.provisional, Deadline.due_date.is_(None))).order_by(Deadline.id)):
                 recount(session, case, deadline, work_calendar, guide, clock.now(), None,
                         why=f"{_counted_years(deadline)}年放假安排录入")
     return len(waiting)
