@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,3 +57,17 @@ def test_case_page_lists_pauses_and_task_page_shows_step_due(page: Page, sqlite_
     clock.travel(timedelta(days=8))
     page.reload()
     expect(page.locator("#step-due .badge-danger")).to_have_text("已超期")
+
+
+def test_window_sees_a_case_waiting_for_its_acceptance(page: Page, sqlite_services: Services) -> None:  # noqa: F811
+    svc = sqlite_services
+    case = start(svc, "ZR-ZHAIJIDI", name="司马建国")
+    complete(svc, "village_review", case.id)
+    log_in(page, "qingshui_window")
+    page.get_by_role("tab", name=re.compile("岗位待办")).click()
+    row = page.locator(f"tr[data-case-number='{case.case_number}']")
+    # No promised date before 受理: the note itself, not “无法计算”.
+    expect(row).to_contain_text("待“受理”环节受理后起算")
+    page.screenshot(path=str(ARTIFACTS / "22-inbox-awaiting-acceptance.png"))
+    page.goto(f"/cases/{case.id}")
+    expect(page.locator("#open-tasks")).to_contain_text("环节时限：2026-03-09 前（5 个工作日）")
