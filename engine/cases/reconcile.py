@@ -47,6 +47,7 @@ class OpenTask:
     org_id: int
     form_file: str | None
     ui_form_file: str | None
+    # The step's own limit (timeLimitWorkingDays) and its spec, where the clock reads a pause.
     limit_days: int | None = None
     spec: Any = None
 
@@ -187,7 +188,7 @@ def _open_task(rt: Runtime, session: Session, case: Case, spiff_task: Any) -> Op
 
 
 class _Clock:
-    """The item's guide and the holiday calendar, fetched only when a step touches a clock (rarely: hot path)."""
+    """The item's guide and the holiday calendar, fetched only if a step touches a clock: most steps do not."""
 
     def __init__(self, rt: Runtime, session: Session, case: Case) -> None:
         self.rt, self.session, self.case = rt, session, case
