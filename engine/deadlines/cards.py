@@ -16,7 +16,7 @@ from .. import clock
 from ..audit import chain
 from ..cases.context import Runtime
 from ..cases.locking import FRESH
-from ..db import insert_or_skip
+from ..db import insert_or_skip, queue_update
 from ..models import DEADLINE_CHECK_ROWS, Card, Case, Deadline, OrgUnit, ServiceItem, Task, User
 from ..notifications import Message, notify_all
 from ..people import access
@@ -36,7 +36,7 @@ LEADERS = {"village": ("town_leader", "town_id"), "town": ("town_leader", "town_
            "county": ("county_leader", "county_id")}
 CASE_CLOCK_STEP = "办件整体"
 CARD_NAMES = {CardColor.YELLOW: "黄牌", CardColor.RED: "红牌"}
-CARDS = Card.__table__
+CARDS, DEADLINES = Card.__table__, Deadline.__table__
 # Due deadlines, soonest first, each locked unless another transaction holds it. The condition is the partial
 # index's own (ix_deadline_due_check), so the claim reads that index and touches only what is due.
 CLAIM = (select(Deadline).where(text(DEADLINE_CHECK_ROWS), Deadline.next_check_at <= bindparam("now"))
@@ -98,6 +98,10 @@ def _batch(rt: Runtime, batch: int) -> tuple[int, int]:
             deadline.card = card
             guide = rt.versions.get(session, case.version_id).guide
             clocks.schedule(deadline, work_calendar, clocks.warning_days(deadline.limit_days, guide), now)
+            # Written with the batch's other rows in one statement at commit, not one ORM UPDATE per row.
+            session.expunge(deadline)
+            queue_update(session, DEADLINES, deadline.id, card=deadline.card, yellow_from=deadline.yellow_from,
+                         next_check_at=deadline.next_check_at)
         cards = _insert_cards(session, to_raise, now)
         if cards:
             _tell(session, cases, cards, now)
