@@ -19,6 +19,43 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav_cases": ("办件查询", "Cases"),
     "nav_new_case": ("受理新申请", "New application"),
     "nav_incidents": ("异常办件", "Incidents"),
+    "nav_notifications": ("提醒", "Notifications"),
+    "unread_title": ("{n} 条未读提醒", "{n} unread notifications"),
+    # cards and notifications
+    "card_yellow": ("黄牌", "Yellow card"),
+    "card_red": ("红牌", "Red card"),
+    "filter_all": ("全部", "All"),
+    "filter_yellow": ("即将超期", "Due soon"),
+    "filter_red": ("已超期", "Overdue"),
+    "col_card": ("警示", "Card"),
+    "sort_by_card": ("按警示排序：红牌、黄牌在前", "Sort by card: red and yellow first"),
+    "all_cards": ("全部警示", "Any card"),
+    "no_carded": ("没有此类办件", "Nothing here"),
+    "notifications_title": ("提醒", "Notifications"),
+    "notifications_intro": ("办件或环节进入预警期（黄牌）或超过办结期限（红牌）时，系统提醒办理人、岗位人员和电子监察；"
+                            "环节超期同时提醒分管领导。",
+                            "When a case or step nears its limit (yellow card) or passes it (red card), its handler, "
+                            "post and supervisors are told; an overdue step also tells the leader."),
+    "show_unread": ("只看未读", "Unread only"),
+    "show_all": ("全部提醒", "All"),
+    "mark_read": ("标为已读", "Mark read"),
+    "mark_all_read": ("全部标为已读", "Mark all read"),
+    "marked_all_read": ("已将 {n} 条提醒标为已读", "{n} notifications marked read"),
+    "open_case": ("查看办件", "Open case"),
+    "read_at": ("已读 {at}", "read {at}"),
+    "unread": ("未读", "unread"),
+    "no_notifications": ("没有提醒", "No notifications"),
+    "col_received": ("时间", "Received"),
+    "col_subject": ("内容", "Subject"),
+    "cards_title": ("限时办结警示", "Deadline cards"),
+    "case_card_now": ("办件当前", "Case now"),
+    "step_card": ("环节警示", "Step card"),
+    "step_due": ("环节期限", "Step due"),
+    "no_cards_raised": ("未亮过黄牌或红牌", "No card raised"),
+    "col_raised_at": ("亮牌时间", "Raised"),
+    "col_deadline": ("期限", "Deadline"),
+    "col_warned_due": ("所警示的期限日", "Due date warned of"),
+    "case_clock": ("办件整体", "Whole case"),
     "logout": ("退出", "Log out"),
     "post_rank": ("{rank}岗", "post {rank}"),
     "present": ("在岗", "present"),
@@ -228,6 +265,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "timer_fired": ("计时届满", "timer elapsed"),
     "case_completed": ("办结", "case completed"),
     "due_date_set": ("确定承诺日期", "promised date set"),
+    "card_raised": ("亮牌（电子监察）", "card raised"),
     "variables_set": ("流程计算", "values computed"),
 }
 
@@ -244,6 +282,14 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "version": ("流程版本", "procedure version"),
     "applicant": ("申请人", "applicant"),
     "post": ("岗位", "post"),
+    "card": ("警示", "card"),
+    "notified": ("提醒人数", "people notified"),
+    "provisional": ("预计日期", "provisional"),
+}
+
+CARD_COLORS: dict[str, tuple[str, str]] = {
+    "yellow": ("黄牌", "yellow card"),
+    "red": ("红牌", "red card"),
 }
 
 # A case's result (the end event's caseResult); a procedure's own result codes are shown as they are.
@@ -309,7 +355,7 @@ def install(app: Flask) -> None:
     app.jinja_env.globals.update(
         t=t, lang=current_language, lang_url=lang_url,
         event_kind=lambda code: label(EVENT_KINDS, code), case_type=lambda code: label(CASE_TYPES, code),
-        case_result=lambda code: label(CASE_RESULTS, code),
+        case_result=lambda code: label(CASE_RESULTS, code), card_name=lambda code: label(CARD_COLORS, code),
     )
 
     @app.context_processor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -220,9 +220,3 @@ def _words(case: Case, item_name: str, step: str, deadline: Deadline, color: str
 def _day(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
-
-def raised_cards(session: Session, case_id: int) -> Sequence[Any]:
-    """A case's cards, newest first, with the deadline each was raised on."""
-    return session.execute(select(Card.id, Card.color, Card.due_date, Card.raised_at, Deadline.name,
-                                  Deadline.task_id).join(Deadline, Deadline.id == Card.deadline_id)
-                           .where(Card.case_id == case_id).order_by(Card.raised_at.desc(), Card.id.desc())).all()

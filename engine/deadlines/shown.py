@@ -5,9 +5,13 @@ Only the scheduler tick changes `Deadline.card`; everything shown is read from i
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, case, func, select, union_all
+from collections.abc import Sequence
+from typing import Any
 
-from ..models import Deadline, Task
+from sqlalchemy import ColumnElement, and_, case, func, select, union_all
+from sqlalchemy.orm import Session
+
+from ..models import Card, Deadline, Task
 from ..vocabulary import CardColor, DeadlineStatus, TaskStatus
 
 DEADLINES, TASKS = Deadline.__table__, Task.__table__
@@ -56,3 +60,16 @@ def cases_showing(color: str, case_id: ColumnElement[int]) -> ColumnElement[bool
     return and_(case_id.in_(select(DEADLINES.c.case_id).where(DEADLINES.c.card == color,
                                                                DEADLINES.c.status == DeadlineStatus.OPEN)),
                 case_card(case_id) == color)
+
+
+def case_deadlines(session: Session, case_id: int) -> list[Deadline]:
+    """A case's deadlines, its clock first, then its steps' in the order they started."""
+    return list(session.scalars(select(Deadline).where(Deadline.case_id == case_id).order_by(
+        Deadline.task_id.is_not(None), Deadline.started_at, Deadline.id)))
+
+
+def raised_cards(session: Session, case_id: int) -> Sequence[Any]:
+    """A case's cards as raised, newest first, with the deadline each was raised on."""
+    return session.execute(select(Card.id, Card.color, Card.due_date, Card.raised_at, Deadline.name,
+                                  Deadline.task_id).join(Deadline, Deadline.id == Card.deadline_id)
+                           .where(Card.case_id == case_id).order_by(Card.raised_at.desc(), Card.id.desc())).all()
