@@ -1,5 +1,5 @@
-"""JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history, deployment
-and incidents.
+"""JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history, deployment,
+incidents and notifications.
 
 Every route but /openapi.json needs `Authorization: Bearer <token>`. Errors are JSON
 `{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status; a 422 from validation (and a 400
@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
-from engine import clock, userinput
+from engine import clock, notifications, userinput
 from engine.audit import chain, history
 from engine.cases import incidents, queries
+from engine.deadlines import shown
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
-from engine.models import CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
+from engine.models import Card, Case, CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
 from engine.procedures import bundle, forms
@@ -126,6 +127,13 @@ def _limit() -> int:
     return limit
 
 
+def _card_filter() -> str:
+    card = request.args.get("card", "")
+    if card not in ("", *shown.FILTERS):
+        raise BadRequest("card 只能是 yellow（即将超期）或 red（已超期）")
+    return card
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(clock.SHANGHAI).isoformat(timespec="seconds") if moment else None
 
@@ -214,10 +222,11 @@ def list_cases() -> Any:
     status = queries.case_status(asked)
     if asked and status is None:
         raise BadRequest("status 只能是 running（办理中）或 completed（已办结）")
+    card = _card_filter()
     limit = _limit()
     with services().db.read() as session:
         rows = queries.case_list(session, _user(), search=request.args.get("q", "").strip(), status=status,
-                                 limit=limit)
+                                 card=card, limit=limit)
     return {"cases": [_case_json(row) for row in rows]}
 
 
@@ -263,7 +272,7 @@ def _case_json(head: Any) -> dict[str, Any]:
                       "phone": head.applicant_phone},
         "village": _place(head.village_code, head.village_name, head.village_level),
         "accepted_at": _iso(head.accepted_at), "promised_date": _day(head.promised_date),
-        "promised_note": head.promised_note, "completed_at": _iso(head.completed_at),
+        "promised_note": head.promised_note, "completed_at": _iso(head.completed_at), "card": head.card,
     }
 
 
@@ -273,7 +282,7 @@ def _case_summary(session: Session, head: Any) -> dict[str, Any]:
         "role": {"code": row.role_code, "name": row.role_name},
         "org": _place(row.org_code, row.org_name, row.org_level),
         "assignee": _person(row.assignee_username, row.assignee_name), "created_at": _iso(row.created_at),
-        "form": row.form_file,
+        "form": row.form_file, "card": row.step_card or "", "step_due_date": _day(row.step_due_date),
     } for row in queries.open_tasks(session, head.id)]
     return {**_case_json(head), "tasks": tasks}
 
@@ -299,9 +308,10 @@ def list_tasks() -> Any:
     scope = request.args.get("scope", "mine")
     if scope not in ("mine", "post"):
         raise BadRequest("scope 只能是 mine（我的任务）或 post（本岗位待认领任务）")
+    card = _card_filter()
     limit = _limit()
     with services().db.read() as session:
-        rows = inbox.tasks(session, _user(), scope, limit=limit)
+        rows = inbox.tasks(session, _user(), scope, limit=limit, card=card)
     return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
 
 
@@ -359,7 +369,8 @@ def _task_json(task: Any) -> dict[str, Any]:
         "village": _place(task.village_code, task.village_name, task.village_level),
         "created_at": _iso(task.created_at), "promised_date": _day(task.promised_date),
         "assignee": _person(task.assignee_username, task.assignee_name),
-        "form": task.form_file, "ui_form": task.ui_form_file,
+        "form": task.form_file, "ui_form": task.ui_form_file, "card": task.card,
+        "step_due_date": _day(task.step_due_date),
     }
 
 
@@ -418,6 +429,48 @@ def _folder_path(upload: FileStorage) -> str:
     """The path in the folder an upload of `files` names (Windows ones use backslashes); empty when it names none."""
     path = posixpath.normpath((upload.filename or "").replace("\\", "/").strip()).lstrip("/")
     return "" if path == "." else path
+
+
+# -- notifications ------------------------------------------------------------------------------
+
+
+@bp.get("/notifications")
+def list_notifications() -> Any:
+    unread_only = request.args.get("unread", "")
+    if unread_only not in ("", "1"):
+        raise BadRequest("unread 只能是 1（只列未读）")
+    limit = _limit()
+    user_id = _user().id
+    with services().db.read() as session:
+        rows = notifications.listing(session, user_id, unread_only=bool(unread_only), limit=limit)
+        numbers = dict(session.execute(select(Case.id, Case.case_number).where(
+            Case.id.in_({row.case_id for row in rows if row.case_id}))).all())
+        colors = dict(session.execute(select(Card.id, Card.color).where(
+            Card.id.in_({row.card_id for row in rows if row.card_id}))).all())
+        unread = notifications.unread_count(session, user_id)
+    return {"unread": unread, "notifications": [{
+        "id": row.id, "kind": row.kind, "title": row.title, "body": row.body, "case_id": row.case_id,
+        "case_number": numbers.get(row.case_id), "card": colors.get(row.card_id, ""),
+        "created_at": _iso(row.created_at), "read_at": _iso(row.read_at),
+    } for row in rows]}
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+def read_notification(notification_id: int) -> Any:
+    return _mark_read(notification_id)
+
+
+@bp.post("/notifications/read-all")
+def read_all_notifications() -> Any:
+    return _mark_read(None)
+
+
+def _mark_read(notification_id: int | None) -> dict[str, int]:
+    user_id = _user().id
+    with services().db.write() as session:
+        marked = notifications.mark_read(session, user_id, clock.now(), notification_id)
+    with services().db.read() as session:
+        return {"marked": marked, "unread": notifications.unread_count(session, user_id)}
 
 
 # -- incidents ----------------------------------------------------------------------------------

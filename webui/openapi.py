@@ -25,6 +25,10 @@ NULLABLE_STRING = {"type": ["string", "null"]}
 DATE_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601，北京时间（+08:00）"}
 NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601，北京时间（+08:00）"}
 NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
+CARD = {"enum": ["", "yellow", "red"],
+        "description": "警示：yellow 黄牌（进入预警期，即将超期）、red 红牌（已超期）、空串为无"}
+CARD_FILTER = {"name": "card", "in": "query", "required": False, "schema": {"enum": ["yellow", "red"]},
+               "description": "只列出显示该警示的：yellow 即将超期，red 已超期"}
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
 
 CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"},
@@ -136,6 +140,8 @@ SCHEMAS: dict[str, Any] = {
             "role": {"type": "object", "properties": {"code": STRING, "name": STRING}},
             "org": _ref("Place"), "assignee": _ref("Person"), "created_at": DATE_TIME,
             "form": {**NULLABLE_STRING, "description": "表单 JSON Schema 文件名"},
+            "card": {**CARD, "description": "该环节自身时限的警示（无环节时限时为空串）"},
+            "step_due_date": {**NULLABLE_DATE, "description": "该环节自身的办理期限（无则为 null）"},
         },
     },
     "CaseSummary": {
@@ -155,6 +161,7 @@ SCHEMAS: dict[str, Any] = {
             "promised_date": {**NULLABLE_DATE, "description": "承诺办结日期（按工作日计算）"},
             "promised_note": {**NULLABLE_STRING, "description": "无法计算承诺日期时的说明"},
             "completed_at": NULLABLE_DATE_TIME,
+            "card": {**CARD, "description": "办件当前最重的警示：办件整体或任一未办结环节"},
         },
     },
     "Case": {
@@ -199,7 +206,24 @@ SCHEMAS: dict[str, Any] = {
             "created_at": DATE_TIME, "promised_date": NULLABLE_DATE, "assignee": _ref("Person"),
             "form": {**NULLABLE_STRING, "description": "表单 JSON Schema 文件名"},
             "ui_form": {**NULLABLE_STRING, "description": "表单界面 Schema 文件名"},
+            "card": {**CARD, "description": "任务显示的警示：环节自身的，没有时为办件的"},
+            "step_due_date": {**NULLABLE_DATE, "description": "该环节自身的办理期限（无则为 null）"},
         },
+    },
+    "Notification": {
+        "type": "object",
+        "description": "一条提醒（如办件或环节亮黄牌、红牌）；同一事由对同一人只有一条",
+        "properties": {
+            "id": {"type": "integer"}, "kind": {"type": "string", "description": "如 card（亮牌）"},
+            "title": STRING, "body": STRING, "case_id": {"type": ["integer", "null"]},
+            "case_number": NULLABLE_STRING, "card": {**CARD, "description": "所提醒的警示（非亮牌提醒为空串）"},
+            "created_at": DATE_TIME, "read_at": {**NULLABLE_DATE_TIME, "description": "已读时间，未读为 null"},
+        },
+    },
+    "NotificationList": {
+        "type": "object",
+        "properties": {"unread": {"type": "integer", "description": "未读条数"},
+                       "notifications": {"type": "array", "items": _ref("Notification")}},
     },
     "TaskDetail": {
         "allOf": [_ref("Task"), {
@@ -306,6 +330,7 @@ PATHS: dict[str, Any] = {
     "/cases": {"get": {
         "summary": "本辖区的办件列表，按受理时间从新到旧", "operationId": "listCases", "tags": ["cases"],
         "parameters": [
+            CARD_FILTER,
             {"name": "q", "in": "query", "required": False, "schema": STRING,
              "description": "按办件编号、申请人姓名或身份证号码精确查找"},
             {"name": "status", "in": "query", "required": False, "schema": {"enum": list(CaseStatus)},
@@ -342,6 +367,7 @@ PATHS: dict[str, Any] = {
     "/tasks": {"get": {
         "summary": "任务列表，按承诺办结日期排序", "operationId": "listTasks", "tags": ["tasks"],
         "parameters": [
+            CARD_FILTER,
             {"name": "scope", "in": "query", "required": False,
              "schema": {"enum": ["mine", "post"], "default": "mine"},
              "description": "mine：本人认领的任务（含不在岗 A 岗同事的任务）；post：本岗位尚未认领的任务"},
@@ -392,6 +418,30 @@ PATHS: dict[str, Any] = {
                           "脚本或条件不安全、定时器不是有效的 ISO 8601、图形指向不存在的元素等"),
         },
     }},
+    "/notifications": {"get": {
+        "summary": "本人的提醒，新的在前", "operationId": "listNotifications", "tags": ["notifications"],
+        "parameters": [
+            {"name": "unread", "in": "query", "required": False, "schema": {"enum": ["1"]},
+             "description": "为 1 时只列未读"},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+        ],
+        "responses": {"200": _json(_ref("NotificationList"), "提醒及未读条数"), "401": UNAUTHORIZED},
+    }},
+    "/notifications/{notification_id}/read": {"post": {
+        "summary": "将本人的一条提醒标为已读（已读的不变）", "operationId": "markNotificationRead",
+        "tags": ["notifications"],
+        "parameters": [{"name": "notification_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "responses": {"200": _json({"type": "object", "properties": {"marked": {"type": "integer"},
+                                                                     "unread": {"type": "integer"}}}, "已标为已读"),
+                      "401": UNAUTHORIZED, "404": _error("提醒不存在，或不是调用者的")},
+    }},
+    "/notifications/read-all": {"post": {
+        "summary": "将本人的全部提醒标为已读", "operationId": "markAllNotificationsRead", "tags": ["notifications"],
+        "responses": {"200": _json({"type": "object", "properties": {"marked": {"type": "integer"},
+                                                                     "unread": {"type": "integer"}}}, "已标为已读"),
+                      "401": UNAUTHORIZED},
+    }},
     "/incidents": {"get": {
         "summary": "异常办件（仅系统管理员）：定时器到期后流程出错的办件，已停止重试的在前",
         "operationId": "listIncidents", "tags": ["incidents"],
@@ -438,6 +488,7 @@ DOCUMENT: dict[str, Any] = {
         {"name": "tasks", "description": "待办任务"},
         {"name": "procedures", "description": "流程部署"},
         {"name": "incidents", "description": "异常办件"},
+        {"name": "notifications", "description": "提醒（黄牌、红牌等）"},
         {"name": "meta", "description": "API 文档"},
     ],
     "paths": PATHS,
