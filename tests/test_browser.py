@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,9 +35,10 @@ PASSWORD = "bianmin2026"
 DONGPO = "510123101201"
 
 
-@pytest.fixture(scope="module")
-def base_url(sqlite_services: Services) -> Iterator[str]:
-    app = create_app(services=sqlite_services, config={"TESTING": True})
+@contextmanager
+def served(svc: Services) -> Iterator[str]:
+    """The web app over `svc` on a free local port, in a thread, for as long as the block runs."""
+    app = create_app(services=svc, config={"TESTING": True})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="bianmin-test-server", daemon=True)
     thread.start()
@@ -45,6 +47,12 @@ def base_url(sqlite_services: Services) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(sqlite_services: Services) -> Iterator[str]:
+    with served(sqlite_services) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
