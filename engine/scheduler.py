@@ -11,7 +11,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from . import democlock
 from .cases.service import CaseService
-from .deadlines import cards
+from .deadlines import cards, promised
 
 log = logging.getLogger("bianmin.scheduler")
 
@@ -42,7 +42,16 @@ def raise_cards(cases: CaseService) -> int:
     return raised
 
 
-JOBS: list[Callable[[CaseService], int]] = [fire_timers, raise_cards]
+def recount_dates(cases: CaseService) -> int:
+    """Provisional dates made final by a year entered since (a calendar page leaves all but its first batch here)."""
+    recounted = cases.recount_provisional(promised.RECOUNT_BATCH)
+    if recounted:
+        log.info("recounted the deadlines of %d case(s) on an entered holiday year", recounted)
+    return recounted
+
+
+# Dates are recounted before cards are raised, so no card is raised on a date about to move.
+JOBS: list[Callable[[CaseService], int]] = [fire_timers, recount_dates, raise_cards]
 
 
 def build(cases: CaseService, *, blocking: bool, interval: int) -> BaseScheduler:
