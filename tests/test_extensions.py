@@ -1,0 +1,174 @@
+"""延期: asked by the case's handlers, capped by 行政许可法 §42, decided by the town leader or the county department."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from engine import clock
+from engine.audit import chain
+from engine.deadlines import extensions
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.models import Case, CaseEvent, Deadline, Extension, Notification, Task
+from engine.services import Services
+from tests.conftest import user_id
+from tests.test_engine import form, holder, open_tasks, start
+
+
+def case_clock(svc: Services, case_id: int) -> Deadline:
+    with svc.db.read() as session:
+        return session.scalars(select(Deadline).where(Deadline.case_id == case_id, Deadline.task_id.is_(None))).one()
+
+
+def ask(svc: Services, who: str, case_id: int, days: object, reason: object = "入户调查需补充邻里访问记录",
+        deadline_id: int | None = None) -> Extension:
+    return extensions.request(svc.cases, user_id(svc, who), case_id, deadline_id, days, reason)
+
+
+def kinds(svc: Services, case_id: int) -> list[CaseEvent]:
+    with svc.db.read() as session:
+        return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)))
+
+
+def notifications(svc: Services, who: str, case_id: int) -> list[str]:
+    with svc.db.read() as session:
+        return list(session.scalars(select(Notification.title).where(
+            Notification.user_id == user_id(svc, who), Notification.case_id == case_id)))
+
+
+def at_county_step(svc: Services) -> tuple[Case, Task]:
+    """A 低保 case past the village, its 公示 and the town: the county's approval step is open."""
+    case = start(svc)
+    for expected in ("village_review", "town_review"):
+        task = open_tasks(svc, case.id)[0]
+        assert task.element_id == expected
+        svc.cases.complete(holder(svc, task), task.id, form(svc, task, "approve"))
+        if expected == "village_review":
+            clock.travel(timedelta(days=8))
+            assert svc.cases.run_due_timers() >= 1
+    task = open_tasks(svc, case.id)[0]
+    assert task.element_id == "county_approval"
+    return case, task
+
+
+def step_limit(svc: Services, case: Case, task: Task, days: int = 5) -> int:
+    """A step's own limit as the step-limit code records it (written here directly)."""
+    with svc.db.write() as session:
+        deadline = Deadline(case_id=case.id, task_id=task.id, name=task.name, limit_days=days,
+                            started_at=task.created_at, due_date=clock.local_now().date() + timedelta(days=7),
+                            provisional=False, paused_days=0, extended_days=0, status="open", card="")
+        session.add(deadline)
+        session.flush()
+        return deadline.id
+
+
+def test_an_approved_extension_moves_the_promised_date_and_is_recorded(services: Services) -> None:
+    case = start(services)
+    assert case.promised_date == date(2026, 4, 14)
+    # The card shown now is the tick's business; after the date moves it must look again at once.
+    with services.db.write() as session:
+        session.execute(update(Deadline).where(Deadline.case_id == case.id).values(card="yellow"))
+    asked = ask(services, "dongpo_agent", case.id, 5)
+    assert asked.status == "pending"
+    assert notifications(services, "qingshui_leader", case.id) == [f"延期申请待审批：{case.case_number}"]
+    assert notifications(services, "shiqiao_leader", case.id) == []
+    with services.db.read() as session:
+        pending = extensions.pending_for(session, _actor(services, "qingshui_leader"))
+        assert asked.id in [row.id for row in pending]
+        assert asked.id not in [row.id for row in extensions.pending_for(session, _actor(services, "shiqiao_leader"))]
+
+    decided = extensions.decide(services.cases, user_id(services, "qingshui_leader"), asked.id, True, "同意")
+    assert decided.status == "approved"
+    with services.db.read() as session:
+        moved = session.get(Case, case.id)
+        # Five more working days after Tuesday 04-14: 15, 16, 17, 20, 21.
+        assert moved.promised_date == date(2026, 4, 21)
+        assert {task.promised_date for task in session.scalars(select(Task).where(
+            Task.case_id == case.id, Task.status == "open"))} == {date(2026, 4, 21)}
+        assert chain.verify(session, case.id) == []
+    deadline = case_clock(services, case.id)
+    assert (deadline.extended_days, deadline.due_date) == (5, date(2026, 4, 21))
+    assert deadline.next_check_at is not None and deadline.next_check_at <= clock.now()
+    events = kinds(services, case.id)
+    tail = [(e.kind, e.actor_name) for e in events[-3:]]
+    assert [kind for kind, _ in tail] == ["extension_requested", "extension_decided", "due_date_changed"]
+    assert events[-1].before["due_date"] == "2026-04-14"
+    assert events[-1].after == {"due_date": "2026-04-21", "provisional": False, "why": "延期批准"}
+    assert events[-3].after["reason"] == "入户调查需补充邻里访问记录"
+    assert notifications(services, "dongpo_agent", case.id) == [f"延期申请已批准：{case.case_number}"]
+    with services.db.read() as session:
+        [row] = extensions.of_case(session, case.id)
+    assert (row.requested_by, row.decided_by, row.days, row.status) == ("东坡村代办员（A岗）", "清水镇分管领导（A岗）",
+                                                                         5, "approved")
+
+
+def _actor(svc: Services, username: str):  # type: ignore[no-untyped-def]
+    from engine.cases.locking import actor
+
+    with svc.db.read() as session:
+        return actor(session, user_id(svc, username))
+
+
+def test_extensions_past_the_cap_and_bad_input_are_refused_and_change_nothing(services: Services) -> None:
+    case = start(services)
+    ask(services, "dongpo_agent", case.id, 6)
+    events = len(kinds(services, case.id))
+    with pytest.raises(ValidationFailed, match="不得超过 10 个工作日.*最多还可申请 4 个工作日"):
+        ask(services, "dongpo_agent", case.id, 5)
+    for days, reason, message in [(0, "理由", "正整数"), ("三", "理由", "正整数"), (2.5, "理由", "正整数"),
+                                  (True, "理由", "正整数"), (2, "   ", "请填写延期理由"),
+                                  (2, "长" * 501, "不能超过 500 个字")]:
+        with pytest.raises(ValidationFailed, match=message):
+            ask(services, "dongpo_agent", case.id, days, reason)
+    assert len(kinds(services, case.id)) == events
+    with services.db.read() as session:
+        assert [row.days for row in extensions.of_case(session, case.id)] == [6]
+    assert case_clock(services, case.id).due_date == date(2026, 4, 14)
+    # Four more still fit under the cap.
+    assert ask(services, "dongpo_agent", case.id, "4").days == 4
+
+
+def test_only_the_case_handlers_ask_and_only_the_right_leader_decides_once(services: Services) -> None:
+    case = start(services)
+    with pytest.raises(NotFound):
+        ask(services, "hewan_agent", case.id, 2)
+    for outsider in ("supervisor", "qingshui_leader"):
+        with pytest.raises(Forbidden, match="只有正在办理该办件的岗位人员或受理窗口"):
+            ask(services, outsider, case.id, 2)
+    # The village committee holds the open step.
+    asked = ask(services, "dongpo_committee", case.id, 3)
+    for wrong in ("shiqiao_leader", "qingshui_civil", "supervisor", "county_civil"):
+        with pytest.raises(Forbidden, match="无权审批"):
+            extensions.decide(services.cases, user_id(services, wrong), asked.id, True, "")
+    with pytest.raises(ValidationFailed, match="不予批准的理由"):
+        extensions.decide(services.cases, user_id(services, "qingshui_leader"), asked.id, False, " ")
+    refused = extensions.decide(services.cases, user_id(services, "qingshui_leader"), asked.id, False,
+                                "入户调查可在期限内完成")
+    assert refused.status == "refused"
+    events = len(kinds(services, case.id))
+    with pytest.raises(Conflict, match="已由清水镇分管领导（A岗）于 .* 审批（不予批准），不能重复审批"):
+        extensions.decide(services.cases, user_id(services, "qingshui_leader"), asked.id, True, "")
+    assert len(kinds(services, case.id)) == events
+    assert case_clock(services, case.id).due_date == date(2026, 4, 14)
+    assert notifications(services, "dongpo_committee", case.id) == [f"延期申请未获批准：{case.case_number}"]
+    with pytest.raises(NotFound, match="延期申请不存在"):
+        extensions.decide(services.cases, user_id(services, "qingshui_leader"), 2**31 - 1, True, "")
+
+
+def test_a_county_steps_extension_is_decided_by_the_county_department(services: Services) -> None:
+    case, task = at_county_step(services)
+    limit = step_limit(services, case, task)
+    with services.db.read() as session:
+        due = session.get(Deadline, limit).due_date
+    asked = ask(services, "county_civil", case.id, 2, "需县医保局核对医疗支出", deadline_id=limit)
+    assert notifications(services, "county_civil", case.id) == [f"延期申请待审批：{case.case_number}"]
+    with pytest.raises(Forbidden):
+        extensions.decide(services.cases, user_id(services, "qingshui_leader"), asked.id, True, "")
+    extensions.decide(services.cases, user_id(services, "county_civil"), asked.id, True, "")
+    with services.db.read() as session:
+        step = session.get(Deadline, limit)
+        assert step.extended_days == 2 and step.due_date > due
+        # A step's limit moves alone: the case's promised date stays.
+        assert session.get(Case, case.id).promised_date == case.promised_date
