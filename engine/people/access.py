@@ -12,7 +12,7 @@ from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, false, or_
 
-from ..models import Case, Role, Task
+from ..models import Case, OrgUnit, Role, Task
 from ..vocabulary import TaskStatus
 
 
@@ -50,6 +50,13 @@ def case_visible_to(user: Placed) -> ColumnElement[bool]:
     """`may_see_case` as a query condition: the cases of the user's own org unit and the units below it."""
     column = {"village": Case.village_id, "town": Case.town_id, "county": Case.county_id}.get(user.org_level)
     return column == user.org_id if column is not None else false()
+
+
+def towns_visible_to(user: Placed) -> ColumnElement[bool]:
+    """The towns whose cases `case_visible_to` shows the user, as a condition on org units."""
+    if user.org_level == "county":
+        return and_(OrgUnit.level == "town", OrgUnit.parent_id == user.org_id)
+    return and_(OrgUnit.level == "town", OrgUnit.id == user.org_id) if user.org_level == "town" else false()
 
 
 def may_see_case(user: Placed, case: CaseLike) -> bool:
