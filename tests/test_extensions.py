@@ -5,16 +5,21 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from engine import clock
 from engine.audit import chain
+from engine.cases.locking import actor
 from engine.deadlines import extensions
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Case, CaseEvent, Deadline, Extension, Notification, Task
+from engine.people.jurisdiction import Actor
 from engine.services import Services
 from tests.conftest import user_id
+from tests.test_api import auth, make_client
 from tests.test_engine import form, holder, open_tasks, start
+from tests.test_webui import login, post
 
 
 def case_clock(svc: Services, case_id: int) -> Deadline:
@@ -104,9 +109,7 @@ def test_an_approved_extension_moves_the_promised_date_and_is_recorded(services:
                                                                          5, "approved")
 
 
-def _actor(svc: Services, username: str):  # type: ignore[no-untyped-def]
-    from engine.cases.locking import actor
-
+def _actor(svc: Services, username: str) -> Actor:
     with svc.db.read() as session:
         return actor(session, user_id(svc, username))
 
@@ -172,3 +175,67 @@ def test_a_county_steps_extension_is_decided_by_the_county_department(services: 
         assert step.extended_days == 2 and step.due_date > due
         # A step's limit moves alone: the case's promised date stays.
         assert session.get(Case, case.id).promised_date == case.promised_date
+
+
+# -- through the API and the web pages ---------------------------------------------------------------
+
+
+@pytest.fixture
+def client(services: Services) -> FlaskClient:
+    return make_client(services)
+
+
+def test_an_extension_asked_and_decided_through_the_api(client: FlaskClient, services: Services) -> None:
+    case = start(services)
+    url = f"/api/v1/cases/{case.id}/extensions"
+    refused = client.post(url, json={"days": 11, "reason": "需补充入户调查"}, headers=auth(services, "dongpo_agent"))
+    assert refused.status_code == 422 and "最多还可申请 10 个工作日" in refused.json["error"]
+    assert client.post(url, json={"days": 2, "reason": "x", "deadline_id": "a"},
+                       headers=auth(services, "dongpo_agent")).status_code == 422
+    assert client.post(url, json={"days": 2, "reason": "需补充"},
+                       headers=auth(services, "hewan_agent")).status_code == 404
+    asked = client.post(url, json={"days": 3, "reason": "申请人外出务工，需等待其返乡签字"},
+                        headers=auth(services, "dongpo_agent"))
+    assert asked.status_code == 201, asked.json
+    assert (asked.json["status"], asked.json["days"], asked.json["deadline"]["due_date"]) == (
+        "pending", 3, "2026-04-14")
+    pending = client.get("/api/v1/extensions", headers=auth(services, "qingshui_leader")).json["extensions"]
+    assert asked.json["id"] in [row["id"] for row in pending]
+    assert asked.json["id"] not in [row["id"] for row in client.get(
+        "/api/v1/extensions", headers=auth(services, "shiqiao_leader")).json["extensions"]]
+    decision = f"/api/v1/extensions/{asked.json['id']}/decision"
+    assert client.post(decision, json={"approve": True}, headers=auth(services, "shiqiao_leader")).status_code == 403
+    assert client.post(decision, json={"approve": "yes"}, headers=auth(services, "qingshui_leader")).status_code == 422
+    done = client.post(decision, json={"approve": True, "note": "同意"}, headers=auth(services, "qingshui_leader"))
+    assert done.status_code == 200
+    assert (done.json["status"], done.json["decided_by"], done.json["deadline"]["due_date"]) == (
+        "approved", "清水镇分管领导（A岗）", "2026-04-17")
+    again = client.post(decision, json={"approve": False, "note": "重复"}, headers=auth(services, "qingshui_leader"))
+    assert again.status_code == 409 and "不能重复审批" in again.json["error"]
+    assert client.get(f"/api/v1/cases/{case.id}", headers=auth(services, "dongpo_agent")).json[
+        "promised_date"] == "2026-04-17"
+    listed = client.get(url, headers=auth(services, "dongpo_agent")).json["extensions"]
+    assert [(row["days"], row["status"]) for row in listed] == [(3, "approved")]
+
+
+def test_the_case_page_asks_and_the_approvals_page_decides(client: FlaskClient, services: Services) -> None:
+    case = start(services)
+    login(client, "dongpo_agent")
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'id="extension-form"' in page and "没有延期申请" in page
+    answer = post(client, f"/cases/{case.id}/extensions", {"deadline": "", "days": "4", "reason": "等待残联鉴定结论",
+                                                           "next": f"/cases/{case.id}"}, follow_redirects=True)
+    assert "已提交延期申请（4 个工作日）" in answer.get_data(as_text=True)
+    blank = post(client, f"/cases/{case.id}/extensions", {"days": "2", "reason": " "}, follow_redirects=True)
+    assert "请填写延期理由" in blank.get_data(as_text=True)
+    login(client, "qingshui_leader")
+    approvals = client.get("/extensions").get_data(as_text=True)
+    assert 'id="nav-approvals"' in approvals and case.case_number in approvals and "等待残联鉴定结论" in approvals
+    with services.db.read() as session:
+        [row] = extensions.of_case(session, case.id)
+    done = post(client, f"/extensions/{row.id}", {"decision": "approve", "note": ""}, follow_redirects=True)
+    assert "已批准延期 4 个工作日" in done.get_data(as_text=True)
+    shown = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "已批准" in shown and "2026-04-20" in shown and "延期批准" in shown
+    login(client, "dongpo_committee")
+    assert client.get("/extensions").status_code == 403

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from engine import clock
@@ -15,13 +20,23 @@ from engine.people import accounts
 from engine.people.jurisdiction import Actor
 from engine.services import Services
 from engine.supervision import desk
-from tests.conftest import user_id
+from tests.conftest import make_services, user_id
+from tests.test_api import auth, make_client
 from tests.test_engine import start
+from tests.test_webui import login
 
 # A second county, so its cases are the only ones in its supervisor's view and none in the demo county's.
 COUNTY = ("510199", "白云县")
 TOWNS = [("510199101000", "云峰镇", "510199101201", "云顶村", "yunding"),
          ("510199102000", "云溪镇", "510199102201", "溪口村", "xikou")]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def desk_services(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """A database of its own: the second county must not show up in other tests' view of the demo."""
+    svc = make_services(request.param, tmp_path_factory.mktemp(f"desk-{request.param}"), "bianmin_desk")
+    yield svc
+    svc.db.dispose()
 
 
 def second_county(svc: Services) -> None:
@@ -74,12 +89,12 @@ def seeded_mix(svc: Services) -> dict[str, Case]:
     return cases
 
 
-def test_counts_by_town_department_item_and_handler(services: Services) -> None:
-    cases = seeded_mix(services)
-    supervisor = as_actor(services, "baiyun_supervisor")
+def test_counts_by_town_department_item_and_handler(desk_services: Services) -> None:
+    cases = seeded_mix(desk_services)
+    supervisor = as_actor(desk_services, "baiyun_supervisor")
     month = desk.filters({})
     assert (month.period.start, month.period.end) == (date(2026, 3, 1), date(2026, 3, 2))
-    with services.db.read() as session:
+    with desk_services.db.read() as session:
         by_town = {line.label: line.counts for line in desk.counts(session, supervisor, month, "town")}
         assert by_town == {
             "云峰镇": {"case": {"open": 2, "yellow": 1, "red": 1, "late": 0},
@@ -117,18 +132,18 @@ def test_counts_by_town_department_item_and_handler(services: Services) -> None:
         assert [row.name for row in desk.towns(session, supervisor)] == ["云峰镇", "云溪镇"]
 
 
-def test_another_countys_supervisor_sees_none_of_it(services: Services) -> None:
-    cases = seeded_mix(services)
+def test_another_countys_supervisor_sees_none_of_it(desk_services: Services) -> None:
+    cases = seeded_mix(desk_services)
     numbers = {case.case_number for case in cases.values()}
-    other = as_actor(services, "supervisor")
-    with services.db.read() as session:
+    other = as_actor(desk_services, "supervisor")
+    with desk_services.db.read() as session:
         year = desk.filters({"period": "this_year"})
         assert not numbers & {c.row.case_number for c in desk.carded(session, other, year)}
         assert not {"云峰镇", "云溪镇"} & {line.label for line in desk.counts(session, other, year, "town")}
         assert "云顶村村委会" not in {line.label for line in desk.counts(session, other, year, "handler")}
         assert [row.name for row in desk.towns(session, other)] == ["清水镇", "石桥镇"]
         # A village agent has no towns to choose from.
-        assert desk.towns(session, as_actor(services, "dongpo_agent")) == []
+        assert desk.towns(session, as_actor(desk_services, "dongpo_agent")) == []
 
 
 def test_period_and_filter_input_is_checked() -> None:
@@ -144,3 +159,69 @@ def test_period_and_filter_input_is_checked() -> None:
             desk.filters(args, today)
     assert desk.filters({"period": "range", "from": "2026-01-05", "to": "2026-02-10", "card": "red"}).query() == {
         "period": "range", "from": "2026-01-05", "to": "2026-02-10", "card": "red"}
+
+
+# -- through the API, the page and the exports ----------------------------------------------------
+
+
+@pytest.fixture
+def client(desk_services: Services) -> FlaskClient:
+    return make_client(desk_services)
+
+
+def test_the_api_gives_the_desk_to_supervisors_of_the_jurisdiction(client: FlaskClient,
+                                                                   desk_services: Services) -> None:
+    cases = seeded_mix(desk_services)
+    answer = client.get("/api/v1/supervision?period=this_year", headers=auth(desk_services, "baiyun_supervisor"))
+    assert answer.status_code == 200, answer.json
+    body = answer.json
+    assert body["period"] == {"start": "2026-01-01", "end": "2026-03-02", "preset": "this_year"}
+    assert body["totals"]["step"]["red"] >= 1
+    assert {line["label"] for line in body["by"]["town"]} == {"云峰镇", "云溪镇"}
+    assert cases["red"].case_number in {row["case_number"] for row in body["carded"]}
+    assert all(row["card"] == "red" for row in client.get(
+        "/api/v1/supervision?card=red", headers=auth(desk_services, "baiyun_supervisor")).json["carded"])
+    other = client.get("/api/v1/supervision?period=this_year", headers=auth(desk_services, "supervisor")).json
+    assert cases["red"].case_number not in {row["case_number"] for row in other["carded"]}
+    assert client.get("/api/v1/supervision", headers=auth(desk_services, "dongpo_agent")).status_code == 403
+    bad = client.get("/api/v1/supervision?period=range&from=2026-03-05&to=2026-03-01",
+                     headers=auth(desk_services, "baiyun_supervisor"))
+    assert bad.status_code == 422 and "不能早于" in bad.json["error"]
+
+
+def test_the_page_and_its_exports_carry_the_filters(client: FlaskClient, desk_services: Services) -> None:
+    cases = seeded_mix(desk_services)
+    login(client, "baiyun_supervisor")
+    page = client.get("/supervision?card=red").get_data(as_text=True)
+    assert 'id="nav-desk"' in page and cases["red"].case_number in page
+    assert 'export.csv?period=this_month&amp;card=red' in page
+    exported = client.get("/supervision/export.csv?period=this_month&card=red")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    raw = exported.get_data()
+    assert raw.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0] == ["统计期间", "2026-03-01 — 2026-03-02"]
+    assert rows[1][:3] == ["牌色", "类型", "办件编号"]
+    assert {row[0] for row in rows[2:]} == {"红牌"}
+    assert cases["red"].case_number in {row[2] for row in rows[2:]}
+    assert cases["yellow"].case_number in {row[2] for row in rows[2:] if row[1] == "环节时限"}
+
+    book = load_workbook(io.BytesIO(client.get("/supervision/export.xlsx?period=this_month").get_data()))
+    assert book.sheetnames == ["黄牌红牌", "按乡镇", "按部门（岗位）", "按事项", "按办理人（环节时限）"]
+    carded = [row for row in book["黄牌红牌"].iter_rows(min_row=3, values_only=True)]
+    assert {row[0] for row in carded} == {"红牌", "黄牌"}
+    towns = {row[0]: row[1:] for row in book["按乡镇"].iter_rows(min_row=2, values_only=True)}
+    # Case clocks then step limits, each open, yellow, red, completed late: what the desk counts.
+    with desk_services.db.read() as session:
+        expected = {line.label: line.counts for line in desk.counts(
+            session, as_actor(desk_services, "baiyun_supervisor"), desk.filters({}), "town")}
+    assert towns == {label: tuple(counts[kind][name] for kind in desk.KINDS for name in desk.MEASURES)
+                     for label, counts in expected.items()}
+    assert towns["云溪镇"][3] >= 1 and towns["云峰镇"][6] >= 1
+    handlers = {row[0]: row for row in book["按办理人（环节时限）"].iter_rows(min_row=2, values_only=True)}
+    assert "云顶村村委会" in handlers
+
+    login(client, "dongpo_agent")
+    assert client.get("/supervision").status_code == 403
+    assert client.get("/supervision/export.csv").status_code == 403
+    assert 'id="nav-desk"' not in client.get("/inbox").get_data(as_text=True)

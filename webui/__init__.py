@@ -46,12 +46,13 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.extensions["bianmin"] = svc
     app.url_map.converters["int"] = _RowId
 
-    from . import api, auth, cases, inbox, incidents
+    from . import api, auth, cases, inbox, incidents, supervision
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(incidents.bp)
+    app.register_blueprint(supervision.bp)
     app.register_blueprint(api.bp)
     i18n.install(app)
 

@@ -208,6 +208,10 @@ def of_case(session: Session, case_id: int) -> Sequence[Row[Any]]:
     return session.execute(OF_CASE, {"case_id": case_id}).all()
 
 
+def one(session: Session, extension_id: int) -> Row[Any]:
+    return session.execute(EXTENSION_ROWS.where(Extension.id == extension_id)).one()
+
+
 def pending_for(session: Session, user: access.Staff, limit: int = 200) -> Sequence[Row[Any]]:
     """The pending extensions this user may decide, oldest first."""
     return session.execute(EXTENSION_ROWS.where(Extension.status == ExtensionStatus.PENDING,
