@@ -454,15 +454,17 @@ def _extension_json(row: Any) -> dict[str, Any]:
     }
 
 
-@bp.get("/cases/<int:case_id>/extensions")
+# One rule for both methods: with two, a too-large id sent with POST would answer 405 instead of 404.
+@bp.route("/cases/<int:case_id>/extensions", methods=["GET", "POST"])
 def case_extensions(case_id: int) -> Any:
+    if request.method == "POST":
+        return _ask_extension(case_id)
     with services().db.read() as session:
         _visible_case(session, case_id)
         return {"extensions": [_extension_json(row) for row in extensions.of_case(session, case_id)]}
 
 
-@bp.post("/cases/<int:case_id>/extensions")
-def ask_extension(case_id: int) -> Any:
+def _ask_extension(case_id: int) -> Any:
     body = _json_body()
     deadline_id = body.get("deadline_id")
     if deadline_id is not None and (isinstance(deadline_id, bool) or not isinstance(deadline_id, int)):

@@ -42,6 +42,8 @@ def _desk_user() -> User:
 
 def _figures(db: Session, user: User, chosen: desk.Filters) -> dict[str, Any]:
     by = {dimension: desk.counts(db, user, chosen, dimension) for dimension in desk.DIMENSIONS}
+    if chosen.town_id is None:
+        by["town"] = desk.every_town(by["town"], desk.towns(db, user))
     return {"by": by, "totals": desk.totals(by["town"]), "carded": desk.carded(db, user, chosen)}
 
 

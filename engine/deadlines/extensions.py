@@ -161,8 +161,8 @@ def decide(rt: Runtime, actor_id: int, extension_id: int, approve: bool, note: A
         extension.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED
         extension.decided_by_id, extension.decided_at, extension.decision_note = actor.id, now, text or None
         chain.append(session, case, EventKind.EXTENSION_DECIDED, actor, now, task_id=deadline.task_id,
-                     step=deadline.name, before={"extension": extension.id, "days": extension.days},
-                     after={"decision": str(extension.status), "note": text or None})
+                     step=deadline.name, after={"extension": extension.id, "days": extension.days,
+                                                "decision": str(extension.status), "note": text or None})
         if approve and deadline.status == DeadlineStatus.OPEN:
             deadline.extended_days += extension.days
             version = rt.versions.get(session, case.version_id)

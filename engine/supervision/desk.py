@@ -189,6 +189,12 @@ def counts(session: Session, user: Placed, chosen: Filters, dimension: str) -> l
                                                     line.label))
 
 
+def every_town(lines: list[Line], towns: Sequence[Row[Any]]) -> list[Line]:
+    """The town counts with a zero line for each town of the jurisdiction that had nothing: quiet towns show too."""
+    seen = {line.key for line in lines}
+    return lines + [Line(town.id, town.name) for town in towns if town.id not in seen]
+
+
 def totals(lines: Sequence[Line]) -> dict[str, dict[str, int]]:
     """All towns together: every deadline is in exactly one town."""
     return {kind: {name: sum(line.counts[kind][name] for line in lines) for name in MEASURES} for kind in KINDS}

@@ -23,10 +23,10 @@
   var towns = window.echarts.init(townsBox);
   towns.setOption({
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, confine: true },
-    legend: { type: "scroll", top: 0 },
-    grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+    legend: { top: 0, left: 0, right: 0, itemGap: 10, itemWidth: 14, textStyle: { fontSize: 11 } },
+    grid: { left: 8, right: 8, top: 56, bottom: 8, containLabel: true },
     xAxis: { type: "category", data: data.towns.map(function (town) { return town.name; }),
-             axisLabel: { interval: 0, rotate: data.towns.length > 6 ? 30 : 0, width: 90, overflow: "truncate" } },
+             axisLabel: { interval: 0, rotate: data.towns.length > 4 ? 35 : 0, width: 96, overflow: "truncate" } },
     yAxis: { type: "value", minInterval: 1 },
     series: series("case", "case").concat(series("step", "step"))
   });
