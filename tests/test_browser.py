@@ -34,9 +34,9 @@ PASSWORD = "bianmin2026"
 DONGPO = "510123101201"
 
 
-@pytest.fixture(scope="module")
-def base_url(sqlite_services: Services) -> Iterator[str]:
-    app = create_app(services=sqlite_services, config={"TESTING": True})
+def serve(svc: Services) -> Iterator[str]:
+    """The web app over `svc` on a free local port, in a thread, for as long as the generator runs."""
+    app = create_app(services=svc, config={"TESTING": True})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="bianmin-test-server", daemon=True)
     thread.start()
@@ -45,6 +45,11 @@ def base_url(sqlite_services: Services) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(sqlite_services: Services) -> Iterator[str]:
+    yield from serve(sqlite_services)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from engine import clock
 from engine.config import ROOT
@@ -28,7 +26,6 @@ from tests import test_browser
 from tests.conftest import ARTIFACTS, make_services
 from tests.test_browser import log_in, log_out, shot
 from tests.test_engine import start
-from webui import create_app
 
 # The browser and the page come from the main browser tests; the page opens this module's own server.
 browser, page = test_browser.browser, test_browser.page
@@ -60,15 +57,7 @@ def desk_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services
 
 @pytest.fixture(scope="module")
 def base_url(desk_services: Services) -> Iterator[str]:
-    app = create_app(services=desk_services, config={"TESTING": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="bianmin-desk-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    yield from test_browser.serve(desk_services)
 
 
 def stand_in_tick(svc: Services) -> None:
