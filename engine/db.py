@@ -12,13 +12,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from .errors import Busy
+from .errors import Busy, Unavailable
 
 _QUEUED, _QUEUED_LAST, _ROWS = "bianmin_queued_writes", "bianmin_queued_last", "bianmin_queued_rows"
 # Ids are PostgreSQL `integer` columns: a larger number names no row, and must not reach the database.
 MAX_ROW_ID = 2**31 - 1
 # PostgreSQL's lock_not_available (lock_timeout) and query_canceled (statement_timeout).
 _BUSY_STATES = {"55P03", "57014"}
+# PostgreSQL's connection_exception class and the shutdown states a restarting server sends.
+_GONE_CLASS, _GONE_STATES = "08", {"57P01", "57P02", "57P03"}
 # SQLite's answers when busy_timeout ran out while another connection held the lock.
 _BUSY_MESSAGES = ("database is locked", "database table is locked")
 # With the lock timeout off (0) an SQLite writer still gives up some time; a day is as good as never.
@@ -117,7 +119,17 @@ def _busy_refused() -> Iterator[None]:
         state = getattr(exc.orig, "sqlstate", None)
         if state in _BUSY_STATES or any(message in str(exc.orig) for message in _BUSY_MESSAGES):
             raise Busy() from exc
+        if exc.connection_invalidated or _server_gone(exc, state):
+            # SQLAlchemy has marked every pooled connection of that server stale: the next request reconnects.
+            raise Unavailable() from exc
         raise
+
+
+def _server_gone(exc: DBAPIError, state: str | None) -> bool:
+    """A PostgreSQL connection refused or cut; psycopg gives a refused connect no SQLSTATE at all."""
+    if type(exc.orig).__module__.split(".")[0] != "psycopg":
+        return False
+    return state is None or state.startswith(_GONE_CLASS) or state in _GONE_STATES
 
 
 def _send_pipelined(connection: Connection, queued: list[tuple[Executable, dict[str, Any]]]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import democlock
 from .models import OrgUnit, User
 from .people import accounts
 from .procedures.deploy import Deployed, deploy_folders
@@ -28,8 +29,13 @@ COUNTY_POSTS = [("county_civil", "county_civil_affairs"), ("county_land", "count
                 ("supervisor", "supervisor"), ("auditor", "auditor"), ("admin", "admin")]
 
 
-def load(session: Session, procedures_dir: Path, max_diagram_bytes: int) -> list[Deployed]:
-    """Idempotent: existing org units and users are kept; returns what was deployed."""
+def load(session: Session, procedures_dir: Path, max_diagram_bytes: int,
+         created_by: str = "load-demo") -> list[Deployed]:
+    """Idempotent: existing org units and users are kept; returns what was deployed.
+
+    The database is marked as a demo one (`created_by`), the only kind whose clock may be moved.
+    """
+    democlock.mark(session, created_by)
     county = _org(session, COUNTY[0], COUNTY[1], "county", None)
     _users(session, COUNTY[0], [(login, role) for login, role in COUNTY_POSTS])
     for town_code, town_name, town_key, villages in TOWNS:

@@ -95,6 +95,14 @@ class Busy(BianminError):
         return {"Retry-After": str(self.retry_after_seconds)}
 
 
+class Unavailable(Busy):
+    """The database connection was lost (a server restart or failover); nothing was changed, it may be sent again."""
+
+    def __init__(self) -> None:
+        BianminError.__init__(self, f"数据库暂时无法连接（可能正在重启），本次操作未执行，"
+                                    f"请约 {self.retry_after_seconds} 秒后重试")
+
+
 class StepFailed(BianminError):
     """A step the diagram could not carry through; the case stays as it was before the step."""
 

@@ -202,6 +202,7 @@ class Case(Base):
 
 
 DEADLINE_CHECK_ROWS = f"status = '{DeadlineStatus.OPEN}' AND next_check_at IS NOT NULL"
+DEADLINE_PROVISIONAL_ROWS = f"status = '{DeadlineStatus.OPEN}' AND (provisional OR due_date IS NULL)"
 INBOX_POST_ROWS = f"status = '{TaskStatus.OPEN}' AND assignee_id IS NULL"
 INBOX_MINE_ROWS = f"status = '{TaskStatus.OPEN}' AND assignee_id IS NOT NULL"
 
@@ -321,6 +322,17 @@ class CalendarDay(Base):
     name: Mapped[str] = mapped_column(String(50))
 
 
+class DemoClock(Base):
+    """Present only in a database made by `load-demo` or the tests: how far its engine clock was moved ahead."""
+
+    __tablename__ = "demo_clock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Who made the database a demo one ("load-demo" or "tests"); time travel is refused without this row.
+    created_by: Mapped[str] = mapped_column(String(20))
+    offset_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[datetime | None]
+
+
 class Deadline(Base):
     """A running limit in working days: the case's promised date (task_id empty) or one step's own limit.
 
@@ -354,6 +366,9 @@ class Deadline(Base):
         Index("ix_deadline_due_check", "next_check_at",
               postgresql_where=text(DEADLINE_CHECK_ROWS), sqlite_where=text(DEADLINE_CHECK_ROWS)),
         Index("ix_deadline_open_card", "card", "status"),
+        # The few open deadlines counted on a year not entered (or on none): what a calendar load recounts.
+        Index("ix_deadline_provisional", "case_id",
+              postgresql_where=text(DEADLINE_PROVISIONAL_ROWS), sqlite_where=text(DEADLINE_PROVISIONAL_ROWS)),
         # One case clock per case; a step has one limit per task.
         Index("ux_deadline_case_clock", "case_id", unique=True,
               postgresql_where=text("task_id IS NULL"), sqlite_where=text("task_id IS NULL")),

@@ -8,6 +8,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from . import democlock
 from .cases.service import CaseService
 
 log = logging.getLogger("bianmin.scheduler")
@@ -18,6 +19,8 @@ def tick(cases: CaseService) -> int:
 
     A case that fails becomes an incident (engine.cases.incidents) and is not met again until its retry is due.
     """
+    # A demo clock moved by `bianmin clock advance` reaches this process here.
+    democlock.refresh(cases.db)
     fired = cases.run_due_timers()
     if fired:
         log.info("fired %d timer(s)", fired)

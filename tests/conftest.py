@@ -57,7 +57,7 @@ def make_services(kind: str, tmp: Path, name: str = "bianmin_test") -> Services:
     svc = open_services(url)
     setup.init(svc.db)
     with svc.db.write() as session:
-        demo.load(session, ROOT / "bpmn", svc.settings.max_diagram_bytes)
+        demo.load(session, ROOT / "bpmn", svc.settings.max_diagram_bytes, created_by="tests")
     return svc
 
 

@@ -16,11 +16,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 
 from engine.config import ROOT
-from engine.errors import Busy, DeployRefused
+from engine.db import Database
+from engine.errors import Busy, DeployRefused, Unavailable
 from engine.models import Case, ServiceItem
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services, open_services
-from tests.conftest import make_services
+from tests.conftest import make_services, pg_available
 from tests.procedures import applicant, fill
 from tests.test_api import DONGPO, auth, counts, form_data, item, make_client, start_dibao
 from tests.test_webui import login, post
@@ -205,6 +206,36 @@ def test_a_lock_held_too_long_answers_503_with_retry_after(services: Services, m
     again = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=auth(services, "dongpo_committee"),
                         json={"data": data})
     assert again.status_code == 200, again.json  # nothing was half done
+
+
+def test_a_lost_database_connection_answers_503_and_the_next_request_reconnects(services: Services) -> None:
+    if services.db.is_sqlite:
+        pytest.skip("SQLite has no server connection to lose")
+    client = make_client(services)
+    headers = auth(services, "dongpo_agent")
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+    # What a PostgreSQL restart does to every open connection: the server ends them.
+    killer = create_engine(services.db.url, isolation_level="AUTOCOMMIT")
+    with killer.connect() as conn:
+        ended = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+    killer.dispose()
+    assert ended >= 1
+    response = client.get("/api/v1/tasks", headers=headers)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "数据库暂时无法连接" in response.json["error"]
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+
+
+def test_a_refused_connection_is_unavailable_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not pg_available():
+        pytest.skip("PostgreSQL not reachable")
+    # Port 9 (discard) has no PostgreSQL behind it: the connect is refused as during a restart.
+    nowhere = Database("postgresql+psycopg://postgres@127.0.0.1:9/test")
+    with pytest.raises(Unavailable) as refused, nowhere.read() as session:
+        session.execute(text("SELECT 1"))
+    nowhere.dispose()
+    assert refused.value.status == 503 and "数据库暂时无法连接" in refused.value.message
 
 
 def test_postgresql_sessions_carry_the_timeouts(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,8 +35,9 @@ PASSWORD = "bianmin2026"
 DONGPO = "510123101201"
 
 
-def serve(svc: Services) -> Iterator[str]:
-    """The web app over `svc` on a free local port, in a thread, for as long as the generator runs."""
+@contextmanager
+def served(svc: Services) -> Iterator[str]:
+    """The web app over `svc` on a free local port, in a thread, for as long as the block runs."""
     app = create_app(services=svc, config={"TESTING": True})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="bianmin-test-server", daemon=True)
@@ -49,7 +51,8 @@ def serve(svc: Services) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def base_url(sqlite_services: Services) -> Iterator[str]:
-    yield from serve(sqlite_services)
+    with served(sqlite_services) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,8 @@ def desk_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services
 
 @pytest.fixture(scope="module")
 def base_url(desk_services: Services) -> Iterator[str]:
-    yield from test_browser.serve(desk_services)
+    with test_browser.served(desk_services) as url:
+        yield url
 
 
 def stand_in_tick(svc: Services) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from engine import clock
@@ -11,7 +13,7 @@ from engine.deadlines import clocks
 from engine.models import Case, Deadline, Notification
 from engine.notifications import notify
 from engine.services import Services
-from tests.conftest import user_id
+from tests.conftest import make_services, user_id
 from tests.test_engine import drive, start
 
 
@@ -20,9 +22,17 @@ def case_clock(svc: Services, case_id: int) -> Deadline:
         return session.scalars(select(Deadline).where(Deadline.case_id == case_id, Deadline.task_id.is_(None))).one()
 
 
-def test_case_clock_opens_at_acceptance_with_its_warning_day(services: Services) -> None:
-    case = start(services)
-    deadline = case_clock(services, case.id)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shipped(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The demo county with the procedures as shipped: other modules' tests deploy changed versions."""
+    svc = make_services(request.param, tmp_path_factory.mktemp("shipped"), "bianmin_shipped")
+    yield svc
+    svc.db.dispose()
+
+
+def test_case_clock_opens_at_acceptance_with_its_warning_day(shipped: Services) -> None:
+    case = start(shipped)
+    deadline = case_clock(shipped, case.id)
     # Accepted Monday 2026-03-02: 30 working days, 清明 (04-04 to 04-06) not counted.
     assert (deadline.status, deadline.card, deadline.limit_days) == ("open", "", 30)
     assert deadline.due_date == case.promised_date == date(2026, 4, 14)

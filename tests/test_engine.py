@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,6 @@ from sqlalchemy import func, select
 from engine import clock, scriptpool
 from engine.audit import chain as audit
 from engine.config import ROOT
-from engine.deadlines import calendar
-from engine.deadlines.calendar import CalendarRefused
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, StepFailed, ValidationFailed
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer, User
 from engine.people.accounts import set_away
@@ -24,7 +22,7 @@ from engine.procedures.bundle import read_folder
 from engine.procedures.deploy import current_version, deploy, deploy_folders, known_roles
 from engine.services import Services
 from engine.tasks import inbox
-from tests.conftest import make_services, user_id
+from tests.conftest import user_id
 from tests.procedures import (
     AID_APPLICATION,
     AID_ITEM,
@@ -435,44 +433,3 @@ def test_running_cases_stay_on_their_version(services: Services, tmp_path: Path)
     assert newer.version_id != case.version_id
     final, _ = drive(services, case)
     assert final.result == "approved" and final.version_id == case.version_id
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_services(request: pytest.FixtureRequest, tmp_path) -> Iterator[Services]:  # type: ignore[no-untyped-def]
-    """A database of its own: this test enters a holiday year the shared one must not have."""
-    svc = make_services(request.param, tmp_path, "bianmin_calendar")
-    yield svc
-    svc.db.dispose()
-
-
-# A notice made up for the test (the real 2027 notice is not in the shipped data): only New Year's Day.
-NOTICE_2027 = '[2027]\nsource = "测试用通知"\nholidays = [["2027-01-01", "元旦"]]\nworkdays = []\n'
-
-
-def test_a_case_accepted_before_next_years_holidays_are_entered_is_dated_once_they_are(
-    fresh_services: Services,
-) -> None:
-    svc = fresh_services
-    clock.set_now(datetime(2026, 12, 1, 10, 0, tzinfo=clock.SHANGHAI))  # 30 working days run into 2027
-    case = start(svc)
-    assert case.promised_date is None and "2027 年的法定节假日安排尚未录入" in (case.promised_note or "")
-    assert open_tasks(svc, case.id)  # the application is accepted all the same
-
-    with pytest.raises(CalendarRefused) as refused:
-        calendar.parse_notice('[2027]\nsource = "x"\nholidays = [["2026-12-31", "元旦"], ["2027-02-30", "春节"]]\n',
-                              "2027.toml")
-    assert len(refused.value.details) == 2 and "不在 2027 年内" in refused.value.details[0]
-    with svc.db.write() as session:
-        calendar.enter(session, calendar.parse_notice(NOTICE_2027, "2027.toml"))
-    with pytest.raises(CalendarRefused, match="已录入"), svc.db.write() as session:
-        calendar.enter(session, calendar.parse_notice(NOTICE_2027, "2027.toml"))
-
-    assert svc.cases.fill_promised_dates() == [case.case_number]
-    with svc.db.read() as session:
-        dated = session.get(Case, case.id)
-        # Dec 2026 has 22 working days after the 1st; 1 Jan 2027 is a holiday; 8 more end on 13 Jan.
-        assert dated.promised_date == date(2027, 1, 13) and dated.promised_note is None
-        last = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc()))
-        assert last.kind == "due_date_set" and last.after == {"promised_date": "2027-01-13"}
-        assert not audit.verify(session, case.id)
-    assert svc.cases.fill_promised_dates() == []

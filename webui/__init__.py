@@ -9,6 +9,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from engine import democlock
 from engine.db import MAX_ROW_ID
 from engine.errors import BianminError
 from engine.services import Services, open_services
@@ -44,15 +45,18 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["bianmin"] = svc
+    # A demo clock moved by `bianmin clock advance` reaches each worker within democlock.REFRESH_SECONDS.
+    app.before_request(democlock.Refresher(svc.db))
     app.url_map.converters["int"] = _RowId
 
-    from . import api, auth, cases, inbox, incidents, supervision
+    from . import api, auth, calendar, cases, inbox, incidents, supervision
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(supervision.bp)
+    app.register_blueprint(calendar.bp)
     app.register_blueprint(api.bp)
     i18n.install(app)
 

@@ -265,7 +265,8 @@ def _case_json(head: Any) -> dict[str, Any]:
                       "phone": head.applicant_phone},
         "village": _place(head.village_code, head.village_name, head.village_level),
         "accepted_at": _iso(head.accepted_at), "promised_date": _day(head.promised_date),
-        "promised_note": head.promised_note, "completed_at": _iso(head.completed_at),
+        "promised_provisional": head.promised_provisional, "promised_note": head.promised_note,
+        "completed_at": _iso(head.completed_at),
     }
 
 
@@ -360,6 +361,7 @@ def _task_json(task: Any) -> dict[str, Any]:
         "applicant_id_number": mask_id_number(task.applicant_id_number),
         "village": _place(task.village_code, task.village_name, task.village_level),
         "created_at": _iso(task.created_at), "promised_date": _day(task.promised_date),
+        "promised_provisional": task.promised_provisional,
         "assignee": _person(task.assignee_username, task.assignee_name),
         "form": task.form_file, "ui_form": task.ui_form_file,
     }

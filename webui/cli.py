@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
 import click
 from sqlalchemy import select
 
-from engine import backup, clock, demo, restore, scheduler, setup
+from engine import backup, clock, demo, democlock, restore, scheduler, setup
 from engine.config import write_secret_key
 from engine.deadlines import calendar as holidays
+from engine.deadlines import promised
 from engine.errors import BianminError
 from engine.models import OrgUnit
 from engine.people import accounts
@@ -41,7 +42,9 @@ def main() -> None:
 
 
 def services() -> Services:
-    return open_services()
+    svc = open_services()
+    democlock.refresh(svc.db)
+    return svc
 
 
 def _init(svc: Services) -> None:
@@ -259,28 +262,77 @@ def calendar() -> None:
 def calendar_list() -> None:
     with services().db.read() as session:
         years = holidays.entered(session)
-    for year, source, days in years:
-        click.echo(f"{year}\t{source}\t{days} 个调整日")
+    for year in years:
+        click.echo(f"{year.year}\t{year.source}\t放假 {year.holidays} 天，调休上班 {year.workdays} 天")
 
 
 @calendar.command("load")
 @click.argument("notice", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Rewrite years already entered (dates already promised stay).")
 def calendar_load(notice: Path, replace: bool) -> None:
-    """Enter years from a TOML file in the format of engine/data/holidays.toml, then date waiting cases."""
+    """Enter years from a TOML file in the format of engine/data/holidays.toml, then recount provisional dates."""
     svc = services()
     try:
         entries = holidays.parse_notice(notice.read_text("utf-8"), notice.name)
-        with svc.db.write() as session:
-            years = holidays.enter(session, entries, replace=replace)
-        dated = svc.cases.fill_promised_dates()
+        years, recounted = promised.enter_years(svc.cases, entries, replace=replace)
     except BianminError as exc:
         _fail(exc)
     except UnicodeDecodeError:
         _fail(BianminError(f"{notice.name}：文件应为 UTF-8 编码"))
     click.echo(f"已录入 {'、'.join(str(year) for year in years)} 年节假日安排；"
                f"运行中的服务在 {svc.settings.reference_ttl_seconds // 60} 分钟内按新日历计算期限")
-    click.echo(f"补定承诺办结日期的办件：{len(dated)} 件" + (f"（{'、'.join(dated)}）" if dated else ""))
+    click.echo(f"按新日历重算预计期限的办件：{recounted} 件")
+
+
+@main.group("clock")
+def clock_group() -> None:
+    """Time travel in a demo database (made by `load-demo`): the server, scheduler and CLI all see the moved clock."""
+
+
+def _clock_line(ahead: str) -> str:
+    return f"系统时钟：{clock.local_now():%Y-%m-%d %H:%M}（北京时间），比实际时间快 {ahead}"
+
+
+@clock_group.command("advance")
+@click.argument("span")
+def clock_advance(span: str) -> None:
+    """Move the clock ahead by SPAN: 8d (days), 2w (weeks), 36h (hours)."""
+    svc = services()
+    try:
+        delta = democlock.parse_span(span)
+        with svc.db.write() as session:
+            ahead = democlock.advance(session, delta)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(_clock_line(_span_text(ahead)))
+    click.echo(f"运行中的服务在 {democlock.REFRESH_SECONDS} 秒内、定时任务在下一次检查时按新时间运行")
+
+
+@clock_group.command("show")
+def clock_show() -> None:
+    svc = services()
+    with svc.db.read() as session:
+        ahead = democlock.offset(session)
+    if ahead is None:
+        click.echo(f"系统时钟：{clock.local_now():%Y-%m-%d %H:%M}（北京时间）；正式数据库，时钟不可调整")
+    else:
+        click.echo(_clock_line(_span_text(ahead)))
+
+
+@clock_group.command("reset")
+def clock_reset() -> None:
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            democlock.reset(session)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(_clock_line("0 小时"))
+
+
+def _span_text(span: timedelta) -> str:
+    days, seconds = span.days, span.seconds
+    return f"{days} 天 {seconds // 3600} 小时" if days else f"{seconds // 3600} 小时"
 
 
 def _rows(summary: backup.Summary) -> str:

@@ -73,6 +73,47 @@ STRINGS: dict[str, tuple[str, str]] = {
     "handle": ("办理", "Handle"),
     "overdue": ("已超期", "overdue"),
     "due_today": ("今日到期", "due today"),
+    "provisional": ("预计", "provisional"),
+    # holiday calendar
+    "nav_calendar": ("节假日日历", "Holidays"),
+    "calendar_title": ("节假日日历", "Holiday calendar"),
+    "calendar_intro": ("期限按工作日计算。已录入年份按国务院办公厅放假通知（含调休）；"
+                       "未录入年份按《全国年节及纪念日放假办法》的法定节假日预计"
+                       "（不含调休，{first}–{last} 年），计算出的日期标注“预计”，录入该年后自动重算。",
+                       "Deadlines count working days. Entered years follow the State Council notice (with make-up "
+                       "workdays); other years ({first}–{last}) are counted provisionally on the statutory holidays "
+                       "and marked “provisional” until the year is entered, when they are recounted."),
+    "calendar_entered_years": ("已录入的年份", "Entered years"),
+    "calendar_year": ("年份", "Year"),
+    "calendar_source": ("依据（通知文号）", "Source"),
+    "calendar_holidays": ("放假日", "Days off"),
+    "calendar_workdays": ("调休上班日", "Make-up workdays"),
+    "days_n": ("{n} 天", "{n} days"),
+    "calendar_enter_year": ("录入年度放假安排", "Enter a year"),
+    "calendar_format_help": ("格式与系统自带的 holidays.toml 相同：每年一节 [年份]，"
+                             "写明 source（通知文号）、holidays（放假日）"
+                             "和 workdays（调休上班日），日期写成 [\"YYYY-MM-DD\", \"名称\"]。有任何错误则整份不录入。",
+                             "Same format as the shipped holidays.toml: one [year] section with source, holidays and "
+                             "workdays as [\"YYYY-MM-DD\", \"name\"]. Any mistake refuses the whole file."),
+    "calendar_upload": ("上传文件（.toml，UTF-8）", "Upload a file (.toml, UTF-8)"),
+    "calendar_paste": ("或粘贴内容", "or paste it"),
+    "calendar_pasted": ("粘贴的内容", "pasted text"),
+    "calendar_replace": ("重新录入已录入的年份（更正）", "Replace years already entered (a correction)"),
+    "calendar_preview": ("预览", "Preview"),
+    "calendar_confirm": ("确认录入并重算预计期限", "Enter and recount provisional dates"),
+    "calendar_preview_of": ("{year} 年放假安排预览", "{year}: preview"),
+    "calendar_missing_statutory": ("以下法定节假日未列为放假日，请核对：", "Statutory days not listed as days off:"),
+    "calendar_provisional_years": ("正在按预计计算的年份", "Years counted provisionally"),
+    "calendar_deadlines_n": ("{n} 个期限", "{n} deadlines"),
+    "calendar_none_provisional": ("目前没有按预计日历计算的期限。", "No deadline is counted provisionally."),
+    "calendar_provisional_help": ("录入这些年份后，相关办件的承诺办结日期和环节期限自动重算，并记入办件历史。",
+                                  "Entering these years recounts their cases' dates and records it in each history."),
+    "calendar_entered": ("已录入 {years} 年放假安排，已重算 {n} 件办件的预计期限；其余由定时任务继续重算",
+                         "Entered {years}; recounted {n} case(s); the scheduler recounts any left"),
+    "provisional_hint": ("该年放假安排尚未录入，按法定节假日预计；录入后自动重算",
+                         "Counted on the statutory holidays: that year's arrangement is not entered yet; "
+                         "recounted once it is"),
+    "no_due_date": ("无法计算", "not countable"),
     "covering_for": ("代{name}办理", "covering for {name}"),
     "empty_mine": ("没有待办任务。可到“岗位待办”认领任务。", "No tasks. Claim tasks in “My post's tasks”."),
     "empty_post": ("本岗位暂无待认领的任务。", "Your post has no unclaimed tasks."),
@@ -317,8 +358,8 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "timer_fired": ("计时届满", "timer elapsed"),
     "case_completed": ("办结", "case completed"),
     "due_date_set": ("确定承诺日期", "promised date set"),
+    "due_date_changed": ("期限重算", "due date recounted"),
     "variables_set": ("流程计算", "values computed"),
-    "due_date_changed": ("期限变更", "due date changed"),
     "extension_requested": ("申请延期", "extension asked"),
     "extension_decided": ("延期审批", "extension decided"),
 }
@@ -333,11 +374,12 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     # Keys of history rows written before the promised date was named as such; rows are never rewritten.
     "due_date": ("承诺办结日期", "promised date"),
     "due_note": ("期限说明", "deadline note"),
+    "provisional": ("预计（放假安排未录入）", "provisional (holidays not entered)"),
+    "promised_provisional": ("预计（放假安排未录入）", "provisional (holidays not entered)"),
+    "why": ("原因", "reason"),
     "version": ("流程版本", "procedure version"),
     "applicant": ("申请人", "applicant"),
     "post": ("岗位", "post"),
-    "provisional": ("预计", "provisional"),
-    "why": ("原因", "why"),
     "extension": ("延期申请编号", "extension no."),
     "days": ("延期天数（工作日）", "days (working days)"),
     "reason": ("延期理由", "reason"),

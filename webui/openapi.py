@@ -28,6 +28,8 @@ NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time", "descri
 NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
 
+# 预计: a date counted on a year whose 放假安排 is not entered; recounted (and this turns false) once it is.
+PROVISIONAL = {"type": "boolean", "description": "预计：按法定节假日推算（该年放假安排尚未录入），录入后自动重算"}
 CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"},
            "description": "办件 ID"}
 TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"},
@@ -154,6 +156,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "village": _ref("Place"), "accepted_at": DATE_TIME,
             "promised_date": {**NULLABLE_DATE, "description": "承诺办结日期（按工作日计算）"},
+            "promised_provisional": PROVISIONAL,
             "promised_note": {**NULLABLE_STRING, "description": "无法计算承诺日期时的说明"},
             "completed_at": NULLABLE_DATE_TIME,
         },
@@ -197,7 +200,8 @@ SCHEMAS: dict[str, Any] = {
             "item_name": STRING, "step": STRING, "element_id": STRING, "role": STRING,
             "status": {"enum": list(TaskStatus)}, "applicant_name": STRING,
             "applicant_id_number": {"type": "string", "description": "已脱敏"}, "village": _ref("Place"),
-            "created_at": DATE_TIME, "promised_date": NULLABLE_DATE, "assignee": _ref("Person"),
+            "created_at": DATE_TIME, "promised_date": NULLABLE_DATE, "promised_provisional": PROVISIONAL,
+            "assignee": _ref("Person"),
             "form": {**NULLABLE_STRING, "description": "表单 JSON Schema 文件名"},
             "ui_form": {**NULLABLE_STRING, "description": "表单界面 Schema 文件名"},
         },

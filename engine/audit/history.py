@@ -60,7 +60,7 @@ class Change:
     field: dict[str, Any] | None = None
 
 
-_STARTED_SHOWN = ("applicant", "version", "promised_date", "due_date")
+_STARTED_SHOWN = ("applicant", "version", "promised_date", "promised_provisional", "due_date")
 
 
 def changes(event: Any, step_form: Mapping[str, Any] | None, fields: Mapping[str, Any],

@@ -102,6 +102,8 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
             "item_code": item_code, "version": version.version, "village": village_code,
             "applicant": person.name, "data": data,
             "promised_date": case.promised_date.isoformat() if case.promised_date else None,
+            # 预计 travels with the date wherever the history shows it.
+            **({"promised_provisional": True} if case.promised_provisional else {}),
         })
         step = advance(rt, session, case, workflow, Mirrored({}, {}), actor, now)
     rt.states.put(case.id, case.revision, workflow)

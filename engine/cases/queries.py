@@ -20,7 +20,7 @@ CASE_ROWS = select(
     CASES.c.result, CASES.c.applicant_name, CASES.c.applicant_id_number, CASES.c.applicant_phone,
     CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, _VILLAGE.c.code.label("village_code"),
     _VILLAGE.c.name.label("village_name"), _VILLAGE.c.level.label("village_level"), CASES.c.accepted_at,
-    CASES.c.promised_date, CASES.c.promised_note, CASES.c.completed_at,
+    CASES.c.promised_date, CASES.c.promised_note, CASES.c.promised_provisional, CASES.c.completed_at,
 ).select_from(
     CASES.join(ITEMS, ITEMS.c.code == CASES.c.item_code).join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id)
 )

@@ -33,5 +33,5 @@ class CaseService(Runtime):
     def run_due_timers(self) -> int:
         return timers.run_due_timers(self, self.retry)
 
-    def fill_promised_dates(self) -> list[str]:
-        return promised.fill_promised_dates(self)
+    def recount_provisional(self, limit: int) -> int:
+        return promised.recount_provisional(self, limit)

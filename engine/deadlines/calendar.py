@@ -11,8 +11,11 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ..clock import SHANGHAI
 from ..errors import BianminError
-from ..models import CalendarDay, CalendarYear
+from ..models import CalendarDay, CalendarYear, Deadline
+from ..vocabulary import DeadlineStatus
+from . import statutory
 
 SHIPPED = Path(__file__).parent.parent / "data" / "holidays.toml"
 
@@ -22,22 +25,29 @@ class CalendarRefused(BianminError):
 
 
 class MissingHolidayData(BianminError):
+    """A year neither entered nor within the statutory module's years: no working day can be counted in it."""
+
     def __init__(self, year: int) -> None:
         super().__init__(
-            f"{year} 年的法定节假日安排尚未录入，无法按工作日计算期限；请系统管理员在节假日日历中补录 {year} 年数据"
+            f"{year} 年的放假安排未录入，且不在可按法定节假日推算的 {statutory.FIRST_YEAR}–{statutory.LAST_YEAR} 年内，"
+            f"无法按工作日计算期限；请系统管理员在节假日日历中录入 {year} 年放假安排"
         )
         self.year = year
 
 
 @dataclass
 class WorkCalendar:
+    """Entered years as their notices say; any other year provisionally (预计): weekends and statutory days only."""
+
     years: set[int]
     exceptions: dict[date, bool] = field(default_factory=dict)
 
     def is_workday(self, day: date) -> bool:
-        if day.year not in self.years:
+        if day.year in self.years:
+            return self.exceptions.get(day, day.weekday() < 5)
+        if not statutory.covers(day.year):
             raise MissingHolidayData(day.year)
-        return self.exceptions.get(day, day.weekday() < 5)
+        return day.weekday() < 5 and day not in statutory.holidays(day.year)
 
     def add_working_days(self, start: date, days: int) -> date:
         """The date by which `days` working days after `start` have passed (start itself not counted)."""
@@ -150,11 +160,39 @@ def enter(session: Session, entries: list[YearEntry], *, replace: bool = False) 
     return [entry.year for entry in entries]
 
 
-def entered(session: Session) -> list[tuple[int, str, int]]:
-    """(year, source, days that break the weekly rule) for each year entered, oldest first."""
-    per_year = Counter(day.year for day in session.scalars(select(CalendarDay.day)))
-    return [(row.year, row.source, per_year[row.year])
+@dataclass(frozen=True)
+class EnteredYear:
+    year: int
+    source: str
+    holidays: int
+    workdays: int
+
+
+def entered(session: Session) -> list[EnteredYear]:
+    """Each year entered, oldest first, with how many days off and make-up workdays its notice lists."""
+    counts = Counter((day.year, is_workday) for day, is_workday in session.execute(
+        select(CalendarDay.day, CalendarDay.is_workday)))
+    return [EnteredYear(row.year, row.source, counts[(row.year, False)], counts[(row.year, True)])
             for row in session.scalars(select(CalendarYear).order_by(CalendarYear.year))]
+
+
+def provisional_in_use(session: Session) -> dict[int, int]:
+    """Years not entered that open deadlines are counted on (预计), with how many deadlines each."""
+    known = set(session.scalars(select(CalendarYear.year)))
+    per_year: Counter[int] = Counter()
+    for started_at, due in session.execute(select(Deadline.started_at, Deadline.due_date).where(
+            Deadline.status == DeadlineStatus.OPEN, Deadline.provisional)):
+        first = started_at.astimezone(SHANGHAI).year
+        per_year.update(year for year in range(first, due.year + 1) if year not in known)
+    return dict(sorted(per_year.items()))
+
+
+def missing_statutory(entry: YearEntry) -> list[str]:
+    """Statutory days (办法 §2) a notice does not list as days off: worth a second look before entering it."""
+    if not statutory.covers(entry.year):
+        return []
+    return [f"{day.isoformat()} {name}" for day, name in sorted(statutory.holidays(entry.year).items())
+            if day not in entry.holidays]
 
 
 def install_shipped(session: Session) -> list[int]:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, extract, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -15,8 +15,8 @@ from ..audit.chain import Acting
 from ..cases.context import Runtime
 from ..cases.locking import lock_case
 from ..cases.reconcile import write_case
-from ..models import Case, Deadline, Task
-from ..vocabulary import CaseStatus, EventKind, TaskStatus
+from ..models import CalendarYear, Case, Deadline, Task
+from ..vocabulary import CaseStatus, DeadlineStatus, EventKind, TaskStatus
 from . import calendar, clocks
 
 
@@ -27,13 +27,14 @@ class DueState(StrEnum):
 
 
 def promised(work_calendar: calendar.WorkCalendar, promised_days: int, accepted_at: datetime) -> dict[str, Any]:
-    """The case columns for a promised date, or for why there is none yet (a holiday year not entered)."""
+    """The case columns for a promised date: 预计 when counted on a year not entered, none only past every year."""
+    start = accepted_at.astimezone(clock.SHANGHAI).date()
     try:
-        day = work_calendar.add_working_days(accepted_at.astimezone(clock.SHANGHAI).date(), promised_days)
+        day = work_calendar.add_working_days(start, promised_days)
     except calendar.MissingHolidayData as exc:
         # The case is still accepted: the applicant must not lose the application over our data.
         return {"promised_date": None, "promised_note": exc.message, "promised_provisional": False}
-    return {"promised_date": day, "promised_note": None, "promised_provisional": False}
+    return {"promised_date": day, "promised_note": None, "promised_provisional": work_calendar.provisional(start, day)}
 
 
 def due_state(promised_date: date | None, status: str = CaseStatus.RUNNING) -> DueState:
@@ -51,33 +52,78 @@ def promised_days(guide: dict[str, Any]) -> int:
 
 
 
-def fill_promised_dates(rt: Runtime) -> list[str]:
-    """Promised dates for running cases accepted while their year's holidays were not yet entered.
+def _year(column: Any) -> Any:
+    return extract("year", column)
 
-    Counted from each case's acceptance, as they would have been; returns the case numbers dated.
+
+def _entered_between(first: Any, last: Any) -> Any:
+    """How many years from `first` to `last` (SQL expressions) have their 放假安排 entered."""
+    return (select(func.count()).select_from(CalendarYear)
+            .where(CalendarYear.year >= first, CalendarYear.year <= last).scalar_subquery())
+
+
+# Provisional deadlines whose every year is now entered, and undated ones whose first year is: a recount makes
+# them final. One that still reaches a year not entered keeps waiting, so a batch never meets it again in vain.
+_STARTED = _year(Deadline.started_at)
+WAITING_FOR_A_YEAR = select(Deadline.case_id).where(
+    Deadline.status == DeadlineStatus.OPEN,
+    or_(Deadline.provisional, Deadline.due_date.is_(None)),
+    or_(and_(Deadline.due_date.is_not(None),
+             _entered_between(_STARTED, _year(Deadline.due_date)) == _year(Deadline.due_date) - _STARTED + 1),
+        and_(Deadline.due_date.is_(None), _entered_between(_STARTED, _STARTED) == 1)),
+).distinct().order_by(Deadline.case_id)
+
+
+def recount_provisional(rt: Runtime, limit: int) -> int:
+    """Recount up to `limit` cases' provisional deadlines now that their years are entered; returns how many.
+
+    Each case in its own transaction under its lock, so a county with thousands of open cases never holds one
+    giant transaction; the scheduler calls this every tick for whatever a calendar load left.
     """
-    rt.reference.forget()
     with rt.db.read() as session:
-        waiting = list(session.scalars(select(Case.id).where(
-            Case.status == CaseStatus.RUNNING, Case.promised_date.is_(None), Case.promised_note.is_not(None))
-            .order_by(Case.id)))
-    dated = []
+        waiting = list(session.scalars(WAITING_FOR_A_YEAR.limit(limit)))
+    if waiting:
+        # The year may have been entered by another process: count on the calendar as stored now.
+        rt.reference.forget()
     for case_id in waiting:
         with rt.db.write() as session:
             case = lock_case(session, case_id)
-            if case.promised_date is not None:
-                continue
+            work_calendar = rt.reference.calendar(session)
             guide = rt.versions.get(session, case.version_id).guide
-            columns = promised(rt.reference.calendar(session), promised_days(guide), case.accepted_at)
-            if columns["promised_date"] is None:
-                continue
-            chain.append(session, case, EventKind.PROMISED_DATE_SET, None, clock.now(), step="承诺办结日期",
-                         before={"promised_note": case.promised_note},
-                         after={"promised_date": columns["promised_date"].isoformat()})
-            write_case(session, case, **columns)
-            session.execute(update(Task).where(Task.case_id == case.id).values(promised_date=columns["promised_date"]))
-            dated.append(case.case_number)
-    return dated
+            for deadline in session.scalars(select(Deadline).where(
+                    Deadline.case_id == case.id, Deadline.status == DeadlineStatus.OPEN,
+                    or_(Deadline.provisional, Deadline.due_date.is_(None))).order_by(Deadline.id)):
+                recount(session, case, deadline, work_calendar, guide, clock.now(), None,
+                        why=f"{_counted_years(deadline)}年放假安排录入")
+    return len(waiting)
+
+
+RECOUNT_BATCH = 200
+
+
+def enter_years(rt: Runtime, entries: list[calendar.YearEntry], *, replace: bool = False,
+                batches: int | None = None) -> tuple[list[int], int]:
+    """Store checked years (all or none), then recount the deadlines they make final; (years, cases recounted).
+
+    At most `batches` batches when given (a web request), else until one comes back short; the scheduler
+    recounts whatever is left, as it does after a load that was stopped.
+    """
+    with rt.db.write() as session:
+        years = calendar.enter(session, entries, replace=replace)
+    recounted, runs = 0, 0
+    while (batches is None or runs < batches) and (done := recount_provisional(rt, RECOUNT_BATCH)) > 0:
+        recounted, runs = recounted + done, runs + 1
+        if done < RECOUNT_BATCH:
+            break
+    return years, recounted
+
+
+def _counted_years(deadline: Deadline) -> str:
+    """The years a provisional count ran through; the start year only when it is the only one (it was known
+    when the clock started, unless the case was accepted in a year not entered either)."""
+    first = deadline.started_at.astimezone(clock.SHANGHAI).year
+    last = deadline.due_date.year if deadline.due_date else first
+    return "、".join(str(year) for year in range(first + (last > first), last + 1))
 
 
 def recount(session: Session, case: Case, deadline: Deadline, work_calendar: calendar.WorkCalendar,

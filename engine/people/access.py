@@ -127,6 +127,11 @@ def may_accept(user: Staff) -> bool:
 ADMIN_ROLE = "admin"
 
 
+def may_manage_calendar(user: Staff) -> bool:
+    """The holiday calendar is the county's reference data: administrators enter each year's 放假安排."""
+    return user.role_code == ADMIN_ROLE
+
+
 def may_see_incidents(user: Staff) -> bool:
     """异常办件 are the system's own failures across the county: for administrators, who repair them."""
     return user.role_code == ADMIN_ROLE

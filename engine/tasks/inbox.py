@@ -42,7 +42,7 @@ TASK_ROWS = select(
     TASKS.c.created_at, TASKS.c.form_file, TASKS.c.ui_form_file, TASKS.c.assignee_id,
     CASES.c.id.label("case_id"), CASES.c.case_number, CASES.c.item_code, ITEMS.c.name.label("item_name"),
     CASES.c.applicant_name, CASES.c.applicant_id_number, CASES.c.promised_date, CASES.c.promised_note,
-    CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, CASES.c.version_id,
+    CASES.c.promised_provisional, CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, CASES.c.version_id,
     _VILLAGE.c.code.label("village_code"), _VILLAGE.c.name.label("village_name"),
     _VILLAGE.c.level.label("village_level"), _ASSIGNEE.c.username.label("assignee_username"),
     _ASSIGNEE.c.display_name.label("assignee_name"), _ASSIGNEE.c.away.label("assignee_away"),
