@@ -1,5 +1,5 @@
 """JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history, deployment,
-incidents and notifications.
+incidents, notifications, extensions (延期) and the supervision desk's figures.
 
 Every route but /openapi.json needs `Authorization: Bearer <token>`. Errors are JSON
 `{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status; a 422 from validation (and a 400
@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from engine import clock, notifications, userinput
 from engine.audit import chain, history
 from engine.cases import incidents, queries
-from engine.deadlines import shown
+from engine.deadlines import extensions, shown
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
 from engine.models import Card, Case, CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
@@ -30,6 +30,7 @@ from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
 from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
+from engine.supervision import desk
 from engine.tasks import inbox
 
 from .helpers import allowed_methods, services
@@ -491,3 +492,85 @@ def list_incidents() -> Any:
         "message": row.message, "attempts": row.attempts, "next_try_at": _iso(row.next_try_at),
         "given_up": row.given_up, "opened_at": _iso(row.opened_at), "last_failed_at": _iso(row.last_failed_at),
     } for row in rows]}
+
+
+# -- extensions (延期) ----------------------------------------------------------------------------
+
+
+def _extension_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "case_id": row.case_id, "case_number": row.case_number, "item_name": row.item_name,
+        "deadline": {"id": row.deadline_id, "name": row.deadline_name, "task_id": row.task_id,
+                     "due_date": _day(row.due_date), "provisional": row.provisional},
+        "days": row.days, "reason": row.reason, "status": row.status, "requested_by": row.requested_by,
+        "requested_at": _iso(row.requested_at), "decided_by": row.decided_by, "decided_at": _iso(row.decided_at),
+        "decision_note": row.decision_note,
+    }
+
+
+# One rule for both methods: with two, a too-large id sent with POST would answer 405 instead of 404.
+@bp.route("/cases/<int:case_id>/extensions", methods=["GET", "POST"])
+def case_extensions(case_id: int) -> Any:
+    if request.method == "POST":
+        return _ask_extension(case_id)
+    with services().db.read() as session:
+        _visible_case(session, case_id)
+        return {"extensions": [_extension_json(row) for row in extensions.of_case(session, case_id)]}
+
+
+def _ask_extension(case_id: int) -> Any:
+    body = _json_body()
+    deadline_id = body.get("deadline_id")
+    if deadline_id is not None and (isinstance(deadline_id, bool) or not isinstance(deadline_id, int)):
+        raise ValidationFailed("deadline_id 应为期限的整数编号；不填为办件期限",
+                               fields={"deadline_id": ["应为整数"]})
+    asked = extensions.request(services().cases, _user().id, case_id, deadline_id, body.get("days"),
+                               body.get("reason"))
+    with services().db.read() as session:
+        return _extension_json(extensions.one(session, asked.id)), 201
+
+
+@bp.get("/extensions")
+def pending_extensions() -> Any:
+    limit = _limit()
+    with services().db.read() as session:
+        return {"extensions": [_extension_json(row) for row in extensions.pending_for(session, _user(), limit)]}
+
+
+@bp.post("/extensions/<int:extension_id>/decision")
+def decide_extension(extension_id: int) -> Any:
+    body = _json_body()
+    approve = body.get("approve")
+    if not isinstance(approve, bool):
+        raise ValidationFailed("approve 应为 true（批准）或 false（不予批准）", fields={"approve": ["应为布尔值"]})
+    decided = extensions.decide(services().cases, _user().id, extension_id, approve, body.get("note"))
+    with services().db.read() as session:
+        return _extension_json(extensions.one(session, decided.id))
+
+
+# -- supervision desk (电子监察) -------------------------------------------------------------------
+
+
+@bp.get("/supervision")
+def supervision() -> Any:
+    if not access.may_use_desk(_user()):
+        raise Forbidden("只有电子监察、审计和系统管理员可以查看电子监察数据")
+    chosen = desk.filters(request.args)
+    with services().db.read() as session:
+        by = {dimension: desk.counts(session, _user(), chosen, dimension) for dimension in desk.DIMENSIONS}
+        carded = desk.carded(session, _user(), chosen)
+    return {
+        "period": {"start": chosen.period.start.isoformat(), "end": chosen.period.end.isoformat(),
+                   "preset": chosen.period.preset},
+        "totals": desk.totals(by["town"]),
+        "by": {dimension: [{"key": str(line.key) if line.key is not None else None, "label": line.label,
+                            "counts": line.counts, "overdue": line.overdue} for line in lines]
+               for dimension, lines in by.items()},
+        "carded": [{
+            "case_id": entry.row.case_id, "case_number": entry.row.case_number, "item_name": entry.row.item_name,
+            "town": entry.row.town_name, "deadline": entry.row.name, "kind": entry.row.kind, "card": entry.row.card,
+            "due_date": _day(entry.row.due_date), "provisional": entry.row.provisional,
+            "days_overdue": entry.days_overdue,
+            "holders": [{"name": holder.name or None, "post": holder.post} for holder in entry.holders],
+        } for entry in carded],
+    }

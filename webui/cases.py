@@ -36,9 +36,9 @@ from engine.procedures.diagram import diagram_info, markers
 from engine.procedures.spiff import parse_xml
 from engine.vocabulary import DeadlineStatus, TaskStatus, TimerStatus
 
-from . import formrender, helpers
+from . import formrender, helpers, supervision
 from .auth import login_required
-from .i18n import CARD_COLORS, CASE_RESULTS, EVENT_FIELDS, label, t
+from .i18n import CARD_COLORS, CASE_RESULTS, EVENT_FIELDS, EXTENSION_DECISIONS, label, t
 
 bp = Blueprint("cases", __name__)
 
@@ -195,6 +195,7 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
             may_claim=decided.may_claim, notice=notice, conflict=conflict, summary=summary or [],
             application=application, steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
             computed=_computed(version, case), due_state=due_state(case.promised_date, case.status),
+            ext=supervision.extension_panel(db, g.user, case),
         ), status
 
 
@@ -273,6 +274,8 @@ def _plain(key: str, value: Any) -> str:
         return helpers.local_time(str(value))
     if key == "result":
         return label(CASE_RESULTS, str(value))
+    if key == "decision":
+        return label(EXTENSION_DECISIONS, str(value))
     if key == "version":
         return f"v{value}"
     if key == "card":
@@ -313,6 +316,7 @@ def case(case_id: int) -> Any:
             history=shown, done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),
             case_clock=next((d for d in deadlines if d.task_id is None), None), raised=raised,
+            ext=supervision.extension_panel(db, g.user, found),
         )
 
 

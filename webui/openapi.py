@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine.vocabulary import CaseStatus, EventKind, IncidentKind, TaskStatus
+from engine.supervision import desk
+from engine.vocabulary import CaseStatus, EventKind, ExtensionStatus, IncidentKind, TaskStatus
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -316,6 +317,68 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+COUNTS = {"type": "object", "description": "当前在办、黄牌、红牌，以及期间内逾期办结的数量",
+          "properties": {name: {"type": "integer"} for name in desk.MEASURES}}
+SCHEMAS.update({
+    "Extension": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"}, "case_id": {"type": "integer"}, "case_number": STRING, "item_name": STRING,
+            "deadline": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": STRING,
+                "task_id": {"type": ["string", "null"], "description": "环节时限的任务 ID；办件期限为 null"},
+                "due_date": NULLABLE_DATE,
+                "provisional": {"type": "boolean", "description": "预计（按未公布的年度日历推算）"}}},
+            "days": {"type": "integer", "description": "延期的工作日数"}, "reason": STRING,
+            "status": {"enum": list(ExtensionStatus)}, "requested_by": STRING, "requested_at": DATE_TIME,
+            "decided_by": NULLABLE_STRING, "decided_at": NULLABLE_DATE_TIME, "decision_note": NULLABLE_STRING,
+        },
+    },
+    "ExtensionList": {"type": "object", "properties": {"extensions": {"type": "array", "items": _ref("Extension")}}},
+    "AskExtension": {
+        "type": "object", "required": ["days", "reason"],
+        "properties": {
+            "deadline_id": {"type": ["integer", "null"],
+                            "description": "环节时限的期限编号；不填为办件期限（承诺办结日期）"},
+            "days": {"type": "integer", "minimum": 1,
+                     "description": "延期的工作日数；与已批准、待审批的合计不超过事项上限"
+                                    "（max_extension_days，默认 10，《行政许可法》第四十二条）"},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 500, "description": "延期理由"},
+        },
+    },
+    "DecideExtension": {
+        "type": "object", "required": ["approve"],
+        "properties": {"approve": {"type": "boolean", "description": "true 批准；false 不予批准"},
+                       "note": {"type": ["string", "null"], "maxLength": 500,
+                                "description": "审批意见；不予批准时必填"}},
+    },
+    "Supervision": {
+        "type": "object",
+        "properties": {
+            "period": {"type": "object", "properties": {"start": {"type": "string", "format": "date"},
+                                                        "end": {"type": "string", "format": "date"},
+                                                        "preset": {"enum": list(desk.PRESETS)}}},
+            "totals": {"type": "object", "properties": {"case": COUNTS, "step": COUNTS},
+                       "description": "case：办件期限（承诺办结）；step：环节时限"},
+            "by": {"type": "object", "description": "按 town（乡镇）、department（部门或岗位）、item（事项）、"
+                                                    "handler（办理人，仅环节时限）分组",
+                   "additionalProperties": {"type": "array", "items": {"type": "object", "properties": {
+                       "key": NULLABLE_STRING, "label": STRING, "overdue": {"type": "integer"},
+                       "counts": {"type": "object", "properties": {"case": COUNTS, "step": COUNTS}}}}}},
+            "carded": {"type": "array", "description": "当前黄牌、红牌的办件期限和环节时限，红牌和逾期久的在前",
+                       "items": {"type": "object", "properties": {
+                           "case_id": {"type": "integer"}, "case_number": STRING, "item_name": STRING, "town": STRING,
+                           "deadline": STRING, "kind": {"enum": ["case", "step"]},
+                           "card": {"enum": ["yellow", "red"]}, "due_date": NULLABLE_DATE,
+                           "provisional": {"type": "boolean"}, "days_overdue": {"type": "integer"},
+                           "holders": {"type": "array", "items": {"type": "object", "properties": {
+                               "name": NULLABLE_STRING, "post": STRING}}}}}},
+        },
+    },
+})
+EXTENSION_ID = {"name": "extension_id", "in": "path", "required": True, "schema": {"type": "integer"},
+                "description": "延期申请 ID"}
+
 PATHS: dict[str, Any] = {
     "/openapi.json": {"get": {
         "summary": "本文档", "operationId": "openapi", "security": [], "tags": ["meta"],
@@ -446,6 +509,57 @@ PATHS: dict[str, Any] = {
                                                                      "unread": {"type": "integer"}}}, "已标为已读"),
                       "401": UNAUTHORIZED},
     }},
+    "/cases/{case_id}/extensions": {"get": {
+        "summary": "办件的全部延期申请及审批结果", "operationId": "listCaseExtensions", "tags": ["extensions"],
+        "parameters": [CASE_ID],
+        "responses": {"200": _json(_ref("ExtensionList"), "按申请先后排序"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+    }, "post": {
+        "summary": "申请延期", "operationId": "askExtension", "tags": ["extensions"],
+        "description": "由办件当前环节的岗位人员或受理窗口申请；通知有权审批的人员"
+                       "（办件期限和村、乡镇环节为乡镇分管领导，县级环节为该县级部门）。",
+        "parameters": [CASE_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AskExtension")}}},
+        "responses": {"201": _json(_ref("Extension"), "已提交，待审批"), "401": UNAUTHORIZED,
+                      "403": _error("调用者不是办件当前环节的岗位人员或受理窗口"),
+                      "404": _error("办件不存在或不在辖区内，或该办件没有这一期限"),
+                      "409": _error("该期限已结束"),
+                      "422": _error("理由为空或过长、天数不是正整数，或超过延期上限（消息给出还可申请的天数）")},
+    }},
+    "/extensions": {"get": {
+        "summary": "待调用者审批的延期申请，先申请的在前", "operationId": "listPendingExtensions",
+        "tags": ["extensions"],
+        "parameters": [{"name": "limit", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}}],
+        "responses": {"200": _json(_ref("ExtensionList"), "待审批的延期申请"), "400": BAD_REQUEST,
+                      "401": UNAUTHORIZED},
+    }},
+    "/extensions/{extension_id}/decision": {"post": {
+        "summary": "审批延期申请：批准则期限按工作日顺延并记入办件历史", "operationId": "decideExtension",
+        "tags": ["extensions"], "parameters": [EXTENSION_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("DecideExtension")}}},
+        "responses": {"200": _json(_ref("Extension"), "审批后的延期申请"), "401": UNAUTHORIZED,
+                      "403": _error("调用者无权审批该延期申请"), "404": _error("延期申请不存在"),
+                      "409": _error("该延期申请已审批过（消息写明由谁、何时、结果）"),
+                      "422": _error("approve 不是布尔值，或不予批准而未写理由，或意见过长")},
+    }},
+    "/supervision": {"get": {
+        "summary": "电子监察（电子监察、审计、系统管理员）：本辖区期限的在办、黄牌、红牌、逾期办结统计和黄红牌清单",
+        "operationId": "getSupervision", "tags": ["supervision"],
+        "parameters": [
+            {"name": "period", "in": "query", "required": False,
+             "schema": {"enum": list(desk.PRESETS), "default": "this_month"},
+             "description": "this_month 本月、last_month 上月、this_year 本年、range 自定义（需 from、to）"},
+            {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+            {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+            {"name": "town", "in": "query", "required": False, "schema": STRING, "description": "乡镇的 ID"},
+            {"name": "item", "in": "query", "required": False, "schema": STRING, "description": "事项编码"},
+            {"name": "card", "in": "query", "required": False, "schema": {"enum": ["", "yellow", "red"]},
+             "description": "清单只列该牌色"},
+        ],
+        "responses": {"200": _json(_ref("Supervision"), "统计和清单"), "401": UNAUTHORIZED,
+                      "403": _error("调用者不是电子监察、审计或系统管理员"),
+                      "422": _error("统计期间、日期、乡镇或牌色参数无效")},
+    }},
     "/incidents": {"get": {
         "summary": "异常办件（仅系统管理员）：定时器到期后流程出错的办件，已停止重试的在前",
         "operationId": "listIncidents", "tags": ["incidents"],
@@ -493,6 +607,8 @@ DOCUMENT: dict[str, Any] = {
         {"name": "procedures", "description": "流程部署"},
         {"name": "incidents", "description": "异常办件"},
         {"name": "notifications", "description": "提醒（黄牌、红牌等）"},
+        {"name": "extensions", "description": "延期申请与审批"},
+        {"name": "supervision", "description": "电子监察"},
         {"name": "meta", "description": "API 文档"},
     ],
     "paths": PATHS,
