@@ -5,7 +5,7 @@ PYTHON    ?= python3
 STAMP     := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: run test setup system-deps lint bench bench-faults clean
+.PHONY: run test setup system-deps lint bench bench-deadlines bench-faults clean
 
 run: setup
 	$(BIN)/bianmin load-demo
@@ -38,6 +38,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/engine.py
+
+# About a minute: a database of its own on the PostgreSQL server, 100,000 then 1,000,000 open deadlines, one tick each.
+bench-deadlines: setup
+	$(BIN)/python bench/deadlines.py
 
 # Minutes: its own PostgreSQL cluster filled to 1,000,000 cases, then load and faults (see bench/faults.py).
 bench-faults: setup

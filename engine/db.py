@@ -8,6 +8,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Table, bindparam, create_engine, event, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -146,6 +148,15 @@ def _send_pipelined(connection: Connection, queued: list[tuple[Executable, dict[
             connection.exec_driver_sql("COMMIT")
     except dbapi.Error as exc:
         raise DBAPIError.instance("COMMIT", None, exc, dbapi.Error) from exc
+
+
+def insert_or_skip(session: Session, table: Table, unique: list[str]) -> Any:
+    """INSERT that quietly skips rows whose `unique` columns exist already (ON CONFLICT DO NOTHING), either database.
+
+    What must exist once (a card, a notification) is made so by its unique key, whoever gets there second.
+    """
+    insert_ = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert  # type: ignore[union-attr]
+    return insert_(table).on_conflict_do_nothing(index_elements=unique)
 
 
 def queue_write(session: Session, statement: Executable, row: dict[str, Any], *, last: bool = False) -> None:

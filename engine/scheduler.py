@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -10,21 +11,47 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from . import democlock
 from .cases.service import CaseService
+from .deadlines import cards, promised
 
 log = logging.getLogger("bianmin.scheduler")
 
 
 def tick(cases: CaseService) -> int:
-    """Fire every due BPMN timer, case by case; safe to run in several processes at once (the case lock decides).
+    """Run the timed jobs in turn, each reading only what is due; returns how much they did (0: nothing was due).
 
-    A case that fails becomes an incident (engine.cases.incidents) and is not met again until its retry is due.
+    Safe in several processes at once. A job that raises is logged by APScheduler and tried again next tick.
     """
     # A demo clock moved by `bianmin clock advance` reaches this process here.
     democlock.refresh(cases.db)
+    return sum(job(cases) for job in JOBS)
+
+
+def fire_timers(cases: CaseService) -> int:
+    """Due BPMN timers, case by case (the case lock decides); a failing case becomes an incident."""
     fired = cases.run_due_timers()
     if fired:
         log.info("fired %d timer(s)", fired)
     return fired
+
+
+def raise_cards(cases: CaseService) -> int:
+    """Yellow and red cards whose moment has come (engine.deadlines.cards)."""
+    raised = cards.tick(cases)
+    if raised:
+        log.info("raised %d card(s)", raised)
+    return raised
+
+
+def recount_dates(cases: CaseService) -> int:
+    """Provisional dates made final by a year entered since (a calendar page leaves all but its first batch here)."""
+    recounted = cases.recount_provisional(promised.RECOUNT_BATCH)
+    if recounted:
+        log.info("recounted the deadlines of %d case(s) on an entered holiday year", recounted)
+    return recounted
+
+
+# Dates are recounted before cards are raised, so no card is raised on a date about to move.
+JOBS: list[Callable[[CaseService], int]] = [fire_timers, recount_dates, raise_cards]
 
 
 def build(cases: CaseService, *, blocking: bool, interval: int) -> BaseScheduler:

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from engine import clock
+from engine import clock, scheduler
 from engine.audit import chain as audit
 from engine.deadlines import calendar, clocks, promised, statutory
 from engine.deadlines.calendar import CalendarRefused, MissingHolidayData
@@ -145,3 +145,20 @@ def test_a_case_accepted_past_every_countable_year_is_accepted_with_a_clear_note
     assert "2101 年的放假安排未录入" in (case.promised_note or "")
     assert open_tasks(services, case.id)  # the application is accepted all the same
     assert services.cases.recount_provisional(50) == 0
+
+
+def test_the_scheduler_recounts_what_a_calendar_entry_left(fresh_services: Services) -> None:
+    svc = fresh_services
+    clock.set_now(datetime(2026, 12, 30, 10, 0, tzinfo=clock.SHANGHAI))
+    case = start(svc)
+    assert case.promised_provisional
+    # The year stored by another process (a web request that recounted one batch, or a load that was stopped).
+    with svc.db.write() as session:
+        calendar.enter(session, calendar.parse_notice(NOTICE_2027, "2027.toml"))
+    assert scheduler.tick(svc.cases) >= 1
+    with svc.db.read() as session:
+        final = session.get(Case, case.id)
+        assert (final.promised_date, final.promised_provisional) == (date(2027, 2, 18), False)
+        assert session.scalar(select(func.count()).select_from(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.DUE_DATE_CHANGED)) == 1
+    assert svc.cases.recount_provisional(50) == 0

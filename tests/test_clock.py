@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from engine import clock
-from engine.deadlines import calendar, clocks
+from engine.deadlines import calendar, clocks, extensions
 from engine.errors import DeployRefused
 from engine.models import Case, CaseEvent, ClockPause, Deadline, Task, Timer
 from engine.procedures.bundle import read_folder
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services
+from tests.conftest import user_id
 from tests.procedures import variant, with_escalation
 from tests.test_api import auth, make_client
 from tests.test_engine import form, holder, open_tasks, start
@@ -138,6 +139,11 @@ def test_publicity_pauses_the_case_clock(services: Services, dibao: str) -> None
     with services.db.read() as session:
         [timer] = session.scalars(select(Timer).where(Timer.case_id == case.id)).all()
     assert near(timer.due_at, at(date(2026, 3, 9)))
+    # An extension approved meanwhile moves the date, and still no card is scheduled while paused.
+    asked = extensions.request(services.cases, user_id(services, "dongpo_agent"), case.id, None, 2, "需补充入户材料")
+    extensions.decide(services.cases, user_id(services, "qingshui_leader"), asked.id, True, "同意")
+    deadline = case_clock(services, case.id)
+    assert (deadline.due_date, deadline.next_check_at) == (date(2026, 4, 16), None)
     clock.travel(timedelta(days=7))
     services.cases.run_due_timers()
     assert timer_status(services, case.id, "Timer_village_publicity") == "fired"
@@ -145,16 +151,17 @@ def test_publicity_pauses_the_case_clock(services: Services, dibao: str) -> None
     # Tuesday 3 to Monday 9 March: five working days, so the promised date moves five working days on.
     assert near(ended.ended_at, at(date(2026, 3, 9))) and ended.working_days == 5
     deadline = case_clock(services, case.id)
-    assert (deadline.paused_days, deadline.due_date) == (5, date(2026, 4, 21))
+    # 30 working days + 2 extended + 5 paused from 2 March.
+    assert (deadline.paused_days, deadline.due_date) == (5, date(2026, 4, 23))
     assert deadline.next_check_at == clocks.day_start(deadline.yellow_from)
-    assert reload(services, case.id).promised_date == date(2026, 4, 21)
-    assert {task.promised_date for task in open_tasks(services, case.id)} == {date(2026, 4, 21)}
+    assert reload(services, case.id).promised_date == date(2026, 4, 23)
+    assert {task.promised_date for task in open_tasks(services, case.id)} == {date(2026, 4, 23)}
     kinds = [(event.kind, event.step) for event in
              events(services, case.id, "clock_paused", "clock_resumed", "due_date_changed")]
-    assert kinds == [("clock_paused", "初审公示7天"), ("clock_resumed", "初审公示7天"),
-                     ("due_date_changed", "承诺办结期限")]
-    [moved] = events(services, case.id, "due_date_changed")
-    assert (moved.before["due_date"], moved.after["due_date"]) == ("2026-04-14", "2026-04-21")
+    assert kinds == [("clock_paused", "初审公示7天"), ("due_date_changed", "承诺办结期限"),
+                     ("clock_resumed", "初审公示7天"), ("due_date_changed", "承诺办结期限")]
+    moved = events(services, case.id, "due_date_changed")[-1]
+    assert (moved.before["due_date"], moved.after["due_date"]) == ("2026-04-16", "2026-04-23")
 
 
 def test_supplement_step_pauses_the_clock_and_pauses_add_up(services: Services, tmp_path: Path) -> None:

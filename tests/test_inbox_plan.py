@@ -15,17 +15,19 @@ from alembic import command
 from sqlalchemy import insert, select, update
 
 from engine import clock, setup
-from engine.models import Case, Task, User
+from engine.deadlines import cards
+from engine.models import Case, Deadline, Task, User
 from engine.people.accounts import set_away
 from engine.services import Services
 from engine.tasks import inbox
-from engine.vocabulary import TaskStatus
+from engine.vocabulary import CardColor, DeadlineStatus, TaskStatus
 from tests.conftest import TEST_START, make_services, user_id
 from tests.test_engine import form, holder, open_tasks, start
 
 # Open tasks of one post, claimed tasks and tasks done long ago: enough that reading the whole post and
 # sorting it is what PostgreSQL would do without the inbox indexes.
 OPEN_PER_POST, DONE = 3000, 20000
+YELLOW_EVERY = 25
 
 
 def _fill(svc: Services) -> None:
@@ -49,8 +51,16 @@ def _fill(svc: Services) -> None:
             "created_at": first + timedelta(minutes=n // 3), "completed_at": None if open_ else first,
             "completed_by_id": None, "promised_date": case.promised_date,
         })
+    # Each open task with a step limit of its own, a few of them in their yellow period, all looked at weeks on.
+    limits = [{"case_id": row["case_id"], "task_id": row["id"], "name": row["name"], "limit_days": 10,
+               "started_at": row["created_at"], "due_date": date(2026, 12, 1), "provisional": False,
+               "paused_days": 0, "extended_days": 0, "status": DeadlineStatus.OPEN,
+               "card": CardColor.YELLOW if n % YELLOW_EVERY == 0 else "",
+               "next_check_at": TEST_START + timedelta(days=30, minutes=n)}
+              for n, row in enumerate(rows) if row["status"] == TaskStatus.OPEN]
     with svc.db.write() as session:
         session.execute(insert(Task), rows)
+        session.execute(insert(Deadline), limits)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -75,6 +85,7 @@ def busy(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     if request.param == "postgresql":
         with svc.db.engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE task")
+            connection.exec_driver_sql("ANALYZE deadline")
     yield svc
     svc.db.dispose()
 
@@ -140,9 +151,12 @@ def test_my_inbox_holds_my_claims_and_an_away_colleague_s(busy: Services) -> Non
             set_away(session, b.username, False)
 
 
-def _plan(svc: Services, user: User, scope: str, sort: str = "due") -> dict[str, Any]:
-    statement = inbox.INBOX_ROWS[(scope, sort, False)].compile(dialect=svc.db.engine.dialect)
-    params = {**statement.params, **inbox._params(user), "limit": 20}
+def _plan(svc: Services, user: User, scope: str, sort: str = "due", card: str = "") -> dict[str, Any]:
+    statement = inbox.INBOX_ROWS[(scope, sort, False, card)].compile(dialect=svc.db.engine.dialect)
+    return _explain(svc, statement, {**statement.params, **inbox._params(user), "limit": 20})
+
+
+def _explain(svc: Services, statement: Any, params: dict[str, Any]) -> dict[str, Any]:
     with svc.db.engine.connect() as connection:
         return connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", params).scalar_one()[0]["Plan"]
 
@@ -172,6 +186,41 @@ def test_postgresql_reads_my_inbox_from_the_claimed_task_index(busy: Services) -
     nodes = list(_nodes(_plan(busy, _staff(busy, "qingshui_civil"), "mine")))
     assert not [node for node in nodes if node["Node Type"] == "Seq Scan" and node.get("Relation Name") == "task"]
     assert "ix_task_inbox_mine" in {node.get("Index Name") for node in nodes}
+
+
+def test_the_yellow_inbox_lists_the_post_s_tasks_showing_a_yellow_card(busy: Services) -> None:
+    user = _staff(busy, "dongpo_committee")
+    with busy.db.read() as session:
+        listed = inbox.tasks(session, user, "post", limit=500, card=CardColor.YELLOW)
+        counted = inbox.count(session, user, "post", CardColor.YELLOW)
+        expected = set(session.scalars(select(Task.id).join(Deadline, Deadline.task_id == Task.id).where(
+            Task.status == TaskStatus.OPEN, Task.assignee_id.is_(None), Task.role_code == user.role_code,
+            Task.org_id == user.org_id, Deadline.card == CardColor.YELLOW)))
+        red = inbox.tasks(session, user, "post", limit=500, card=CardColor.RED)
+    assert {row.id for row in listed} == expected and counted == len(expected) > 10
+    assert {row.card for row in listed} == {"yellow"} and not red
+    # Soonest promised date first, undated last, as the unfiltered inbox.
+    days = [(row.promised_date is None, row.promised_date or date.min) for row in listed]
+    assert days == sorted(days)
+
+
+def test_postgresql_reads_the_carded_inbox_from_the_card_index(busy: Services) -> None:
+    if busy.db.is_sqlite:
+        pytest.skip("the query plan is PostgreSQL's")
+    nodes = list(_nodes(_plan(busy, _staff(busy, "dongpo_committee"), "post", card=CardColor.YELLOW)))
+    assert "ix_deadline_open_card" in {node.get("Index Name") for node in nodes}, json.dumps(nodes)
+    assert not [node for node in nodes if node["Node Type"] == "Seq Scan"
+                and node.get("Relation Name") in ("task", "deadline")], json.dumps(nodes, ensure_ascii=False)
+
+
+def test_postgresql_claims_due_deadlines_from_the_due_index(busy: Services) -> None:
+    if busy.db.is_sqlite:
+        pytest.skip("the query plan is PostgreSQL's")
+    statement = cards.CLAIM.compile(dialect=busy.db.engine.dialect)
+    nodes = list(_nodes(_explain(busy, statement, {"now": TEST_START + timedelta(days=31), "batch": cards.BATCH})))
+    on_deadlines = [node for node in nodes if node.get("Relation Name") == "deadline"]
+    assert [node["Node Type"] for node in on_deadlines] == ["Index Scan"], json.dumps(nodes)
+    assert on_deadlines[0]["Index Name"] == "ix_deadline_due_check"
 
 
 def test_upgrading_copies_each_case_s_promised_date_to_its_tasks(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history, deployment
-and incidents.
+"""JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history, deployment,
+incidents, notifications, extensions (延期) and the supervision desk's figures.
 
 Every route but /openapi.json needs `Authorization: Bearer <token>`. Errors are JSON
 `{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status; a 422 from validation (and a 400
@@ -19,17 +19,18 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
-from engine import clock, userinput
+from engine import clock, notifications, userinput
 from engine.audit import chain, history
 from engine.cases import incidents, queries
-from engine.deadlines import tracking
+from engine.deadlines import extensions, shown, tracking
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
-from engine.models import CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
+from engine.models import Card, Case, CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
 from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
+from engine.supervision import desk
 from engine.tasks import inbox
 
 from .helpers import allowed_methods, services
@@ -127,6 +128,13 @@ def _limit() -> int:
     return limit
 
 
+def _card_filter() -> str:
+    card = request.args.get("card", "")
+    if card not in ("", *shown.FILTERS):
+        raise BadRequest("card 只能是 yellow（即将超期）或 red（已超期）")
+    return card
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(clock.SHANGHAI).isoformat(timespec="seconds") if moment else None
 
@@ -215,10 +223,11 @@ def list_cases() -> Any:
     status = queries.case_status(asked)
     if asked and status is None:
         raise BadRequest("status 只能是 running（办理中）或 completed（已办结）")
+    card = _card_filter()
     limit = _limit()
     with services().db.read() as session:
         rows = queries.case_list(session, _user(), search=request.args.get("q", "").strip(), status=status,
-                                 limit=limit)
+                                 card=card, limit=limit)
     return {"cases": [_case_json(row) for row in rows]}
 
 
@@ -269,7 +278,7 @@ def _case_json(head: Any) -> dict[str, Any]:
         "village": _place(head.village_code, head.village_name, head.village_level),
         "accepted_at": _iso(head.accepted_at), "promised_date": _day(head.promised_date),
         "promised_provisional": head.promised_provisional, "promised_note": head.promised_note,
-        "completed_at": _iso(head.completed_at),
+        "completed_at": _iso(head.completed_at), "card": head.card,
     }
 
 
@@ -279,7 +288,7 @@ def _case_summary(session: Session, head: Any) -> dict[str, Any]:
         "role": {"code": row.role_code, "name": row.role_name},
         "org": _place(row.org_code, row.org_name, row.org_level),
         "assignee": _person(row.assignee_username, row.assignee_name), "created_at": _iso(row.created_at),
-        "form": row.form_file,
+        "form": row.form_file, "card": row.step_card or "", "step_due_date": _day(row.step_due_date),
     } for row in queries.open_tasks(session, head.id)]
     return {**_case_json(head), "tasks": tasks}
 
@@ -305,9 +314,10 @@ def list_tasks() -> Any:
     scope = request.args.get("scope", "mine")
     if scope not in ("mine", "post"):
         raise BadRequest("scope 只能是 mine（我的任务）或 post（本岗位待认领任务）")
+    card = _card_filter()
     limit = _limit()
     with services().db.read() as session:
-        rows = inbox.tasks(session, _user(), scope, limit=limit)
+        rows = inbox.tasks(session, _user(), scope, limit=limit, card=card)
     return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
 
 
@@ -371,7 +381,8 @@ def _task_json(task: Any) -> dict[str, Any]:
         "created_at": _iso(task.created_at), "promised_date": _day(task.promised_date),
         "promised_provisional": task.promised_provisional,
         "assignee": _person(task.assignee_username, task.assignee_name),
-        "form": task.form_file, "ui_form": task.ui_form_file,
+        "form": task.form_file, "ui_form": task.ui_form_file, "card": task.card,
+        "step_due_date": _day(task.step_due_date),
     }
 
 
@@ -432,6 +443,48 @@ def _folder_path(upload: FileStorage) -> str:
     return "" if path == "." else path
 
 
+# -- notifications ------------------------------------------------------------------------------
+
+
+@bp.get("/notifications")
+def list_notifications() -> Any:
+    unread_only = request.args.get("unread", "")
+    if unread_only not in ("", "1"):
+        raise BadRequest("unread 只能是 1（只列未读）")
+    limit = _limit()
+    user_id = _user().id
+    with services().db.read() as session:
+        rows = notifications.listing(session, user_id, unread_only=bool(unread_only), limit=limit)
+        numbers = dict(session.execute(select(Case.id, Case.case_number).where(
+            Case.id.in_({row.case_id for row in rows if row.case_id}))).all())
+        colors = dict(session.execute(select(Card.id, Card.color).where(
+            Card.id.in_({row.card_id for row in rows if row.card_id}))).all())
+        unread = notifications.unread_count(session, user_id)
+    return {"unread": unread, "notifications": [{
+        "id": row.id, "kind": row.kind, "title": row.title, "body": row.body, "case_id": row.case_id,
+        "case_number": numbers.get(row.case_id), "card": colors.get(row.card_id, ""),
+        "created_at": _iso(row.created_at), "read_at": _iso(row.read_at),
+    } for row in rows]}
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+def read_notification(notification_id: int) -> Any:
+    return _mark_read(notification_id)
+
+
+@bp.post("/notifications/read-all")
+def read_all_notifications() -> Any:
+    return _mark_read(None)
+
+
+def _mark_read(notification_id: int | None) -> dict[str, int]:
+    user_id = _user().id
+    with services().db.write() as session:
+        marked = notifications.mark_read(session, user_id, clock.now(), notification_id)
+    with services().db.read() as session:
+        return {"marked": marked, "unread": notifications.unread_count(session, user_id)}
+
+
 # -- incidents ----------------------------------------------------------------------------------
 
 
@@ -448,3 +501,85 @@ def list_incidents() -> Any:
         "message": row.message, "attempts": row.attempts, "next_try_at": _iso(row.next_try_at),
         "given_up": row.given_up, "opened_at": _iso(row.opened_at), "last_failed_at": _iso(row.last_failed_at),
     } for row in rows]}
+
+
+# -- extensions (延期) ----------------------------------------------------------------------------
+
+
+def _extension_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "case_id": row.case_id, "case_number": row.case_number, "item_name": row.item_name,
+        "deadline": {"id": row.deadline_id, "name": row.deadline_name, "task_id": row.task_id,
+                     "due_date": _day(row.due_date), "provisional": row.provisional},
+        "days": row.days, "reason": row.reason, "status": row.status, "requested_by": row.requested_by,
+        "requested_at": _iso(row.requested_at), "decided_by": row.decided_by, "decided_at": _iso(row.decided_at),
+        "decision_note": row.decision_note,
+    }
+
+
+# One rule for both methods: with two, a too-large id sent with POST would answer 405 instead of 404.
+@bp.route("/cases/<int:case_id>/extensions", methods=["GET", "POST"])
+def case_extensions(case_id: int) -> Any:
+    if request.method == "POST":
+        return _ask_extension(case_id)
+    with services().db.read() as session:
+        _visible_case(session, case_id)
+        return {"extensions": [_extension_json(row) for row in extensions.of_case(session, case_id)]}
+
+
+def _ask_extension(case_id: int) -> Any:
+    body = _json_body()
+    deadline_id = body.get("deadline_id")
+    if deadline_id is not None and (isinstance(deadline_id, bool) or not isinstance(deadline_id, int)):
+        raise ValidationFailed("deadline_id 应为期限的整数编号；不填为办件期限",
+                               fields={"deadline_id": ["应为整数"]})
+    asked = extensions.request(services().cases, _user().id, case_id, deadline_id, body.get("days"),
+                               body.get("reason"))
+    with services().db.read() as session:
+        return _extension_json(extensions.one(session, asked.id)), 201
+
+
+@bp.get("/extensions")
+def pending_extensions() -> Any:
+    limit = _limit()
+    with services().db.read() as session:
+        return {"extensions": [_extension_json(row) for row in extensions.pending_for(session, _user(), limit)]}
+
+
+@bp.post("/extensions/<int:extension_id>/decision")
+def decide_extension(extension_id: int) -> Any:
+    body = _json_body()
+    approve = body.get("approve")
+    if not isinstance(approve, bool):
+        raise ValidationFailed("approve 应为 true（批准）或 false（不予批准）", fields={"approve": ["应为布尔值"]})
+    decided = extensions.decide(services().cases, _user().id, extension_id, approve, body.get("note"))
+    with services().db.read() as session:
+        return _extension_json(extensions.one(session, decided.id))
+
+
+# -- supervision desk (电子监察) -------------------------------------------------------------------
+
+
+@bp.get("/supervision")
+def supervision() -> Any:
+    if not access.may_use_desk(_user()):
+        raise Forbidden("只有电子监察、审计和系统管理员可以查看电子监察数据")
+    chosen = desk.filters(request.args)
+    with services().db.read() as session:
+        by = {dimension: desk.counts(session, _user(), chosen, dimension) for dimension in desk.DIMENSIONS}
+        carded = desk.carded(session, _user(), chosen)
+    return {
+        "period": {"start": chosen.period.start.isoformat(), "end": chosen.period.end.isoformat(),
+                   "preset": chosen.period.preset},
+        "totals": desk.totals(by["town"]),
+        "by": {dimension: [{"key": str(line.key) if line.key is not None else None, "label": line.label,
+                            "counts": line.counts, "overdue": line.overdue} for line in lines]
+               for dimension, lines in by.items()},
+        "carded": [{
+            "case_id": entry.row.case_id, "case_number": entry.row.case_number, "item_name": entry.row.item_name,
+            "town": entry.row.town_name, "deadline": entry.row.name, "kind": entry.row.kind, "card": entry.row.card,
+            "due_date": _day(entry.row.due_date), "provisional": entry.row.provisional,
+            "days_overdue": entry.days_overdue,
+            "holders": [{"name": holder.name or None, "post": holder.post} for holder in entry.holders],
+        } for entry in carded],
+    }

@@ -25,6 +25,7 @@ from engine import clock
 from engine.audit import history
 from engine.cases import queries
 from engine.cases.intake import Applicant
+from engine.deadlines import shown as shown_cards
 from engine.deadlines import tracking
 from engine.deadlines.promised import due_state
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
@@ -35,11 +36,11 @@ from engine.procedures import forms
 from engine.procedures.diagram import NS as BPMN_NS
 from engine.procedures.diagram import diagram_info, markers
 from engine.procedures.spiff import parse_xml
-from engine.vocabulary import TaskStatus, TimerStatus
+from engine.vocabulary import DeadlineStatus, TaskStatus, TimerStatus
 
-from . import formrender, helpers
+from . import formrender, helpers, supervision
 from .auth import login_required
-from .i18n import CASE_RESULTS, EVENT_FIELDS, label, t
+from .i18n import CARD_COLORS, CASE_RESULTS, EVENT_FIELDS, EXTENSION_DECISIONS, label, t
 
 bp = Blueprint("cases", __name__)
 
@@ -197,6 +198,7 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
             application=application, steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
             computed=_computed(version, case), due_state=due_state(case.promised_date, case.status),
             step_deadline=tracking.step_deadlines(db, [task.id]).get(task.id), today=clock.local_now().date(),
+            ext=supervision.extension_panel(db, g.user, case),
         ), status
 
 
@@ -275,8 +277,12 @@ def _plain(key: str, value: Any) -> str:
         return helpers.local_time(str(value))
     if key == "result":
         return label(CASE_RESULTS, str(value))
+    if key == "decision":
+        return label(EXTENSION_DECISIONS, str(value))
     if key == "version":
         return f"v{value}"
+    if key == "card":
+        return label(CARD_COLORS, str(value))
     return formrender.display_value(None, value)
 
 
@@ -297,12 +303,14 @@ def case(case_id: int) -> Any:
         application, steps = _submitted(version, tasks, events)
         shown = [{"event": e, "changes": _change_rows(history.changes(e, schemas.get(e.task_id or ""), fields, orgs))}
                  for e in events]
+        deadlines = shown_cards.case_deadlines(db, found.id)
+        raised = shown_cards.raised_cards(db, found.id)
         open_tasks = [{
             "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
             "access": access.task_access(g.user, row),
+            "deadline": next((d for d in deadlines if d.task_id == row.id and d.status == DeadlineStatus.OPEN), None),
         } for row in tasks if row.status == TaskStatus.OPEN]
         done, active = markers(diagram_info(version), tasks, timers, events)
-        step_due = tracking.step_deadlines(db, [row["task"].id for row in open_tasks])
         pauses = tracking.case_pauses(db, found.id)
         starter = db.get(User, found.started_by_id)
         return render_template(
@@ -311,8 +319,9 @@ def case(case_id: int) -> Any:
             open_tasks=open_tasks, timers=[row for row in timers if row.status == TimerStatus.WAITING],
             history=shown, done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),
-            step_due=step_due, pauses=pauses, paused=any(row.ended_at is None for row in pauses),
-            today=clock.local_now().date(),
+            pauses=pauses, paused=any(row.ended_at is None for row in pauses),
+            case_clock=next((d for d in deadlines if d.task_id is None), None), raised=raised,
+            ext=supervision.extension_panel(db, g.user, found),
         )
 
 
@@ -340,11 +349,13 @@ def diagram(case_id: int) -> Any:
 def case_list() -> Any:
     search = request.args.get("q", "").strip()
     status = request.args.get("status", "")
+    card = request.args.get("card", "")
+    card = card if card in shown_cards.FILTERS else ""
     with helpers.services().db.read() as db:
-        found = queries.case_list(db, g.user, search=search, status=queries.case_status(status),
+        found = queries.case_list(db, g.user, search=search, status=queries.case_status(status), card=card,
                                   limit=CASE_LIST_LIMIT)
     rows = [{"case": row, "due_state": due_state(row.promised_date, row.status)} for row in found]
-    return render_template("case_list.html", rows=rows, q=search, status=status,
+    return render_template("case_list.html", rows=rows, q=search, status=status, card=card,
                            truncated=len(rows) >= CASE_LIST_LIMIT, limit=CASE_LIST_LIMIT)
 
 

@@ -33,16 +33,20 @@ def index() -> Any:
     sort = request.args.get("sort", "due")
     sort = sort if sort in inbox.SORTS else "due"
     descending = request.args.get("dir") == "desc"
+    card = request.args.get("card", "")
+    card = card if card in inbox.CARD_FILTERS else ""
     user = g.user
     with helpers.services().db.read() as db:
         counts = {scope: inbox.count(db, user, scope) for scope in inbox.SCOPES}
-        tasks = inbox.tasks(db, user, tab, limit=LIMIT, sort=sort, descending=descending)
+        card_counts = {color: inbox.count(db, user, tab, color) for color in inbox.CARD_FILTERS if color}
+        tasks = inbox.tasks(db, user, tab, limit=LIMIT, sort=sort, descending=descending, card=card)
     rows = [{
         "task": task, "due_state": due_state(task.promised_date),
         "covering": task.assignee_name if task.assignee_id not in (None, user.id) else None,
     } for task in tasks]
     return render_template(
-        "inbox.html", tab=tab, sort=sort, descending=descending, rows=rows, counts=counts,
+        "inbox.html", tab=tab, sort=sort, descending=descending, rows=rows, counts=counts, card=card,
+        card_counts=card_counts,
         truncated=len(rows) >= LIMIT, limit=LIMIT, can_start=access.may_accept(user),
     )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine.vocabulary import CaseStatus, DeadlineStatus, EventKind, IncidentKind, TaskStatus
+from engine.supervision import desk
+from engine.vocabulary import CaseStatus, DeadlineStatus, EventKind, ExtensionStatus, IncidentKind, TaskStatus
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -25,6 +26,10 @@ NULLABLE_STRING = {"type": ["string", "null"]}
 DATE_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601，北京时间（+08:00）"}
 NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601，北京时间（+08:00）"}
 NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
+CARD = {"enum": ["", "yellow", "red"],
+        "description": "警示：yellow 黄牌（进入预警期，即将超期）、red 红牌（已超期）、空串为无"}
+CARD_FILTER = {"name": "card", "in": "query", "required": False, "schema": {"enum": ["yellow", "red"]},
+               "description": "只列出显示该警示的：yellow 即将超期，red 已超期"}
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
 
 # 预计: a date counted on a year whose 放假安排 is not entered; recounted (and this turns false) once it is.
@@ -138,6 +143,8 @@ SCHEMAS: dict[str, Any] = {
             "role": {"type": "object", "properties": {"code": STRING, "name": STRING}},
             "org": _ref("Place"), "assignee": _ref("Person"), "created_at": DATE_TIME,
             "form": {**NULLABLE_STRING, "description": "表单 JSON Schema 文件名"},
+            "card": {**CARD, "description": "该环节自身时限的警示（无环节时限时为空串）"},
+            "step_due_date": {**NULLABLE_DATE, "description": "该环节自身的办理期限（无则为 null）"},
         },
     },
     "CaseSummary": {
@@ -158,6 +165,7 @@ SCHEMAS: dict[str, Any] = {
             "promised_provisional": PROVISIONAL,
             "promised_note": {**NULLABLE_STRING, "description": "无法计算承诺日期时的说明"},
             "completed_at": NULLABLE_DATE_TIME,
+            "card": {**CARD, "description": "办件当前最重的警示：办件整体或任一未办结环节"},
         },
     },
     "Case": {
@@ -212,7 +220,24 @@ SCHEMAS: dict[str, Any] = {
             "assignee": _ref("Person"),
             "form": {**NULLABLE_STRING, "description": "表单 JSON Schema 文件名"},
             "ui_form": {**NULLABLE_STRING, "description": "表单界面 Schema 文件名"},
+            "card": {**CARD, "description": "任务显示的警示：环节自身的，没有时为办件的"},
+            "step_due_date": {**NULLABLE_DATE, "description": "该环节自身的办理期限（无则为 null）"},
         },
+    },
+    "Notification": {
+        "type": "object",
+        "description": "一条提醒（如办件或环节亮黄牌、红牌）；同一事由对同一人只有一条",
+        "properties": {
+            "id": {"type": "integer"}, "kind": {"type": "string", "description": "如 card（亮牌）"},
+            "title": STRING, "body": STRING, "case_id": {"type": ["integer", "null"]},
+            "case_number": NULLABLE_STRING, "card": {**CARD, "description": "所提醒的警示（非亮牌提醒为空串）"},
+            "created_at": DATE_TIME, "read_at": {**NULLABLE_DATE_TIME, "description": "已读时间，未读为 null"},
+        },
+    },
+    "NotificationList": {
+        "type": "object",
+        "properties": {"unread": {"type": "integer", "description": "未读条数"},
+                       "notifications": {"type": "array", "items": _ref("Notification")}},
     },
     "TaskDetail": {
         "allOf": [_ref("Task"), {
@@ -314,6 +339,68 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+COUNTS = {"type": "object", "description": "当前在办、黄牌、红牌，以及期间内逾期办结的数量",
+          "properties": {name: {"type": "integer"} for name in desk.MEASURES}}
+SCHEMAS.update({
+    "Extension": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"}, "case_id": {"type": "integer"}, "case_number": STRING, "item_name": STRING,
+            "deadline": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": STRING,
+                "task_id": {"type": ["string", "null"], "description": "环节时限的任务 ID；办件期限为 null"},
+                "due_date": NULLABLE_DATE,
+                "provisional": {"type": "boolean", "description": "预计（按未公布的年度日历推算）"}}},
+            "days": {"type": "integer", "description": "延期的工作日数"}, "reason": STRING,
+            "status": {"enum": list(ExtensionStatus)}, "requested_by": STRING, "requested_at": DATE_TIME,
+            "decided_by": NULLABLE_STRING, "decided_at": NULLABLE_DATE_TIME, "decision_note": NULLABLE_STRING,
+        },
+    },
+    "ExtensionList": {"type": "object", "properties": {"extensions": {"type": "array", "items": _ref("Extension")}}},
+    "AskExtension": {
+        "type": "object", "required": ["days", "reason"],
+        "properties": {
+            "deadline_id": {"type": ["integer", "null"],
+                            "description": "环节时限的期限编号；不填为办件期限（承诺办结日期）"},
+            "days": {"type": "integer", "minimum": 1,
+                     "description": "延期的工作日数；与已批准、待审批的合计不超过事项上限"
+                                    "（max_extension_days，默认 10，《行政许可法》第四十二条）"},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 500, "description": "延期理由"},
+        },
+    },
+    "DecideExtension": {
+        "type": "object", "required": ["approve"],
+        "properties": {"approve": {"type": "boolean", "description": "true 批准；false 不予批准"},
+                       "note": {"type": ["string", "null"], "maxLength": 500,
+                                "description": "审批意见；不予批准时必填"}},
+    },
+    "Supervision": {
+        "type": "object",
+        "properties": {
+            "period": {"type": "object", "properties": {"start": {"type": "string", "format": "date"},
+                                                        "end": {"type": "string", "format": "date"},
+                                                        "preset": {"enum": list(desk.PRESETS)}}},
+            "totals": {"type": "object", "properties": {"case": COUNTS, "step": COUNTS},
+                       "description": "case：办件期限（承诺办结）；step：环节时限"},
+            "by": {"type": "object", "description": "按 town（乡镇）、department（部门或岗位）、item（事项）、"
+                                                    "handler（办理人，仅环节时限）分组",
+                   "additionalProperties": {"type": "array", "items": {"type": "object", "properties": {
+                       "key": NULLABLE_STRING, "label": STRING, "overdue": {"type": "integer"},
+                       "counts": {"type": "object", "properties": {"case": COUNTS, "step": COUNTS}}}}}},
+            "carded": {"type": "array", "description": "当前黄牌、红牌的办件期限和环节时限，红牌和逾期久的在前",
+                       "items": {"type": "object", "properties": {
+                           "case_id": {"type": "integer"}, "case_number": STRING, "item_name": STRING, "town": STRING,
+                           "deadline": STRING, "kind": {"enum": ["case", "step"]},
+                           "card": {"enum": ["yellow", "red"]}, "due_date": NULLABLE_DATE,
+                           "provisional": {"type": "boolean"}, "days_overdue": {"type": "integer"},
+                           "holders": {"type": "array", "items": {"type": "object", "properties": {
+                               "name": NULLABLE_STRING, "post": STRING}}}}}},
+        },
+    },
+})
+EXTENSION_ID = {"name": "extension_id", "in": "path", "required": True, "schema": {"type": "integer"},
+                "description": "延期申请 ID"}
+
 PATHS: dict[str, Any] = {
     "/openapi.json": {"get": {
         "summary": "本文档", "operationId": "openapi", "security": [], "tags": ["meta"],
@@ -332,6 +419,7 @@ PATHS: dict[str, Any] = {
     "/cases": {"get": {
         "summary": "本辖区的办件列表，按受理时间从新到旧", "operationId": "listCases", "tags": ["cases"],
         "parameters": [
+            CARD_FILTER,
             {"name": "q", "in": "query", "required": False, "schema": STRING,
              "description": "按办件编号、申请人姓名或身份证号码精确查找"},
             {"name": "status", "in": "query", "required": False, "schema": {"enum": list(CaseStatus)},
@@ -368,6 +456,7 @@ PATHS: dict[str, Any] = {
     "/tasks": {"get": {
         "summary": "任务列表，按承诺办结日期排序", "operationId": "listTasks", "tags": ["tasks"],
         "parameters": [
+            CARD_FILTER,
             {"name": "scope", "in": "query", "required": False,
              "schema": {"enum": ["mine", "post"], "default": "mine"},
              "description": "mine：本人认领的任务（含不在岗 A 岗同事的任务）；post：本岗位尚未认领的任务"},
@@ -418,6 +507,81 @@ PATHS: dict[str, Any] = {
                           "脚本或条件不安全、定时器不是有效的 ISO 8601、图形指向不存在的元素等"),
         },
     }},
+    "/notifications": {"get": {
+        "summary": "本人的提醒，新的在前", "operationId": "listNotifications", "tags": ["notifications"],
+        "parameters": [
+            {"name": "unread", "in": "query", "required": False, "schema": {"enum": ["1"]},
+             "description": "为 1 时只列未读"},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+        ],
+        "responses": {"200": _json(_ref("NotificationList"), "提醒及未读条数"), "401": UNAUTHORIZED},
+    }},
+    "/notifications/{notification_id}/read": {"post": {
+        "summary": "将本人的一条提醒标为已读（已读的不变）", "operationId": "markNotificationRead",
+        "tags": ["notifications"],
+        "parameters": [{"name": "notification_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "responses": {"200": _json({"type": "object", "properties": {"marked": {"type": "integer"},
+                                                                     "unread": {"type": "integer"}}}, "已标为已读"),
+                      "401": UNAUTHORIZED, "404": _error("提醒不存在，或不是调用者的")},
+    }},
+    "/notifications/read-all": {"post": {
+        "summary": "将本人的全部提醒标为已读", "operationId": "markAllNotificationsRead", "tags": ["notifications"],
+        "responses": {"200": _json({"type": "object", "properties": {"marked": {"type": "integer"},
+                                                                     "unread": {"type": "integer"}}}, "已标为已读"),
+                      "401": UNAUTHORIZED},
+    }},
+    "/cases/{case_id}/extensions": {"get": {
+        "summary": "办件的全部延期申请及审批结果", "operationId": "listCaseExtensions", "tags": ["extensions"],
+        "parameters": [CASE_ID],
+        "responses": {"200": _json(_ref("ExtensionList"), "按申请先后排序"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+    }, "post": {
+        "summary": "申请延期", "operationId": "askExtension", "tags": ["extensions"],
+        "description": "由办件当前环节的岗位人员或受理窗口申请；通知有权审批的人员"
+                       "（办件期限和村、乡镇环节为乡镇分管领导，县级环节为该县级部门）。",
+        "parameters": [CASE_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AskExtension")}}},
+        "responses": {"201": _json(_ref("Extension"), "已提交，待审批"), "401": UNAUTHORIZED,
+                      "403": _error("调用者不是办件当前环节的岗位人员或受理窗口"),
+                      "404": _error("办件不存在或不在辖区内，或该办件没有这一期限"),
+                      "409": _error("该期限已结束"),
+                      "422": _error("理由为空或过长、天数不是正整数，或超过延期上限（消息给出还可申请的天数）")},
+    }},
+    "/extensions": {"get": {
+        "summary": "待调用者审批的延期申请，先申请的在前", "operationId": "listPendingExtensions",
+        "tags": ["extensions"],
+        "parameters": [{"name": "limit", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}}],
+        "responses": {"200": _json(_ref("ExtensionList"), "待审批的延期申请"), "400": BAD_REQUEST,
+                      "401": UNAUTHORIZED},
+    }},
+    "/extensions/{extension_id}/decision": {"post": {
+        "summary": "审批延期申请：批准则期限按工作日顺延并记入办件历史", "operationId": "decideExtension",
+        "tags": ["extensions"], "parameters": [EXTENSION_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("DecideExtension")}}},
+        "responses": {"200": _json(_ref("Extension"), "审批后的延期申请"), "401": UNAUTHORIZED,
+                      "403": _error("调用者无权审批该延期申请"), "404": _error("延期申请不存在"),
+                      "409": _error("该延期申请已审批过（消息写明由谁、何时、结果）"),
+                      "422": _error("approve 不是布尔值，或不予批准而未写理由，或意见过长")},
+    }},
+    "/supervision": {"get": {
+        "summary": "电子监察（电子监察、审计、系统管理员）：本辖区期限的在办、黄牌、红牌、逾期办结统计和黄红牌清单",
+        "operationId": "getSupervision", "tags": ["supervision"],
+        "parameters": [
+            {"name": "period", "in": "query", "required": False,
+             "schema": {"enum": list(desk.PRESETS), "default": "this_month"},
+             "description": "this_month 本月、last_month 上月、this_year 本年、range 自定义（需 from、to）"},
+            {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+            {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+            {"name": "town", "in": "query", "required": False, "schema": STRING, "description": "乡镇的 ID"},
+            {"name": "item", "in": "query", "required": False, "schema": STRING, "description": "事项编码"},
+            {"name": "card", "in": "query", "required": False, "schema": {"enum": ["", "yellow", "red"]},
+             "description": "清单只列该牌色"},
+        ],
+        "responses": {"200": _json(_ref("Supervision"), "统计和清单"), "401": UNAUTHORIZED,
+                      "403": _error("调用者不是电子监察、审计或系统管理员"),
+                      "422": _error("统计期间、日期、乡镇或牌色参数无效")},
+    }},
     "/incidents": {"get": {
         "summary": "异常办件（仅系统管理员）：定时器到期后流程出错的办件，已停止重试的在前",
         "operationId": "listIncidents", "tags": ["incidents"],
@@ -464,6 +628,9 @@ DOCUMENT: dict[str, Any] = {
         {"name": "tasks", "description": "待办任务"},
         {"name": "procedures", "description": "流程部署"},
         {"name": "incidents", "description": "异常办件"},
+        {"name": "notifications", "description": "提醒（黄牌、红牌等）"},
+        {"name": "extensions", "description": "延期申请与审批"},
+        {"name": "supervision", "description": "电子监察"},
         {"name": "meta", "description": "API 文档"},
     ],
     "paths": PATHS,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from ..deadlines import shown
 from ..models import Case, OrgUnit, Role, ServiceItem, Task, User
 from ..people.access import Placed, case_visible_to
 from ..vocabulary import CaseStatus, TaskStatus
@@ -21,6 +22,7 @@ CASE_ROWS = select(
     CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, _VILLAGE.c.code.label("village_code"),
     _VILLAGE.c.name.label("village_name"), _VILLAGE.c.level.label("village_level"), CASES.c.accepted_at,
     CASES.c.promised_date, CASES.c.promised_note, CASES.c.promised_provisional, CASES.c.completed_at,
+    shown.case_card(CASES.c.id).label("card"),
 ).select_from(
     CASES.join(ITEMS, ITEMS.c.code == CASES.c.item_code).join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id)
 )
@@ -40,9 +42,12 @@ def case_status(text: str) -> CaseStatus | None:
 
 
 def case_list(session: Session, user: Placed, *, search: str = "", status: CaseStatus | None = None,
-              limit: int) -> Sequence[Row[Any]]:
-    """The user's jurisdiction's cases, newest accepted first, found by case number, applicant name or ID number."""
+              card: str = "", limit: int) -> Sequence[Row[Any]]:
+    """The user's jurisdiction's cases, newest accepted first, found by case number, applicant name or ID number;
+    with `card`, only those showing it (即将超期 yellow, 已超期 red)."""
     statement = CASE_ROWS.where(case_visible_to(user))
+    if card:
+        statement = statement.where(shown.cases_showing(card, CASES.c.id))
     if search:
         statement = statement.where(or_(CASES.c.case_number == search.upper(), CASES.c.applicant_name == search,
                                         CASES.c.applicant_id_number == search.upper()))
@@ -57,10 +62,12 @@ OPEN_TASKS = select(
     TASKS.c.id, TASKS.c.name, TASKS.c.element_id, TASKS.c.role_code, ROLES.c.name.label("role_name"),
     _TASK_ORG.c.code.label("org_code"), _TASK_ORG.c.name.label("org_name"), _TASK_ORG.c.level.label("org_level"),
     _ASSIGNEE.c.username.label("assignee_username"), _ASSIGNEE.c.display_name.label("assignee_name"),
-    TASKS.c.created_at, TASKS.c.form_file,
+    TASKS.c.created_at, TASKS.c.form_file, shown.STEP_DEADLINE.c.card.label("step_card"),
+    shown.STEP_DEADLINE.c.due_date.label("step_due_date"), shown.STEP_DEADLINE.c.provisional.label("step_provisional"),
 ).select_from(
     TASKS.join(ROLES, ROLES.c.code == TASKS.c.role_code)
     .join(_TASK_ORG, _TASK_ORG.c.id == TASKS.c.org_id).outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
+    .outerjoin(shown.STEP_DEADLINE, shown.step_deadline_on(TASKS.c.id))
 ).where(TASKS.c.case_id == bindparam("case_id"), TASKS.c.status == TaskStatus.OPEN).order_by(
     TASKS.c.created_at, TASKS.c.name)
 

@@ -17,7 +17,7 @@ from ..audit.chain import Acting
 from ..cases import reconcile
 from ..cases.context import Runtime
 from ..cases.locking import lock_case
-from ..models import CalendarYear, Case, Deadline, Task
+from ..models import CalendarYear, Case, ClockPause, Deadline, Task
 from ..vocabulary import CaseStatus, DeadlineStatus, EventKind, TaskStatus
 from . import calendar, clocks
 
@@ -150,6 +150,9 @@ def recount(session: Session, case: Case, deadline: Deadline, work_calendar: cal
     due, provisional = due_after(work_calendar, deadline.started_at, total)
     deadline.due_date, deadline.provisional = due, provisional
     clocks.schedule(deadline, work_calendar, clocks.warning_days(deadline.limit_days, guide), now)
+    if deadline.task_id is None and session.scalar(select(ClockPause.id).where(
+            ClockPause.case_id == case.id, ClockPause.ended_at.is_(None)).limit(1)) is not None:
+        deadline.next_check_at = None  # a pause holds the case clock (公示, 补正 …): no card until it ends
     if deadline.task_id is None:
         reconcile.write_case(session, case, promised_date=due, promised_provisional=provisional,
                    promised_note=None if due else case.promised_note)

@@ -110,7 +110,7 @@ def pause(session: Session, case: Case, spec: Any, now: datetime, actor: Acting 
                                         "element_id": spec.bpmn_id, "started_at": now, "ended_at": None,
                                         "working_days": None})
     queue_write(session, HOLD_CASE_CLOCK, {"held_case_id": case.id})
-    chain.append(session, case, EventKind.CLOCK_PAUSED, actor, now, step=name, after={"reason": reason})
+    chain.append(session, case, EventKind.CLOCK_PAUSED, actor, now, step=name, after={"pause_reason": reason})
 
 
 def resume(session: Session, case: Case, element_id: str, name: str, guide: dict[str, Any],
@@ -122,8 +122,9 @@ def resume(session: Session, case: Case, element_id: str, name: str, guide: dict
         return
     ended.ended_at = now
     ended.working_days = len(_held(work_calendar, ended))
+    session.flush()  # so the recount sees this pause ended (another may still hold the clock)
     chain.append(session, case, EventKind.CLOCK_RESUMED, actor, now, step=name,
-                 after={"reason": ended.reason, "working_days": ended.working_days})
+                 after={"pause_reason": ended.reason, "working_days": ended.working_days})
     deadline = _case_clock(session, case.id)
     if deadline is None or deadline.status != DeadlineStatus.OPEN:
         return
@@ -132,8 +133,6 @@ def resume(session: Session, case: Case, element_id: str, name: str, guide: dict
     deadline.paused_days = len(held)
     promised.recount(session, case, deadline, work_calendar, guide, now, actor,
                      f"暂停计时（{ended.reason}）{ended.working_days} 个工作日")
-    if any(row.ended_at is None for row in pauses):
-        deadline.next_check_at = None  # another pause still runs
 
 
 def _held(work_calendar: calendar.WorkCalendar, row: ClockPause) -> set[date]:

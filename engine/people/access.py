@@ -1,5 +1,5 @@
 """The one rule for each question of access: may this actor see a case, see a task, claim it, complete it, accept,
-see the incidents.
+see the incidents, ask or decide an extension, use the supervision desk.
 
 The engine enforces these, and the web UI and the API ask them what to show; nobody re-derives them.
 """
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, and_, false, or_
 
-from ..models import Case
+from ..models import Case, OrgUnit, Role, Task
 from ..vocabulary import TaskStatus
 
 
@@ -50,6 +50,13 @@ def case_visible_to(user: Placed) -> ColumnElement[bool]:
     """`may_see_case` as a query condition: the cases of the user's own org unit and the units below it."""
     column = {"village": Case.village_id, "town": Case.town_id, "county": Case.county_id}.get(user.org_level)
     return column == user.org_id if column is not None else false()
+
+
+def towns_visible_to(user: Placed) -> ColumnElement[bool]:
+    """The towns whose cases `case_visible_to` shows the user, as a condition on org units."""
+    if user.org_level == "county":
+        return and_(OrgUnit.level == "town", OrgUnit.parent_id == user.org_id)
+    return and_(OrgUnit.level == "town", OrgUnit.id == user.org_id) if user.org_level == "town" else false()
 
 
 def may_see_case(user: Placed, case: CaseLike) -> bool:
@@ -128,3 +135,50 @@ def may_manage_calendar(user: Staff) -> bool:
 def may_see_incidents(user: Staff) -> bool:
     """异常办件 are the system's own failures across the county: for administrators, who repair them."""
     return user.role_code == ADMIN_ROLE
+
+
+# 延期 (行政许可法 §42): the town leader decides for the case clock and village or town steps; a county step's
+# extension is for the county department that holds the step's post.
+TOWN_LEADER_ROLE = "town_leader"
+
+
+class ExtensionTarget(Protocol):
+    """The deadline an extension is for: its case's town, and its step's post (all None for the case clock)."""
+
+    town_id: int
+    step_role_code: str | None
+    step_org_id: int | None
+    step_level: str | None
+
+
+def may_request_extension(user: Staff, open_posts: list[tuple[str, int]], accepted_by: tuple[str, int]) -> bool:
+    """Asked by a holder of one of the case's open steps, or by the post that accepted the case (its window)."""
+    return (user.role_code, user.org_id) in [*open_posts, accepted_by]
+
+
+def may_decide_extension(user: Staff, target: ExtensionTarget) -> bool:
+    if target.step_level == "county":
+        return user.role_code == target.step_role_code and user.org_id == target.step_org_id
+    return user.role_code == TOWN_LEADER_ROLE and user.org_id == target.town_id
+
+
+def extensions_decidable_by(user: Staff) -> ColumnElement[bool]:
+    """`may_decide_extension` as a query condition over extension ⋈ deadline ⋈ case ⟕ task ⟕ role."""
+    county_step = and_(Task.role_code == user.role_code, Task.org_id == user.org_id, Role.level == "county")
+    if user.role_code != TOWN_LEADER_ROLE:
+        return county_step
+    return or_(and_(Case.town_id == user.org_id, or_(Task.id.is_(None), Role.level != "county")), county_step)
+
+
+def may_ever_decide_extensions(user: Staff, level: str) -> bool:
+    """Whether the 延期审批 page is for this user at all: town leaders and the holders of county posts."""
+    return user.role_code == TOWN_LEADER_ROLE or (level == "county" and user.role_code not in DESK_ROLES)
+
+
+# 电子监察: supervisors watch their jurisdiction; auditors and administrators may read the same desk.
+SUPERVISOR_ROLE = "supervisor"
+DESK_ROLES = (SUPERVISOR_ROLE, "auditor", ADMIN_ROLE)
+
+
+def may_use_desk(user: Staff) -> bool:
+    return user.role_code in DESK_ROLES

@@ -8,12 +8,15 @@ from typing import Any
 from sqlalchemy import Boolean, ColumnElement, Row, and_, bindparam, func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from ..deadlines import shown
 from ..models import Case, OrgUnit, ServiceItem, Task, User
 from ..people.access import Staff
 from ..vocabulary import TaskStatus
 
 SCOPES = ("mine", "post")
-SORTS = ("due", "arrived")
+SORTS = ("due", "arrived", "card")
+# "" (every task) or one card colour: 即将超期 (yellow), 已超期 (red).
+CARD_FILTERS = ("", *shown.FILTERS)
 TASKS, CASES, ITEMS, USERS = Task.__table__, Case.__table__, ServiceItem.__table__, User.__table__
 _HOLDER = USERS.alias("holder")
 # The user, and (unless the user is away too) the away colleagues on the same post whose tasks the user covers.
@@ -46,14 +49,22 @@ TASK_ROWS = select(
     _VILLAGE.c.code.label("village_code"), _VILLAGE.c.name.label("village_name"),
     _VILLAGE.c.level.label("village_level"), _ASSIGNEE.c.username.label("assignee_username"),
     _ASSIGNEE.c.display_name.label("assignee_name"), _ASSIGNEE.c.away.label("assignee_away"),
+    shown.TASK_CARD.label("card"), shown.STEP_DEADLINE.c.due_date.label("step_due_date"),
 ).select_from(
     TASKS.join(CASES, CASES.c.id == TASKS.c.case_id).join(ITEMS, ITEMS.c.code == CASES.c.item_code)
     .join(_VILLAGE, _VILLAGE.c.id == CASES.c.village_id).outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == TASKS.c.assignee_id)
+    .outerjoin(shown.STEP_DEADLINE, shown.step_deadline_on(TASKS.c.id))
+    .outerjoin(shown.CASE_DEADLINE, shown.case_deadline_on(CASES.c.id))
 )
 TASK_BY_ID = TASK_ROWS.where(TASKS.c.id == bindparam("task_id"))
 
 
 def _order(sort: str, descending: bool) -> list[Any]:
+    if sort == "card":
+        # Red, then yellow, then the rest (reversed: the rest first), each soonest promised date first. Sorted in
+        # the database over the inbox's rows; with the 即将超期/已超期 filter those are only the carded ones.
+        rank = shown.TASK_CARD_RANK.desc() if descending else shown.TASK_CARD_RANK
+        return [rank, TASKS.c.promised_date.asc().nulls_last(), TASKS.c.created_at, TASKS.c.id]
     if sort == "arrived":
         # Both columns turn together, so the arrival index serves either direction.
         return [TASKS.c.created_at.desc(), TASKS.c.id.desc()] if descending else [TASKS.c.created_at, TASKS.c.id]
@@ -63,11 +74,22 @@ def _order(sort: str, descending: bool) -> list[Any]:
     return [due.nulls_last(), TASKS.c.created_at, TASKS.c.id]
 
 
+def _carded(condition: ColumnElement[bool], card: str) -> ColumnElement[bool]:
+    return and_(condition, shown.tasks_showing(card)) if card else condition
+
+
 INBOX_ROWS = {
-    (scope, sort, descending): TASK_ROWS.where(condition).order_by(*_order(sort, descending)).limit(bindparam("limit"))
-    for scope, condition in INBOX.items() for sort in SORTS for descending in (False, True)
+    (scope, sort, descending, card): TASK_ROWS.where(_carded(condition, card)).order_by(*_order(sort, descending))
+    .limit(bindparam("limit"))
+    for scope, condition in INBOX.items() for sort in SORTS for descending in (False, True) for card in CARD_FILTERS
 }
 COUNTS = {scope: select(func.count()).select_from(TASKS).where(condition) for scope, condition in INBOX.items()}
+# How many of an inbox's tasks show each card: read from the carded deadlines, never the whole inbox.
+CARD_COUNTS = {(scope, card): select(func.count()).select_from(
+    TASKS.join(CASES, CASES.c.id == TASKS.c.case_id)
+    .outerjoin(shown.STEP_DEADLINE, shown.step_deadline_on(TASKS.c.id))
+    .outerjoin(shown.CASE_DEADLINE, shown.case_deadline_on(CASES.c.id))
+).where(_carded(condition, card)) for scope, condition in INBOX.items() for card in shown.FILTERS}
 
 
 def _params(user: Staff) -> dict[str, Any]:
@@ -75,14 +97,15 @@ def _params(user: Staff) -> dict[str, Any]:
 
 
 def tasks(session: Session, user: Staff, scope: str, *, limit: int, sort: str = "due",
-          descending: bool = False) -> Sequence[Row[Any]]:
-    """Inbox lines, soonest promised date first unless asked otherwise."""
-    statement = INBOX_ROWS[(scope, sort, descending)]
+          descending: bool = False, card: str = "") -> Sequence[Row[Any]]:
+    """Inbox lines, soonest promised date first unless asked otherwise; only those showing `card` if given."""
+    statement = INBOX_ROWS[(scope, sort, descending, card)]
     return session.connection().execute(statement, {**_params(user), "limit": limit}).all()
 
 
-def count(session: Session, user: Staff, scope: str) -> int:
-    return session.connection().execute(COUNTS[scope], _params(user)).scalar_one()
+def count(session: Session, user: Staff, scope: str, card: str = "") -> int:
+    statement = CARD_COUNTS[(scope, card)] if card else COUNTS[scope]
+    return session.connection().execute(statement, _params(user)).scalar_one()
 
 
 def task_row(session: Session, task_id: str) -> Row[Any] | None:
