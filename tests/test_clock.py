@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import clock
+from engine import clock, scheduler
 from engine.deadlines import calendar, clocks, extensions
 from engine.errors import DeployRefused
-from engine.models import Case, CaseEvent, ClockPause, Deadline, Task, Timer
+from engine.models import Card, Case, CaseEvent, ClockPause, Deadline, Task, Timer
 from engine.procedures.bundle import read_folder
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services
@@ -179,6 +179,28 @@ def test_supplement_step_pauses_the_clock_and_pauses_add_up(services: Services, 
     assert (deadline.paused_days, deadline.due_date) == (8, date(2026, 4, 24))
     assert deadline.next_check_at is not None
     assert reload(services, case.id).promised_date == date(2026, 4, 24)
+
+
+def test_no_card_falls_due_while_the_clock_is_paused(services: Services, tmp_path: Path) -> None:
+    deploy(services, variant(tmp_path, "CLOCK-NOCARD", properties={"town_review": {"clockPause": "补正"}}))
+    case = start(services, "CLOCK-NOCARD")
+    complete(services, "village_review", case.id)
+    clock.travel(timedelta(days=7))
+    services.cases.run_due_timers()
+    # The applicant takes until 22 April to supplement: past the promised date of 21 April, yet no card.
+    clock.set_now(at(date(2026, 4, 22)))
+    scheduler.tick(services.cases)
+    assert case_clock(services, case.id).card == ""
+    with services.db.read() as session:
+        assert session.scalars(select(Card).where(Card.case_id == case.id)).all() == []
+    complete(services, "town_review", case.id)
+    with services.db.read() as session:
+        work_calendar = calendar.load(session)
+    held = len(work_calendar.working_days_in(date(2026, 3, 9), date(2026, 4, 22)))
+    deadline = case_clock(services, case.id)
+    assert (held, deadline.paused_days) == (31, 5 + 31)
+    assert deadline.due_date == work_calendar.add_working_days(date(2026, 3, 2), 30 + 5 + 31)
+    assert deadline.next_check_at is not None
 
 
 def test_step_limit_due_date_late_and_on_time(services: Services, tmp_path: Path) -> None:
