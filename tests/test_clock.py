@@ -288,6 +288,13 @@ def test_boundary_timer_escalates_in_working_days(services: Services, tmp_path: 
     complete(services, "supervise", escalated.id, {"comment": "已督促乡镇民政办当日办理"})
     complete(services, "town_review", escalated.id)
     assert [task.element_id for task in open_tasks(services, escalated.id)] == ["county_approval"]
+    complete(services, "county_approval", escalated.id)
+    clock.travel(timedelta(days=7))
+    services.cases.run_due_timers()
+    complete(services, "publicity_confirm", escalated.id)
+    # The case ends where its main path ends (批准), not at the escalation branch's own end event.
+    finished = reload(services, escalated.id)
+    assert (finished.status, finished.result) == ("completed", "approved")
 
 
 @pytest.mark.parametrize("properties,timers,expected", [

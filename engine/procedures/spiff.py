@@ -213,9 +213,15 @@ def deepest_task(workflow: BpmnWorkflow) -> tuple[SpiffTask, int]:
 
 
 def end_reached(workflow: BpmnWorkflow) -> SpiffTask | None:
-    """The completed end event of the case's own process (not of a subprocess), if one was reached."""
-    return next((task for task in workflow.tasks.values()
-                 if task.state == TaskState.COMPLETED and isinstance(task.task_spec, EndEvent)), None)
+    """The completed end event of the case's own process (not of a subprocess), if one was reached.
+
+    A side path may end on its own (a boundary timer's 督办 branch): the end that states the case's result
+    (`caseResult`) is the one that counts, the last reached if several do.
+    """
+    ends = [task for task in workflow.tasks.values()
+            if task.state == TaskState.COMPLETED and isinstance(task.task_spec, EndEvent)]
+    stating = [task for task in ends if task.task_spec.extensions.get("properties", {}).get("caseResult")]
+    return (stating or ends or [None])[-1]
 
 
 def waiting_tasks(workflow: BpmnWorkflow) -> list[SpiffTask]:
