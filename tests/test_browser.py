@@ -129,6 +129,13 @@ def fill_dibao_application(page: Page, person: dict[str, str], household_size: s
     page.fill("#f-reason", reason)
 
 
+def choose_item(page: Page, code: str) -> None:
+    """Pick the item on the new-application page, which reloads with its form once the page's script has run."""
+    page.wait_for_load_state("load")
+    page.select_option("#item", code)
+    page.wait_for_url(f"**item={code}*")
+
+
 def test_dibao_case_from_village_to_town_in_the_browser(page: Page, sqlite_services: Services) -> None:
     started = time.perf_counter()
     person = applicant(DONGPO)
@@ -137,7 +144,7 @@ def test_dibao_case_from_village_to_town_in_the_browser(page: Page, sqlite_servi
     log_in(page, "dongpo_agent")
     shot(page, "01-inbox-village-agent")
     page.get_by_role("link", name="受理新申请").first.click()
-    page.select_option("#item", "MZ-DIBAO")  # reloads the page with the item's form
+    choose_item(page, "MZ-DIBAO")
     expect(page.locator("#case-form")).to_be_visible()
     fill_dibao_application(page, person, "三口", "户主患重病，家庭无稳定收入")
     page.click("#submit-case")
@@ -217,7 +224,7 @@ def test_town_window_accepts_for_a_chosen_village(page: Page, sqlite_services: S
     person = applicant("510123101202")
     log_in(page, "qingshui_window")
     page.get_by_role("link", name="受理新申请").first.click()
-    page.select_option("#item", "MZ-DIBAO")
+    choose_item(page, "MZ-DIBAO")
     expect(page.locator("#case-form")).to_be_visible()
     expect(page.locator("#village option")).to_have_text(["请选择申请人所在村（社区）", "东坡村（510123101201）",
                                                           "河湾村（510123101202）"])

@@ -26,14 +26,16 @@ class DiagramInfo:
     gateways: set[str] = field(default_factory=set)
 
 
-_cache: dict[int, DiagramInfo] = {}
+# Keyed by id and checksum: a process may hold versions of more than one database (tests, restores).
+_cache: dict[tuple[int, str], DiagramInfo] = {}
 _lock = threading.Lock()
 
 
 def diagram_info(version: ProcedureVersion) -> DiagramInfo:
     """Cached per version: a deployed version never changes."""
+    key = (version.id, version.checksum)
     with _lock:
-        cached = _cache.get(version.id)
+        cached = _cache.get(key)
     if cached is not None:
         return cached
     info = DiagramInfo()
@@ -53,7 +55,7 @@ def diagram_info(version: ProcedureVersion) -> DiagramInfo:
         info.flows.append((str(flow.get("id")), str(flow.get("sourceRef")), str(flow.get("targetRef"))))
     info.gateways = {str(e.get("id")) for e in root.xpath("//*[contains(local-name(), 'Gateway')]")}
     with _lock:
-        _cache[version.id] = info
+        _cache[key] = info
     return info
 
 
