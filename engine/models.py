@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: org tree, roles, users, procedures, cases, tasks, timers, events, incidents, deadlines."""
+"""SQLAlchemy tables: org tree, roles, users, procedures and drafts, cases, tasks, timers, events, deadlines."""
 
 from __future__ import annotations
 
@@ -151,6 +151,29 @@ class ProcedureVersion(Base):
     deployed_by: Mapped[str] = mapped_column(String(50))
 
     __table_args__ = (UniqueConstraint("item_code", "version"),)
+
+
+class ProcedureDraft(Base):
+    """A procedure being drawn or changed in the browser: its files as a procedure folder holds them.
+
+    Checked on every save (the problems are kept for the page); published, it becomes a new ProcedureVersion.
+    """
+
+    __tablename__ = "procedure_draft"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # From item.toml once it names one; a new procedure may be saved before it has a code.
+    item_code: Mapped[str | None] = mapped_column(String(50), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Path in the folder (process.bpmn, item.toml, forms/x.schema.json …) → text.
+    files: Mapped[dict[str, Any]]
+    based_on_version_id: Mapped[int | None] = mapped_column(ForeignKey("procedure_version.id"))
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime]
+    # Set when published: the draft is then closed and kept as the record of what was published.
+    published_version_id: Mapped[int | None] = mapped_column(ForeignKey("procedure_version.id"))
 
 
 class CaseSequence(Base):
@@ -443,3 +466,32 @@ class Notification(Base):
 
     __table_args__ = (UniqueConstraint("user_id", "key"),
                       Index("ix_notification_unread", "user_id", "read_at", "created_at"))
+
+
+class SystemEvent(Base):
+    """The system's own history (publications, people and places, tokens …), hash-chained like a case's."""
+
+    __tablename__ = "system_event"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    # What it is about, as a person reads it: an item code and version, a username, a division code.
+    subject: Mapped[str] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_system_event_kind_at", "kind", "at"),)
+
+
+class SystemChainHead(Base):
+    """The one row holding the system chain's head; appending locks it, so the chain cannot fork."""
+
+    __tablename__ = "system_chain_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_event_hash: Mapped[str] = mapped_column(String(64))

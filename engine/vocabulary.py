@@ -8,6 +8,8 @@ from enum import StrEnum
 class CaseStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
+    # Ended by an administrator with a reason (a case a broken diagram left stuck that cannot be repaired).
+    CANCELLED = "cancelled"
 
 
 class TaskStatus(StrEnum):
@@ -45,6 +47,8 @@ class IncidentKind(StrEnum):
     """Which run-time path of a case failed."""
 
     TIMER = "timer"
+    # A clerk's completion whose following path failed: the input is kept for the retry.
+    STEP = "step"
 
 
 class CaseResult(StrEnum):
@@ -78,3 +82,30 @@ class EventKind(StrEnum):
     EXTENSION_REQUESTED = "extension_requested"
     EXTENSION_DECIDED = "extension_decided"
     CARD_RAISED = "card_raised"
+    # Repair by an administrator: the case moved to a newer version of its procedure, or ended without a result.
+    CASE_MIGRATED = "case_migrated"
+    CASE_CANCELLED = "case_cancelled"
+    # A step that failed at run time: the submitted input is kept with the incident; retried later.
+    STEP_FAILED = "step_failed"
+    STEP_RETRIED = "step_retried"
+
+
+class SystemEventKind(StrEnum):
+    """What the system chain records."""
+
+    PROCEDURE_PUBLISHED = "procedure_published"
+    CASE_MIGRATED = "case_migrated"
+    CASE_CANCELLED = "case_cancelled"
+    ORG_ADDED = "org_added"
+    ORG_CHANGED = "org_changed"
+    ROLE_ADDED = "role_added"
+    ROLE_CHANGED = "role_changed"
+    USER_ADDED = "user_added"
+    USER_CHANGED = "user_changed"
+    USER_DEACTIVATED = "user_deactivated"
+    USER_REACTIVATED = "user_reactivated"
+    PASSWORD_RESET = "password_reset"
+    POST_AWAY = "post_away"
+    POST_BACK = "post_back"
+    TOKEN_CREATED = "token_created"
+    TOKEN_REVOKED = "token_revoked"

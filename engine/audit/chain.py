@@ -26,15 +26,15 @@ class Acting(Protocol):
     display_name: str
 
 
-def canonical(event: dict[str, Any]) -> str:
-    """The text of an event that its hash covers (after the previous event's hash)."""
-    body = {key: event[key] for key in HASHED}
+def canonical(event: dict[str, Any], keys: tuple[str, ...] | None = None) -> str:
+    """The text of an event that its hash covers (after the previous event's hash); `keys` default to a case's."""
+    body = {key: event[key] for key in keys or HASHED}
     body["at"] = event["at"].isoformat()
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _digest(prev_hash: str, event: dict[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical(event)).encode("utf-8")).hexdigest()
+def _digest(prev_hash: str, event: dict[str, Any], keys: tuple[str, ...] | None = None) -> str:
+    return hashlib.sha256((prev_hash + canonical(event, keys)).encode("utf-8")).hexdigest()
 
 
 HASHED = ("case_id", "seq", "at", "actor_id", "actor_name", "kind", "task_id", "step", "before", "after")
