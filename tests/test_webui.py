@@ -601,3 +601,15 @@ def test_missing_bpmn_js_says_so(sqlite_services: Services, tmp_path: Any) -> No
     case = start(sqlite_services)
     login(client, "dongpo_agent")
     assert "流程图组件 bpmn-js 未安装" in text(client.get(f"/cases/{case.id}"))
+
+
+def test_a_post_without_the_pages_token_is_refused_and_a_script_may_send_it_as_a_header(client: FlaskClient) -> None:
+    csrf(client)
+    refused = client.post("/login", data={"username": "dongpo_agent", "password": PASSWORD})
+    assert refused.status_code == 400 and "页面已过期" in text(refused)
+    forged = client.post("/login", data={"username": "dongpo_agent", "password": PASSWORD},
+                         headers={"X-CSRF-Token": "not-the-token"})
+    assert forged.status_code == 400
+    accepted = client.post("/login", data={"username": "dongpo_agent", "password": PASSWORD},
+                           headers={"X-CSRF-Token": csrf(client)})
+    assert accepted.status_code == 302

@@ -22,6 +22,7 @@ from engine.services import Services
 from .i18n import t
 
 CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
 
 
 def services() -> Services:
@@ -79,7 +80,8 @@ def _check_csrf() -> Any:
     if request.method != "POST" or request.path.startswith("/api/"):
         return None
     expected = session.get(CSRF_FIELD)
-    sent = request.form.get(CSRF_FIELD, "")
+    # Pages that save by script (the modeler, the form editor) send it as a header instead of a form field.
+    sent = request.form.get(CSRF_FIELD, "") or request.headers.get(CSRF_HEADER, "")
     if not expected or not hmac.compare_digest(str(expected), sent):
         return render_template("error.html", message=t("csrf_failed"), details=[]), 400
     return None
