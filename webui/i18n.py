@@ -396,7 +396,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     # form editor
     "fe_title": ("表单编辑", "Form editor"),
     "fe_new": ("新表单", "New form"),
-    "fe_back": ("返回草稿“{name}”", "Back to draft “{name}”"),
+    "fe_back": ("返回草稿", "Back to the draft"),
     "fe_save": ("保存到草稿", "Save to draft"),
     "fe_definition": ("字段", "Fields"),
     "fe_form_title": ("表单名称", "Form title"),

@@ -335,7 +335,7 @@ def _field_files(position: int, label: str, field: dict[str, Any],
             try:
                 re.compile(pattern.strip())
             except re.error as exc:
-                problems.add(position, f"“{label}”：格式规则（正则表达式）无法使用：{exc.msg}"
+                problems.add(position, f"“{label}”：格式规则（正则表达式）无法使用：{_regex_problem(exc.msg)}"
                                        f"{f'（第 {exc.pos + 1} 个字符）' if exc.pos is not None else ''}")
             prop["pattern"] = pattern.strip()
     extra = field.get("extra") or {}
@@ -365,6 +365,23 @@ def _field_files(position: int, label: str, field: dict[str, Any],
             elif k not in hints:
                 hints[k] = v
     return prop, hints
+
+
+# Python's words for the usual slips in a regular expression, for administrators who read Chinese.
+_REGEX_PROBLEMS = {
+    "unterminated character set": "方括号 [ ] 没有闭合",
+    "missing ), unterminated subpattern": "圆括号 ( ) 没有闭合",
+    "unbalanced parenthesis": "多了一个右圆括号 )",
+    "nothing to repeat": "重复符号（* + ? {}）前面没有内容",
+    "multiple repeat": "重复符号连用",
+    "bad character range": "字符范围的起止顺序不对",
+}
+
+
+def _regex_problem(message: str) -> str:
+    if message.startswith("bad escape"):
+        return f"无效的转义 {message.removeprefix('bad escape').strip()}"
+    return _REGEX_PROBLEMS.get(message, message)
 
 
 def _options(position: int, label: str, options: Any, problems: _Problems) -> list[dict[str, Any]]:

@@ -220,7 +220,7 @@
     files = null;
     status.textContent = L.fe_unsaved;
     clearTimeout(timer);
-    timer = setTimeout(function () { refresh(false); }, 350);
+    timer = setTimeout(function () { timer = null; refresh(false); }, 350);
     var heads = list.querySelectorAll(".fe-card");
     design.fields.forEach(function (f, i) {
       if (!heads[i]) { return; }
@@ -230,8 +230,11 @@
   }
 
   function save() {
+    // The preview already made the files of what is on screen unless something changed since.
+    var ready = files && !timer ? Promise.resolve() : refresh(false);
     clearTimeout(timer);
-    refresh(false).then(function () {
+    timer = null;
+    ready.then(function () {
       if (!files) { status.textContent = L.fe_has_errors; return; }
       status.textContent = L.fe_saving;
       return fetch(root.dataset.save, {
@@ -262,7 +265,9 @@
     var cards = list.querySelectorAll(".fe-card");
     cards[cards.length - 1].querySelector("[data-prop=key]").focus();
   });
-  document.getElementById("fe-try").addEventListener("click", function () { clearTimeout(timer); refresh(true); });
+  document.getElementById("fe-try").addEventListener("click", function () {
+    clearTimeout(timer); timer = null; refresh(true);
+  });
   document.getElementById("fe-save").addEventListener("click", save);
   preview.addEventListener("submit", function (e) { e.preventDefault(); });
   draw();
