@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
@@ -36,9 +37,11 @@ DONGPO = "510123101201"
 
 
 @contextmanager
-def served(svc: Services) -> Iterator[str]:
-    """The web app over `svc` on a free local port, in a thread, for as long as the block runs."""
+def served(svc: Services, prepare: Callable[[Flask], None] | None = None) -> Iterator[str]:
+    """The web app over `svc` (`prepare` may add to it first) on a free local port, in a thread, for the block."""
     app = create_app(services=svc, config={"TESTING": True})
+    if prepare:
+        prepare(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="bianmin-test-server", daemon=True)
     thread.start()

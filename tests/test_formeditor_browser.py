@@ -7,21 +7,18 @@ Until the catalog's draft endpoints are on main, the save goes to a stand-in for
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask, request
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from engine import clock
 from engine.models import ProcedureDraft
 from engine.services import Services
 from tests.conftest import user_id
-from tests.test_browser import browser, log_in, page, shot  # noqa: F401 (fixtures used by name)
-from webui import create_app
+from tests.test_browser import browser, log_in, page, served, shot  # noqa: F401 (fixtures used by name)
 
 FILES_RULE = "/procedures/drafts/<int:draft_id>/files"
 # 第二代残疾人证号: the holder's 18-character ID number, then the kind (1–7) and grade (1–4) of disability.
@@ -47,16 +44,8 @@ def _stand_in_files(app: Flask, svc: Services) -> None:
 
 @pytest.fixture(scope="module")
 def base_url(sqlite_services: Services) -> Iterator[str]:
-    app = create_app(services=sqlite_services, config={"TESTING": True})
-    _stand_in_files(app, sqlite_services)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="formeditor-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with served(sqlite_services, lambda app: _stand_in_files(app, sqlite_services)) as url:
+        yield url
 
 
 def blank_draft(svc: Services) -> int:

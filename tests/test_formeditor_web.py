@@ -1,4 +1,6 @@
 """The form editor's page and preview through Flask's test client: administrators only, files and refusals."""
+# The `app` and `client` fixtures of test_webui are imported and then named by the tests.
+# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import lxml.html
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,20 +18,10 @@ from engine.models import ProcedureDraft, ProcedureVersion
 from engine.procedures.formdesign import design_from_files
 from engine.services import Services
 from tests.conftest import user_id
-from tests.test_webui import csrf, login, text
-from webui import create_app, formrender
+from tests.test_webui import app, client, csrf, login, text  # noqa: F401 (fixtures used by name)
+from webui import formrender
 
 DIBAO = Path(__file__).resolve().parent.parent / "bpmn" / "dibao"
-
-
-@pytest.fixture(scope="module")
-def app(sqlite_services: Services) -> Flask:
-    return create_app(services=sqlite_services, config={"TESTING": True})
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def new_draft(svc: Services, *, published: bool = False) -> int:
