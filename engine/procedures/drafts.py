@@ -99,9 +99,14 @@ def _xml_text(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
 
 
+def guide_text(guide: dict[str, Any]) -> str:
+    """item.toml's text for a guide: top-level fields first, then materials and timers as TOML tables."""
+    return tomli_w.dumps(guide)
+
+
 def skeleton_guide(name: str) -> str:
     """item.toml with every field the check asks for, blank where only the county can say what it is."""
-    return tomli_w.dumps({"code": "", "name": name, "case_type": "promised", "promised_days": 0,
+    return guide_text({"code": "", "name": name, "case_type": "promised", "promised_days": 0,
                           "statutory_days": 0, "conditions": "", "basis": "", "fee": "", "materials": []})
 
 
@@ -110,7 +115,7 @@ def version_files(version: ProcedureVersion) -> dict[str, str]:
 
     A diagram with several processes also gets the process_model.json that chose the one that runs.
     """
-    files = {DIAGRAM_FILE: version.bpmn_xml, GUIDE_FILE: tomli_w.dumps(version.guide)}
+    files = {DIAGRAM_FILE: version.bpmn_xml, GUIDE_FILE: guide_text(version.guide)}
     files |= {f"{FORMS_DIR}/{name}": json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
               for name, schema in version.forms.items()}
     root = parse_xml(version.bpmn_xml, DIAGRAM_FILE)
