@@ -75,7 +75,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "severity_error": ("错误", "error"),
     "severity_warning": ("提示", "warning"),
     "guide_title": ("办事指南", "Service guide"),
-    "guide_saved": ("办事指南已保存，检查通过", "Guide saved"),
+    "guide_saved": ("办事指南已保存，指南本身没有问题", "Guide saved; no problems in it"),
     "guide_saved_problems": ("办事指南已保存，还有 {n} 处问题，见下方检查结果", "Guide saved; {n} problems left"),
     "guide_basic": ("基本信息", "Basics"),
     "guide_limits": ("时限", "Time limits"),
