@@ -173,3 +173,25 @@ def test_a_draft_diff_page(admin: FlaskClient, svc: Services) -> None:
     page = admin.get(f"/procedures/drafts/{draft_id}/diff")
     assert page.status_code == 200 and "乡镇审核（入户调查）" in text(page)
     assert 'data-changed="[&#34;town_review&#34;]"' in page.text
+
+
+def test_a_draft_left_behind_by_a_newer_version_says_so(admin: FlaskClient, svc: Services) -> None:
+    v1 = str(version_id(svc, "ZR-ZHAIJIDI", 1))
+    behind, ahead = new_draft(admin, version_id=v1), new_draft(admin, version_id=v1)
+    guide = admin.get(f"/procedures/drafts/{ahead}/files").json["files"]["item.toml"]
+    send(admin, f"/procedures/drafts/{ahead}/files",
+         {"files": {"item.toml": guide.replace('fee = "', 'fee = "不收取任何费用；', 1)}})
+    assert send(admin, f"/procedures/drafts/{ahead}/publish").json["version"] == 2
+    page = admin.get(f"/procedures/drafts/{behind}")
+    assert "此后已发布到 v2" in text(page)
+    assert "此后已发布" not in text(admin.get(f"/procedures/drafts/{ahead}"))
+
+
+def test_a_draft_whose_code_is_chinese_exports_under_an_encoded_name(admin: FlaskClient) -> None:
+    draft_id = new_draft(admin, name="林木采伐许可证核发")
+    guide = 'code = "林业-采伐"\nname = "林木采伐"\n'
+    send(admin, f"/procedures/drafts/{draft_id}/files", {"files": {"item.toml": guide}})
+    answer = admin.get(f"/procedures/drafts/{draft_id}/export")
+    assert answer.status_code == 200
+    assert "filename*=UTF-8''" in answer.headers["Content-Disposition"]
+    assert zipfile.ZipFile(io.BytesIO(answer.data)).namelist()[0].startswith(f"林业-采伐-draft{draft_id}/")

@@ -60,6 +60,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "draft_published": ("已发布 {code} v{version}：新办件将使用这个版本", "Published {code} v{version}"),
     "draft_based_on": ("基于 {code} v{version}", "Based on {code} v{version}"),
     "draft_new": ("新流程", "New procedure"),
+    "draft_stale": ("这份草稿基于 {code} v{version}，此后已发布到 v{newer}："
+                    "发布它会替换 v{newer} 的改动，请先查看差异。",
+                    "This draft is based on {code} v{version}; v{newer} has been published since and would be "
+                    "replaced."),
     "draft_published_as": ("已发布为 {code} v{version}，草稿已关闭", "Published as {code} v{version}; closed"),
     "draft_files": ("文件", "Files"),
     "draft_problems": ("检查结果", "Check"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import tomllib
 from typing import Any
 
-from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, send_file, url_for
+from sqlalchemy import func, select
 
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, ValidationFailed
 from engine.models import ProcedureDraft, ProcedureVersion
@@ -110,8 +111,8 @@ def import_upload() -> Any:
 
 
 def _zip(name: str, raw: bytes) -> Response:
-    return Response(raw, mimetype="application/zip",
-                    headers={"Content-Disposition": f"attachment; filename=\"{name}\""})
+    # send_file encodes a name that is not ASCII (an item code in Chinese) as RFC 5987 asks.
+    return send_file(io.BytesIO(raw), mimetype="application/zip", as_attachment=True, download_name=name)
 
 
 @bp.route("/procedures/versions/<int:version_id>/export")
@@ -141,10 +142,14 @@ def draft(draft_id: int) -> Any:
         found = drafts.get_draft(db, g.user, draft_id)
         base = db.get(ProcedureVersion, found.based_on_version_id) if found.based_on_version_id else None
         published = db.get(ProcedureVersion, found.published_version_id) if found.published_version_id else None
+        # Someone published since this draft began: publishing it would set their changes aside.
+        newer = db.scalar(select(func.max(ProcedureVersion.version))
+                          .where(ProcedureVersion.item_code == base.item_code)) if base else None
         forms = sorted(path.split("/", 1)[1] for path in found.files if path.startswith("forms/")
                        and "uischema" not in path)
         return render_template("procedure_draft.html", draft=found, base=base, published=published, forms=forms,
-                               errors=drafts.errors_in(found.problems))
+                               errors=drafts.errors_in(found.problems),
+                               newer=newer if base and not published and newer and newer > base.version else None)
 
 
 @bp.route("/procedures/drafts/<int:draft_id>/files")
