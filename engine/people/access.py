@@ -133,7 +133,7 @@ def may_manage_calendar(user: Staff) -> bool:
 
 
 def may_model(user: Staff) -> bool:
-    """Drawing procedures, their forms and guides, and publishing them: administrators only."""
+    """Drawing, importing, exporting and publishing procedures changes what every case runs: administrators only."""
     return user.role_code == ADMIN_ROLE
 
 

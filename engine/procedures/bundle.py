@@ -109,6 +109,21 @@ def read_files(label: str, files: Mapping[str, bytes], role_codes: set[str],
                            warnings)
 
 
+def folder_layout(files: Mapping[str, bytes]) -> tuple[str | None, dict[str, str], dict[str, Any]]:
+    """Which diagram deploys, where each form file is (name → path) and the spiff-arena model, as `read_files`
+    finds them; what is wrong with them is for `read_files` to say."""
+    ignored: list[Problem] = []
+    model = _read_model(MODEL_FILE, files.get(MODEL_FILE), ignored)
+    diagram = _primary_diagram("", files, model, ignored)
+    root = None
+    if diagram:
+        try:
+            root = parse_xml(files[diagram], diagram)
+        except DeployRefused:
+            root = None
+    return diagram, _form_paths("", files, {}, root, ignored), model
+
+
 def _text(model: dict[str, Any], key: str) -> str:
     value = model.get(key)
     return value.strip() if isinstance(value, str) else ""
@@ -149,6 +164,9 @@ def _read_guide(file: str, raw: bytes | None, model: dict[str, Any], problems: l
     for key, what in GUIDE_FIELDS.items():
         if key not in guide:
             problems.append(Problem(file, f"缺少字段 {key}（{what}）{hint if key == 'name' else ''}"))
+    # A draft's guide starts with these blank: an item needs both before it can be published.
+    problems += [Problem(file, f"{key}（{GUIDE_FIELDS[key]}）不能为空") for key in ("code", "name")
+                 if key in guide and not str(guide[key]).strip()]
     if guide.get("case_type", "promised") not in CASE_TYPES:
         problems.append(Problem(file, f"case_type 必须是 {' / '.join(CASE_TYPES)} 之一"))
     for key in ("promised_days", "statutory_days"):
