@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
@@ -36,9 +37,9 @@ DONGPO = "510123101201"
 
 
 @contextmanager
-def served(svc: Services) -> Iterator[str]:
-    """The web app over `svc` on a free local port, in a thread, for as long as the block runs."""
-    app = create_app(services=svc, config={"TESTING": True})
+def served(svc: Services, app: Flask | None = None) -> Iterator[str]:
+    """The web app over `svc` (or `app`, built over it) on a free local port, in a thread, while the block runs."""
+    app = app or create_app(services=svc, config={"TESTING": True})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="bianmin-test-server", daemon=True)
     thread.start()

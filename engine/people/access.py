@@ -137,6 +137,11 @@ def may_see_incidents(user: Staff) -> bool:
     return user.role_code == ADMIN_ROLE
 
 
+def may_model(user: Staff) -> bool:
+    """Drawing, checking and publishing procedures changes what every office does: for administrators."""
+    return user.role_code == ADMIN_ROLE
+
+
 # 延期 (行政许可法 §42): the town leader decides for the case clock and village or town steps; a county step's
 # extension is for the county department that holds the step's post.
 TOWN_LEADER_ROLE = "town_leader"
