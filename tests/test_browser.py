@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -37,9 +37,11 @@ DONGPO = "510123101201"
 
 
 @contextmanager
-def served(svc: Services, app: Flask | None = None) -> Iterator[str]:
-    """The web app over `svc` (or `app`, built over it) on a free local port, in a thread, while the block runs."""
-    app = app or create_app(services=svc, config={"TESTING": True})
+def served(svc: Services, prepare: Callable[[Flask], None] | None = None) -> Iterator[str]:
+    """The web app over `svc` (`prepare` may add to it first) on a free local port, in a thread, for the block."""
+    app = create_app(services=svc, config={"TESTING": True})
+    if prepare:
+        prepare(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="bianmin-test-server", daemon=True)
     thread.start()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Blueprint, g, request
+from flask import Blueprint, Flask, g, request
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
@@ -27,7 +27,7 @@ from tests.conftest import ARTIFACTS, ROOT, make_services, user_id
 from tests.procedures import dibao_with_scripts
 from tests.test_browser import browser, log_in, served  # noqa: F401  (the browser fixture)
 from tests.test_modeler import folder_files, from_camunda_modeler
-from webui import create_app, helpers
+from webui import helpers
 from webui.auth import login_required
 
 ITEM = "MZ-DIBAO-MODELER"
@@ -93,11 +93,13 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 
 @pytest.fixture(scope="module")
 def base_url(svc: Services) -> Iterator[str]:
-    app = create_app(services=svc, config={"TESTING": True})
+    with served(svc, prepare_catalog) as url:
+        yield url
+
+
+def prepare_catalog(app: Flask) -> None:
     if not any(rule.rule == "/procedures/drafts/<int:draft_id>/files" for rule in app.url_map.iter_rules()):
         app.register_blueprint(stand_in_catalog())
-    with served(svc, app) as url:
-        yield url
 
 
 @pytest.fixture

@@ -109,7 +109,7 @@ def new_case() -> Any:
         except ValidationFailed as exc:
             summary += exc.details or [exc.message]
             formrender.attach(errors, {APPLICANT_FIELDS[key]: texts for key, texts in exc.fields.items()})
-        data, messages = _check_form(schema, request.form, errors)
+        data, messages = check_form(schema, request.form, errors)
         summary += messages
         if not summary:
             try:
@@ -137,7 +137,7 @@ def _intake_villages(db: Session, user: User) -> list[OrgUnit]:
                            .order_by(OrgUnit.code)))
 
 
-def _check_form(schema: dict[str, Any], posted: Any, errors: dict[str, list[str]]) -> tuple[dict[str, Any], list[str]]:
+def check_form(schema: dict[str, Any], posted: Any, errors: dict[str, list[str]]) -> tuple[dict[str, Any], list[str]]:
     """Parse the posted form and check it with the engine's validation, collecting every message at once.
 
     Returns the typed data and the messages to show (empty when the data may go to the engine).
@@ -215,7 +215,7 @@ def task(task_id: str) -> Any:
         case_number, step = found.case.case_number, found.name
         may_complete = access.task_access(g.user, found).may_complete
     errors: dict[str, list[str]] = {}
-    data, summary = _check_form(schema, request.form, errors)
+    data, summary = check_form(schema, request.form, errors)
     # Someone who may not work the task gets the engine's own refusal, not a form to correct.
     if summary and may_complete:
         return _render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)

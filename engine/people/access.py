@@ -132,13 +132,13 @@ def may_manage_calendar(user: Staff) -> bool:
     return user.role_code == ADMIN_ROLE
 
 
-def may_see_incidents(user: Staff) -> bool:
-    """异常办件 are the system's own failures across the county: for administrators, who repair them."""
+def may_model(user: Staff) -> bool:
+    """Drawing procedures, their forms and guides, and publishing them: administrators only."""
     return user.role_code == ADMIN_ROLE
 
 
-def may_model(user: Staff) -> bool:
-    """Drawing, checking and publishing procedures changes what every office does: for administrators."""
+def may_see_incidents(user: Staff) -> bool:
+    """异常办件 are the system's own failures across the county: for administrators, who repair them."""
     return user.role_code == ADMIN_ROLE
 
 
