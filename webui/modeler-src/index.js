@@ -34,7 +34,8 @@ function baseName(path) {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-// A new draft has no diagram yet: one pool, one lane and a start event to draw on.
+// A new draft has no diagram yet: one pool, one lane and a start event to draw on (high in the lane, so it
+// stays in the upper lane when the lane is divided).
 function blankDiagram(id, name) {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_${id}" targetNamespace="http://bpmn.io/schema/bpmn" exporter="bianmin" exporterVersion="1.0">
@@ -44,9 +45,9 @@ function blankDiagram(id, name) {
     <bpmn:startEvent id="StartEvent_1" name="提出申请" />
   </bpmn:process>
   <bpmndi:BPMNDiagram id="BPMNDiagram_1"><bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="Collaboration_${id}">
-    <bpmndi:BPMNShape id="Participant_${id}_di" bpmnElement="Participant_${id}" isHorizontal="true"><dc:Bounds x="120" y="60" width="900" height="200" /></bpmndi:BPMNShape>
-    <bpmndi:BPMNShape id="Lane_1_di" bpmnElement="Lane_1" isHorizontal="true"><dc:Bounds x="150" y="60" width="870" height="200" /></bpmndi:BPMNShape>
-    <bpmndi:BPMNShape id="StartEvent_1_di" bpmnElement="StartEvent_1"><dc:Bounds x="212" y="142" width="36" height="36" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="Participant_${id}_di" bpmnElement="Participant_${id}" isHorizontal="true"><dc:Bounds x="120" y="60" width="900" height="240" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="Lane_1_di" bpmnElement="Lane_1" isHorizontal="true"><dc:Bounds x="150" y="60" width="870" height="240" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="StartEvent_1_di" bpmnElement="StartEvent_1"><dc:Bounds x="212" y="102" width="36" height="36" /></bpmndi:BPMNShape>
   </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
 </bpmn:definitions>`;
 }
