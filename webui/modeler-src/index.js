@@ -200,6 +200,8 @@ function fitBesidePalette() {
 let saving = null;
 
 async function save() {
+  // A published draft is kept as the record of what was published: the page only shows it.
+  if (document.getElementById('save').disabled) return false;
   if (saving) return saving;
   saving = (async () => {
     say('正在保存并检查…', '');
