@@ -4,6 +4,8 @@ BIN       := $(VENV)/bin
 PYTHON    ?= python3
 STAMP     := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha256sum | cut -c1-12)
+# The modeler page's script and styles, bundled from webui/modeler-src and node_modules; never committed.
+MODELER   := webui/static/build/modeler.js
 
 .PHONY: run test setup system-deps lint bench bench-deadlines bench-faults clean
 
@@ -15,7 +17,7 @@ test: setup system-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
-setup: $(STAMP) $(NODE_STAMP)
+setup: $(STAMP) $(NODE_STAMP) $(MODELER)
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +28,11 @@ $(STAMP): requirements.lock pyproject.toml
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -f node_modules/.installed-* && touch $@
+
+$(MODELER): $(NODE_STAMP) $(wildcard webui/modeler-src/*)
+	node_modules/.bin/esbuild webui/modeler-src/index.js --bundle --minify --sourcemap --format=iife \
+		--target=es2020 --outfile=$@ --loader:.woff=file --loader:.woff2=file --loader:.ttf=file \
+		--loader:.eot=file --loader:.svg=file --log-level=warning
 
 # Browser tests drive Debian's chromium; Chinese text needs a CJK font in screenshots.
 system-deps:
@@ -48,4 +55,4 @@ bench-faults: setup
 	$(BIN)/python bench/faults.py $(BENCH_FAULTS_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules var test-artifacts
+	rm -rf $(VENV) node_modules var test-artifacts webui/static/build

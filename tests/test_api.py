@@ -576,8 +576,10 @@ def test_refusal_and_warnings_name_file_and_element(deploy_client: FlaskClient, 
     refused = deploy(deploy_client, deploy_services, bundle(diagram=diagram.encode()))
     assert refused.status_code == 422
     assert refused.json["problems"] == [{
-        "file": "上传的流程/process.bpmn", "message": "所在泳道“county_wizard”不是已知的角色代码",
-        "element_id": "county_approval", "element_name": "县民政局审批", "severity": "error"}]
+        "file": "上传的流程/process.bpmn",
+        "message": "泳道名称“county_wizard”不是已知的角色代码，泳道中的用户任务无法确定办理岗位："
+                   "请选择一个已有的岗位（角色）",
+        "element_id": "Lane_county_civil_affairs", "element_name": "county_wizard", "severity": "error"}]
     toml = (DIBAO_DIR / "item.toml").read_text(encoding="utf-8").replace('code = "MZ-DIBAO"', 'code = "API-TYPO"')
     diagram = dibao_xml().replace('town_decision == "approve"', 'town_decison == "approve"')
     deployed = deploy(deploy_client, deploy_services, bundle(item_toml=toml.encode(), diagram=diagram.encode()))

@@ -49,12 +49,25 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.before_request(democlock.Refresher(svc.db))
     app.url_map.converters["int"] = _RowId
 
-    from . import api, auth, calendar, cases, formeditor, inbox, incidents, notifications, procedures, supervision
+    from . import (
+        api,
+        auth,
+        calendar,
+        cases,
+        formeditor,
+        inbox,
+        incidents,
+        modeler,
+        notifications,
+        procedures,
+        supervision,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(incidents.bp)
+    app.register_blueprint(modeler.bp)
     app.register_blueprint(supervision.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(procedures.bp)

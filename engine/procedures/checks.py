@@ -54,6 +54,7 @@ def check_diagram(file: str, root: etree._Element, process_id: str, forms: dict[
     problems, accepted = _check_code(file, list(_code(root)))
     problems += _check_drawing(file, root)
     problems += _check_dead_ends(file, root)
+    problems += _check_foreign(file, root)
     elements = _elements(file, root, process_id, problems)
     user_tasks = [task_spec for task_spec in elements if isinstance(task_spec, UserTask)]
     # The clock's properties, and item.toml's [timers] for the diagram's timers.
@@ -61,7 +62,8 @@ def check_diagram(file: str, root: etree._Element, process_id: str, forms: dict[
                  else Problem(guide_file, message) for spec, message in marks.problems(elements, guide)]
     problems += _check_clock_places(file, root, elements)
     for task_spec in user_tasks:
-        problems += _check_user_task(file, task_spec, forms, form_names, role_codes)
+        problems += _check_user_task(file, task_spec, forms, form_names)
+    problems += _check_lanes(file, root, {spec.lane for spec in user_tasks if spec.lane} - role_codes)
     schemas = list(forms.values())
     if any(not task_spec.extensions.get("properties", {}).get(FORM_PROPERTY) for task_spec in user_tasks):
         schemas.append(COMMENT_FORM)
@@ -95,19 +97,27 @@ def _check_code(file: str, code: list[_Code]) -> tuple[list[Problem], list[_Code
     problems: list[Problem] = []
     accepted: list[_Code] = []
     for piece in code:
-        try:
-            if piece.mode == "exec":
-                check_script(piece.source, None)
-            else:
-                check_expression(piece.source, None, piece.kind)
-        except ScriptRejected as exc:
-            problems.append(_at(file, piece.element, exc.at(None, piece.kind).message))
-            continue
-        accepted.append(piece)
-        message = _timer_problem(piece.timer, piece.source) if piece.timer else None
+        refused, message = code_problem(piece.kind, piece.mode, piece.source, piece.timer)
+        if not refused:
+            accepted.append(piece)
         if message:
             problems.append(_at(file, piece.element, message))
     return problems, accepted
+
+
+def code_problem(kind: str, mode: Literal["exec", "eval"], source: str, timer: str = "") -> tuple[bool, str | None]:
+    """One piece of diagram code checked as a deployment checks it: (refused by the sandbox, what is wrong).
+
+    The modeler asks this as the administrator types; a timer's `timer` is timeDuration, timeDate or timeCycle.
+    """
+    try:
+        if mode == "exec":
+            check_script(source, None)
+        else:
+            check_expression(source, None, kind)
+    except ScriptRejected as exc:
+        return True, exc.at(None, kind).message
+    return False, _timer_problem(timer, source) if timer else None
 
 
 def _duration(value: str) -> None:
@@ -170,6 +180,46 @@ def _check_drawing(file: str, root: etree._Element) -> list[Problem]:
             for shape in shapes if shape.get("bpmnElement") and shape.get("bpmnElement") not in ids]
 
 
+# Namespaces the engine reads, and those only other tools read that change nothing when run: bpmn.io's colours
+# and Camunda Modeler's note of the modeler and platform that wrote the file.
+READ_NAMESPACES = {*NS.values(), "http://www.omg.org/spec/DD/20100524/DC", "http://www.omg.org/spec/DD/20100524/DI",
+                   "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/XML/1998/namespace"}
+HARMLESS_NAMESPACES = {"http://bpmn.io/schema/bpmn/biocolor/1.0", "http://www.omg.org/spec/BPMN/non-normative/color/1.0",
+                       "http://camunda.org/schema/modeler/1.0"}
+KNOWN_NAMESPACES = READ_NAMESPACES | HARMLESS_NAMESPACES
+
+
+def _check_foreign(file: str, root: etree._Element) -> list[Problem]:
+    """Warn of another modeler's extensions (camunda:assignee, zeebe:taskDefinition …): they are kept in the file,
+    but the engine does not run them, so what they meant to do (assign, call a worker) does not happen."""
+    problems = []
+    for node in root.iter(etree.Element):
+        namespace = etree.QName(node).namespace
+        if namespace not in KNOWN_NAMESPACES:
+            parent = node.getparent()
+            if parent is None or etree.QName(parent).namespace in KNOWN_NAMESPACES:  # the outermost one only
+                problems.append(_foreign(file, node, "扩展元素", _prefixed(node, node.tag)))
+            continue
+        for attribute in node.attrib:
+            if etree.QName(attribute).namespace not in KNOWN_NAMESPACES | {None}:
+                problems.append(_foreign(file, node, "扩展属性", _prefixed(node, attribute)))
+    return problems
+
+
+def _prefixed(node: etree._Element, tag: str) -> str:
+    name = etree.QName(tag)
+    prefix = next((key for key, uri in node.nsmap.items() if uri == name.namespace and key), None)
+    return f"{prefix}:{name.localname}" if prefix else f"{{{name.namespace}}}{name.localname}"
+
+
+def _foreign(file: str, node: etree._Element, what: str, name: str) -> Problem:
+    owner = node
+    while owner.get("id") is None and owner.getparent() is not None:
+        owner = owner.getparent()
+    return _at(file, owner, f"{what}“{name}”来自其他建模工具，便民不支持：保存时原样保留，但办件运行时不起作用",
+               Severity.WARNING)
+
+
 # Every flow node but an end event needs a way on: a case is completed only when it reaches an end event.
 FLOW_NODES = " | ".join(f"bpmn:{name}" for name in (
     "task", "userTask", "scriptTask", "serviceTask", "manualTask", "sendTask", "receiveTask", "businessRuleTask",
@@ -207,13 +257,17 @@ def _elements(file: str, root: etree._Element, process_id: str, problems: list[P
     return marks.element_specs(spec, subprocess_specs)
 
 
-def _check_user_task(file: str, task_spec: Any, forms: dict[str, Any], form_names: set[str],
-                     role_codes: set[str]) -> list[Problem]:
+def _check_lanes(file: str, root: etree._Element, unknown: set[str]) -> list[Problem]:
+    """A lane holding user tasks names their post by its role code; an unknown one is marked on the lane itself."""
+    return [_at(file, lane, f"泳道名称“{lane.get('name')}”不是已知的角色代码，泳道中的用户任务无法确定办理岗位："
+                            "请选择一个已有的岗位（角色）")
+            for lane in root.xpath("//bpmn:lane[@name]", namespaces=NS) if lane.get("name") in unknown]
+
+
+def _check_user_task(file: str, task_spec: Any, forms: dict[str, Any], form_names: set[str]) -> list[Problem]:
     found: list[str] = []
     if not task_spec.lane:
         found.append("用户任务不在任何泳道中，无法确定办理岗位")
-    elif task_spec.lane not in role_codes:
-        found.append(f"所在泳道“{task_spec.lane}”不是已知的角色代码")
     properties = task_spec.extensions.get("properties", {})
     for key in (FORM_PROPERTY, UI_FORM_PROPERTY):
         name = properties.get(key)
