@@ -23,7 +23,7 @@ from engine import clock, notifications, userinput
 from engine.audit import chain, history
 from engine.cases import incidents, queries
 from engine.deadlines import extensions, shown, tracking
-from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, Unauthorized, ValidationFailed
+from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, StepHeld, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
 from engine.models import Card, Case, CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
 from engine.people import access, accounts
@@ -82,6 +82,8 @@ def error_body(exc: BianminError) -> dict[str, Any]:
         body["fields"] = exc.fields
     if isinstance(exc, DeployRefused):
         body["problems"] = [problem.as_json() for problem in exc.problems]
+    if isinstance(exc, StepHeld):
+        body.update(held=True, incident_id=exc.incident_id, element=exc.element)
     return body
 
 

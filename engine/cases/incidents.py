@@ -15,7 +15,7 @@ from ..audit import chain
 from ..audit.chain import Acting
 from ..config import Settings
 from ..db import Database
-from ..errors import BianminError, Conflict, StepFailed, StepHeld
+from ..errors import BianminError, StepFailed, StepHeld
 from ..models import Case, Incident, OrgUnit, ServiceItem, User
 from ..notifications import notify
 from ..people.access import ADMIN_ROLE
@@ -121,8 +121,9 @@ def hold_step(db: Database, case_id: int, task_id: str, task_name: str, submitte
               failure: StepFailed, acting: Acting | None = None) -> StepHeld:
     """Keep a completion whose following path failed, in a transaction of its own; the case is otherwise unchanged.
 
-    The task stays open but held (see `refuse_if_held`): a repair re-runs the completion with the kept input.
-    Returns the error that tells the clerk so. `acting` is who ran it when not the clerk (an administrator's retry).
+    The task stays open to its post: the clerk may send it again (input that leads elsewhere may go through, and a
+    completion closes the incident), or an administrator's repair re-runs it with the kept input. Returns the error
+    that tells the clerk so. `acting` is who ran it when not the clerk (an administrator's retry).
     """
     actor = acting or submitter
     where = failure.element or task_name
@@ -156,11 +157,3 @@ def hold_step(db: Database, case_id: int, task_id: str, task_name: str, submitte
 def open_step_incident(session: Session, case_id: int) -> Incident | None:
     return session.scalar(select(Incident).where(Incident.case_id == case_id, Incident.kind == IncidentKind.STEP,
                                                  OPEN))
-
-
-def refuse_if_held(session: Session, case_id: int, task_id: str) -> None:
-    """A held task waits for the repair: completing it again would bypass the input kept for the retry."""
-    incident = open_step_incident(session, case_id)
-    if incident is not None and incident.task_id == task_id:
-        raise Conflict("该环节上次提交后流程出错，已转为异常办件：您填写的内容已保存，等待系统管理员修复后继续办理，"
-                       "无需重新提交")

@@ -166,7 +166,7 @@ def _refuse_too_deep(workflow: BpmnWorkflow) -> None:
         spec = deepest.task_spec
         raise StepFailed(
             f"流程在“{element_name(spec)}”处已流转 {depth} 层，超过上限 {MAX_TASK_DEPTH} 层："
-            "流程图中的循环（退回或“脚本 → 网关 → 脚本”）执行次数过多。本次办理未保存，办件保持原状；"
+            "流程图中的循环（退回或“脚本 → 网关 → 脚本”）执行次数过多。这一步未执行，办件保持原状；"
             "请联系系统管理员检查该循环的退出条件", element=element_name(spec))
 
 
@@ -177,7 +177,7 @@ def _end_of_finished(workflow: BpmnWorkflow) -> Any:
         names = "、".join(dict.fromkeys(f"“{t.task_spec.bpmn_name or t.task_spec.bpmn_id or t.task_spec.name}”"
                                         for t in left))
         raise StepFailed("流程没有到达结束事件" + (f"，仍有环节未完成：{names}" if names else "") +
-                         "。本次办理未保存，办件保持原状；请联系系统管理员检查流程图（每条路径都应以结束事件收尾）")
+                         "。这一步未执行，办件保持原状；请联系系统管理员检查流程图（每条路径都应以结束事件收尾）")
     return end
 
 

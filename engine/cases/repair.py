@@ -22,7 +22,7 @@ from ..procedures import variables
 from ..procedures.forms import FORM_PROPERTY, UI_FORM_PROPERTY
 from ..procedures.spiff import LoadedVersion, dump_state, spec_registry
 from ..tasks.complete import TASKS, run_completion
-from ..vocabulary import CaseStatus, DeadlineStatus, EventKind, SystemEventKind, TaskStatus, TimerStatus
+from ..vocabulary import CaseStatus, DeadlineStatus, EventKind, IncidentKind, SystemEventKind, TaskStatus, TimerStatus
 from . import incidents
 from .context import Runtime
 from .locking import actor as read_actor
@@ -100,7 +100,7 @@ def retry(rt: Runtime, actor_id: int, case_id: int) -> Step:
             held = (task.id, task.name, clerk, dict(incident.submitted or {}), admin)
             step, workflow = run_completion(rt, session, case, task.id, task.name, task.form_file, task.assignee_id,
                                             clerk, incident.submitted, now)
-            incident.resolved_at = now
+            incidents.resolve(session, case_id, now, IncidentKind.STEP)
     except StepFailed as exc:
         if held is None:
             raise
@@ -164,12 +164,11 @@ def migrate(rt: Runtime, actor_id: int, case_id: int, target_version_id: int,
                              form_file=properties.get(FORM_PROPERTY), ui_form_file=properties.get(UI_FORM_PROPERTY))
             else:
                 queue_update(session, TIMERS, task_id, element_id=spec.bpmn_id, name=name)
-        moved = {"from": {"version_id": source.id, "version": source.version},
-                 "to": {"version_id": target.id, "version": target.version}, "mapping": chosen}
-        chain.append(session, case, EventKind.CASE_MIGRATED, admin, now, before=moved["from"],
-                     after={**moved["to"], "mapping": chosen})
-        system.append(session, SystemEventKind.CASE_MIGRATED, admin, now, f"{case.case_number}",
-                      before={"case_id": case.id, **moved["from"]}, after={**moved["to"], "mapping": chosen})
+        chain.append(session, case, EventKind.CASE_MIGRATED, admin, now, before={"version": source.version},
+                     after={"version": target.version, "mapping": chosen})
+        system.append(session, SystemEventKind.CASE_MIGRATED, admin, now, case.case_number,
+                      before={"case_id": case.id, "version_id": source.id, "version": source.version},
+                      after={"version_id": target.id, "version": target.version, "mapping": chosen})
         write_case(session, case, version_id=target.id, workflow_state=dump_state(workflow),
                    revision=case.revision + 1)
     rt.states.put(case.id, case.revision, workflow)
@@ -247,7 +246,7 @@ def cancel(rt: Runtime, actor_id: int, case_id: int, reason: str) -> Case:
         session.execute(update(ClockPause).where(ClockPause.case_id == case_id, ClockPause.ended_at.is_(None))
                         .values(ended_at=now))
         incidents.resolve(session, case_id, now, kind=None)
-        chain.append(session, case, EventKind.CASE_CANCELLED, admin, now, after={"reason": reason})
+        chain.append(session, case, EventKind.CASE_CANCELLED, admin, now, after={"why": reason})
         system.append(session, SystemEventKind.CASE_CANCELLED, admin, now, case.case_number,
                       after={"case_id": case.id, "reason": reason})
         write_case(session, case, status=CaseStatus.CANCELLED, revision=case.revision + 1)

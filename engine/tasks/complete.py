@@ -24,7 +24,7 @@ from ..errors import Conflict, StepFailed
 from ..models import Case, Task
 from ..people.access import task_access
 from ..procedures import forms, variables
-from ..vocabulary import EventKind, TaskStatus
+from ..vocabulary import EventKind, IncidentKind, TaskStatus
 from .claim import refusal
 
 TASKS = Task.__table__
@@ -39,10 +39,12 @@ def complete(rt: Runtime, actor_id: int, task_id: str, data: Any) -> Step:
             decided = task_access(actor, task)
             if not decided.may_complete:
                 raise refusal(task, decided.standing)
-            incidents.refuse_if_held(session, case.id, task.id)
             held = (case.id, task.id, task.name, actor)
+            now = clock.now()
             step, workflow = run_completion(rt, session, case, task.id, task.name, task.form_file,
-                                            task.assignee_id, actor, data, clock.now())
+                                            task.assignee_id, actor, data, now)
+            # A step kept after an earlier failure has now gone through as sent again: nothing left to repair.
+            incidents.resolve(session, case.id, now, IncidentKind.STEP)
     except StepFailed as exc:
         if held is None:
             raise
