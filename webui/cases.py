@@ -189,14 +189,16 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
         ui = version.forms.get(task.ui_form_file or "", {})
         notice, decided = _task_notice(g.user, task)
         held = engine_incidents.open_step_incident(db, case.id)
+        kept = None
         if held is not None and held.task_id == task.id and task.status == TaskStatus.OPEN:
-            # Shown above the form, which stays: the clerk may wait for the repair or send other answers.
-            notice = t("task_held", where=held.step)
+            # Shown above the form, which stays filled with what was kept: the clerk may wait for the repair or
+            # send other answers.
+            notice, kept = t("task_held", where=held.step), held.submitted
         application, steps = _submitted(
             version, list(db.scalars(select(Task).where(Task.case_id == case.id))),
             list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                     CaseEvent.kind.in_(history.SUBMITTING)).order_by(CaseEvent.seq))))
-        form_html = formrender.render(schema, ui, raw=raw, errors=errors) if decided.may_complete else None
+        form_html = formrender.render(schema, ui, raw=raw, data=kept, errors=errors) if decided.may_complete else None
         return render_template(
             "task.html", task=task, case=case, version=version, schema=schema, form_html=form_html,
             may_claim=decided.may_claim, notice=notice, conflict=conflict, summary=summary or [],
@@ -289,6 +291,8 @@ def _plain(key: str, value: Any) -> str:
         return label(EXTENSION_DECISIONS, str(value))
     if key == "version":
         return f"v{value}"
+    if key == "mapping" and isinstance(value, dict):
+        return "，".join(f"{old} → {new}" for old, new in value.items())
     if key == "card":
         return label(CARD_COLORS, str(value))
     return formrender.display_value(None, value)
