@@ -104,9 +104,32 @@ class Unavailable(Busy):
 
 
 class StepFailed(BianminError):
-    """A step the diagram could not carry through; the case stays as it was before the step."""
+    """A step the diagram could not carry through; the case stays as it was before the step.
+
+    `element` names the diagram element where it failed (a gateway, a script task), when known.
+    """
 
     status = 422
+
+    def __init__(self, message: str, *, element: str | None = None) -> None:
+        super().__init__(message)
+        self.element = element
+
+
+class StepHeld(StepFailed):
+    """A clerk's completion whose following path failed: kept with an incident for an administrator to repair.
+
+    Accepted (202) rather than refused: the input is not lost, and the clerk has nothing to send again.
+    """
+
+    status = 202
+
+    def __init__(self, failure: StepFailed, incident_id: int) -> None:
+        where = f"在“{failure.element}”处" if failure.element else ""
+        super().__init__(f"办理未能完成：流程{where}出错（{failure.message}）。您填写的内容已保存，系统管理员已收到通知；"
+                         "修复后将按您填写的内容继续办理，无需重新填写。", element=failure.element)
+        self.cause = failure.message
+        self.incident_id = incident_id
 
 
 class UndeclaredFields(ValidationFailed):

@@ -287,7 +287,7 @@ class Timer(Base):
 
 
 class Incident(Base):
-    """异常办件: a case whose timed path failed at run time, retried with growing waits until given up or repaired.
+    """异常办件: a case whose timed path or submitted step failed at run time, retried or repaired by an administrator.
 
     Open while `resolved_at` is empty; a later success closes it, and the row stays as the record of what happened.
     """
@@ -304,6 +304,10 @@ class Incident(Base):
     opened_at: Mapped[datetime]
     last_failed_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # A failed step (kind STEP): the task and what its clerk submitted, kept so a repair can re-run the completion.
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    submitted: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     case: Mapped[Case] = relationship()
 
 

@@ -23,7 +23,7 @@ from engine import clock, notifications, userinput
 from engine.audit import chain, history
 from engine.cases import incidents, queries
 from engine.deadlines import extensions, shown, tracking
-from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, Unauthorized, ValidationFailed
+from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, StepHeld, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
 from engine.models import Card, Case, CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
 from engine.people import access, accounts
@@ -82,6 +82,8 @@ def error_body(exc: BianminError) -> dict[str, Any]:
         body["fields"] = exc.fields
     if isinstance(exc, DeployRefused):
         body["problems"] = [problem.as_json() for problem in exc.problems]
+    if isinstance(exc, StepHeld):
+        body.update(held=True, incident_id=exc.incident_id, element=exc.element)
     return body
 
 
@@ -500,7 +502,40 @@ def list_incidents() -> Any:
         "village_name": row.village_name, "applicant_name": row.applicant_name, "kind": row.kind, "step": row.step,
         "message": row.message, "attempts": row.attempts, "next_try_at": _iso(row.next_try_at),
         "given_up": row.given_up, "opened_at": _iso(row.opened_at), "last_failed_at": _iso(row.last_failed_at),
+        "task_id": row.task_id,
     } for row in rows]}
+
+
+# Repairs (administrators only, enforced by the engine): each answers the case as its summary shows it now.
+def _repaired(case_id: int) -> dict[str, Any]:
+    with services().db.read() as session:
+        return _case_summary(session, queries.case_row(session, case_id))
+
+
+@bp.post("/cases/<int:case_id>/retry")
+def retry_case_step(case_id: int) -> Any:
+    services().cases.retry_step(_user().id, case_id)
+    return _repaired(case_id)
+
+
+@bp.post("/cases/<int:case_id>/migrate")
+def migrate_case(case_id: int) -> Any:
+    body = _json_body()
+    version_id, mapping = body.get("version_id"), body.get("mapping") or {}
+    if isinstance(version_id, bool) or not isinstance(version_id, int):
+        raise ValidationFailed("version_id 应为目标流程版本的整数编号", fields={"version_id": ["应为整数"]})
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ValidationFailed("mapping 应为对象：当前环节的元素 ID → 新版本中的元素 ID",
+                               fields={"mapping": ["应为字符串到字符串的对象"]})
+    services().cases.migrate(_user().id, case_id, version_id, mapping)
+    return _repaired(case_id)
+
+
+@bp.post("/cases/<int:case_id>/cancel")
+def cancel_case(case_id: int) -> Any:
+    reason = _json_body().get("reason")
+    services().cases.cancel(_user().id, case_id, reason if isinstance(reason, str) else "")
+    return _repaired(case_id)
 
 
 # -- extensions (延期) ----------------------------------------------------------------------------

@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.audit import history
+from engine.cases import incidents as engine_incidents
 from engine.cases import queries
 from engine.cases.intake import Applicant
 from engine.deadlines import shown as shown_cards
 from engine.deadlines import tracking
 from engine.deadlines.promised import due_state
-from engine.errors import BianminError, Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import BianminError, Conflict, Forbidden, NotFound, StepHeld, ValidationFailed
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, Timer, User
 from engine.people import access
 from engine.people.access import Standing
@@ -38,7 +39,7 @@ from engine.procedures.diagram import diagram_info, markers
 from engine.procedures.spiff import parse_xml
 from engine.vocabulary import DeadlineStatus, TaskStatus, TimerStatus
 
-from . import formrender, helpers, supervision
+from . import formrender, helpers, incidents, supervision
 from .auth import login_required
 from .i18n import CARD_COLORS, CASE_RESULTS, EVENT_FIELDS, EXTENSION_DECISIONS, label, t
 
@@ -187,11 +188,17 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
         schema = forms.task_form(version.forms, task.form_file)
         ui = version.forms.get(task.ui_form_file or "", {})
         notice, decided = _task_notice(g.user, task)
+        held = engine_incidents.open_step_incident(db, case.id)
+        kept = None
+        if held is not None and held.task_id == task.id and task.status == TaskStatus.OPEN:
+            # Shown above the form, which stays filled with what was kept: the clerk may wait for the repair or
+            # send other answers.
+            notice, kept = t("task_held", where=held.step), held.submitted
         application, steps = _submitted(
             version, list(db.scalars(select(Task).where(Task.case_id == case.id))),
             list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                     CaseEvent.kind.in_(history.SUBMITTING)).order_by(CaseEvent.seq))))
-        form_html = formrender.render(schema, ui, raw=raw, errors=errors) if decided.may_complete else None
+        form_html = formrender.render(schema, ui, raw=raw, data=kept, errors=errors) if decided.may_complete else None
         return render_template(
             "task.html", task=task, case=case, version=version, schema=schema, form_html=form_html,
             may_claim=decided.may_claim, notice=notice, conflict=conflict, summary=summary or [],
@@ -225,6 +232,9 @@ def task(task_id: str) -> Any:
         summary = exc.details or [exc.message]
         formrender.attach(errors, exc.fields)
         return _render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
+    except StepHeld as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("cases.task", task_id=task_id))
     except Conflict as exc:
         return _render_task(task_id, raw=request.form, conflict=exc.message, status=409)
     flash(t("task_done", case=case_number, step=step), "success")
@@ -281,6 +291,8 @@ def _plain(key: str, value: Any) -> str:
         return label(EXTENSION_DECISIONS, str(value))
     if key == "version":
         return f"v{value}"
+    if key == "mapping" and isinstance(value, dict):
+        return "，".join(f"{old} → {new}" for old, new in value.items())
     if key == "card":
         return label(CARD_COLORS, str(value))
     return formrender.display_value(None, value)
@@ -322,6 +334,7 @@ def case(case_id: int) -> Any:
             pauses=pauses, paused=any(row.ended_at is None for row in pauses),
             case_clock=next((d for d in deadlines if d.task_id is None), None), raised=raised,
             ext=supervision.extension_panel(db, g.user, found),
+            repair=incidents.repair_panel(db, g.user, found, helpers.services().cases.versions),
         )
 
 

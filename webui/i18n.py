@@ -413,6 +413,54 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col_opened": ("首次出错", "First failed"),
     "col_last_failed": ("最近出错", "Last failed"),
     "given_up": ("已停止重试", "Retrying stopped"),
+    "incidents_intro_step": ("办理人提交后流程出错的办件（如条件引用了不存在的数据、脚本出错）：办理人填写的内容"
+                             "已保存，该环节暂停办理；请在办件页面重试、迁移到修正后的流程版本或撤销办件。",
+                             "Cases whose step failed after a clerk submitted it (a condition on missing data, a "
+                             "script error): the input is kept and the step is on hold; retry it, move the case to "
+                             "a corrected version, or cancel it on the case page."),
+    "col_incident_kind": ("类型", "Kind"),
+    "incident_kind_timer": ("定时器到期", "timer"),
+    "incident_kind_step": ("提交后出错", "failed step"),
+    "awaiting_repair": ("待管理员修复", "Awaiting repair"),
+    "repair_link": ("修复", "Repair"),
+    "status_cancelled": ("已撤销", "Cancelled"),
+    "task_held": ("该环节上次提交后流程在“{where}”处出错，已转为异常办件：提交的内容已保存，系统管理员已收到通知，"
+                  "修复后将按保存的内容继续办理，无需重新提交。如需修改填写（例如选择其他办理意见），也可以重新提交。",
+                  "After this step was last submitted the procedure failed at “{where}”: the input is kept and the "
+                  "administrator has been told; once repaired the case goes on with it. You may also submit it "
+                  "again with other answers."),
+    "repair_failed_title": ("流程出错，等待修复", "The procedure failed: awaiting repair"),
+    "repair_title": ("修复办件", "Repair the case"),
+    "repair_no_incident": ("该办件没有出错；如流程已修正，可迁移到新版本，或撤销办件",
+                           "No failure; you may move the case to a newer version or cancel it"),
+    "repair_where": ("出错位置", "Failed at"),
+    "repair_after_step": ("（“{step}”提交之后）", " (after “{step}” was submitted)"),
+    "repair_failures": ("共出错 {n} 次", "{n} failures"),
+    "repair_kept_by": ("保存的填写", "Kept input of"),
+    "repair_kept_input": ("查看保存的填写内容", "Show the kept input"),
+    "repair_retry": ("重试", "Retry"),
+    "repair_retry_hint": ("按保存的填写内容，在当前版本（v{version}）上重新办理该环节。流程修正后请先迁移再重试。",
+                          "Re-run the step with the kept input on the current version (v{version}); after a fix, "
+                          "migrate first."),
+    "repair_retry_button": ("按保存的内容重试", "Retry with the kept input"),
+    "repair_migrate": ("迁移到新版本", "Move to a newer version"),
+    "repair_target_version": ("目标版本", "Target version"),
+    "repair_current_element": ("当前所在环节", "Where the case waits"),
+    "repair_target_element": ("新版本中的对应环节（元素 ID）", "Element in the new version (id)"),
+    "repair_migrate_hint": ("默认按相同 ID 对应；迁移前逐项检查，任一环节不存在、类型不同或缺少表单时不作任何改动。",
+                            "Same id by default; every element is checked first, and nothing changes if one is "
+                            "missing, of another kind, or lacks its form."),
+    "repair_migrate_button": ("检查并迁移", "Check and migrate"),
+    "repair_no_newer": ("当前为 v{version}，尚无更新的版本：请先在流程管理中发布修正后的版本。",
+                        "The case is on v{version} and there is no newer version: publish a corrected one first."),
+    "repair_pick_version": ("请选择目标版本", "Pick a target version"),
+    "repair_cancel": ("撤销办件", "Cancel the case"),
+    "repair_cancel_reason": ("撤销原因（必填，记入办件历史）", "Reason (required, kept in the history)"),
+    "repair_cancel_placeholder": ("如：申请人已迁出本县，经电话核实撤回申请", "e.g. the applicant moved away"),
+    "repair_cancel_button": ("撤销办件", "Cancel the case"),
+    "repair_retried": ("已按保存的内容重试，办件已继续办理", "Retried with the kept input: the case moved on"),
+    "repair_migrated": ("办件已迁移到 v{version}", "The case now runs on v{version}"),
+    "repair_cancelled": ("办件已撤销", "The case was cancelled"),
     # supervision desk (电子监察)
     "nav_desk": ("电子监察", "Supervision"),
     "nav_approvals": ("延期审批", "Extensions"),
@@ -585,6 +633,10 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "clock_resumed": ("恢复计时", "clock resumed"),
     "extension_requested": ("申请延期", "extension asked"),
     "extension_decided": ("延期审批", "extension decided"),
+    "step_failed": ("环节出错（转异常办件）", "step failed (incident)"),
+    "step_retried": ("管理员重试", "retried by administrator"),
+    "case_migrated": ("迁移流程版本", "moved to another version"),
+    "case_cancelled": ("撤销办件", "case cancelled"),
 }
 
 # Keys of event payloads shown in the history.
@@ -612,6 +664,10 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "reason": ("延期理由", "reason"),
     "decision": ("审批结果", "decision"),
     "note": ("审批意见", "note"),
+    "element": ("出错位置", "failed at"),
+    "message": ("出错原因", "error"),
+    "incident": ("异常编号", "incident no."),
+    "mapping": ("环节对应", "element mapping"),
 }
 
 CARD_COLORS: dict[str, tuple[str, str]] = {

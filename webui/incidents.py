@@ -1,17 +1,25 @@
-"""异常办件: the administrators' page of cases whose timed path failed, with their retries."""
+"""异常办件: the administrators' list of cases whose timed path or submitted step failed, and their repair."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy.orm import Session
 
-from engine.cases import incidents
-from engine.errors import Forbidden
+from engine.cases import incidents, repair
+from engine.errors import BianminError, Conflict, Forbidden, StepFailed, ValidationFailed
+from engine.models import Case, Incident, ProcedureVersion, Task, User
 from engine.people import access
+from engine.procedures import forms
+from engine.procedures.spiff import VersionCache
+from engine.vocabulary import CaseStatus, IncidentKind
 
-from . import helpers
+from . import formrender, helpers
 from .auth import login_required
+from .i18n import t
 
 bp = Blueprint("incidents", __name__)
 
@@ -27,4 +35,108 @@ def index() -> Any:
     with svc.db.read() as db:
         rows = incidents.open_incidents(db, LIMIT)
     return render_template("incidents.html", rows=rows, retry=svc.cases.retry, truncated=len(rows) >= LIMIT,
-                           limit=LIMIT)
+                           limit=LIMIT, step_kind=IncidentKind.STEP)
+
+
+# -- the repair panel of the case page -------------------------------------------------------------
+
+
+@dataclass
+class RepairPanel:
+    """What the case page tells about a failure, and what an administrator may do about it."""
+
+    incident: Incident | None
+    task: Task | None = None
+    submitted_by: str = ""
+    submitted: list[tuple[str, str]] = field(default_factory=list)
+    may_repair: bool = False
+    elements: list[repair.ActiveElement] = field(default_factory=list)
+    versions: list[ProcedureVersion] = field(default_factory=list)
+    # Elements of the newest version a mapping may name: (id, name), offered as suggestions.
+    targets: list[tuple[str, str]] = field(default_factory=list)
+
+
+def repair_panel(db: Session, user: Any, case: Case, versions: VersionCache) -> RepairPanel | None:
+    """None when there is nothing to say: no open incident, and the user is no administrator of a running case."""
+    incident = repair.open_incident(db, case.id)
+    may = access.may_repair(user) and case.status == CaseStatus.RUNNING
+    if incident is None and not may:
+        return None
+    panel = RepairPanel(incident, may_repair=may)
+    if incident is not None and incident.task_id:
+        panel.task = db.get(Task, incident.task_id)
+        clerk = db.get(User, incident.submitted_by_id) if incident.submitted_by_id else None
+        panel.submitted_by = clerk.display_name if clerk else ""
+        version = db.get(ProcedureVersion, case.version_id)
+        schema = forms.task_form(version.forms, panel.task.form_file) if version and panel.task else {}
+        props = schema.get("properties", {})
+        panel.submitted = [(str(props.get(key, {}).get("title", key)),
+                            formrender.display_value(props.get(key), value))
+                           for key, value in (incident.submitted or {}).items()]
+    if may:
+        panel.elements = repair.active_elements(db, case.id)
+        panel.versions = repair.newer_versions(db, case)
+        if panel.versions:
+            spec = versions.get(db, panel.versions[0].id).spec
+            panel.targets = sorted((s.bpmn_id, s.bpmn_name or s.bpmn_id) for s in spec.task_specs.values()
+                                   if s.bpmn_id and (s.manual or _is_timer(s)))
+    return panel
+
+
+def _is_timer(spec: Any) -> bool:
+    return isinstance(getattr(spec, "event_definition", None), TimerEventDefinition)
+
+
+# -- repairs ---------------------------------------------------------------------------------------
+
+
+def _back(case_id: int) -> Any:
+    return redirect(url_for("cases.case", case_id=case_id) + "#repair")
+
+
+def _refused(exc: BianminError) -> None:
+    flash("；".join([exc.message, *exc.details]), "error")
+
+
+@bp.post("/cases/<int:case_id>/repair/retry")
+@login_required
+def retry(case_id: int) -> Any:
+    try:
+        helpers.services().cases.retry_step(g.user.id, case_id)
+    except (StepFailed, ValidationFailed, Conflict) as exc:
+        _refused(exc)
+    else:
+        flash(t("repair_retried"), "success")
+    return _back(case_id)
+
+
+@bp.post("/cases/<int:case_id>/repair/migrate")
+@login_required
+def migrate(case_id: int) -> Any:
+    try:
+        version_id = int(request.form.get("version_id", ""))
+    except ValueError:
+        flash(t("repair_pick_version"), "error")
+        return _back(case_id)
+    mapping = {key.removeprefix("map:"): value for key, value in request.form.items() if key.startswith("map:")}
+    try:
+        case = helpers.services().cases.migrate(g.user.id, case_id, version_id, mapping)
+    except (ValidationFailed, Conflict) as exc:
+        _refused(exc)
+    else:
+        with helpers.services().db.read() as db:
+            version = db.get(ProcedureVersion, case.version_id)
+        flash(t("repair_migrated", version=version.version if version else ""), "success")
+    return _back(case_id)
+
+
+@bp.post("/cases/<int:case_id>/repair/cancel")
+@login_required
+def cancel(case_id: int) -> Any:
+    try:
+        helpers.services().cases.cancel(g.user.id, case_id, request.form.get("reason", ""))
+    except (ValidationFailed, Conflict) as exc:
+        _refused(exc)
+    else:
+        flash(t("repair_cancelled"), "success")
+    return _back(case_id)

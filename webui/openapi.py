@@ -262,6 +262,24 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"scope": {"enum": ["mine", "post"]}, "tasks": {"type": "array", "items": _ref("Task")}},
     },
+    "StepHeld": {
+        "type": "object",
+        "properties": {
+            "error": {"type": "string",
+                      "description": "可直接展示给办理人的中文说明：出错位置、原因，以及填写内容已保存"},
+            "details": {"type": "array", "items": STRING},
+            "held": {"const": True}, "incident_id": {"type": "integer", "description": "异常办件编号"},
+            "element": {**NULLABLE_STRING, "description": "出错的流程图元素名称"},
+        },
+    },
+    "MigrateCase": {
+        "type": "object", "required": ["version_id"],
+        "properties": {
+            "version_id": {"type": "integer", "description": "目标流程版本的编号（同一事项、更新的版本）"},
+            "mapping": {"type": "object", "additionalProperties": STRING,
+                        "description": "当前所在环节的元素 ID → 新版本中的元素 ID；未列出的按相同 ID 对应"},
+        },
+    },
     "CompleteTask": {
         "type": "object",
         "properties": {"data": {**ANY_OBJECT, "description": "该环节表单数据，须符合任务的 form_schema"}},
@@ -321,8 +339,11 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"}, "case_id": {"type": "integer"}, "case_number": STRING,
             "item_name": STRING, "village_name": STRING, "applicant_name": STRING,
-            "kind": {"enum": list(IncidentKind), "description": "timer：定时器（如公示期）到期后的流程"},
-            "step": {"type": "string", "description": "出错的环节，如 定时器“初审公示7天”到期后的流程"},
+            "kind": {"enum": list(IncidentKind), "description": "timer：定时器（如公示期）到期后的流程；"
+                     "step：办理人提交后的流程（填写内容已保存，由管理员重试、迁移或撤销）"},
+            "step": {"type": "string", "description": "出错的环节，如 定时器“初审公示7天”到期后的流程，"
+                                                      "或出错的流程图元素名称"},
+            "task_id": {**NULLABLE_STRING, "description": "step：保存了填写内容的任务"},
             "message": {"type": "string", "description": "最近一次出错的原因（中文）"},
             "attempts": {"type": "integer", "minimum": 1, "description": "已失败的次数"},
             "next_try_at": {**NULLABLE_DATE_TIME, "description": "下次自动重试的时间；已停止重试时为 null"},
@@ -488,8 +509,40 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json(_ref("Case"), "办理后的办件（含新的待办任务）"),
                       "400": UNDECLARED_FIELDS,
                       "401": UNAUTHORIZED, "403": FORBIDDEN, "404": NOT_FOUND,
+                      "202": _json(_ref("StepHeld"), "已提交，但之后的流程出错：填写内容已保存为异常办件并通知"
+                                   "系统管理员，任务仍待办理（可等待修复，或重新提交）"),
                       "409": _error("任务已由他人认领，或已由某人于某时办理完毕"),
                       "422": _error("表单数据不符合该环节的 JSON Schema")},
+    }},
+    "/cases/{case_id}/retry": {"post": {
+        "summary": "重试出错环节（仅系统管理员）：按异常办件保存的填写内容，以原办理人的名义重新办理",
+        "operationId": "retryCaseStep", "tags": ["incidents"], "parameters": [CASE_ID],
+        "responses": {"200": _json(_ref("Case"), "重试成功，办件继续办理"), "401": UNAUTHORIZED,
+                      "403": _error("调用者不是系统管理员"), "404": NOT_FOUND,
+                      "409": _error("办件没有待重试的出错环节，或已办结、已撤销"),
+                      "422": _error("重试仍然出错（异常办件保留，失败次数加一），或保存的内容不符合当前版本的表单")},
+    }},
+    "/cases/{case_id}/migrate": {"post": {
+        "summary": "将办件迁移到其事项的更新版本（仅系统管理员）",
+        "description": "当前所在的每个环节（待办任务、等待中的定时器）按 mapping 对应到新版本的元素，默认对应相同 ID。"
+                       "迁移前逐项检查：新版本须有该元素、类型相同、待办环节的表单文件存在，已办环节在新版本中仍存在；"
+                       "任一不符则不作任何改动（422，details 逐条列出）。成功后记入办件历史和系统事件链。",
+        "operationId": "migrateCase", "tags": ["incidents"], "parameters": [CASE_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("MigrateCase")}}},
+        "responses": {"200": _json(_ref("Case"), "已迁移的办件"), "401": UNAUTHORIZED,
+                      "403": _error("调用者不是系统管理员"), "404": _error("办件或目标版本不存在"),
+                      "409": _error("办件已办结或已撤销"),
+                      "422": _error("目标版本不是本事项更新的版本，或对应关系不成立（details 逐条列出）")},
+    }},
+    "/cases/{case_id}/cancel": {"post": {
+        "summary": "撤销办件（仅系统管理员）：须填写原因；待办任务、定时器和期限一并撤销，记入办件历史和系统事件链",
+        "operationId": "cancelCase", "tags": ["incidents"], "parameters": [CASE_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["reason"],
+            "properties": {"reason": {"type": "string", "maxLength": 500, "description": "撤销原因"}}}}}},
+        "responses": {"200": _json(_ref("Case"), "已撤销的办件"), "401": UNAUTHORIZED,
+                      "403": _error("调用者不是系统管理员"), "404": NOT_FOUND,
+                      "409": _error("办件已办结或已撤销"), "422": _error("未填写原因或原因过长")},
     }},
     "/procedures": {"post": {
         "summary": "部署流程（仅系统管理员）：办事指南、BPMN 流程图和表单，或整个流程文件夹",

@@ -1,20 +1,25 @@
-"""异常办件: a case whose timed path failed is recorded, retried with growing waits up to a cap, closed once it runs."""
+"""异常办件: a failed timed path is retried with growing waits up to a cap; a failed step waits for a repair."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..audit import chain
+from ..audit.chain import Acting
 from ..config import Settings
 from ..db import Database
-from ..errors import BianminError
-from ..models import Case, Incident, OrgUnit, ServiceItem
-from ..vocabulary import IncidentKind
+from ..errors import BianminError, StepFailed, StepHeld
+from ..models import Case, Incident, OrgUnit, ServiceItem, User
+from ..notifications import notify
+from ..people.access import ADMIN_ROLE
+from ..vocabulary import EventKind, IncidentKind
 from .locking import lock_case
 
 log = logging.getLogger("bianmin.incidents")
@@ -52,11 +57,12 @@ class IncidentRow:
     given_up: bool
     opened_at: datetime
     last_failed_at: datetime
+    task_id: str | None = None
 
 
 def held_back(case_id: ColumnElement[int], now: datetime) -> ColumnElement[bool]:
     """Whether the case has an open incident not due for another try: given up, or its wait not yet over."""
-    return exists().where(Incident.case_id == case_id, OPEN,
+    return exists().where(Incident.case_id == case_id, Incident.kind == IncidentKind.TIMER, OPEN,
                           or_(Incident.given_up.is_(True), Incident.next_try_at > now))
 
 
@@ -85,9 +91,11 @@ def record_failure(db: Database, case_id: int, step: str, exc: Exception, policy
     return incident
 
 
-def resolve(session: Session, case_id: int, now: datetime) -> None:
-    """Close the case's open incidents: its timed path has now run (called inside that transaction)."""
-    session.execute(update(Incident).where(Incident.case_id == case_id, OPEN).values(resolved_at=now))
+def resolve(session: Session, case_id: int, now: datetime, kind: IncidentKind | None = IncidentKind.TIMER) -> None:
+    """Close the case's open incidents of `kind` (None: all): the path they wait on has now run (inside that
+    transaction)."""
+    kinds = [] if kind is None else [Incident.kind == kind]
+    session.execute(update(Incident).where(Incident.case_id == case_id, OPEN, *kinds).values(resolved_at=now))
 
 
 def open_incidents(session: Session, limit: int) -> list[IncidentRow]:
@@ -103,4 +111,49 @@ def open_incidents(session: Session, limit: int) -> list[IncidentRow]:
     return [IncidentRow(row.Incident.id, row.Incident.case_id, row.case_number, row.item_name, row.village_name,
                         row.applicant_name, row.Incident.kind, row.Incident.step, row.Incident.message,
                         row.Incident.attempts, row.Incident.next_try_at, row.Incident.given_up,
-                        row.Incident.opened_at, row.Incident.last_failed_at) for row in rows]
+                        row.Incident.opened_at, row.Incident.last_failed_at, row.Incident.task_id) for row in rows]
+
+
+NOTIFICATION_KIND = "incident"
+
+
+def hold_step(db: Database, case_id: int, task_id: str, task_name: str, submitter: Acting, data: dict[str, Any],
+              failure: StepFailed, acting: Acting | None = None) -> StepHeld:
+    """Keep a completion whose following path failed, in a transaction of its own; the case is otherwise unchanged.
+
+    The task stays open to its post: the clerk may send it again (input that leads elsewhere may go through, and a
+    completion closes the incident), or an administrator's repair re-runs it with the kept input. Returns the error
+    that tells the clerk so. `acting` is who ran it when not the clerk (an administrator's retry).
+    """
+    actor = acting or submitter
+    where = failure.element or task_name
+    with db.write() as session:
+        case = lock_case(session, case_id)
+        now = clock.now()
+        incident = session.scalar(select(Incident).where(
+            Incident.case_id == case_id, Incident.kind == IncidentKind.STEP, OPEN))
+        if incident is None:
+            incident = Incident(case_id=case_id, kind=IncidentKind.STEP, attempts=0, given_up=False, opened_at=now)
+            session.add(incident)
+        # Never retried by the scheduler: the diagram fails the same way until an administrator repairs it.
+        incident.attempts += 1
+        incident.step = where[:200]
+        incident.message = failure.message[:MAX_MESSAGE_CHARS]
+        incident.last_failed_at, incident.next_try_at = now, None
+        incident.task_id, incident.submitted, incident.submitted_by_id = task_id, data, submitter.id
+        session.flush()
+        chain.append(session, case, EventKind.STEP_FAILED, actor, now, task_id=task_id, step=task_name,
+                     after={"element": where, "message": incident.message, "incident": incident.id})
+        admins = session.scalars(select(User.id).where(User.role_code == ADMIN_ROLE, User.active.is_(True)))
+        notify(session, admins, f"incident:{incident.id}:{incident.attempts}", NOTIFICATION_KIND,
+               f"异常办件待修复：{case.case_number}", now, case_id=case_id,
+               body=f"{submitter.display_name}办理“{task_name}”后，流程在“{where}”处出错：{incident.message}")
+        incident_id = incident.id
+    log.warning("case %d: step %s failed at %s, kept as incident %d: %s", case_id, task_name, where, incident_id,
+                failure.message)
+    return StepHeld(failure, incident_id)
+
+
+def open_step_incident(session: Session, case_id: int) -> Incident | None:
+    return session.scalar(select(Incident).where(Incident.case_id == case_id, Incident.kind == IncidentKind.STEP,
+                                                 OPEN))

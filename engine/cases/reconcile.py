@@ -19,7 +19,7 @@ from ..audit import chain
 from ..audit.chain import Acting
 from ..db import queue_update, queue_write
 from ..deadlines import clocks, marks, tracking
-from ..errors import BianminError, StepFailed
+from ..errors import StepFailed
 from ..models import Case, Task, Timer
 from ..people.jurisdiction import org_for_role
 from ..procedures import variables
@@ -102,7 +102,7 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
         try:
             workflow.do_engine_steps()
         except WorkflowException as exc:
-            raise BianminError(f"流程执行出错：{exc}") from exc
+            raise StepFailed(f"流程执行出错：{exc}", element=element_name(exc.task_spec)) from exc
     _refuse_too_deep(workflow)
     after = mirrored(workflow)
     ready = after.ready
@@ -155,14 +155,19 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
     return Step(case, open_tasks, len(fired))
 
 
+def element_name(spec: Any) -> str | None:
+    """How a diagram element is named to people: its label, else its id."""
+    return (spec.bpmn_name or spec.bpmn_id or spec.name) if spec is not None else None
+
+
 def _refuse_too_deep(workflow: BpmnWorkflow) -> None:
     deepest, depth = deepest_task(workflow)
     if depth > MAX_TASK_DEPTH:
         spec = deepest.task_spec
         raise StepFailed(
-            f"流程在“{spec.bpmn_name or spec.bpmn_id or spec.name}”处已流转 {depth} 层，超过上限 {MAX_TASK_DEPTH} 层："
-            "流程图中的循环（退回或“脚本 → 网关 → 脚本”）执行次数过多。本次办理未保存，办件保持原状；"
-            "请联系系统管理员检查该循环的退出条件")
+            f"流程在“{element_name(spec)}”处已流转 {depth} 层，超过上限 {MAX_TASK_DEPTH} 层："
+            "流程图中的循环（退回或“脚本 → 网关 → 脚本”）执行次数过多。这一步未执行，办件保持原状；"
+            "请联系系统管理员检查该循环的退出条件", element=element_name(spec))
 
 
 def _end_of_finished(workflow: BpmnWorkflow) -> Any:
@@ -172,7 +177,7 @@ def _end_of_finished(workflow: BpmnWorkflow) -> Any:
         names = "、".join(dict.fromkeys(f"“{t.task_spec.bpmn_name or t.task_spec.bpmn_id or t.task_spec.name}”"
                                         for t in left))
         raise StepFailed("流程没有到达结束事件" + (f"，仍有环节未完成：{names}" if names else "") +
-                         "。本次办理未保存，办件保持原状；请联系系统管理员检查流程图（每条路径都应以结束事件收尾）")
+                         "。这一步未执行，办件保持原状；请联系系统管理员检查流程图（每条路径都应以结束事件收尾）")
     return end
 
 
@@ -180,7 +185,7 @@ def _open_task(rt: Runtime, session: Session, case: Case, spiff_task: Any) -> Op
     spec = spiff_task.task_spec
     role = rt.reference.role(session, spec.lane)
     if role is None:
-        raise BianminError(f"环节“{spec.bpmn_name}”的泳道“{spec.lane}”不是已知角色，无法分派")
+        raise StepFailed(f"环节“{spec.bpmn_name}”的泳道“{spec.lane}”不是已知角色，无法分派", element=element_name(spec))
     properties = spec.extensions.get("properties", {})
     return OpenTask(str(spiff_task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, role.code, role.name,
                     org_for_role(case, role), properties.get(FORM_PROPERTY), properties.get(UI_FORM_PROPERTY),

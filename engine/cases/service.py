@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..deadlines import promised
+from ..models import Case
 from ..tasks import claim, complete
-from . import intake, timers
+from . import intake, repair, timers
 from .context import Runtime
 from .locking import TaskRecord
 from .reconcile import Step
@@ -32,6 +33,15 @@ class CaseService(Runtime):
 
     def run_due_timers(self) -> int:
         return timers.run_due_timers(self, self.retry)
+
+    def retry_step(self, actor_id: int, case_id: int) -> Step:
+        return repair.retry(self, actor_id, case_id)
+
+    def migrate(self, actor_id: int, case_id: int, version_id: int, mapping: dict[str, str] | None = None) -> Case:
+        return repair.migrate(self, actor_id, case_id, version_id, mapping)
+
+    def cancel(self, actor_id: int, case_id: int, reason: str) -> Case:
+        return repair.cancel(self, actor_id, case_id, reason)
 
     def recount_provisional(self, limit: int) -> int:
         return promised.recount_provisional(self, limit)

@@ -1,5 +1,5 @@
 """The one rule for each question of access: may this actor see a case, see a task, claim it, complete it, accept,
-see the incidents, ask or decide an extension, use the supervision desk.
+see and repair the incidents, ask or decide an extension, use the supervision desk.
 
 The engine enforces these, and the web UI and the API ask them what to show; nobody re-derives them.
 """
@@ -139,6 +139,11 @@ def may_model(user: Staff) -> bool:
 
 def may_see_incidents(user: Staff) -> bool:
     """异常办件 are the system's own failures across the county: for administrators, who repair them."""
+    return user.role_code == ADMIN_ROLE
+
+
+def may_repair(user: Staff) -> bool:
+    """Retrying a failed step, moving a case to a newer procedure version, cancelling a case: administrators."""
     return user.role_code == ADMIN_ROLE
 
 

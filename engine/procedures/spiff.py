@@ -179,6 +179,11 @@ def new_workflow(spec: Any, subprocess_specs: dict[str, Any], application: dict[
     return workflow
 
 
+def spec_registry() -> Any:
+    """The serializer's registry, which SpiffWorkflow's spec comparison (a case's migration) converts specs with."""
+    return _serializer.registry
+
+
 def dump_state(workflow: BpmnWorkflow) -> str:
     _serializer.registry._encoder_mode = True
     try:
