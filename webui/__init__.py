@@ -49,7 +49,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.before_request(democlock.Refresher(svc.db))
     app.url_map.converters["int"] = _RowId
 
-    from . import api, auth, calendar, cases, inbox, incidents, notifications, supervision
+    from . import api, auth, calendar, cases, inbox, incidents, notifications, people, supervision
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
@@ -57,6 +57,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(incidents.bp)
     app.register_blueprint(supervision.bp)
     app.register_blueprint(calendar.bp)
+    app.register_blueprint(people.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(api.bp)
     i18n.install(app)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .. import clock
 from ..audit import system
@@ -155,7 +155,8 @@ class Post:
 def posts(session: Session) -> list[Post]:
     """Every post that has a holder, in org-tree order then role."""
     found: dict[tuple[str, int], list[User]] = defaultdict(list)
-    for user in session.scalars(select(User).where(User.active.is_(True)).order_by(User.post_rank, User.username)):
+    holders = select(User).where(User.active.is_(True)).options(selectinload(User.substitute))
+    for user in session.scalars(holders.order_by(User.post_rank, User.username)):
         found[(user.role_code, user.org_id)].append(user)
     order = {place.unit.id: index for index, place in enumerate(tree(session))}
     listed = [Post(holders[0].role, holders[0].org, holders) for holders in found.values()]
