@@ -174,6 +174,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "people_pick_substitute": ("— 指定代岗人员 —", "— name a substitute —"),
     "people_substitute_is": ("由{name}代岗", "covered by {name}"),
     "people_mark_away": ("标记{name}不在岗", "Mark {name} away"),
+    "people_away_short": ("标记不在岗", "Mark away"),
+    "people_back_short": ("恢复在岗", "Back at post"),
     "people_mark_back": ("{name}恢复在岗", "{name} is back"),
     "people_away_b": ("已标记{name}不在岗，其任务由 B 岗办理", "{name} is away; the B post works their tasks"),
     "people_away_substitute": ("已标记{name}不在岗，由{substitute}代岗", "{name} is away; {substitute} stands in"),

@@ -276,17 +276,17 @@ def set_away(session: Session, username: str, away: bool, *, substitute: str | N
         return user  # nothing changes, so nothing is recorded
     before = {"away": user.away, "substitute": user.substitute.username if user.substitute else None}
     if away:
-        user.substitute_id = _substitute(session, user, substitute).id if substitute or access.needs_substitute(
+        user.substitute = _substitute(session, user, substitute) if substitute or access.needs_substitute(
             len(other_holders(session, user))) else None
     else:
         if user.substitute_id is not None:
             session.execute(update(Task).where(
                 Task.role_code == user.role_code, Task.org_id == user.org_id, Task.status == TaskStatus.OPEN,
                 Task.assignee_id == user.substitute_id).values(assignee_id=None))
-        user.substitute_id = None
+        user.substitute = None
     user.away = away
     session.flush()
-    after = {"away": away, "substitute": substitute if away and user.substitute_id else None}
+    after = {"away": away, "substitute": user.substitute.username if user.substitute else None}
     kind = SystemEventKind.POST_AWAY if away else SystemEventKind.POST_BACK
     system.append(session, kind, by, clock.now(), username, before=before, after=after)
     return user
