@@ -151,3 +151,12 @@ def test_system_events_page_newest_first_by_kind(admin: FlaskClient, people_serv
         assert system.unbroken(session)
         assert session.scalar(select(SystemEvent.actor_name).where(SystemEvent.subject == "town_grid_lead")) \
             == session.scalar(select(User.display_name).where(User.username == "admin"))
+
+
+def test_a_holder_without_b_cannot_mark_themselves_away(app: Flask, people_services: Services) -> None:
+    clerk = app.test_client()
+    login(clerk, "liulin_agent")
+    response = post(clerk, "/me/away", {"next": "/inbox"}, follow_redirects=True)
+    assert "须指定代岗人员，请联系系统管理员" in text(response)
+    with people_services.db.read() as session:
+        assert not session.scalar(select(User.away).where(User.username == "liulin_agent"))
