@@ -82,16 +82,26 @@ class User(Base):
     post_rank: Mapped[str] = mapped_column(String(1), default="A")
     away: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # While away from a post without a B holder: the colleague an administrator named to work its tasks.
+    substitute_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", name="fk_user_account_substitute"))
     # Signed into every web session; raising it (log-out, new password, deactivation) ends all earlier sessions.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     org: Mapped[OrgUnit] = relationship(lazy="joined")
     role: Mapped[Role] = relationship(lazy="joined")
+    substitute: Mapped[User | None] = relationship(remote_side=[id], foreign_keys=[substitute_id])
+    # The away holders who named this user their substitute; their posts are the ones this user covers.
+    stood_in_for: Mapped[list[User]] = relationship(foreign_keys=[substitute_id], viewonly=True, lazy="selectin",
+                                                  join_depth=1)
 
     __table_args__ = (Index("ix_user_post", "role_code", "org_id"),)
 
     @property
     def org_level(self) -> str:
         return self.org.level
+
+    @property
+    def covers(self) -> frozenset[tuple[str, int]]:
+        return frozenset((held.role_code, held.org_id) for held in self.stood_in_for if held.away)
 
 
 class ApiToken(Base):

@@ -59,6 +59,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         incidents,
         modeler,
         notifications,
+        people,
         procedures,
         supervision,
     )
@@ -71,6 +72,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(supervision.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(procedures.bp)
+    app.register_blueprint(people.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(formeditor.bp)
     app.register_blueprint(api.bp)

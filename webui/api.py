@@ -314,8 +314,8 @@ def _submitted_data(session: Session, case_id: int) -> dict[str, Any]:
 @bp.get("/tasks")
 def list_tasks() -> Any:
     scope = request.args.get("scope", "mine")
-    if scope not in ("mine", "post"):
-        raise BadRequest("scope 只能是 mine（我的任务）或 post（本岗位待认领任务）")
+    if scope not in inbox.SCOPES:
+        raise BadRequest("scope 只能是 mine（我的任务）、post（本岗位待认领任务）或 cover（代岗任务）")
     card = _card_filter()
     limit = _limit()
     with services().db.read() as session:

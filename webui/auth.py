@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
-from engine.errors import Unauthorized, ValidationFailed
+from engine.errors import BianminError, Unauthorized, ValidationFailed
 from engine.models import User
 from engine.people import accounts, signin
 
@@ -148,7 +148,12 @@ def change_password() -> Any:
 @login_required
 def toggle_away() -> Any:
     away = not g.user.away
-    with helpers.services().db.write() as db:
-        accounts.set_away(db, g.user.username, away)
-    flash(t("now_away" if away else "now_present"), "info")
+    try:
+        with helpers.services().db.write() as db:
+            accounts.set_away(db, g.user.username, away, by=g.user)
+    except BianminError as exc:
+        # A post without a B holder: only an administrator, naming a substitute, can mark it away.
+        flash(f"{exc.message}，请联系系统管理员", "error")
+    else:
+        flash(t("now_away" if away else "now_present"), "info")
     return redirect(_safe_next(request.form.get("next")))

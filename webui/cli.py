@@ -9,15 +9,13 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-from sqlalchemy import select
 
 from engine import backup, clock, demo, democlock, restore, scheduler, setup
 from engine.config import write_secret_key
 from engine.deadlines import calendar as holidays
 from engine.deadlines import promised
 from engine.errors import BianminError
-from engine.models import OrgUnit
-from engine.people import accounts
+from engine.people import accounts, places
 from engine.procedures.deploy import Deployed, deploy_folders
 from engine.services import Services, open_services
 
@@ -98,16 +96,84 @@ def org() -> None:
 @org.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def org_list(as_json: bool) -> None:
+    """The org tree, each unit after its parent."""
     svc = services()
     with svc.db.read() as session:
-        units = session.scalars(select(OrgUnit).order_by(OrgUnit.code)).all()
-        rows = [{"code": u.code, "level": u.level, "name": u.name,
-                 "parent": u.parent.code if u.parent else None} for u in units]
+        rows = [{"code": p.unit.code, "level": p.unit.level, "name": p.unit.name,
+                 "parent": p.unit.parent.code if p.unit.parent else None, "depth": p.depth}
+                for p in places.tree(session)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         for row in rows:
-            click.echo(f"{row['code']}\t{row['level']}\t{row['name']}")
+            click.echo(f"{'  ' * row['depth']}{row['code']}\t{row['level']}\t{row['name']}")
+
+
+@org.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--parent", "parent_code", required=True, help="The parent's division code (county or town).")
+def org_add(code: str, name: str, parent_code: str) -> None:
+    """Add a town under the county or a village under a town, with its 12-digit division code."""
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            unit = places.add_org(session, code, name, parent_code)
+            click.echo(f"已添加 {unit.code} {unit.name}")
+    except BianminError as exc:
+        _fail(exc)
+
+
+@org.command("rename")
+@click.argument("code")
+@click.argument("name")
+def org_rename(code: str, name: str) -> None:
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            places.rename_org(session, code, name)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(f"已将 {code} 更名为 {name}")
+
+
+@main.group()
+def role() -> None:
+    """Roles (post types); a lane names a role's code."""
+
+
+@role.command("list")
+def role_list() -> None:
+    with services().db.read() as session:
+        for found in places.roles(session):
+            click.echo(f"{found.code}\t{found.level}\t{found.name}")
+
+
+@role.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--level", required=True, type=click.Choice(list(places.LEVELS)))
+def role_add(code: str, name: str, level: str) -> None:
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            places.add_role(session, code, name, level)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(f"已添加角色 {code}（{name}）")
+
+
+@role.command("rename")
+@click.argument("code")
+@click.argument("name")
+def role_rename(code: str, name: str) -> None:
+    svc = services()
+    try:
+        with svc.db.write() as session:
+            places.rename_role(session, code, name)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(f"已将角色 {code} 更名为 {name}")
 
 
 @main.group()
@@ -243,14 +309,16 @@ def post() -> None:
 @post.command("away")
 @click.argument("username")
 @click.option("--back", is_flag=True, help="Mark the user present again.")
-def post_away(username: str, back: bool) -> None:
+@click.option("--substitute", help="Who works the post's tasks meanwhile (required when the post has no B holder).")
+def post_away(username: str, back: bool, substitute: str | None) -> None:
     svc = services()
     try:
         with svc.db.write() as session:
-            accounts.set_away(session, username, not back)
+            accounts.set_away(session, username, not back, substitute=substitute)
     except BianminError as exc:
         _fail(exc)
-    click.echo(f"{username} 已{'恢复在岗' if back else '标记为不在岗，其任务由 B 岗办理'}")
+    covered_by = f"代岗人员 {substitute}" if substitute else "B 岗"
+    click.echo(f"{username} 已{'恢复在岗' if back else f'标记为不在岗，其任务由{covered_by}办理'}")
 
 
 @main.group()

@@ -156,5 +156,6 @@ def install(state: BlueprintSetupState) -> None:
     app.after_request(_security_headers)
     app.jinja_env.globals.update(csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, mask_id=mask_id_number,
                                  may_accept=access.may_accept, may_see_incidents=access.may_see_incidents,
-                                 may_manage_calendar=access.may_manage_calendar, may_model=access.may_model)
+                                 may_manage_calendar=access.may_manage_calendar, may_model=access.may_model,
+                                 may_manage_people=access.may_manage_people)
     app.jinja_env.filters.update(localtime=local_time, localdate=local_date)

@@ -28,6 +28,10 @@ class Staff(Placed, Protocol):
     role_code: str
     away: bool
 
+    @property
+    def covers(self) -> frozenset[tuple[str, int]]:
+        """Posts (role, org unit) whose away holder named this user their substitute (see `needs_substitute`)."""
+
 
 class CaseLike(Protocol):
     village_id: int
@@ -65,7 +69,14 @@ def may_see_case(user: Placed, case: CaseLike) -> bool:
 
 
 def holds_post(user: Staff, task: PostTask) -> bool:
-    return user.role_code == task.role_code and user.org_id == task.org_id
+    """The post's own holders, and the substitute named for it while its holder is away."""
+    post = (task.role_code, task.org_id)
+    return post == (user.role_code, user.org_id) or post in user.covers
+
+
+def needs_substitute(other_holders: int) -> bool:
+    """AB岗: a post with a B holder is covered by it; one without must be handed to a named substitute."""
+    return other_holders == 0
 
 
 def may_see_task(user: Staff, task: PostTask, case: CaseLike) -> bool:
@@ -125,6 +136,11 @@ def may_accept(user: Staff) -> bool:
 
 
 ADMIN_ROLE = "admin"
+
+
+def may_manage_people(user: Staff) -> bool:
+    """People and places (org tree, accounts, posts, roles, API tokens) and the system events: administrators."""
+    return user.role_code == ADMIN_ROLE
 
 
 def may_manage_calendar(user: Staff) -> bool:

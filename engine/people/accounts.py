@@ -12,10 +12,15 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..audit import system
+from ..audit.chain import Acting
 from ..db import Database
-from ..errors import BianminError, NotFound, Unauthorized, ValidationFailed
-from ..models import ApiToken, OrgUnit, Role, User
+from ..errors import BianminError, Conflict, NotFound, Unauthorized, ValidationFailed
+from ..models import ApiToken, OrgUnit, Role, Task, User
+from ..vocabulary import SystemEventKind, TaskStatus
+from . import access
 from .jurisdiction import ACTOR_ROWS, Actor
+from .places import LEVELS
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 MIN_PASSWORD_LENGTH = 8
@@ -109,11 +114,12 @@ def sign_out(session: Session, user_id: int) -> None:
         end_sessions(user)
 
 
-def set_password(session: Session, username: str, password: str) -> User:
+def set_password(session: Session, username: str, password: str, *, by: Acting | None = None) -> User:
     """An administrator's reset: no old password asked; every session of the account ends."""
     user = _user(session, username)
     user.password_hash = hash_password(_checked_password(username, password))
     end_sessions(user)
+    system.append(session, SystemEventKind.PASSWORD_RESET, by, clock.now(), username)
     return user
 
 
@@ -129,12 +135,16 @@ def change_password(session: Session, user_id: int, old_password: str, new_passw
     return user
 
 
-def set_active(session: Session, username: str, active: bool) -> User:
+def set_active(session: Session, username: str, active: bool, *, by: Acting | None = None) -> User:
     """Deactivating ends the account's web sessions (and its tokens stop working while it is inactive)."""
     user = _user(session, username)
-    if user.active and not active:
+    if user.active == active:
+        raise Conflict(f"账号“{username}”已{'是启用状态' if active else '停用'}")
+    if not active:
         end_sessions(user)
     user.active = active
+    kind = SystemEventKind.USER_REACTIVATED if active else SystemEventKind.USER_DEACTIVATED
+    system.append(session, kind, by, clock.now(), username, before={"active": not active}, after={"active": active})
     return user
 
 
@@ -144,7 +154,7 @@ def generated_password() -> str:
 
 def add_user(
     session: Session, username: str, role_code: str, org_code: str, *, display_name: str | None = None,
-    password: str, post_rank: str = "A",
+    password: str, post_rank: str = "A", by: Acting | None = None,
 ) -> User:
     if not valid_username(username):
         raise BianminError(f"用户名须为 1–{MAX_USERNAME_LENGTH} 个字符，不含空格或控制字符")
@@ -157,28 +167,37 @@ def add_user(
     if org is None:
         raise NotFound(f"行政区划代码“{org_code}”不存在")
     if role.level in ("village", "town", "county") and org.level != role.level:
-        raise BianminError(f"角色“{role.name}”属于{_LEVEL_NAMES[role.level]}级，不能设在{org.name}")
+        raise BianminError(f"角色“{role.name}”属于{LEVELS[role.level]}级，不能设在{org.name}")
     if post_rank not in ("A", "B"):
         raise BianminError("岗位只能是 A 岗或 B 岗")
+    display_name = (display_name or "").strip() or f"{org.name}{role.name}（{post_rank}岗）"
+    if len(display_name) > 100:
+        raise BianminError("姓名不能超过 100 个字符")
     user = User(
-        username=username, display_name=display_name or f"{org.name}{role.name}（{post_rank}岗）",
+        username=username, display_name=display_name,
         password_hash=hash_password(_checked_password(username, password)), role_code=role.code, org_id=org.id,
         post_rank=post_rank,
     )
     session.add(user)
     session.flush()
+    system.append(session, SystemEventKind.USER_ADDED, by, clock.now(), username,
+                  after={"display_name": display_name, "role": role.code, "org": org.code, "rank": post_rank})
     return user
 
 
-def create_token(session: Session, username: str, days: int = DEFAULT_TOKEN_DAYS) -> str:
+def create_token(session: Session, username: str, days: int = DEFAULT_TOKEN_DAYS, *, by: Acting | None = None) -> str:
     """A new bearer token for the user, valid for `days`; only its hash is kept, so it is shown once."""
     if not 1 <= days <= MAX_TOKEN_DAYS:
         raise BianminError(f"令牌有效期应为 1–{MAX_TOKEN_DAYS} 天")
     user = _user(session, username)
     token = "bm_" + secrets.token_urlsafe(32)
     now = clock.now()
-    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), created_at=now,
-                         expires_at=now + timedelta(days=days)))
+    created = ApiToken(user_id=user.id, token_hash=token_hash(token), created_at=now,
+                       expires_at=now + timedelta(days=days))
+    session.add(created)
+    session.flush()
+    system.append(session, SystemEventKind.TOKEN_CREATED, by, now, username,
+                  after={"token_id": created.id, "expires_at": created.expires_at.isoformat()})
     return token
 
 
@@ -190,11 +209,15 @@ def tokens(session: Session, username: str | None = None) -> list[ApiToken]:
     return list(session.scalars(query))
 
 
-def revoke_token(session: Session, token_id: int) -> ApiToken:
+def revoke_token(session: Session, token_id: int, *, by: Acting | None = None) -> ApiToken:
     found = session.get(ApiToken, token_id)
     if found is None:
         raise NotFound(f"令牌 {token_id} 不存在")
+    if found.revoked:
+        raise Conflict(f"令牌 {token_id} 已撤销")
     found.revoked = True
+    system.append(session, SystemEventKind.TOKEN_REVOKED, by, clock.now(), found.user.username,
+                  before={"token_id": token_id, "revoked": False}, after={"token_id": token_id, "revoked": True})
     return found
 
 
@@ -234,11 +257,51 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-_LEVEL_NAMES = {"village": "村", "town": "乡镇", "county": "县"}
+def other_holders(session: Session, user: User) -> list[User]:
+    """The post's other active holders (its B holder for an A, and so on)."""
+    return list(session.scalars(select(User).where(
+        User.role_code == user.role_code, User.org_id == user.org_id, User.id != user.id, User.active.is_(True))))
 
 
-def set_away(session: Session, username: str, away: bool) -> User:
-    """A/B posts: while A is away, B sees and works A's tasks."""
+def set_away(session: Session, username: str, away: bool, *, substitute: str | None = None,
+             by: Acting | None = None) -> User:
+    """A/B posts: while A is away, B sees and works A's tasks.
+
+    A post with no other holder is handed to a substitute the administrator names: while the holder is away the
+    substitute works the post's tasks (`access.holds_post`, the 代岗 inbox). Back at the post, what the substitute
+    claimed there and did not finish returns to the post, unclaimed.
+    """
     user = _user(session, username)
+    if user.away == away:
+        return user  # nothing changes, so nothing is recorded
+    before = {"away": user.away, "substitute": user.substitute.username if user.substitute else None}
+    if away:
+        user.substitute = _substitute(session, user, substitute) if substitute or access.needs_substitute(
+            len(other_holders(session, user))) else None
+    else:
+        if user.substitute_id is not None:
+            session.execute(update(Task).where(
+                Task.role_code == user.role_code, Task.org_id == user.org_id, Task.status == TaskStatus.OPEN,
+                Task.assignee_id == user.substitute_id).values(assignee_id=None))
+        user.substitute = None
     user.away = away
+    session.flush()
+    after = {"away": away, "substitute": user.substitute.username if user.substitute else None}
+    kind = SystemEventKind.POST_AWAY if away else SystemEventKind.POST_BACK
+    system.append(session, kind, by, clock.now(), username, before=before, after=after)
     return user
+
+
+def _substitute(session: Session, user: User, username: str | None) -> User:
+    if not username:
+        message = f"{user.org.name}{user.role.name}岗位没有 B 岗人员，标记不在岗时须指定代岗人员"
+        raise ValidationFailed(message, fields={"substitute": [message]})
+    found = session.scalar(select(User).where(User.username == username))
+    if found is None or not found.active:
+        raise NotFound(f"代岗人员“{username}”不存在或已停用")
+    if found.id == user.id:
+        raise ValidationFailed("不能指定本人代岗", fields={"substitute": ["不能指定本人代岗"]})
+    if found.away:
+        raise ValidationFailed(f"{found.display_name}本人也不在岗，不能代岗",
+                               fields={"substitute": [f"{found.display_name}本人也不在岗"]})
+    return found

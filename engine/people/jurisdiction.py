@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..errors import BianminError
 from ..models import OrgUnit, Role, User
 from .access import CaseLike
+
+
+def covered_posts(session: Session, user_id: int) -> frozenset[tuple[str, int]]:
+    """The posts whose away holder named this user their substitute (`access.holds_post` lets them work those)."""
+    rows = session.execute(select(User.role_code, User.org_id).where(User.substitute_id == user_id,
+                                                                     User.away.is_(True), User.active.is_(True)))
+    return frozenset((row.role_code, row.org_id) for row in rows)
 
 
 def org_for_role(case: CaseLike, role: Role) -> int:
@@ -31,6 +39,7 @@ class Actor:
     org_id: int
     org_level: str
     away: bool
+    covers: frozenset[tuple[str, int]] = field(default=frozenset())
 
     @classmethod
     def from_row(cls, row: Any) -> Actor:

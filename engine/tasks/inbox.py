@@ -13,7 +13,7 @@ from ..models import Case, OrgUnit, ServiceItem, Task, User
 from ..people.access import Staff
 from ..vocabulary import TaskStatus
 
-SCOPES = ("mine", "post")
+SCOPES = ("mine", "post", "cover")
 SORTS = ("due", "arrived", "card")
 # "" (every task) or one card colour: 即将超期 (yellow), 已超期 (red).
 CARD_FILTERS = ("", *shown.FILTERS)
@@ -24,7 +24,12 @@ _COVERED = select(_HOLDER.c.id).where(or_(_HOLDER.c.id == bindparam("user_id"), 
     not_(bindparam("user_away", type_=Boolean)), _HOLDER.c.away.is_(True), _HOLDER.c.id != bindparam("user_id"),
     _HOLDER.c.role_code == bindparam("role_code"), _HOLDER.c.org_id == bindparam("org_id"),
 )))
-# The two inboxes as conditions on the task table, built once; `_params(user)` fills them in.
+# A post whose away holder named the user their substitute (代岗): the user works all its open tasks.
+_STOOD_IN = select(_HOLDER.c.id).where(
+    _HOLDER.c.substitute_id == bindparam("user_id"), _HOLDER.c.away.is_(True), _HOLDER.c.active.is_(True),
+    _HOLDER.c.role_code == TASKS.c.role_code, _HOLDER.c.org_id == TASKS.c.org_id,
+).exists()
+# The inboxes as conditions on the task table, built once; `_params(user)` fills them in.
 INBOX: dict[str, ColumnElement[bool]] = {
     # Open tasks claimed by the user, plus those of away colleagues on the same post. Written as one
     # IN over the few covered holders (not an OR of the two), so each holder's tasks are read from
@@ -36,6 +41,8 @@ INBOX: dict[str, ColumnElement[bool]] = {
     # Open, unclaimed tasks of the user's post: anyone on the post may claim them.
     "post": and_(TASKS.c.status == TaskStatus.OPEN, TASKS.c.role_code == bindparam("role_code"),
                  TASKS.c.org_id == bindparam("org_id"), TASKS.c.assignee_id.is_(None)),
+    # Open tasks, claimed or not, of the posts the user stands in for (see `access.needs_substitute`).
+    "cover": and_(TASKS.c.status == TaskStatus.OPEN, not_(bindparam("user_away", type_=Boolean)), _STOOD_IN),
 }
 
 _VILLAGE, _ASSIGNEE = OrgUnit.__table__.alias("village"), USERS.alias("assignee")
