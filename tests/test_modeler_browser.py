@@ -24,7 +24,7 @@ from engine import clock
 from engine.errors import DeployRefused, Problem
 from engine.models import ProcedureDraft, ProcedureVersion
 from engine.procedures.bundle import read_files
-from engine.procedures.deploy import deploy, known_roles
+from engine.procedures.deploy import current_version, deploy, known_roles
 from engine.services import Services
 from tests.conftest import ARTIFACTS, ROOT, make_services, user_id
 from tests.procedures import applicant, dibao_with_scripts
@@ -275,27 +275,8 @@ def test_a_camunda_modeler_diagram_opens_and_saves_with_its_extensions(page: Pag
 # -- a procedure drawn from a blank diagram, published, and started by a village agent ------------------------------
 
 NEW_ITEM = "CL-CJRZ-XB"
-GUIDE = f'''code = "{NEW_ITEM}"
-name = "残疾人证新办（村级初审）"
-case_type = "promised"
-promised_days = 20
-statutory_days = 20
-department = "县残疾人联合会"
-conditions = "本县户籍，经指定医疗机构评定符合残疾标准的残疾人。"
-basis = "《中华人民共和国残疾人保障法》；《第二代中华人民共和国残疾人证管理办法》"
-fee = "免费"
-application_form = "application.schema.json"
-
-[[materials]]
-name = "本人身份证、户口簿原件及复印件"
-required = true
-copies = 1
-
-[[materials]]
-name = "近期二寸免冠彩色照片"
-required = true
-copies = 3
-'''
+# What the guide editor does not show: which form is the application.
+GUIDE = 'application_form = "application.schema.json"\n'
 
 
 def selected_id(page: Page) -> str:
@@ -361,12 +342,31 @@ def click_flow_into(page: Page, target_id: str) -> None:
 
 def test_a_procedure_drawn_from_a_blank_diagram_is_published_and_started(page: Page, svc: Services) -> None:
     dibao = ROOT / "bpmn" / "dibao" / "forms"
-    # The guide and the application form stand in for the guide editor's and an earlier form editor session's.
+    # The application form stands in for an earlier form editor session's.
     draft_id = new_draft(svc, "残疾人证新办（村级初审）", {
         "item.toml": GUIDE.encode("utf-8"),
         "forms/application.schema.json": (dibao / "application.schema.json").read_bytes(),
         "forms/application.uischema.json": (dibao / "application.uischema.json").read_bytes()})
     log_in(page, "admin")
+
+    # The service guide, filled in the guide editor.
+    page.goto(f"/procedures/drafts/{draft_id}/guide")
+    page.fill("#g-code", NEW_ITEM)
+    page.fill("#g-name", "残疾人证新办（村级初审）")
+    page.select_option("#g-case-type", "promised")
+    page.fill("#g-department", "县残疾人联合会")
+    page.fill("#g-promised", "20")
+    page.fill("#g-statutory", "20")
+    page.fill("#g-conditions", "本县户籍，经指定医疗机构评定符合残疾标准的残疾人。")
+    page.fill("#g-basis", "《中华人民共和国残疾人保障法》；《第二代中华人民共和国残疾人证管理办法》")
+    page.fill("#g-fee", "免费")
+    for name, copies in (("本人身份证、户口簿原件及复印件", "1"), ("近期二寸免冠彩色照片", "3")):
+        page.click("#add-material")
+        row = page.locator("#material-rows tr").last
+        row.locator("input[type=text]").fill(name)
+        row.locator("input[type=number]").fill(copies)
+    page.click("#save-guide")
+    expect(page.locator(".flash")).to_contain_text("办事指南已保存")
 
     # The committee's form, made in the form editor.
     page.goto(f"/procedures/drafts/{draft_id}/forms/committee_review")
@@ -407,7 +407,7 @@ def test_a_procedure_drawn_from_a_blank_diagram_is_published_and_started(page: P
     page.locator("select[name='bm-form']").select_option("committee_review.schema.json")
     typed(page, page.locator("input[name='bm-step-limit']"), "5")
 
-    # An exclusive gateway: approved cases wait a 7-day 公示 (the clock paused), refused ones end.
+    # An exclusive gateway: approved cases wait a 公示 of 5 working days (the clock paused), refused ones end.
     context_action(page, "append.gateway")
     gateway = selected_id(page)
     context_action(page, "append.intermediate-event")
@@ -415,6 +415,7 @@ def test_a_procedure_drawn_from_a_blank_diagram_is_published_and_started(page: P
     timer = selected_id(page)
     name_element(page, "村务公开栏公示")
     typed(page, page.locator("textarea[name='bm-timer']"), '"P7D"')
+    typed(page, page.locator("input[name='bm-working-days']"), "5")
     page.locator("select[name='bm-pause']").select_option("公示")
     page.wait_for_timeout(400)  # the timer field's pending write, flushed as it loses focus (see `typed`)
     context_action(page, "append.end-event")
@@ -451,3 +452,7 @@ def test_a_procedure_drawn_from_a_blank_diagram_is_published_and_started(page: P
     claim_and_open(page, number.group(0))
     expect(page.locator("#field-decision")).to_contain_text("初审意见")
     expect(page.locator("[name=f-decision] option, input[name=f-decision]")).not_to_have_count(0)
+    with svc.db.read() as session:
+        published = current_version(session, NEW_ITEM)
+    assert published.guide["promised_days"] == 20 and len(published.guide["materials"]) == 2
+    assert re.search(r'<spiffworkflow:property name="workingDays" value="5"\s*/>', published.bpmn_xml)
