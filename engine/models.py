@@ -336,6 +336,9 @@ class CaseEvent(Base):
     step: Mapped[str | None] = mapped_column(String(200))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The actor's post (`role@org id`) and the client's address; hashed when present, absent on older rows.
+    post: Mapped[str | None] = mapped_column(String(80))
+    address: Mapped[str | None] = mapped_column(String(45))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

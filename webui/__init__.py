@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from engine import democlock
+from engine.audit import origin
 from engine.db import MAX_ROW_ID
 from engine.errors import BianminError
 from engine.services import Services, open_services
@@ -48,6 +49,17 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     # A demo clock moved by `bianmin clock advance` reaches each worker within democlock.REFRESH_SECONDS.
     app.before_request(democlock.Refresher(svc.db))
     app.url_map.converters["int"] = _RowId
+
+    @app.before_request
+    def _record_address() -> None:
+        # Kept with each case event this request causes (behind a proxy, the address ProxyFix read).
+        g.origin_token = origin.enter(request.remote_addr)
+
+    @app.teardown_request
+    def _forget_address(_exc: BaseException | None) -> None:
+        token = g.pop("origin_token", None)
+        if token is not None:
+            origin.leave(token)
 
     from . import (
         api,

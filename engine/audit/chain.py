@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import queue_update, queue_write
 from ..models import Case, CaseEvent
+from . import origin
 
 GENESIS = "0" * 64
 
@@ -29,6 +30,8 @@ class Acting(Protocol):
 def canonical(event: dict[str, Any], keys: tuple[str, ...] | None = None) -> str:
     """The text of an event that its hash covers (after the previous event's hash); `keys` default to a case's."""
     body = {key: event[key] for key in keys or HASHED}
+    if keys is None:
+        body.update({key: event[key] for key in OPTIONAL if event.get(key) is not None})
     body["at"] = event["at"].isoformat()
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -38,6 +41,9 @@ def _digest(prev_hash: str, event: dict[str, Any], keys: tuple[str, ...] | None 
 
 
 HASHED = ("case_id", "seq", "at", "actor_id", "actor_name", "kind", "task_id", "step", "before", "after")
+# Recorded only since replay needed them (the actor's post, the client's address): hashed when present, so every
+# row written before hashes exactly as it did.
+OPTIONAL = ("post", "address")
 
 
 def append(
@@ -50,7 +56,7 @@ def append(
     event: dict[str, Any] = {
         "case_id": case.id, "seq": seq, "at": at, "actor_id": actor.id if actor else None,
         "actor_name": actor.display_name if actor else "系统", "kind": kind, "task_id": task_id, "step": step,
-        "before": before, "after": after, "prev_hash": prev_hash,
+        "before": before, "after": after, "prev_hash": prev_hash, **origin.of(actor),
     }
     event["hash"] = _digest(prev_hash, event)
     queue_write(session, _INSERT, event, last=True)
@@ -101,7 +107,7 @@ def verify(session: Session, case_id: int) -> list[Finding]:
 
 def _sealed(event: CaseEvent, seq: int) -> bool:
     """Whether `event`, placed at `seq`, hashes to its stored hash."""
-    fields = {key: getattr(event, key) for key in HASHED}
+    fields = {key: getattr(event, key) for key in (*HASHED, *OPTIONAL)}
     fields["seq"] = seq
     return _digest(event.prev_hash, fields) == event.hash
 
