@@ -11,8 +11,10 @@ from engine.audit.replay import markers_at, moment
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer
 from engine.procedures.diagram import diagram_info
 from engine.services import Services
+from tests.test_api import make_client
 from tests.test_clock import complete
 from tests.test_engine import start
+from tests.test_webui import login
 
 
 def case_events(svc: Services, case_id: int) -> list[CaseEvent]:
@@ -89,3 +91,24 @@ def _org(event: CaseEvent) -> int:
     parsed = origin.post_of(event.post)
     assert parsed is not None
     return parsed[1]
+
+
+def test_replay_page_shows_the_case_then_to_whoever_may_see_it(services: Services) -> None:
+    case = start(services, "ZR-ZHAIJIDI")
+    client = make_client(services)
+    login(client, "dongpo_agent")
+    page = client.get(f"/cases/{case.id}/replay?at=1")
+    assert page.status_code == 200
+    assert "replay-link" in client.get(f"/cases/{case.id}").text
+    events = case_events(services, case.id)
+    last = client.get(f"/cases/{case.id}/replay?at={len(events)}").text
+    assert f"第 {len(events)} 条 / 共 {len(events)} 条" in last and 'data-active="[&#34;village_review&#34;]"' in last
+    # The village agent's own registration, made outside a request: the post is kept, the address is not.
+    first = page.text
+    assert '<dd id="event-address">未记录</dd>' in first and "东坡村" in first and 'class="changed"' in first
+    auditor = make_client(services)
+    login(auditor, "auditor")
+    assert auditor.get(f"/cases/{case.id}/replay?at=2").status_code == 200
+    outsider = make_client(services)
+    login(outsider, "shiqiao_leader")
+    assert outsider.get(f"/cases/{case.id}/replay").status_code == 404

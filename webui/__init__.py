@@ -73,12 +73,14 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         notifications,
         people,
         procedures,
+        replay,
         supervision,
     )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(replay.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(supervision.bp)

@@ -264,7 +264,7 @@ def _computed(version: ProcedureVersion, case: Case, fields: dict[str, Any] | No
     return formrender.labelled({"properties": fields}, case.variables)
 
 
-def _change_rows(changes: list[history.Change]) -> list[tuple[str, str, str]]:
+def change_rows(changes: list[history.Change]) -> list[tuple[str, str, str]]:
     """(label, before, after) for the history: data by its form field's title, bookkeeping by the event's words."""
     rows = []
     for change in changes:
@@ -313,7 +313,7 @@ def case(case_id: int) -> Any:
         schemas = {row.id: forms.task_form(version.forms, row.form_file) for row in tasks}
         fields = history.form_fields(version.forms, version.guide.get("application_form"))
         application, steps = _submitted(version, tasks, events)
-        shown = [{"event": e, "changes": _change_rows(history.changes(e, schemas.get(e.task_id or ""), fields, orgs))}
+        shown = [{"event": e, "changes": change_rows(history.changes(e, schemas.get(e.task_id or ""), fields, orgs))}
                  for e in events]
         deadlines = shown_cards.case_deadlines(db, found.id)
         raised = shown_cards.raised_cards(db, found.id)
@@ -330,7 +330,7 @@ def case(case_id: int) -> Any:
             computed=_computed(version, found, fields), steps=steps,
             open_tasks=open_tasks, timers=[row for row in timers if row.status == TimerStatus.WAITING],
             history=shown, done=done, active=active, starter=starter.display_name if starter else "",
-            viewer_ok=(_bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),
+            viewer_ok=(bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),
             pauses=pauses, paused=any(row.ended_at is None for row in pauses),
             case_clock=next((d for d in deadlines if d.task_id is None), None), raised=raised,
             ext=supervision.extension_panel(db, g.user, found),
@@ -375,7 +375,7 @@ def case_list() -> Any:
 # -- bpmn-js from the project's node_modules (installed by `npm ci`, never copied into the repo) --------
 
 
-def _bpmn_dist() -> Path:
+def bpmn_dist() -> Path:
     return Path(helpers.services().settings.node_modules) / "bpmn-js" / "dist"
 
 
@@ -383,7 +383,7 @@ def _bpmn_dist() -> Path:
 def vendor(filename: str) -> Any:
     if filename != VIEWER_SCRIPT and not filename.startswith("assets/"):
         raise NotFound("文件不存在")
-    dist = _bpmn_dist()
+    dist = bpmn_dist()
     if not (dist / VIEWER_SCRIPT).is_file():
         return Response("bpmn-js 未安装：请在项目根目录运行 npm ci（缺少 node_modules/bpmn-js/dist）\n",
                         status=503, mimetype="text/plain")
