@@ -32,7 +32,7 @@ from .backup import (
     walk,
 )
 from .db import Database, without_timeouts
-from .models import CalendarDay, CalendarYear, Case, Role
+from .models import CalendarDay, CalendarYear, Role
 
 # What `bianmin init` puts in a new database: a database holding only these counts as empty.
 INIT_TABLES = {Role.__tablename__, CalendarYear.__tablename__, CalendarDay.__tablename__}
@@ -189,10 +189,6 @@ def _replace_folder(staging: Path, folder: Path) -> None:
 
 
 def _verify_chains(db: Database) -> dict[str, list[str]]:
-    broken = {}
     with db.read() as session:
-        for case_id, number in session.execute(select(Case.id, Case.case_number).order_by(Case.id)).all():
-            findings = chain.verify(session, case_id)
-            if findings:
-                broken[number] = [finding.message for finding in findings]
-    return broken
+        return {checked.case_number: [finding.message for finding in checked.findings]
+                for checked in chain.verify_all(session) if checked.findings}

@@ -73,7 +73,7 @@ def test_org_tree_adds_a_town_and_a_village_with_checked_codes(services: Service
         assert (renamed.before, renamed.after) == ({"name": "白鹭湾镇上游社区居民委员会"}, {"name": "白鹭湾镇上游村"})
         listed = [(p.unit.code, p.depth) for p in places.tree(session)]
         assert listed.index((NEW_VILLAGE, 2)) == listed.index((NEW_TOWN, 1)) + 1
-        assert system.unbroken(session)
+        assert system.verify(session) == []
 
 
 def test_roles_are_added_and_renamed(services: Services) -> None:
@@ -88,7 +88,7 @@ def test_roles_are_added_and_renamed(services: Services) -> None:
         assert session.get(Role, "town_veterans").name == "乡镇退役军人服务站"
         assert [e.kind for e in session.scalars(select(SystemEvent).where(SystemEvent.subject == "town_veterans")
                                                 .order_by(SystemEvent.seq))] == ["role_added", "role_changed"]
-        assert system.unbroken(session)
+        assert system.verify(session) == []
 
 
 def test_accounts_passwords_and_tokens_are_recorded(services: Services) -> None:
@@ -120,7 +120,7 @@ def test_accounts_passwords_and_tokens_are_recorded(services: Services) -> None:
         assert added.after == {"display_name": "欧阳秀英", "role": "village_agent", "org": "510123101202", "rank": "B"}
         # No secret is written into the chain.
         assert all("密码" not in str(e.after) and "bm_" not in str(e.after) for e in _all(session, "hewan_agent_b"))
-        assert system.unbroken(session)
+        assert system.verify(session) == []
 
 
 def _all(session, subject: str) -> list[SystemEvent]:  # type: ignore[no-untyped-def]
@@ -164,7 +164,7 @@ def test_a_post_without_b_is_marked_away_only_with_a_substitute_who_then_works_i
         assert away.before == {"away": False, "substitute": None}
         assert away.after == {"away": True, "substitute": substitute}
         assert returned.after == {"away": False, "substitute": None}
-        assert system.unbroken(session)
+        assert system.verify(session) == []
     with pytest.raises(BianminError):
         services.cases.claim(sub_id, task.id)  # no longer the substitute: not their post
 
@@ -206,5 +206,5 @@ def test_the_cli_writes_the_same_events(tmp_path: Path) -> None:
         assert kinds == [("org_added", "510123102203", "系统"), ("post_away", "liulin_agent", "系统"),
                          ("role_added", "village_grid", "系统")]
         assert session.scalar(select(OrgUnit.level).where(OrgUnit.code == "510123102203")) == "village"
-        assert system.unbroken(session)
+        assert system.verify(session) == []
     svc.db.dispose()

@@ -148,7 +148,7 @@ def test_system_events_page_newest_first_by_kind(admin: FlaskClient, people_serv
     assert set(re.findall(r'<tr data-kind="([a-z_]+)"', only)) == {"role_added"}
     assert "town_grid_lead" in only
     with people_services.db.read() as session:
-        assert system.unbroken(session)
+        assert system.verify(session) == []
         assert session.scalar(select(SystemEvent.actor_name).where(SystemEvent.subject == "town_grid_lead")) \
             == session.scalar(select(User.display_name).where(User.username == "admin"))
 

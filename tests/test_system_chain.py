@@ -19,12 +19,12 @@ def test_system_events_chain_and_an_edit_breaks_it(services: Services) -> None:
         second = system.append(session, SystemEventKind.POST_AWAY, admin, clock.now(), "qingshui_civil")
     assert second.seq == first.seq + 1 and second.prev_hash == first.hash
     with services.db.read() as session:
-        assert system.unbroken(session)
+        assert system.verify(session) == []
     with services.db.write() as session:
         session.execute(update(SystemEvent).where(SystemEvent.id == first.id).values(subject="wang_wu"))
     with services.db.read() as session:
-        assert not system.unbroken(session)
+        assert system.verify(session)
     with services.db.write() as session:
         session.execute(update(SystemEvent).where(SystemEvent.id == first.id).values(subject="li_si"))
     with services.db.read() as session:
-        assert system.unbroken(session)
+        assert system.verify(session) == []

@@ -181,7 +181,7 @@ OPERATIONS = {
 @bp.route("/events")
 @login_required
 def events() -> Any:
-    """The system chain, newest first, one kind or all; whether the chain is still unbroken."""
+    """The system chain, newest first, one kind or all; where the chain is broken, if it is."""
     _admin()
     kind = request.args.get("kind", "")
     kind = kind if kind in set(SystemEventKind) else ""
@@ -190,6 +190,6 @@ def events() -> Any:
         query = query.where(SystemEvent.kind == kind)
     with helpers.services().db.read() as session:
         rows = list(session.scalars(query))
-        unbroken = system.unbroken(session)
+        findings = system.verify(session)
     return render_template("system_events.html", rows=rows, kind=kind, kinds=list(SystemEventKind),
-                           unbroken=unbroken, limit=EVENTS_LIMIT)
+                           findings=findings, limit=EVENTS_LIMIT)

@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import SystemChainHead, SystemEvent
-from .chain import GENESIS, Acting, _digest
+from . import links
+from .chain import Acting
+from .links import GENESIS, Finding
 
-HASHED = ("seq", "at", "actor_id", "actor_name", "kind", "subject", "before", "after")
+HASHED = links.SYSTEM_KEYS
 HEAD_ID = 1
 
 
@@ -27,20 +29,21 @@ def append(session: Session, kind: str, actor: Acting | None, at: datetime, subj
         "actor_name": actor.display_name if actor else "系统", "kind": kind, "subject": subject,
         "before": before, "after": after,
     }
-    event = SystemEvent(**fields, prev_hash=head.last_event_hash, hash=_digest(head.last_event_hash, fields, HASHED))
+    prev_hash = head.last_event_hash
+    event = SystemEvent(**fields, prev_hash=prev_hash, hash=links.digest(prev_hash, fields, HASHED))
     session.add(event)
     head.event_count, head.last_event_hash = event.seq, event.hash
     session.flush()
     return event
 
 
-def unbroken(session: Session) -> bool:
-    """Whether every system event still hashes to what was stored, in order, up to the head."""
-    previous = GENESIS
-    for event in session.scalars(select(SystemEvent).order_by(SystemEvent.seq)):
-        fields = {key: getattr(event, key) for key in HASHED}
-        if event.prev_hash != previous or _digest(previous, fields, HASHED) != event.hash:
-            return False
-        previous = event.hash
+def verify(session: Session) -> list[Finding]:
+    """Re-hash the system chain and name each event that breaks it, in seq order (empty when intact)."""
+    rows = session.execute(select(SystemEvent.id, SystemEvent.prev_hash, SystemEvent.hash, *_COLUMNS)).mappings()
     head = session.get(SystemChainHead, HEAD_ID)
-    return (head.last_event_hash if head else GENESIS) == previous
+    count, last_hash = (head.event_count, head.last_event_hash) if head else (0, GENESIS)
+    return links.read([links.Row(row["id"], row["seq"], row["prev_hash"], row["hash"], row) for row in rows],
+                      count, last_hash, links.SYSTEM)
+
+
+_COLUMNS = [getattr(SystemEvent, key) for key in HASHED]
