@@ -27,6 +27,7 @@ os.environ.setdefault("BIANMIN_SECRET_KEY", secrets.token_hex(32))
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from engine import clock, demo, setup  # noqa: E402
+from engine.audit import chain  # noqa: E402
 from engine.audit.replay import markers_at, moment  # noqa: E402
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer, User  # noqa: E402
 from engine.procedures.deploy import current_version  # noqa: E402
@@ -135,6 +136,14 @@ def measure(svc: Services, case_id: int) -> None:
         markers_at(info, moment(events, event.seq), elements)
         engine_times.append(time.perf_counter() - started)
     _percentiles("engine (rebuild + diagram markers)", engine_times)
+    verify_times = []
+    for _ in range(20):
+        started = time.perf_counter()
+        with svc.db.read() as session:
+            assert chain.verify(session, case_id) == []
+        verify_times.append(time.perf_counter() - started)
+    print(f"verify the case's whole chain ({len(events)} events, read + re-hash): median "
+          f"{statistics.median(verify_times) * 1000:.1f} ms over 20 runs", flush=True)
 
     client = create_app(svc, {"TESTING": True}).test_client()
     auditor = _user(svc, username="auditor")
