@@ -96,8 +96,8 @@ class _Reading:
     """Rows read against each other: a row's hash tells at which seq it was written, unless it was altered."""
 
     def __init__(self, rows: Sequence[Row], count: int, last_hash: str, scheme: Scheme) -> None:
-        self.rows, self.count, self.last_hash, self.scheme = sorted(rows, key=lambda r: (r.seq, r.id)), count, \
-            last_hash, scheme
+        self.rows = sorted(rows, key=lambda r: (r.seq, r.id))
+        self.count, self.last_hash, self.scheme = count, last_hash, scheme
         self.by_hash = {row.hash: row for row in self.rows}
         self.sealed = {row.id: self._sealed(row, row.seq) for row in self.rows}
         self.origin: dict[int, int | None] = {r.id: r.seq if self.sealed[r.id] else None for r in self.rows}
