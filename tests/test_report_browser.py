@@ -78,7 +78,7 @@ def test_an_auditor_prints_a_long_case_report_to_a4(page: Page, sqlite_services:
     last = rows.nth(len(events) - 1)
     expect(last.locator("td.hash code")).to_have_text(events[-1].hash[:12])
     expect(page.locator("#report-deadline")).to_contain_text("黄牌")
-    expect(page.locator("#report-verify")).to_contain_text(f"python3 links.py {case.case_number}-history.json")
+    expect(page.locator("#verify-command")).to_have_text(f"python3 links.py {case.case_number}-history.json")
     # No column squeezed: the time fits on its line or two, the short hash on one.
     widths = page.eval_on_selector_all("#report-table thead th",
                                        "cells => cells.map(cell => cell.getBoundingClientRect().width)")

@@ -544,13 +544,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "report_col_post": ("岗位", "Post"),
     "report_col_hash": ("哈希（前 12 位）", "Hash (first 12)"),
     "report_verify": ("离线核验方法", "Verifying offline"),
-    "report_verify_1": ("在本页点“导出记录（JSON）”，或运行 bianmin audit export {number} -o {file}，得到文件 {file}。",
-                        "Download the JSON export (or run bianmin audit export {number} -o {file}): {file}."),
+    "report_verify_1": ("在本页点“导出记录（JSON）”得到文件 {file}；也可在服务器上运行：",
+                        "Click “Export history (JSON)” for the file {file}, or on the server run:"),
     "report_verify_2": ("从便民系统源码中复制 {script} 到任意一台装有 Python 3.11 或更高版本的电脑（只用标准库，"
-                        "无需联网、无需本系统）；其 SHA-256 应为 {sha}。",
+                        "无需联网、无需本系统）；其 SHA-256 应为：",
                         "Copy {script} from Bianmin's source to any computer with Python 3.11+ (standard library only, "
-                        "no network, no Bianmin); its SHA-256 should be {sha}."),
-    "report_verify_3": ("在该文件所在目录运行：{command}", "In the file's folder run: {command}"),
+                        "no network, no Bianmin); its SHA-256 should be:"),
+    "report_verify_3": ("把导出文件与 links.py 放在同一目录，在该目录运行：",
+                        "Put the file beside links.py and run there:"),
     "report_verify_4": ("退出码 0：记录完好，输出末条哈希，应与本报告的末条哈希一致；退出码 1：记录有断裂，"
                         "逐条列出断裂记录的序号、在文件 events 中的位置及问题（被改动、缺失、被插入、顺序被调换、"
                         "末尾被截断）；退出码 2：文件无法读取。",
