@@ -168,3 +168,13 @@ def test_bianmin_audit_export_writes_the_file(services: Services, case: Case, tm
     assert checked.returncode == 0 and "记录完好：共 7 条" in checked.stdout
     missing = CliRunner().invoke(main, ["audit", "export", "不存在-0001", "-o", str(target)], env=env)
     assert missing.exit_code == 2 and "没有编号为 不存在-0001 的办件" in missing.output
+
+
+def test_the_report_names_the_first_break_and_lists_every_one(services: Services, case: Case) -> None:  # noqa: F811
+    case_tampering(services, case, "insert")
+    web = make_client(services)
+    login(web, "auditor")
+    page = web.get(f"/cases/{case.id}/report").get_data(as_text=True)
+    assert "记录有 5 处断裂，第一处：第 4 条 —— 第 4 条记录与另一条记录同占第 4 条的位置" in page
+    for n in range(5, 9):
+        assert f"第 {n} 条 [out_of_order] 第 {n} 条位置上是原第 {n - 1} {MOVED}" in page

@@ -534,7 +534,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                             "Intact: {count} events, each hash matches its content and links to the head."),
     "report_chain_broken": ("记录有 {n} 处断裂，第一处：第 {seq} 条 —— {message}",
                             "{n} breaks; the first at event {seq}: {message}"),
-    "report_chain_all": ("全部断裂", "All breaks"),
+    "report_break_line": ("第 {seq} 条 [{kind}] {message}", "Event {seq} [{kind}] {message}"),
     "report_head_hash": ("末条哈希（第 {count} 条）", "Head hash (event {count})"),
     "report_deadline": ("期限", "Deadline"),
     "report_no_pauses": ("未暂停计时。", "The clock was never paused."),
