@@ -34,10 +34,12 @@ $(MODELER): $(NODE_STAMP) $(wildcard webui/modeler-src/*)
 		--target=es2020 --outfile=$@ --loader:.woff=file --loader:.woff2=file --loader:.ttf=file \
 		--loader:.eot=file --loader:.svg=file --log-level=warning
 
-# Browser tests drive Debian's chromium; Chinese text needs a CJK font in screenshots.
+# Browser tests drive Debian's chromium; Chinese text needs a CJK font in screenshots; pdftotext reads printed PDFs.
 system-deps:
-	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" \
+			|| ! command -v pdftotext >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk \
+			poppler-utils; \
 	fi
 
 lint: setup

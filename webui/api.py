@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import clock, notifications, userinput
 from engine.audit import chain, history
+from engine.audit import export as exporting
 from engine.cases import incidents, queries
 from engine.deadlines import extensions, shown, tracking
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, StepHeld, Unauthorized, ValidationFailed
@@ -262,6 +263,15 @@ def case_events(case_id: int) -> Any:
             "prev_hash": event.prev_hash, "hash": event.hash,
         } for event in events],
     }
+
+
+@bp.get("/cases/<int:case_id>/export")
+def case_export(case_id: int) -> Any:
+    """The whole history with its hashes, as the web UI's export file: verifiable offline with links.py."""
+    user = _user()
+    with services().db.read() as session:
+        head = _visible_case(session, case_id)
+        return exporting.document(session, head.id, exporting.exporter(user.display_name, user.username))
 
 
 def _visible_case(session: Session, case_id: int) -> Any:

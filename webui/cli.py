@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from engine import backup, clock, demo, democlock, restore, scheduler, setup
 from engine.audit import chain, system
+from engine.audit import export as exporting
 from engine.config import write_secret_key
 from engine.deadlines import calendar as holidays
 from engine.deadlines import promised
@@ -479,6 +480,29 @@ def audit_verify(case_number: str | None) -> None:
                + ("" if case_number is not None else
                   f"；系统记录{'完好' if not system_findings else f'有 {len(system_findings)} 处断裂'}"))
     sys.exit(1 if broken or system_findings else 0)
+
+
+@audit.command("export")
+@click.argument("case_number")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write (default: <case number>-history.json in the current folder).")
+def audit_export(case_number: str, output: Path | None) -> None:
+    """Write a case's whole history with its hashes as JSON, to verify offline with engine/audit/links.py."""
+    svc = services()
+    with svc.db.read() as session:
+        case_id = session.scalar(select(Case.id).where(Case.case_number == case_number))
+        if case_id is None:
+            click.echo(f"错误：没有编号为 {case_number} 的办件", err=True)
+            sys.exit(2)
+        document = exporting.document(session, case_id, exporting.exporter("命令行", "bianmin audit export"))
+    target = output or Path(exporting.filename(case_number))
+    try:
+        target.write_text(exporting.dumps(document), encoding="utf-8")
+    except OSError as exc:
+        click.echo(f"错误：无法写入 {target}：{exc.strerror or exc}", err=True)
+        sys.exit(2)
+    click.echo(f"已导出办件 {case_number} 的 {len(document['events'])} 条记录到 {target}；"
+               f"离线核验：{exporting.verify_command(target.name)}")
 
 
 @main.command()

@@ -304,6 +304,42 @@ SCHEMAS: dict[str, Any] = {
             "message": STRING,
         },
     },
+    "ExportedEvent": {
+        "type": "object",
+        "required": ["case_id", "seq", "at", "actor_id", "actor_name", "kind", "task_id", "step", "before", "after",
+                     "prev_hash", "hash"],
+        "description": "一条记录，哈希所覆盖的字段与库中所存完全一致（离线核验逐字重算）；"
+                       "readable 仅供阅读，不参与核验",
+        "properties": {
+            "case_id": {"type": "integer"}, "seq": {"type": "integer"},
+            "at": {"type": "string", "format": "date-time",
+                   "description": "ISO 8601，协调世界时（+00:00），即哈希时的写法"},
+            "actor_id": {"type": ["integer", "null"]}, "actor_name": STRING, "kind": STRING,
+            "task_id": NULLABLE_STRING, "step": NULLABLE_STRING,
+            "before": {"type": ["object", "null"]}, "after": {"type": ["object", "null"]},
+            "post": {"type": "string", "description": "办理人岗位（角色代码@组织 ID）；只在记录了时出现"},
+            "address": {"type": "string", "description": "办理人的来源地址；只在记录了时出现"},
+            "prev_hash": STRING, "hash": {"type": "string", "description": "SHA-256，与上一条记录的 hash 链接"},
+            "readable": {"type": "object", "properties": {
+                "at_local": STRING, "post_name": NULLABLE_STRING}},
+        },
+    },
+    "CaseExport": {
+        "type": "object",
+        "required": ["format", "chain", "case", "head", "exported_at", "exported_by", "verify", "events"],
+        "description": "办件全程记录导出文件：保存为 .json 后用 engine/audit/links.py 离线核验",
+        "properties": {
+            "format": {"const": "bianmin-case-history/1"}, "chain": {"const": "case"},
+            "case": {"type": "object", "description": "办件概况：编号、事项及版本、申请人（身份证号脱敏）、县乡村、"
+                                                      "受理/承诺/办结日期、状态", "additionalProperties": True},
+            "head": {"type": "object", "required": ["event_count", "last_event_hash"], "properties": {
+                "event_count": {"type": "integer"}, "last_event_hash": STRING}},
+            "exported_at": DATE_TIME, "exported_by": STRING,
+            "verify": {"type": "object", "properties": {
+                "command": STRING, "script": STRING, "script_sha256": STRING, "note": STRING}},
+            "events": {"type": "array", "items": _ref("ExportedEvent")},
+        },
+    },
     "EventList": {
         "type": "object",
         "properties": {
@@ -473,6 +509,12 @@ PATHS: dict[str, Any] = {
         "parameters": [CASE_ID],
         "responses": {"200": _json(_ref("EventList"), "按 seq 排序的历史记录"), "401": UNAUTHORIZED,
                       "404": NOT_FOUND},
+    }},
+    "/cases/{case_id}/export": {"get": {
+        "summary": "导出办件全程记录（含哈希）：保存为文件后，用 python3 links.py 文件.json 离线核验",
+        "operationId": "exportCase", "tags": ["cases"], "parameters": [CASE_ID],
+        "responses": {"200": _json(_ref("CaseExport"), "导出文件的内容（与网页“导出记录（JSON）”相同）"),
+                      "401": UNAUTHORIZED, "404": NOT_FOUND},
     }},
     "/tasks": {"get": {
         "summary": "任务列表，按承诺办结日期排序", "operationId": "listTasks", "tags": ["tasks"],

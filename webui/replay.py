@@ -47,7 +47,7 @@ def replay(case_id: int) -> Any:
             "replay.html", case=case, version=version, at=at, event=at.event, drawn=drawn,
             data=_data_rows(fields, at), who=_who(at.event, roles, orgs),
             changes=change_rows(history.changes(at.event, step_form, fields, orgs)),
-            tasks=[{"task": task, "post": _post_name(task.role, task.org_id, roles, orgs)}
+            tasks=[{"task": task, "post": origin.post_label(task.role, task.org_id, roles, orgs)}
                    for task in at.open_tasks],
             viewer_ok=(bpmn_dist() / VIEWER_SCRIPT).is_file(),
         )
@@ -61,15 +61,10 @@ def _data_rows(fields: dict[str, Any], at: Moment) -> list[dict[str, Any]]:
             for key, value in at.data.items()]
 
 
-def _post_name(role: str | None, org_id: int | None, roles: dict[str, str], orgs: dict[int, str]) -> str:
-    return f"{orgs.get(org_id or 0, '')} {roles.get(role or '', role or '')}".strip()
-
-
 def _who(event: CaseEvent, roles: dict[str, str], orgs: dict[int, str]) -> dict[str, str]:
     """Who acted, in which post, from which address; events written before these were kept say 未记录."""
     if event.actor_id is None:
         return {"name": event.actor_name, "post": t("system"), "address": t("system")}
-    post = origin.post_of(event.post)
     return {"name": event.actor_name,
-            "post": _post_name(post[0], post[1], roles, orgs) if post else t("not_recorded"),
+            "post": origin.recorded_post_label(event.post, roles, orgs) or t("not_recorded"),
             "address": event.address or t("not_recorded")}

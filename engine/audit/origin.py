@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,3 +42,14 @@ def post_of(text: str | None) -> tuple[str, int] | None:
     """A recorded post back as (role code, org unit id); None when the event recorded none."""
     role, _, org = (text or "").rpartition("@")
     return (role, int(org)) if role and org.isdigit() else None
+
+
+def post_label(role: str | None, org_id: int | None, roles: Mapping[str, str], orgs: Mapping[int, str]) -> str:
+    """A post as people read it (`清水镇 民政办`), from its role code and org unit id and their names."""
+    return f"{orgs.get(org_id or 0, '')} {roles.get(role or '', role or '')}".strip()
+
+
+def recorded_post_label(text: str | None, roles: Mapping[str, str], orgs: Mapping[int, str]) -> str | None:
+    """The post an event recorded, named; None when it recorded none (the system, or rows older than posts)."""
+    post = post_of(text)
+    return post_label(post[0], post[1], roles, orgs) if post else None
