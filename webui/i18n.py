@@ -342,6 +342,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event_post_back": ("恢复在岗", "Back at post"),
     "event_token_created": ("新建令牌", "Token created"),
     "event_token_revoked": ("撤销令牌", "Token revoked"),
+    "event_procedure_deployed": ("部署流程", "Procedure deployed"),
+    "event_calendar_loaded": ("录入节假日", "Holiday calendar loaded"),
+    "event_privileged_login": ("特权账号登录", "Privileged sign-in"),
+    "event_privileged_login_failed": ("特权账号登录失败", "Privileged sign-in failed"),
+    "event_migration_applied": ("数据库升级", "Database upgraded"),
     "calendar_title": ("节假日日历", "Holiday calendar"),
     "calendar_intro": ("期限按工作日计算。已录入年份按国务院办公厅放假通知（含调休）；"
                        "未录入年份按《全国年节及纪念日放假办法》的法定节假日预计"
