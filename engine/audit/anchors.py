@@ -57,8 +57,8 @@ class Anchor:
     created_at: datetime
 
     def document(self) -> dict[str, Any]:
-        return {"date": self.day.isoformat(), "digest": self.digest, "algorithm": ALGORITHM,
-                "counts": self.counts, "created_at": self.created_at.astimezone(clock.SHANGHAI).isoformat(), "lines": self.lines}
+        return {"date": self.day.isoformat(), "digest": self.digest, "algorithm": ALGORITHM, "counts": self.counts,
+                "created_at": self.created_at.astimezone(clock.SHANGHAI).isoformat(), "lines": self.lines}
 
 
 ALGORITHM = "sha256 over the sorted lines joined by \\n; lines case:<case_id>:<seq>:<hash> and system:<seq>:<hash>"
