@@ -259,7 +259,7 @@ def _case_numbers(session: Session, case_ids: list[int]) -> dict[int, str]:
     numbers: dict[int, str] = {}
     for start in range(0, len(case_ids), CHECK_BATCH):
         numbers.update(session.execute(select(Case.id, Case.case_number)
-                                       .where(Case.id.in_(case_ids[start:start + CHECK_BATCH]))).tuples())
+                                       .where(Case.id.in_(case_ids[start:start + CHECK_BATCH]))).all())
     return numbers
 
 
