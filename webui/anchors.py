@@ -32,7 +32,7 @@ def _anchor(day: str) -> AuditAnchor:
     except ValueError:
         raise NotFound(f"“{day}”不是有效日期") from None
     with helpers.services().db.read() as session:
-        row = next((row for row in anchors.listed(session) if row.day == wanted), None)
+        row = anchors.stored_for(session, wanted)
     if row is None:
         raise NotFound(f"{day} 没有生成锚点")
     return row
@@ -40,7 +40,7 @@ def _anchor(day: str) -> AuditAnchor:
 
 def _page(checked: anchors.Checked | None = None, status: int = 200) -> Any:
     with helpers.services().db.read() as session:
-        rows = list(anchors.listed(session))[:LIMIT]
+        rows = list(anchors.listed(session, LIMIT))
     return render_template("anchors.html", rows=rows, checked=checked, limit=LIMIT,
                            files={row.id: Path(row.path).is_file() for row in rows}), status
 

@@ -42,7 +42,8 @@ def anchor(day_text: str | None) -> None:
         click.echo(f"错误：{exc.message}", err=True)
         sys.exit(2)
     with svc.db.read() as session:
-        row = next(row for row in anchors.listed(session) if row.day == day)
+        row = anchors.stored_for(session, day)
+    assert row is not None
     counts = row.counts
     click.echo(f"{'已生成' if written else '已存在'} {day.isoformat()} 的锚点：摘要 {row.digest}")
     click.echo(f"办件 {counts['cases']} 个（记录 {counts['case_events']} 条），系统记录 {counts['system_events']} 条；"

@@ -176,12 +176,13 @@ class Checked:
 def check_document(session: Session, document: dict[str, Any]) -> Checked:
     """Compare a kept anchor file with the database: its lines, then each chain back from its anchored head."""
     day, lines = date.fromisoformat(document["date"]), [str(line) for line in document["lines"]]
-    result = Checked(day, document["digest"], compute(session, day).digest)
+    found = heads(session, day)
+    result = Checked(day, document["digest"], digest_of(head.line for head in found))
     if digest_of(lines) != document["digest"]:
         result.differences.append("锚点文件本身被改动过：其中各行的摘要与文件记载的摘要不符")
         return result
     kept = {_chain_of(line): line for line in lines}
-    now = {_chain_of(head.line): head for head in heads(session, day)}
+    now = {_chain_of(head.line): head for head in found}
     numbers = _case_numbers(session, [key for key in (*kept, *now) if key is not None])
     for key in sorted(kept.keys() | now.keys(), key=lambda k: (k is not None, k or 0)):
         result.differences += _compared(key, kept.get(key), now.get(key), numbers)
@@ -194,7 +195,7 @@ def check_digest(session: Session, day: date, digest: str) -> Checked:
     """Compare a kept digest alone: equal or not; when this system's own file for the day still matches the
     digest, its lines name the chains that differ."""
     result = Checked(day, digest.lower(), compute(session, day).digest)
-    stored = session.scalar(select(AuditAnchor).where(AuditAnchor.day == day))
+    stored = stored_for(session, day)
     if stored is not None and Path(stored.path).is_file():
         document = read_file(Path(stored.path))
         if digest_of(document["lines"]) == result.digest:
@@ -263,6 +264,10 @@ def _case_numbers(session: Session, case_ids: list[int]) -> dict[int, str]:
     return numbers
 
 
-def listed(session: Session) -> Iterator[AuditAnchor]:
+def listed(session: Session, limit: int | None = None) -> Iterator[AuditAnchor]:
     """Anchors written, newest first."""
-    yield from session.scalars(select(AuditAnchor).order_by(AuditAnchor.day.desc()))
+    yield from session.scalars(select(AuditAnchor).order_by(AuditAnchor.day.desc()).limit(limit))
+
+
+def stored_for(session: Session, day: date) -> AuditAnchor | None:
+    return session.scalar(select(AuditAnchor).where(AuditAnchor.day == day))
