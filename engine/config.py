@@ -30,6 +30,7 @@ class Settings:
     procedures_dir: Path  # BIANMIN_PROCEDURES: the folders `load-demo` deploys
     node_modules: Path  # BIANMIN_NODE_MODULES: where `npm ci` put bpmn-js
     attachments_dir: Path  # BIANMIN_ATTACHMENTS: files kept beside the database, backed up with it
+    anchors_dir: Path  # BIANMIN_ANCHORS: the daily anchor files, to be copied somewhere outside the system
     max_diagram_bytes: int = 2 * 1024 * 1024  # BIANMIN_MAX_DIAGRAM_KB
     max_upload_bytes: int = 12 * 1024 * 1024  # BIANMIN_MAX_UPLOAD_MB: any one request
     reference_ttl_seconds: int = 300  # BIANMIN_REFERENCE_TTL: how long roles and the calendar are cached
@@ -103,6 +104,7 @@ def load_settings() -> Settings:
         procedures_dir=Path(os.environ.get("BIANMIN_PROCEDURES", ROOT / "bpmn")),
         node_modules=Path(os.environ.get("BIANMIN_NODE_MODULES", ROOT / "node_modules")),
         attachments_dir=Path(os.environ.get("BIANMIN_ATTACHMENTS", instance_dir / "attachments")),
+        anchors_dir=Path(os.environ.get("BIANMIN_ANCHORS", instance_dir / "anchors")),
         max_diagram_bytes=_int("BIANMIN_MAX_DIAGRAM_KB", Settings.max_diagram_bytes, 1024),
         max_upload_bytes=_int("BIANMIN_MAX_UPLOAD_MB", Settings.max_upload_bytes, 1024 * 1024),
         reference_ttl_seconds=_int("BIANMIN_REFERENCE_TTL", Settings.reference_ttl_seconds),

@@ -512,3 +512,17 @@ class SystemChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     last_event_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAnchor(Base):
+    """A day's anchor: the digest of every chain's head at the end of that day (Beijing time), and its file."""
+
+    __tablename__ = "audit_anchor"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Unique, so of several scheduler processes only one writes a day's anchor.
+    day: Mapped[date] = mapped_column("date", Date, unique=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    # {"cases": chains anchored, "case_events": events they hold, "system_events": the system chain's length}
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]

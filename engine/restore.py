@@ -32,7 +32,8 @@ from .backup import (
     walk,
 )
 from .db import Database, without_timeouts
-from .models import CalendarDay, CalendarYear, Role
+from .models import CalendarDay, CalendarYear, Role, SystemChainHead, SystemEvent
+from .vocabulary import SystemEventKind
 
 # What `bianmin init` puts in a new database: a database holding only these counts as empty.
 INIT_TABLES = {Role.__tablename__, CalendarYear.__tablename__, CalendarDay.__tablename__}
@@ -68,7 +69,7 @@ def restore(db: Database, source: Path, attachments_dir: Path, *, force: bool = 
 def _refuse_unless_empty(db: Database, attachments_dir: Path, force: bool) -> None:
     with db.engine.connect() as connection:
         held = {table.name: count for table in reflect_tables(connection)
-                if table.name not in INIT_TABLES and (count := _count(connection, table))}
+                if table.name not in INIT_TABLES and (count := _held(connection, table))}
     files = len(attachment_files(attachments_dir))
     if (held or files) and not force:
         details = [f"{name}：{count} 行" for name, count in held.items()]
@@ -99,6 +100,17 @@ def _load(connection: Connection, source: Path, manifest: dict[str, Any], stagin
 
 def _count(connection: Connection, table: Table) -> int:
     return connection.scalar(select(func.count()).select_from(table)) or 0
+
+
+def _held(connection: Connection, table: Table) -> int:
+    """Rows that make a database not empty: `bianmin init` records its schema upgrade, and a system chain of
+    nothing else is still a new database."""
+    if table.name == SystemEvent.__tablename__:
+        return connection.scalar(select(func.count()).select_from(table).where(
+            table.c.kind != SystemEventKind.MIGRATION_APPLIED)) or 0
+    if table.name == SystemChainHead.__tablename__:
+        return _held(connection, SystemEvent.__table__)  # type: ignore[arg-type]
+    return _count(connection, table)
 
 
 class _Loader:

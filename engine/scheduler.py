@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from . import democlock
+from .audit import anchors
 from .cases.service import CaseService
+from .db import Database
 from .deadlines import cards, promised
 
 log = logging.getLogger("bianmin.scheduler")
@@ -54,8 +57,19 @@ def recount_dates(cases: CaseService) -> int:
 JOBS: list[Callable[[CaseService], int]] = [fire_timers, recount_dates, raise_cards]
 
 
-def build(cases: CaseService, *, blocking: bool, interval: int) -> BaseScheduler:
+def write_anchor(db: Database, directory: Path) -> int:
+    """Yesterday's anchor, once across every process (the day's row is unique); a look-up when it exists."""
+    written = anchors.write_yesterday(db, directory)
+    if written:
+        log.info("wrote yesterday's anchor to %s", directory)
+    return written
+
+
+def build(cases: CaseService, *, blocking: bool, interval: int, anchors_dir: Path | None = None) -> BaseScheduler:
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
     scheduler.add_job(tick, "interval", seconds=interval, args=[cases], id="timers",
                       max_instances=1, coalesce=True)
+    if anchors_dir is not None:
+        scheduler.add_job(write_anchor, "interval", seconds=interval, args=[cases.db, anchors_dir], id="anchors",
+                          max_instances=1, coalesce=True)
     return scheduler

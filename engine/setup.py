@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from . import clock
+from .audit import system
 from .config import ROOT
 from .db import Database, without_timeouts
 from .deadlines import calendar
 from .models import Role
+from .vocabulary import SystemEventKind
 
 ROLES = [
     ("village_agent", "代办员", "village"),
@@ -48,8 +52,15 @@ def upgrade(connection: Connection, revision: str = "head") -> None:
 
 
 def migrate(db: Database) -> None:
+    """Upgrade to this code's head; an upgrade that changed the schema goes on the system chain in its transaction."""
     with db.engine.begin() as connection:
+        before = MigrationContext.configure(connection).get_current_revision()
         upgrade(connection)
+        after = MigrationContext.configure(connection).get_current_revision()
+        if after != before:
+            with Session(bind=connection) as session:
+                system.append(session, SystemEventKind.MIGRATION_APPLIED, None, clock.now(),
+                              f"{before or '-'} → {after}", before={"revision": before}, after={"revision": after})
 
 
 def head_revision() -> str:

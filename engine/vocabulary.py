@@ -109,3 +109,8 @@ class SystemEventKind(StrEnum):
     POST_BACK = "post_back"
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
+    PROCEDURE_DEPLOYED = "procedure_deployed"
+    CALENDAR_LOADED = "calendar_loaded"
+    PRIVILEGED_LOGIN = "privileged_login"
+    PRIVILEGED_LOGIN_FAILED = "privileged_login_failed"
+    MIGRATION_APPLIED = "migration_applied"

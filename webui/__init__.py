@@ -62,6 +62,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
             origin.leave(token)
 
     from . import (
+        anchors,
         api,
         auth,
         calendar,
@@ -89,6 +90,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(calendar.bp)
     app.register_blueprint(procedures.bp)
     app.register_blueprint(people.bp)
+    app.register_blueprint(anchors.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(formeditor.bp)
     app.register_blueprint(api.bp)

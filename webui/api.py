@@ -415,7 +415,7 @@ def deploy_procedure() -> Any:
         roles = known_roles(session)
     checked = bundle.read_files(UPLOAD_LABEL, files, roles, svc.settings.max_diagram_bytes)
     with svc.db.write() as session:
-        done = deploy(session, checked, user.username)
+        done = deploy(session, checked, user.username, user)
     return {"item_code": done.item_code, "version": done.version, "created": done.created,
             "warnings": [warning.as_json() for warning in done.warnings]}, 201 if done.created else 200
 

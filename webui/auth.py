@@ -126,7 +126,7 @@ def change_password() -> Any:
             svc = helpers.services()
             try:
                 # Guessing the old password from a stolen session is throttled and recorded like a login.
-                signin.sign_in(svc.db, g.user.username, old, request.remote_addr)
+                signin.sign_in(svc.db, g.user.username, old, request.remote_addr, via="password_change")
                 with svc.db.write() as db:
                     user = accounts.change_password(db, g.user.id, old, new)
             except signin.TooManyAttempts as exc:

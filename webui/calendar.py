@@ -76,7 +76,7 @@ def enter() -> Any:
         if request.form.get("action") != "enter":
             return _page(text, entries, replace=replace)
         years, recounted = promised.enter_years(helpers.services().cases, entries, replace=replace,
-                                                batches=WEB_BATCHES)
+                                                batches=WEB_BATCHES, by=g.user)
     except BianminError as exc:
         return _page(text, error=exc, replace=replace, status=exc.status)
     flash(t("calendar_entered", years="、".join(str(year) for year in years), n=recounted), "success")

@@ -23,6 +23,8 @@ from engine.people import accounts, places
 from engine.procedures.deploy import Deployed, deploy_folders
 from engine.services import Services, open_services
 
+from . import cli_anchors
+
 
 def _fail(exc: BianminError) -> NoReturn:
     click.echo(f"错误：{exc.message}", err=True)
@@ -449,7 +451,11 @@ def restore_command(file: Path, force: bool) -> None:
 
 @main.group()
 def audit() -> None:
-    """The hash-chained histories: verify them."""
+    """The hash-chained histories: verify them, write and check the daily anchors."""
+
+
+audit.add_command(cli_anchors.anchor)
+audit.add_command(cli_anchors.check_anchor)
 
 
 @audit.command("verify")
@@ -521,7 +527,8 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
         _fail(exc)
     if not no_scheduler:
         svc = app.extensions["bianmin"]
-        scheduler.build(svc.cases, blocking=False, interval=svc.settings.scheduler_interval_seconds).start()
+        scheduler.build(svc.cases, blocking=False, interval=svc.settings.scheduler_interval_seconds,
+                        anchors_dir=svc.settings.anchors_dir).start()
     click.echo(f"便民 Bianmin 正在运行：http://{host}:{port}/")
     waitress_serve(app, host=host, port=port, threads=8)
 
@@ -532,5 +539,5 @@ def run_scheduler(interval: int | None) -> None:
     """Run the timer scheduler in the foreground (several may run against one PostgreSQL)."""
     svc = services()
     interval = interval or svc.settings.scheduler_interval_seconds
-    click.echo(f"定时任务已启动，每 {interval} 秒检查一次到期的定时器")
-    scheduler.build(svc.cases, blocking=True, interval=interval).start()
+    click.echo(f"定时任务已启动，每 {interval} 秒检查一次到期的定时器和昨日的锚点")
+    scheduler.build(svc.cases, blocking=True, interval=interval, anchors_dir=svc.settings.anchors_dir).start()

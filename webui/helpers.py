@@ -157,5 +157,5 @@ def install(state: BlueprintSetupState) -> None:
     app.jinja_env.globals.update(csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, mask_id=mask_id_number,
                                  may_accept=access.may_accept, may_see_incidents=access.may_see_incidents,
                                  may_manage_calendar=access.may_manage_calendar, may_model=access.may_model,
-                                 may_manage_people=access.may_manage_people)
+                                 may_manage_people=access.may_manage_people, may_keep_anchors=access.may_keep_anchors)
     app.jinja_env.filters.update(localtime=local_time, localdate=local_date)

@@ -342,6 +342,44 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event_post_back": ("恢复在岗", "Back at post"),
     "event_token_created": ("新建令牌", "Token created"),
     "event_token_revoked": ("撤销令牌", "Token revoked"),
+    "nav_anchors": ("每日存证", "Daily anchors"),
+    "anchors_title": ("每日存证（锚点）", "Daily anchors"),
+    "anchors_why": ("锚点是每天结束时（北京时间）全部办件记录链和系统记录链末条哈希的摘要。"
+                    "请把摘要或文件另存到本系统之外（打印存档、交审计部门或存到另一台机器）：能改动本系统数据库的人改不了外面的副本，日后用它核对，"
+                    "即可证明该日之前的记录没有被改动。",
+                    "An anchor digests the last hash of every case chain and of the system chain at the end of a day "
+                    "(Beijing time). Keep the digest or the file outside this system: whoever can change this "
+                    "database cannot change your copy, so checking against it later proves nothing before that "
+                    "day was changed."),
+    "anchors_how": ("定时任务每天自动生成前一天的锚点；也可运行 bianmin audit anchor --date 日期。用另存的文件核对："
+                    "bianmin audit check-anchor 文件，或 bianmin audit check-anchor --digest 摘要 --date 日期。"
+                    "本页的“核对”用本系统保存的文件，只能说明它与数据库是否一致。",
+                    "The scheduler writes yesterday's anchor each day; or run bianmin audit anchor --date DAY. Check "
+                    "a kept copy with bianmin audit check-anchor FILE, or --digest HEX --date DAY. This page's check "
+                    "uses the file kept here, so it only tells whether that file and the database agree."),
+    "anchors_date": ("日期", "Date"),
+    "anchors_digest": ("摘要（SHA-256）", "Digest (SHA-256)"),
+    "anchors_cases": ("办件数", "Cases"),
+    "anchors_case_events": ("办件记录条数", "Case events"),
+    "anchors_system_events": ("系统记录条数", "System events"),
+    "anchors_created": ("生成时间", "Written at"),
+    "anchors_actions": ("操作", "Actions"),
+    "anchors_download": ("下载文件", "Download"),
+    "anchors_check": ("核对", "Check"),
+    "anchors_file_gone": ("文件已不在", "File gone"),
+    "anchors_none": ("还没有生成锚点：定时任务每天生成前一天的锚点", "No anchors yet: the scheduler writes one a day"),
+    "anchors_consistent": ("一致", "Consistent"),
+    "anchors_consistent_text": ("{day} 的锚点与数据库一致：该日之前的记录没有被改动。",
+                                "The anchor of {day} matches the database: nothing before it was changed."),
+    "anchors_inconsistent": ("不一致", "Inconsistent"),
+    "anchors_inconsistent_text": ("{day} 的锚点与数据库有 {n} 处不符：",
+                                  "The anchor of {day} differs in {n} place(s):"),
+    "anchors_recomputed": ("按数据库重算的摘要：", "Digest recomputed from the database:"),
+    "event_procedure_deployed": ("部署流程", "Procedure deployed"),
+    "event_calendar_loaded": ("录入节假日", "Holiday calendar loaded"),
+    "event_privileged_login": ("特权账号登录", "Privileged sign-in"),
+    "event_privileged_login_failed": ("特权账号登录失败", "Privileged sign-in failed"),
+    "event_migration_applied": ("数据库升级", "Database upgraded"),
     "calendar_title": ("节假日日历", "Holiday calendar"),
     "calendar_intro": ("期限按工作日计算。已录入年份按国务院办公厅放假通知（含调休）；"
                        "未录入年份按《全国年节及纪念日放假办法》的法定节假日预计"

@@ -66,7 +66,7 @@ def verify(session: Session, case_id: int) -> list[Finding]:
     after it, or a tail cut off, show as such.
     """
     head = session.execute(select(Case.event_count, Case.last_event_hash).where(Case.id == case_id)).first()
-    rows = _rows(session, [case_id]).get(case_id, [])
+    rows = stored_rows(session, [case_id]).get(case_id, [])
     if head is None:
         last = max(rows, key=lambda row: row.seq, default=None)
         head = (last.seq, last.hash) if last else (0, GENESIS)
@@ -90,14 +90,15 @@ def verify_all(session: Session, batch: int = 500) -> Iterator[Checked]:
                                 .where(Case.id > after).order_by(Case.id).limit(batch)).all()
         if not heads:
             return
-        rows = _rows(session, [head.id for head in heads])
+        rows = stored_rows(session, [head.id for head in heads])
         for head in heads:
             yield Checked(head.id, head.case_number,
                           links.read(rows.get(head.id, []), head.event_count, head.last_event_hash, links.CASE))
         after = heads[-1].id
 
 
-def _rows(session: Session, case_ids: list[int]) -> dict[int, list[links.Row]]:
+def stored_rows(session: Session, case_ids: list[int]) -> dict[int, list[links.Row]]:
+    """The stored events of these cases, by case, as `links.read` takes them."""
     found: dict[int, list[links.Row]] = {}
     for row in session.execute(select(CaseEvent.id, CaseEvent.prev_hash, CaseEvent.hash, *_COLUMNS)
                                .where(CaseEvent.case_id.in_(case_ids))).mappings():

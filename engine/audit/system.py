@@ -39,11 +39,15 @@ def append(session: Session, kind: str, actor: Acting | None, at: datetime, subj
 
 def verify(session: Session) -> list[Finding]:
     """Re-hash the system chain and name each event that breaks it, in seq order (empty when intact)."""
-    rows = session.execute(select(SystemEvent.id, SystemEvent.prev_hash, SystemEvent.hash, *_COLUMNS)).mappings()
     head = session.get(SystemChainHead, HEAD_ID)
     count, last_hash = (head.event_count, head.last_event_hash) if head else (0, GENESIS)
-    return links.read([links.Row(row["id"], row["seq"], row["prev_hash"], row["hash"], row) for row in rows],
-                      count, last_hash, links.SYSTEM)
+    return links.read(rows(session), count, last_hash, links.SYSTEM)
+
+
+def rows(session: Session) -> list[links.Row]:
+    """The stored system events as `links.read` takes them."""
+    found = session.execute(select(SystemEvent.id, SystemEvent.prev_hash, SystemEvent.hash, *_COLUMNS)).mappings()
+    return [links.Row(row["id"], row["seq"], row["prev_hash"], row["hash"], row) for row in found]
 
 
 _COLUMNS = [getattr(SystemEvent, key) for key in HASHED]

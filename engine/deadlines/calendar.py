@@ -11,10 +11,13 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from .. import clock
+from ..audit import system
+from ..audit.chain import Acting
 from ..clock import SHANGHAI
 from ..errors import BianminError
 from ..models import CalendarDay, CalendarYear, Deadline
-from ..vocabulary import DeadlineStatus
+from ..vocabulary import DeadlineStatus, SystemEventKind
 from . import statutory
 
 SHIPPED = Path(__file__).parent.parent / "data" / "holidays.toml"
@@ -145,14 +148,16 @@ def _notice_day(row: object, year: int) -> tuple[date, str] | str:
     return day, row[1].strip()
 
 
-def enter(session: Session, entries: list[YearEntry], *, replace: bool = False) -> list[int]:
-    """Store the years; a year already entered is refused unless `replace`, which rewrites it."""
+def enter(session: Session, entries: list[YearEntry], *, replace: bool = False, by: Acting | None = None,
+          record: bool = True) -> list[int]:
+    """Store the years, each recorded on the system chain; a year already entered is refused unless `replace`."""
     known = set(session.scalars(select(CalendarYear.year)))
     clashes = sorted(entry.year for entry in entries if entry.year in known)
     if clashes and not replace:
         years = "、".join(str(year) for year in clashes)
         raise CalendarRefused(f"{years} 年的节假日安排已录入；如需更正，请加 --replace 重新录入")
     for entry in entries:
+        before = _as_recorded(session, entry.year) if entry.year in known else None
         if entry.year in known:
             session.execute(delete(CalendarDay).where(
                 CalendarDay.day >= date(entry.year, 1, 1), CalendarDay.day <= date(entry.year, 12, 31)))
@@ -161,8 +166,22 @@ def enter(session: Session, entries: list[YearEntry], *, replace: bool = False) 
             session.add(CalendarYear(year=entry.year, source=entry.source))
         for is_workday, days in ((False, entry.holidays), (True, entry.workdays)):
             session.add_all(CalendarDay(day=day, is_workday=is_workday, name=name) for day, name in days.items())
+        if record:
+            after = {"source": entry.source, "holidays": sorted(d.isoformat() for d in entry.holidays),
+                     "workdays": sorted(d.isoformat() for d in entry.workdays)}
+            system.append(session, SystemEventKind.CALENDAR_LOADED, by, clock.now(), str(entry.year),
+                          before=before, after=after)
     session.flush()
     return [entry.year for entry in entries]
+
+
+def _as_recorded(session: Session, year: int) -> dict[str, object]:
+    """A year as entered before it is rewritten: the days it held, so the record shows what changed."""
+    row = session.get(CalendarYear, year)
+    days = session.execute(select(CalendarDay.day, CalendarDay.is_workday).where(
+        CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)).order_by(CalendarDay.day)).all()
+    return {"source": row.source if row else "", "holidays": [d.isoformat() for d, work in days if not work],
+            "workdays": [d.isoformat() for d, work in days if work]}
 
 
 @dataclass(frozen=True)
@@ -204,4 +223,6 @@ def install_shipped(session: Session) -> list[int]:
     """Load the shipped holiday file; years already entered are left as the administrator has them."""
     known = set(session.scalars(select(CalendarYear.year)))
     entries = [e for e in parse_notice(SHIPPED.read_text("utf-8"), SHIPPED.name) if e.year not in known]
-    return enter(session, entries)
+    # Not recorded: these years come with the release itself (engine/data/holidays.toml, under version control),
+    # so the release's version says what they hold; `bianmin init` installs them, no person chose them.
+    return enter(session, entries, record=False)

@@ -104,14 +104,14 @@ RECOUNT_BATCH = 200
 
 
 def enter_years(rt: Runtime, entries: list[calendar.YearEntry], *, replace: bool = False,
-                batches: int | None = None) -> tuple[list[int], int]:
+                batches: int | None = None, by: Acting | None = None) -> tuple[list[int], int]:
     """Store checked years (all or none), then recount the deadlines they make final; (years, cases recounted).
 
     At most `batches` batches when given (a web request), else until one comes back short; the scheduler
     recounts whatever is left, as it does after a load that was stopped.
     """
     with rt.db.write() as session:
-        years = calendar.enter(session, entries, replace=replace)
+        years = calendar.enter(session, entries, replace=replace, by=by)
     recounted, runs = 0, 0
     while (batches is None or runs < batches) and (done := recount_provisional(rt, RECOUNT_BATCH)) > 0:
         recounted, runs = recounted + done, runs + 1

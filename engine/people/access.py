@@ -208,3 +208,14 @@ DESK_ROLES = (SUPERVISOR_ROLE, "auditor", ADMIN_ROLE)
 
 def may_use_desk(user: Staff) -> bool:
     return user.role_code in DESK_ROLES
+
+
+def signs_in_on_record(user: Staff) -> bool:
+    """Supervisor, auditor and administrator accounts see across the county: each of their sign-ins, and each
+    failed attempt at one, goes on the system chain (a clerk's stays in the login attempts only)."""
+    return user.role_code in DESK_ROLES
+
+
+def may_keep_anchors(user: Staff) -> bool:
+    """The daily anchors (每日存证) are for those who check the record: auditors, supervisors, administrators."""
+    return user.role_code in DESK_ROLES

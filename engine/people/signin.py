@@ -10,10 +10,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..audit import system
 from ..db import Database
 from ..errors import BianminError, Unauthorized
 from ..models import LoginAttempt, User
-from . import accounts
+from ..vocabulary import SystemEventKind
+from . import access, accounts
 
 MAX_ADDRESS_LENGTH = 45  # an IPv6 address written out in full
 
@@ -54,11 +56,12 @@ ADDRESS = Rule(free=10, lock_at=30, window=timedelta(hours=1), lockout=timedelta
 FAILED = "用户名或密码错误，或账号已停用"
 
 
-def sign_in(db: Database, username: str, password: str, address: str | None) -> User:
+def sign_in(db: Database, username: str, password: str, address: str | None, *, via: str = "login") -> User:
     """The account signed in; raises TooManyAttempts while throttled, Unauthorized for a wrong name or password.
 
     The attempt is stored as a failure before the password is checked, so attempts sent in parallel count
-    against each other; a correct password then marks it a success.
+    against each other; a correct password then marks it a success. Attempts at a supervisor's, auditor's or
+    administrator's account go on the system chain too (`via` says which form made them), never the password.
     """
     typed = _recordable(username)
     where = (address or "unknown")[:MAX_ADDRESS_LENGTH]
@@ -67,15 +70,37 @@ def sign_in(db: Database, username: str, password: str, address: str | None) -> 
         refusal = _refusal(session, typed, where, now)
         attempt = LoginAttempt(username=typed, address=where, at=now, success=False, throttled=refusal is not None)
         session.add(attempt)
+        if refusal is not None:
+            _on_record(session, typed, where, now, via, failure="throttled")
     if refusal is not None:
         raise refusal
     with db.read() as session:
         user = accounts.authenticate(session, username, password)
     if user is None:
+        with db.write() as session:
+            _on_record(session, typed, where, now, via, failure="wrong_password")
         raise Unauthorized(FAILED)
     with db.write() as session:
         session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt.id).values(success=True))
+        _on_record(session, typed, where, now, via)
     return user
+
+
+def _on_record(session: Session, username: str, address: str, now: datetime, via: str,
+               failure: str | None = None) -> None:
+    """Record an attempt at a privileged account on the system chain; other accounts' attempts are not."""
+    account = session.scalar(select(User).where(User.username == username))
+    if account is None or not access.signs_in_on_record(account):
+        return
+    if failure == "wrong_password" and not account.active:
+        failure = "inactive"
+    after = {"address": address, "role": account.role_code, "via": via}
+    if failure is None:
+        system.append(session, SystemEventKind.PRIVILEGED_LOGIN, account, now, account.username, after=after)
+    else:
+        # No actor: whoever typed the name is not known to be the account's holder.
+        system.append(session, SystemEventKind.PRIVILEGED_LOGIN_FAILED, None, now, account.username,
+                      after=after | {"reason": failure})
 
 
 def _recordable(username: str) -> str:

@@ -9,8 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..audit import system
+from ..audit.chain import Acting
 from ..errors import NotFound, Problem
 from ..models import ProcedureVersion, Role, ServiceItem
+from ..vocabulary import SystemEventKind
 from .bundle import ProcedureBundle, read_folder
 
 
@@ -27,8 +30,12 @@ class Deployed:
         return f"{self.item_code} v{self.version}{'（新版本）' if self.created else '（未变化）'}"
 
 
-def deploy(session: Session, bundle: ProcedureBundle, deployed_by: str) -> Deployed:
-    """Store a new version unless the current one is identical."""
+def deploy(session: Session, bundle: ProcedureBundle, deployed_by: str, actor: Acting | None = None, *,
+           record: bool = True) -> Deployed:
+    """Store a new version unless the current one is identical, and record the deployment on the system chain.
+
+    `record=False` is for a publication (`drafts.publish`), which records itself once as procedure_published.
+    """
     item = session.get(ServiceItem, bundle.code, with_for_update=True)
     if item is None:
         item = ServiceItem(code=bundle.code, name=bundle.guide["name"])
@@ -51,6 +58,12 @@ def deploy(session: Session, bundle: ProcedureBundle, deployed_by: str) -> Deplo
     session.flush()
     item.name = bundle.guide["name"]
     item.current_version_id = version.id
+    if record:
+        system.append(session, SystemEventKind.PROCEDURE_DEPLOYED, actor, version.deployed_at,
+                      f"{version.item_code} v{version.version}",
+                      before={"version": current.version} if current is not None else None,
+                      after={"item_code": version.item_code, "version": version.version, "name": item.name,
+                             "checksum": version.checksum, "deployed_by": deployed_by})
     return Deployed(version.item_code, version.version, True, bundle.warnings)
 
 
@@ -72,7 +85,8 @@ def current_version(session: Session, item_code: str) -> ProcedureVersion:
 
 
 def deploy_folders(session: Session, folders: list[Path], max_diagram_bytes: int,
-                   deployed_by: str = "system") -> list[Deployed]:
+                   deployed_by: str = "system", actor: Acting | None = None) -> list[Deployed]:
     """Read, check and deploy each folder; the caller's transaction stores all or nothing."""
     roles = known_roles(session)
-    return [deploy(session, read_folder(folder, roles, max_diagram_bytes), deployed_by) for folder in folders]
+    return [deploy(session, read_folder(folder, roles, max_diagram_bytes), deployed_by, actor)
+            for folder in folders]

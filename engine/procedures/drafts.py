@@ -267,7 +267,8 @@ def publish(session: Session, actor: Modeler, draft_id: int, max_diagram_bytes: 
     if current is not None and (current.bpmn_xml, current.forms, current.guide, current.process_id) == \
             (checked.bpmn_xml, checked.forms, checked.guide, checked.process_id):
         raise Conflict(f"草稿与 {current.item_code} 当前版本 v{current.version} 完全相同，无需发布")
-    done = deploy(session, checked, actor.username)
+    # One deployment, one event: the publication below names the draft, so deploy records nothing itself.
+    done = deploy(session, checked, actor.username, actor, record=False)
     version = session.scalar(select(ProcedureVersion).where(ProcedureVersion.item_code == done.item_code,
                                                             ProcedureVersion.version == done.version))
     assert version is not None
