@@ -109,3 +109,4 @@ class SystemEventKind(StrEnum):
     POST_BACK = "post_back"
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
+    DATA_REVEALED = "data_revealed"
