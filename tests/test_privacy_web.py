@@ -24,7 +24,9 @@ def start_with_spouse(svc: Services) -> Case:
     with svc.db.read() as session:
         version = current_version(session, "MZ-DIBAO")
         schema = version.forms[version.guide["application_form"]]
-    data = fill(schema) | {"reason": f"配偶李德明（身份证{SPOUSE_ID}，电话13698765432）患尿毒症长期透析，家庭无劳动力"}
+    data = fill(schema) | {"household_size": 4, "annual_income_per_capita": 3600,
+                           "reason": f"配偶李德明（身份证{SPOUSE_ID}，电话13698765432）患尿毒症长期透析，"
+                                     "两个孩子在读初中，家中无其他劳动力，靠亲戚接济"}
     return svc.cases.start_case(user_id(svc, "dongpo_agent"), "MZ-DIBAO", DONGPO, applicant(DONGPO), data).case
 
 
