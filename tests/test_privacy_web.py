@@ -14,7 +14,7 @@ from engine.vocabulary import SystemEventKind
 from tests.conftest import user_id
 from tests.procedures import applicant, fill
 from tests.test_api import auth, make_client
-from tests.test_webui import DONGPO, login, post, text, text_of
+from tests.test_webui import DONGPO, login, open_task, post, text, text_of
 
 SPOUSE_ID = "510123196305120027"
 
@@ -84,14 +84,22 @@ def test_reveal_needs_a_reason_and_is_logged_in_the_table_and_the_system_chain(s
     # Only what was revealed, and only on that page: the phone stays masked, and the next visit masks again.
     assert case.applicant_phone not in page
     assert case.applicant_id_number not in land.get(f"/cases/{case.id}").get_data(as_text=True)
-    [row] = reveals_of(services, case.id)
+    # On the task page too: masked, and revealed there for that page.
+    task = open_task(services, case.id)
+    assert case.applicant_id_number not in land.get(f"/tasks/{task.id}").get_data(as_text=True)
+    on_task = post(land, f"/cases/{case.id}/reveal", {"field": "applicant_phone", "reason": "办理需要",
+                                                      "back": f"task:{task.id}"})
+    assert on_task.status_code == 200 and case.applicant_phone in text(on_task) and "村委会初审" in text(on_task)
+    row, _ = reveals_of(services, case.id)
     land_id = user_id(services, "qingshui_land")
     assert (row.user_id, row.field, row.reason) == (land_id, "applicant_id_number", "核实身份")
     with services.db.read() as session:
-        event = session.scalars(select(SystemEvent).where(SystemEvent.kind == SystemEventKind.DATA_REVEALED,
-                                                          SystemEvent.subject == case.case_number)).one()
+        event, _ = session.scalars(select(SystemEvent).where(SystemEvent.kind == SystemEventKind.DATA_REVEALED,
+                                                             SystemEvent.subject == case.case_number)
+                                   .order_by(SystemEvent.seq)).all()
         assert system.verify(session) == []
     assert event.actor_id == row.user_id and event.after["reason"] == "核实身份"
+    assert event.after["field"] == "applicant_id_number"
 
 
 def test_api_reveal_and_who_may_not(services: Services) -> None:
