@@ -3,17 +3,19 @@ auditor finds that reveal on /audit/reveals."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
 
 from engine.idcard import mask_id_number
 from engine.services import Services
 from tests.test_browser import base_url, browser, log_in, log_out, page, shot  # noqa: F401  (fixtures)
-from tests.test_privacy_web import SPOUSE_ID, start_with_spouse
+from tests.test_privacy_web import SPOUSE_ID, start_with_household
 
 
 def test_a_clerk_reveals_with_a_reason_and_the_auditor_sees_it(page: Page,  # noqa: F811
-                                                               sqlite_services: Services) -> None:
-    case = start_with_spouse(sqlite_services)
+                                                               sqlite_services: Services, tmp_path: Path) -> None:
+    case = start_with_household(sqlite_services, tmp_path)
     masked = mask_id_number(case.applicant_id_number)
 
     # 清水镇国土所 sees the town's 低保 case but has no step on it: every number is masked.
@@ -24,6 +26,7 @@ def test_a_clerk_reveals_with_a_reason_and_the_auditor_sees_it(page: Page,  # no
                                                               + case.applicant_phone[-4:])
     expect(page.locator("body")).not_to_contain_text(SPOUSE_ID)
     expect(page.locator("body")).to_contain_text("510123********0027")
+    expect(page.locator("#reveal-application-spouse_id summary")).to_have_text("查看完整")
     shot(page, "70-case-page-masked-for-another-post", full_page=True)
 
     # 查看完整 opens the form: a reason must be chosen (the browser refuses an empty choice) and confirmed.

@@ -3,12 +3,18 @@ the reveal logged and listed for the auditor."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 from sqlalchemy import select
 
 from engine.audit import system
+from engine.config import ROOT
 from engine.idcard import mask_id_number
 from engine.models import Case, DataReveal, SystemEvent
-from engine.procedures.deploy import current_version
+from engine.procedures.deploy import current_version, deploy_folders
+from engine.procedures.formdesign import ID_NUMBER_PATTERN
 from engine.services import Services
 from engine.vocabulary import SystemEventKind
 from tests.conftest import user_id
@@ -160,3 +166,45 @@ def test_reveal_log_is_paged(services: Services) -> None:
     assert "共 53 条" in text_of(first) and first.count("<tr data-case=") == 50 and "第 1 / 2 页" in first
     second = auditor.get(f"/audit/reveals?case={case.case_number}&page=2").get_data(as_text=True)
     assert second.count("<tr data-case=") == 3
+
+
+def start_with_household(svc: Services, folder_parent: Path) -> Case:
+    """A 低保 variant whose application asks for the spouse's ID number and lists the household members."""
+    folder = folder_parent / "MZ-DIBAO-HH"
+    shutil.copytree(ROOT / "bpmn" / "dibao", folder)
+    guide = folder / "item.toml"
+    guide.write_text(guide.read_text("utf-8").replace('code = "MZ-DIBAO"', 'code = "MZ-DIBAO-HH"'), "utf-8")
+    form = folder / "forms" / "application.schema.json"
+    schema = json.loads(form.read_text("utf-8"))
+    schema["properties"]["spouse_id"] = {"type": "string", "title": "配偶身份证号码", "pattern": ID_NUMBER_PATTERN}
+    schema["properties"]["members"] = {"type": "array", "title": "家庭成员", "items": {"type": "object", "properties": {
+        "name": {"type": "string", "title": "姓名"}, "id_no": {"type": "string", "title": "身份证号码"},
+        "tel": {"type": "string", "title": "电话"}}}}
+    form.write_text(json.dumps(schema, ensure_ascii=False), "utf-8")
+    with svc.db.write() as session:
+        deploy_folders(session, [folder], svc.settings.max_diagram_bytes)
+    data = fill({"properties": {k: v for k, v in schema["properties"].items() if k not in ("spouse_id", "members")}})
+    data |= {"household_size": 3, "annual_income_per_capita": 2800, "spouse_id": SPOUSE_ID,
+             "members": [{"name": "李德明", "id_no": SPOUSE_ID, "tel": "13698765432"},
+                         {"name": "李小雨", "id_no": "510123201109150048", "tel": ""}]}
+    return svc.cases.start_case(user_id(svc, "dongpo_agent"), "MZ-DIBAO-HH", DONGPO, applicant(DONGPO), data).case
+
+
+def test_numbers_in_the_application_form_are_masked_and_revealed_by_field(sqlite_services: Services,
+                                                                           tmp_path: Path) -> None:
+    case = start_with_household(sqlite_services, tmp_path)
+    land = make_client(sqlite_services)
+    login(land, "qingshui_land")
+    html = land.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert SPOUSE_ID not in html and "510123201109150048" not in html and "13698765432" not in html
+    assert "510123********0048" in html and 'id="reveal-application-spouse_id"' in html
+    shown = post(land, f"/cases/{case.id}/reveal", {"field": "application.spouse_id", "reason": "核实身份"})
+    assert shown.status_code == 200 and "显示完整的申请表“配偶身份证号码”" in text(shown)
+    html = shown.get_data(as_text=True)
+    # The spouse's field in clear; the same number inside the members' list stays masked.
+    assert html.count(SPOUSE_ID) == 1 and "510123201109150048" not in html
+    member = land.post(f"/api/v1/cases/{case.id}/reveal", headers=auth(sqlite_services, "qingshui_land"),
+                       json={"field": "application.members.1.id_no", "reason": "办理需要"})
+    assert member.status_code == 200 and member.json["value"] == "510123201109150048"
+    assert [row.field for row in reveals_of(sqlite_services, case.id)] == ["application.spouse_id",
+                                                                          "application.members.1.id_no"]

@@ -196,7 +196,7 @@ def render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
             # Shown above the form, which stays filled with what was kept: the clerk may wait for the repair or
             # send other answers.
             notice, kept = t("task_held", where=held.step), held.submitted
-        application, steps = _submitted(
+        application, steps, application_reveals = _submitted(
             version, list(db.scalars(select(Task).where(Task.case_id == case.id))),
             list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                     CaseEvent.kind.in_(history.SUBMITTING)).order_by(CaseEvent.seq))),
@@ -209,6 +209,7 @@ def render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
             computed=_computed(version, case, viewer), due_state=due_state(case.promised_date, case.status),
             step_deadline=tracking.step_deadlines(db, [task.id]).get(task.id), today=clock.local_now().date(),
             ext=supervision.extension_panel(db, g.user, case), viewer=viewer,
+            application_reveals=application_reveals,
         ), status
 
 
@@ -247,9 +248,10 @@ def task(task_id: str) -> Any:
 # -- the case page ---------------------------------------------------------------------------------
 
 
-def _submitted(version: ProcedureVersion, tasks: list[Task], events: list[CaseEvent],
-               viewer: personal.Viewer) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    """The application and what each completed step submitted, labelled from their forms' titles."""
+def _submitted(version: ProcedureVersion, tasks: list[Task], events: list[CaseEvent], viewer: personal.Viewer
+               ) -> tuple[list[tuple[str, str]], list[dict[str, Any]], dict[str, str]]:
+    """The application and what each completed step submitted, labelled from their forms' titles, and the
+    application's masked numbers this viewer may reveal (by title)."""
     forms_of = {row.id: row.form_file for row in tasks}
     application, submitted = history.submissions(events)
     steps = []
@@ -258,7 +260,8 @@ def _submitted(version: ProcedureVersion, tasks: list[Task], events: list[CaseEv
         steps.append({"step": step.step, "actor": step.actor_name, "at": step.at,
                       "rows": formrender.labelled(schema, viewer.data(step.data, schema))})
     schema = _application_schema(version)[0]
-    return formrender.labelled(schema, viewer.data(application, schema)), steps
+    shown, reveals = viewer.application(application, schema)
+    return formrender.labelled(schema, shown), steps, reveals
 
 
 def _computed(version: ProcedureVersion, case: Case, viewer: personal.Viewer,
@@ -324,7 +327,7 @@ def render_case(case_id: int, revealed: dict[str, Any] | None = None) -> Any:
         roles = {r.code: r.name for r in db.scalars(select(Role))}
         schemas = {row.id: forms.task_form(version.forms, row.form_file) for row in tasks}
         fields = history.form_fields(version.forms, version.guide.get("application_form"))
-        application, steps = _submitted(version, tasks, events, viewer)
+        application, steps, application_reveals = _submitted(version, tasks, events, viewer)
         shown = [{"event": e, "changes": change_rows(history.changes(
             viewer.event(e, fields, schemas.get(e.task_id or "")), schemas.get(e.task_id or ""), fields, orgs))}
             for e in events]
@@ -341,6 +344,7 @@ def render_case(case_id: int, revealed: dict[str, Any] | None = None) -> Any:
         return render_template(
             "case.html", case=found, version=version, guide=version.guide, application=application,
             computed=_computed(version, found, viewer, fields), steps=steps, viewer=viewer,
+            application_reveals=application_reveals,
             open_tasks=open_tasks, timers=[row for row in timers if row.status == TimerStatus.WAITING],
             history=shown, done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),

@@ -356,6 +356,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "{field} shown in full for “{reason}”; this was logged."),
     "reveal_field_applicant_id_number": ("申请人身份证号码", "applicant's ID number"),
     "reveal_field_applicant_phone": ("申请人联系电话", "applicant's phone"),
+    "reveal_field_application": ("申请表“{title}”", "application field “{title}”"),
     "nav_reveals": ("个人信息查看记录", "Data reveals"),
     "reveals_title": ("个人信息查看记录", "Personal data reveals"),
     "reveals_intro": ("未经办办件的人员查看完整身份证号码、电话号码的每一次记录（个人信息保护法第六条、第五十一条）："

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import privacy
 from engine.idcard import mask_id_number
-from engine.models import Case
+from engine.models import Case, ProcedureVersion
 
 from . import helpers
 from .auth import login_required
@@ -32,6 +32,24 @@ class Viewer:
 
     def data(self, data: Any, schema: dict[str, Any] | None = None) -> Any:
         return data if self.clear else privacy.mask_data(data, schema)
+
+    def application(self, data: dict[str, Any], schema: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """The application as this viewer sees it, and, by field title, the reveal name of each masked number."""
+        if self.clear or not data:
+            return data, {}
+        shown = privacy.mask_data(data, schema)
+        props = schema.get("properties") or {}
+        buttons: dict[str, str] = {}
+        for key, value in data.items():
+            prop = props.get(key) if isinstance(props.get(key), dict) else None
+            if not isinstance(value, str) or shown.get(key) == value or not privacy.kind_of(key, value, prop):
+                continue
+            name = privacy.APPLICATION_PREFIX + key
+            if name in self.revealed:
+                shown[key] = value
+            else:
+                buttons[str((prop or {}).get("title", key))] = name
+        return shown, buttons
 
     def applicant(self, case: Any, name: str) -> str:
         """The applicant's ID number or phone as this viewer may see it."""
@@ -64,9 +82,21 @@ def reveal(case_id: int) -> Any:
     with helpers.services().db.write() as db:
         shown = privacy.reveal(db, g.user, case_id, name, request.form.get("reason", ""),
                                request.form.get("note", ""), request.remote_addr)
-    label = t(f"reveal_field_{name}") if name in privacy.APPLICANT_FIELDS else name
+    label = t(f"reveal_field_{name}") if name in privacy.APPLICANT_FIELDS else _title(case_id, name)
     flash(t("reveal_shown", reason=request.form.get("reason", "").strip(), field=label), "success")
     back = request.form.get("back", "")
     if back.startswith("task:"):
         return cases.render_task(back[len("task:"):], revealed={name: shown.value})
     return cases.render_case(case_id, revealed={name: shown.value})
+
+
+def _title(case_id: int, name: str) -> str:
+    """An application field's title (申请表“配偶身份证号码”) for the message that says what was shown."""
+    key = name.removeprefix(privacy.APPLICATION_PREFIX).split(".")[0]
+    with helpers.services().db.read() as db:
+        case = db.get(Case, case_id)
+        version = db.get(ProcedureVersion, case.version_id) if case else None
+        forms = version.forms if version else {}
+        schema = forms.get((version.guide if version else {}).get("application_form") or "", {})
+    prop = (schema.get("properties") or {}).get(key)
+    return t("reveal_field_application", title=prop.get("title", key) if isinstance(prop, dict) else key)
