@@ -526,3 +526,25 @@ class AuditAnchor(Base):
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
     path: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime]
+
+
+class DataReveal(Base):
+    """One 查看完整: a staff member who does not handle a case showed one of its ID or phone numbers in clear.
+
+    Kept for the auditors (个人信息保护法 §51); never changed or deleted, and each row has its system-chain event.
+    """
+
+    __tablename__ = "data_reveal"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # The post they acted in, as case events keep it (`role@org id`).
+    post: Mapped[str] = mapped_column(String(80))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    field: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime]
+    address: Mapped[str | None] = mapped_column(String(45))
+
+    __table_args__ = (Index("ix_data_reveal_at", "at"), Index("ix_data_reveal_case_id", "case_id"),
+                      Index("ix_data_reveal_user_id_at", "user_id", "at"))

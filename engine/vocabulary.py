@@ -114,3 +114,4 @@ class SystemEventKind(StrEnum):
     PRIVILEGED_LOGIN = "privileged_login"
     PRIVILEGED_LOGIN_FAILED = "privileged_login_failed"
     MIGRATION_APPLIED = "migration_applied"
+    DATA_REVEALED = "data_revealed"

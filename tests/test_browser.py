@@ -167,7 +167,9 @@ def test_dibao_case_from_village_to_town_in_the_browser(page: Page, sqlite_servi
     case_number = number_match.group(0)
     case_url = page.url
     expect(page.locator("#case-status")).to_have_text("办理中")
-    expect(page.locator("#applicant-id")).to_have_text(person["id_number"][:6] + "********" + person["id_number"][-4:])
+    # The agent who accepted the case handles it: the number in clear, with nothing to reveal.
+    expect(page.locator("#pii-applicant_id_number")).to_have_text(person["id_number"])
+    expect(page.locator("#reveal-applicant_id_number")).to_have_count(0)
     log_out(page)
 
     # The village committee claims and approves the first review.

@@ -74,8 +74,10 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         modeler,
         notifications,
         people,
+        personal,
         procedures,
         replay,
+        reveals,
         supervision,
     )
 
@@ -84,6 +86,8 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(cases.bp)
     app.register_blueprint(replay.bp)
     app.register_blueprint(export.bp)
+    app.register_blueprint(personal.bp)
+    app.register_blueprint(reveals.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(supervision.bp)

@@ -20,7 +20,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
 from engine import clock, notifications, userinput
-from engine.audit import chain, history
+from engine.audit import chain, history, privacy
 from engine.audit import export as exporting
 from engine.cases import incidents, queries
 from engine.deadlines import extensions, shown, tracking
@@ -239,19 +239,36 @@ def get_case(case_id: int) -> Any:
     with services().db.read() as session:
         head = _visible_case(session, case_id)
         payload = _case_summary(session, head)
-        payload["data"] = _submitted_data(session, case_id)
+        clear = privacy.handles(session, _user(), case_id)
+        payload["data"] = _submitted_data(session, case_id, clear)
         payload["clock_pauses"] = [{
             "reason": row.reason, "step": row.step, "element_id": row.element_id, "started_at": _iso(row.started_at),
             "ended_at": _iso(row.ended_at), "working_days": row.working_days,
         } for row in tracking.case_pauses(session, case_id)]
-    payload["variables"] = head.variables or {}
+    payload["variables"] = (head.variables or {}) if clear else privacy.mask_data(head.variables or {})
     return payload
+
+
+@bp.post("/cases/<int:case_id>/reveal")
+def reveal(case_id: int) -> Any:
+    """One personal value of a case in clear for a caller who does not handle it: logged, with a reason."""
+    body = _json_body()
+    field, reason, note = (body.get(key) for key in ("field", "reason", "note"))
+    if not isinstance(field, str) or not field:
+        raise ValidationFailed("请指明要查看的字段（field）", fields={"field": ["请指明要查看的字段"]})
+    with services().db.write() as session:
+        shown = privacy.reveal(session, _user(), case_id, field, reason if isinstance(reason, str) else "",
+                               note if isinstance(note, str) else "", request.remote_addr)
+    return {"case_id": case_id, "field": shown.field, "kind": shown.kind, "value": shown.value}
 
 
 @bp.get("/cases/<int:case_id>/events")
 def case_events(case_id: int) -> Any:
     with services().db.read() as session:
         head = _visible_case(session, case_id)
+        # The hashes cover the stored values: someone who does not handle the case gets the masked ones, and
+        # verifies the chain with `chain_intact` (the server re-hashes what is stored).
+        shown = (lambda value: value) if privacy.handles(session, _user(), case_id) else privacy.mask_data
         events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)).all()
         problems = [{"seq": found.seq, "event_id": found.event_id, "kind": found.kind, "message": found.message}
                     for found in chain.verify(session, case_id)]
@@ -259,7 +276,7 @@ def case_events(case_id: int) -> Any:
         "case_id": case_id, "case_number": head.case_number, "chain_intact": not problems, "problems": problems,
         "events": [{
             "seq": event.seq, "at": _iso(event.at), "actor": event.actor_name, "kind": event.kind,
-            "task_id": event.task_id, "step": event.step, "before": event.before, "after": event.after,
+            "task_id": event.task_id, "step": event.step, "before": shown(event.before), "after": shown(event.after),
             "prev_hash": event.prev_hash, "hash": event.hash,
         } for event in events],
     }
@@ -281,12 +298,14 @@ def _visible_case(session: Session, case_id: int) -> Any:
     return head
 
 
-def _case_json(head: Any) -> dict[str, Any]:
+def _case_json(head: Any, clear: bool = False) -> dict[str, Any]:
+    """A case's head; lists mask the applicant's numbers for everyone, one case shows them to its handlers."""
     return {
         "id": head.id, "case_number": head.case_number, "item_code": head.item_code, "item_name": head.item_name,
         "status": head.status, "result": head.result,
-        "applicant": {"name": head.applicant_name, "id_number": mask_id_number(head.applicant_id_number),
-                      "phone": head.applicant_phone},
+        "applicant": {"name": head.applicant_name,
+                      "id_number": head.applicant_id_number if clear else mask_id_number(head.applicant_id_number),
+                      "phone": head.applicant_phone if clear else privacy.mask_phone(head.applicant_phone)},
         "village": _place(head.village_code, head.village_name, head.village_level),
         "accepted_at": _iso(head.accepted_at), "promised_date": _day(head.promised_date),
         "promised_provisional": head.promised_provisional, "promised_note": head.promised_note,
@@ -302,10 +321,10 @@ def _case_summary(session: Session, head: Any) -> dict[str, Any]:
         "assignee": _person(row.assignee_username, row.assignee_name), "created_at": _iso(row.created_at),
         "form": row.form_file, "card": row.step_card or "", "step_due_date": _day(row.step_due_date),
     } for row in queries.open_tasks(session, head.id)]
-    return {**_case_json(head), "tasks": tasks}
+    return {**_case_json(head, privacy.handles(session, _user(), head.id)), "tasks": tasks}
 
 
-def _submitted_data(session: Session, case_id: int) -> dict[str, Any]:
+def _submitted_data(session: Session, case_id: int, clear: bool) -> dict[str, Any]:
     """The application form and each completed step's form, as recorded in the case history."""
     application, steps = history.submissions(session.execute(
         select(CaseEvent.kind, CaseEvent.at, CaseEvent.actor_name, CaseEvent.task_id, CaseEvent.step,
@@ -313,9 +332,10 @@ def _submitted_data(session: Session, case_id: int) -> dict[str, Any]:
         .where(CaseEvent.case_id == case_id, CaseEvent.kind.in_(history.SUBMITTING))
         .order_by(CaseEvent.seq)
     ))
-    return {"application": application, "steps": [
+    shown = (lambda value: value) if clear else privacy.mask_data
+    return {"application": shown(application), "steps": [
         {"task_id": step.task_id, "step": step.step, "completed_at": _iso(step.at),
-         "completed_by": step.actor_name, "data": step.data} for step in steps]}
+         "completed_by": step.actor_name, "data": shown(step.data)} for step in steps]}
 
 
 # -- tasks --------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from engine.procedures.diagram import diagram_info, markers
 from engine.procedures.spiff import parse_xml
 from engine.vocabulary import DeadlineStatus, TaskStatus, TimerStatus
 
-from . import formrender, helpers, incidents, supervision
+from . import formrender, helpers, incidents, personal, supervision
 from .auth import login_required
 from .i18n import CARD_COLORS, CASE_RESULTS, EVENT_FIELDS, EXTENSION_DECISIONS, label, t
 
@@ -179,11 +179,13 @@ def _task_notice(user: User, task: Task) -> tuple[str | None, access.TaskAccess]
     return notes[decided.standing](), decided
 
 
-def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
-                 errors: dict[str, list[str]] | None = None, conflict: str | None = None, status: int = 200) -> Any:
+def render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
+                errors: dict[str, list[str]] | None = None, conflict: str | None = None, status: int = 200,
+                revealed: dict[str, Any] | None = None) -> Any:
     with helpers.services().db.read() as db:
         task = helpers.visible_task(db, task_id)
         case = task.case
+        viewer = personal.viewer(db, case, revealed)
         version = _version(db, case)
         schema = forms.task_form(version.forms, task.form_file)
         ui = version.forms.get(task.ui_form_file or "", {})
@@ -194,18 +196,20 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
             # Shown above the form, which stays filled with what was kept: the clerk may wait for the repair or
             # send other answers.
             notice, kept = t("task_held", where=held.step), held.submitted
-        application, steps = _submitted(
+        application, steps, application_reveals = _submitted(
             version, list(db.scalars(select(Task).where(Task.case_id == case.id))),
             list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
-                                                    CaseEvent.kind.in_(history.SUBMITTING)).order_by(CaseEvent.seq))))
+                                                    CaseEvent.kind.in_(history.SUBMITTING)).order_by(CaseEvent.seq))),
+            viewer)
         form_html = formrender.render(schema, ui, raw=raw, data=kept, errors=errors) if decided.may_complete else None
         return render_template(
             "task.html", task=task, case=case, version=version, schema=schema, form_html=form_html,
             may_claim=decided.may_claim, notice=notice, conflict=conflict, summary=summary or [],
             application=application, steps=steps, instructions=diagram_info(version).instructions.get(task.element_id),
-            computed=_computed(version, case), due_state=due_state(case.promised_date, case.status),
+            computed=_computed(version, case, viewer), due_state=due_state(case.promised_date, case.status),
             step_deadline=tracking.step_deadlines(db, [task.id]).get(task.id), today=clock.local_now().date(),
-            ext=supervision.extension_panel(db, g.user, case),
+            ext=supervision.extension_panel(db, g.user, case), viewer=viewer,
+            application_reveals=application_reveals,
         ), status
 
 
@@ -213,7 +217,7 @@ def _render_task(task_id: str, raw: Any = None, summary: list[str] | None = None
 @login_required
 def task(task_id: str) -> Any:
     if request.method == "GET":
-        return _render_task(task_id)
+        return render_task(task_id)
     svc = helpers.services()
     with svc.db.read() as db:
         found = helpers.visible_task(db, task_id)
@@ -225,18 +229,18 @@ def task(task_id: str) -> Any:
     data, summary = check_form(schema, request.form, errors)
     # Someone who may not work the task gets the engine's own refusal, not a form to correct.
     if summary and may_complete:
-        return _render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
+        return render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
     try:
         svc.cases.complete(g.user.id, task_id, data)
     except ValidationFailed as exc:
         summary = exc.details or [exc.message]
         formrender.attach(errors, exc.fields)
-        return _render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
+        return render_task(task_id, raw=request.form, summary=summary, errors=errors, status=422)
     except StepHeld as exc:
         flash(exc.message, "error")
         return redirect(url_for("cases.task", task_id=task_id))
     except Conflict as exc:
-        return _render_task(task_id, raw=request.form, conflict=exc.message, status=409)
+        return render_task(task_id, raw=request.form, conflict=exc.message, status=409)
     flash(t("task_done", case=case_number, step=step), "success")
     return redirect(url_for("inbox.index", tab="mine"))
 
@@ -244,24 +248,29 @@ def task(task_id: str) -> Any:
 # -- the case page ---------------------------------------------------------------------------------
 
 
-def _submitted(version: ProcedureVersion, tasks: list[Task],
-               events: list[CaseEvent]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    """The application and what each completed step submitted, labelled from their forms' titles."""
+def _submitted(version: ProcedureVersion, tasks: list[Task], events: list[CaseEvent], viewer: personal.Viewer
+               ) -> tuple[list[tuple[str, str]], list[dict[str, Any]], dict[str, str]]:
+    """The application and what each completed step submitted, labelled from their forms' titles, and the
+    application's masked numbers this viewer may reveal (by title)."""
     forms_of = {row.id: row.form_file for row in tasks}
     application, submitted = history.submissions(events)
-    steps = [{"step": step.step, "actor": step.actor_name, "at": step.at,
-              "rows": formrender.labelled(forms.task_form(version.forms, forms_of.get(step.task_id or "")),
-                                          step.data)}
-             for step in submitted]
-    return formrender.labelled(_application_schema(version)[0], application), steps
+    steps = []
+    for step in submitted:
+        schema = forms.task_form(version.forms, forms_of.get(step.task_id or ""))
+        steps.append({"step": step.step, "actor": step.actor_name, "at": step.at,
+                      "rows": formrender.labelled(schema, viewer.data(step.data, schema))})
+    schema = _application_schema(version)[0]
+    shown, reveals = viewer.application(application, schema)
+    return formrender.labelled(schema, shown), steps, reveals
 
 
-def _computed(version: ProcedureVersion, case: Case, fields: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+def _computed(version: ProcedureVersion, case: Case, viewer: personal.Viewer,
+              fields: dict[str, Any] | None = None) -> list[tuple[str, str]]:
     """What the diagram's scripts set, labelled by the form field of the same name where there is one."""
     if not case.variables:
         return []
     fields = fields if fields is not None else history.form_fields(version.forms, version.guide.get("application_form"))
-    return formrender.labelled({"properties": fields}, case.variables)
+    return formrender.labelled({"properties": fields}, viewer.data(case.variables, {"properties": fields}))
 
 
 def change_rows(changes: list[history.Change]) -> list[tuple[str, str, str]]:
@@ -301,8 +310,14 @@ def _plain(key: str, value: Any) -> str:
 @bp.route("/cases/<int:case_id>")
 @login_required
 def case(case_id: int) -> Any:
+    return render_case(case_id)
+
+
+def render_case(case_id: int, revealed: dict[str, Any] | None = None) -> Any:
+    """The case page; `revealed` holds the personal values this user just revealed, shown in clear this once."""
     with helpers.services().db.read() as db:
         found = helpers.visible_case(db, case_id)
+        viewer = personal.viewer(db, found, revealed)
         version = _version(db, found)
         events = list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == found.id).order_by(CaseEvent.seq)))
         tasks = list(db.scalars(select(Task).where(Task.case_id == found.id).order_by(Task.created_at)))
@@ -312,9 +327,10 @@ def case(case_id: int) -> Any:
         roles = {r.code: r.name for r in db.scalars(select(Role))}
         schemas = {row.id: forms.task_form(version.forms, row.form_file) for row in tasks}
         fields = history.form_fields(version.forms, version.guide.get("application_form"))
-        application, steps = _submitted(version, tasks, events)
-        shown = [{"event": e, "changes": change_rows(history.changes(e, schemas.get(e.task_id or ""), fields, orgs))}
-                 for e in events]
+        application, steps, application_reveals = _submitted(version, tasks, events, viewer)
+        shown = [{"event": e, "changes": change_rows(history.changes(
+            viewer.event(e, fields, schemas.get(e.task_id or "")), schemas.get(e.task_id or ""), fields, orgs))}
+            for e in events]
         deadlines = shown_cards.case_deadlines(db, found.id)
         raised = shown_cards.raised_cards(db, found.id)
         open_tasks = [{
@@ -327,7 +343,8 @@ def case(case_id: int) -> Any:
         starter = db.get(User, found.started_by_id)
         return render_template(
             "case.html", case=found, version=version, guide=version.guide, application=application,
-            computed=_computed(version, found, fields), steps=steps,
+            computed=_computed(version, found, viewer, fields), steps=steps, viewer=viewer,
+            application_reveals=application_reveals,
             open_tasks=open_tasks, timers=[row for row in timers if row.status == TimerStatus.WAITING],
             history=shown, done=done, active=active, starter=starter.display_name if starter else "",
             viewer_ok=(bpmn_dist() / VIEWER_SCRIPT).is_file(), due_state=due_state(found.promised_date, found.status),

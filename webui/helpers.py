@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from engine import clock, userinput
+from engine.audit import privacy
 from engine.errors import NotFound
 from engine.idcard import mask_id_number
 from engine.models import Case, Task
@@ -155,6 +156,7 @@ def install(state: BlueprintSetupState) -> None:
     app.register_error_handler(500, _server_error)
     app.after_request(_security_headers)
     app.jinja_env.globals.update(csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, mask_id=mask_id_number,
+                                 REVEAL_REASONS=privacy.REASONS, may_see_reveals=access.may_see_reveals,
                                  may_accept=access.may_accept, may_see_incidents=access.may_see_incidents,
                                  may_manage_calendar=access.may_manage_calendar, may_model=access.may_model,
                                  may_manage_people=access.may_manage_people, may_keep_anchors=access.may_keep_anchors)

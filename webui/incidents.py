@@ -9,6 +9,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy.orm import Session
 
+from engine.audit import privacy
 from engine.cases import incidents, repair
 from engine.errors import BianminError, Conflict, Forbidden, StepFailed, ValidationFailed
 from engine.models import Case, Incident, ProcedureVersion, Task, User
@@ -70,9 +71,12 @@ def repair_panel(db: Session, user: Any, case: Case, versions: VersionCache) -> 
         version = db.get(ProcedureVersion, case.version_id)
         schema = forms.task_form(version.forms, panel.task.form_file) if version and panel.task else {}
         props = schema.get("properties", {})
+        kept = incident.submitted or {}
+        # An administrator repairs the step without handling the case: its personal numbers stay masked.
+        kept = kept if privacy.handles(db, user, case.id) else privacy.mask_data(kept, schema)
         panel.submitted = [(str(props.get(key, {}).get("title", key)),
                             formrender.display_value(props.get(key), value))
-                           for key, value in (incident.submitted or {}).items()]
+                           for key, value in kept.items()]
     if may:
         panel.elements = repair.active_elements(db, case.id)
         panel.versions = repair.newer_versions(db, case)

@@ -586,6 +586,30 @@ PATHS: dict[str, Any] = {
                       "403": _error("调用者不是系统管理员"), "404": NOT_FOUND,
                       "409": _error("办件已办结或已撤销"), "422": _error("未填写原因或原因过长")},
     }},
+    "/cases/{case_id}/reveal": {"post": {
+        "summary": "查看完整个人信息：未经办该办件的人员（审计、电子监察、其他岗位）看到的身份证号码和电话号码"
+                   "已隐去部分，须选择理由才能查看完整值；每次查看记入 data_reveal 和系统事件链（data_revealed）",
+        "description": "依据个人信息保护法第六条（最小必要）、第五十一条。field 为 applicant_id_number、"
+                       "applicant_phone，或申请表中的字段路径 application.<字段>[.<序号>.<字段>]"
+                       "（如 application.members.0.id_number），且该值须为身份证号码或电话号码。",
+        "operationId": "revealPersonalData", "tags": ["cases"], "parameters": [CASE_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["field", "reason"],
+            "properties": {
+                "field": {"type": "string", "maxLength": 200, "description": "要查看的字段"},
+                "reason": {"enum": ["核实身份", "办理需要", "审计核查", "信访/投诉处理", "其他"],
+                           "description": "查看理由"},
+                "note": {"type": "string", "maxLength": 200, "description": "具体理由；reason 为“其他”时必填"}}}}}},
+        "responses": {
+            "200": _json({"type": "object", "required": ["case_id", "field", "kind", "value"], "properties": {
+                "case_id": {"type": "integer"}, "field": STRING,
+                "kind": {"enum": ["id_number", "phone"], "description": "身份证号码或电话号码"},
+                "value": {"description": "完整的值"}}}, "完整的值（本次查看已记录）"),
+            "401": UNAUTHORIZED, "403": _error("办件不在调用者的辖区内"),
+            "404": _error("办件不存在，或其中没有该项个人信息"),
+            "422": _error("未指明字段、未选择理由、理由不在列表中，或选择“其他”时未填写具体理由"),
+        },
+    }},
     "/procedures": {"post": {
         "summary": "部署流程（仅系统管理员）：办事指南、BPMN 流程图和表单，或整个流程文件夹",
         "operationId": "deployProcedure",

@@ -13,7 +13,7 @@ from engine.models import CaseEvent, OrgUnit, ProcedureVersion, Role, Task, Time
 from engine.procedures import forms
 from engine.procedures.diagram import diagram_info
 
-from . import formrender, helpers
+from . import formrender, helpers, personal
 from .auth import login_required
 from .cases import VIEWER_SCRIPT, bpmn_dist, change_rows
 from .i18n import t
@@ -43,22 +43,24 @@ def replay(case_id: int) -> Any:
         orgs = {o.id: o.name for o in db.scalars(select(OrgUnit).where(
             OrgUnit.id.in_(wanted | ({post[1]} if post else set()))))}
         roles = {r.code: r.name for r in db.scalars(select(Role))}
+        viewer = personal.viewer(db, case)
         return render_template(
             "replay.html", case=case, version=version, at=at, event=at.event, drawn=drawn,
-            data=_data_rows(fields, at), who=_who(at.event, roles, orgs),
-            changes=change_rows(history.changes(at.event, step_form, fields, orgs)),
+            data=_data_rows(fields, at, viewer), who=_who(at.event, roles, orgs),
+            changes=change_rows(history.changes(viewer.event(at.event, fields, step_form), step_form, fields, orgs)),
             tasks=[{"task": task, "post": origin.post_label(task.role, task.org_id, roles, orgs)}
                    for task in at.open_tasks],
             viewer_ok=(bpmn_dist() / VIEWER_SCRIPT).is_file(),
         )
 
 
-def _data_rows(fields: dict[str, Any], at: Moment) -> list[dict[str, Any]]:
+def _data_rows(fields: dict[str, Any], at: Moment, viewer: personal.Viewer) -> list[dict[str, Any]]:
     """The case data then, labelled by form field; `changed` marks what this event set or altered."""
+    data = viewer.data(at.data, {"properties": fields})
     return [{"key": key, "label": str((fields.get(key) or {}).get("title", key)),
              "value": formrender.shorten(formrender.display_value(fields.get(key), value), 200),
              "changed": key in at.changed}
-            for key, value in at.data.items()]
+            for key, value in data.items()]
 
 
 def _who(event: CaseEvent, roles: dict[str, str], orgs: dict[int, str]) -> dict[str, str]:

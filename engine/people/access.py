@@ -6,6 +6,7 @@ The engine enforces these, and the web UI and the API ask them what to show; nob
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -82,6 +83,28 @@ def needs_substitute(other_holders: int) -> bool:
 def may_see_task(user: Staff, task: PostTask, case: CaseLike) -> bool:
     """A task is seen by whoever sees its case, and always by the holders of its post."""
     return may_see_case(user, case) or holds_post(user, task)
+
+
+def handles_case(user: Staff, accepted_by: int | None, step_posts: Iterable[tuple[str, int]],
+                 step_people: Collection[int]) -> bool:
+    """Whoever handles a case sees its ID and phone numbers in clear (个人信息保护法 §6, minimum necessary).
+
+    The one who accepted it, anyone who claimed or completed one of its steps (even from a post they no longer
+    hold), and the holders (or named substitute) of a post that has or had a step on it. Everyone else who may
+    see the case (another post's clerk, supervisors, auditors, a leader with no step) sees them masked.
+    """
+    if user.id == accepted_by or user.id in step_people:
+        return True
+    mine = {(user.role_code, user.org_id), *user.covers}
+    return any(post in mine for post in step_posts)
+
+
+# 查看完整个人信息的记录: auditors and supervisors read who revealed whose data, within their jurisdiction.
+REVEAL_LOG_ROLES = ("auditor", "supervisor")
+
+
+def may_see_reveals(user: Staff) -> bool:
+    return user.role_code in REVEAL_LOG_ROLES
 
 
 class Standing(StrEnum):
