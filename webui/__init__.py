@@ -63,6 +63,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     from . import (
         api,
+        audit,
         auth,
         calendar,
         cases,
@@ -81,6 +82,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(replay.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(supervision.bp)
