@@ -63,7 +63,7 @@ def numbers(svc: Services, username: str = "auditor", **args: str) -> set[str]:
 def test_each_filter_finds_the_case_it_names(services: Services, county: County) -> None:
     c = county
     running_number = c.running.case_number
-    assert numbers(services, number=running_number[3:-2].lower()) == {running_number}
+    assert numbers(services, number=running_number[4:].lower()) == {running_number}  # any part, any case
     assert numbers(services, applicant="婉清") == {c.refused.case_number}
     assert numbers(services, applicant="司马", item="MZ-WUBAO") == {c.granted.case_number}
     assert numbers(services, applicant="司马", item="MZ-DIBAO") == set()
