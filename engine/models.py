@@ -233,6 +233,10 @@ class Case(Base):
     item: Mapped[ServiceItem] = relationship()
     village: Mapped[OrgUnit] = relationship(foreign_keys=[village_id])
 
+    # The audit desk pages a county's cases newest accepted first and by period. On PostgreSQL migration 0017 also
+    # adds trigram indexes for finding case numbers and applicant names by any part (where pg_trgm may be created).
+    __table_args__ = (Index("ix_case_county_accepted", "county_id", "accepted_at", "id"),)
+
 
 DEADLINE_CHECK_ROWS = f"status = '{DeadlineStatus.OPEN}' AND next_check_at IS NOT NULL"
 DEADLINE_PROVISIONAL_ROWS = f"status = '{DeadlineStatus.OPEN}' AND (provisional OR due_date IS NULL)"
@@ -342,7 +346,8 @@ class CaseEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    # The audit desk finds a handler's cases from the events they acted in.
+    __table_args__ = (UniqueConstraint("case_id", "seq"), Index("ix_case_event_actor", "actor_id", "case_id"))
 
 
 class CalendarYear(Base):

@@ -18,7 +18,7 @@ from engine.audit import anchors, system
 from engine.models import AuditAnchor, Case, CaseEvent, SystemEvent, User
 from engine.services import Services
 from engine.vocabulary import SystemEventKind
-from tests.test_audit_verify import SYSTEM, system_chain  # noqa: F401  (fixture)
+from tests.tampering import SYSTEM, system_chain  # noqa: F401  (fixture)
 from tests.test_chain import EVENTS, at, case, tamper  # noqa: F401  (fixture)
 from webui.cli import main
 

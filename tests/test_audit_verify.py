@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import delete, insert, select, update
 
-from engine import clock
-from engine.audit import links, system
-from engine.audit.chain import Break
-from engine.models import Case, SystemEvent, User
+from engine.models import Case
 from engine.services import Services
-from engine.vocabulary import SystemEventKind
-from tests.test_chain import EVENTS, at, case, event_id, forged_after, sealed, tamper  # noqa: F401  (fixture)
+from tests.tampering import HOW, case_tampering, system_chain, system_found, system_tampering  # noqa: F401  (fixture)
+from tests.test_chain import case  # noqa: F401  (fixture)
 from webui.cli import main
-
-SYSTEM = SystemEvent.__table__
 
 
 def verify(svc: Services, *args: str) -> Result:
@@ -35,28 +28,7 @@ def test_an_intact_county_verifies_and_exits_0(services: Services, case: Case) -
     assert missing.exit_code == 2 and "没有编号为 不存在-0001 的办件" in missing.output
 
 
-def case_tampering(svc: Services, case: Case, how: str) -> list[str]:  # noqa: F811
-    """Tamper with the seven-event case `how`; the lines `audit verify` must print for it."""
-    if how == "alter":
-        tamper(svc, update(EVENTS).where(at(case, 6)).values(actor_name="县民政局"))
-        return ["第 6 条 [altered] 第 6 条记录被改动过：内容与其哈希不符"]
-    if how == "delete":
-        tamper(svc, delete(EVENTS).where(at(case, 4)))
-        return ["第 4 条 [missing] 第 4 条记录缺失：已被删除"]
-    if how == "insert":
-        before = forged_after(svc, case, 3)
-        tamper(svc, *(update(EVENTS).where(at(case, seq)).values(seq=seq + 1) for seq in range(7, 3, -1)),
-               insert(EVENTS).values(sealed(before | {"seq": 4, "prev_hash": before["hash"], "actor_name": "他人"})))
-        return ["第 4 条 [inserted]", "第 5 条 [out_of_order] 第 5 条位置上是原第 4 条记录"]
-    third, fifth = event_id(svc, case, 3), event_id(svc, case, 5)
-    tamper(svc, update(EVENTS).where(EVENTS.c.id == third).values(seq=-1),
-           update(EVENTS).where(EVENTS.c.id == fifth).values(seq=3),
-           update(EVENTS).where(EVENTS.c.id == third).values(seq=5))
-    return ["第 3 条 [out_of_order] 第 3 条位置上是原第 5 条记录",
-            "第 5 条 [out_of_order] 第 5 条位置上是原第 3 条记录"]
-
-
-@pytest.mark.parametrize("how", ["alter", "delete", "insert", "reorder"])
+@pytest.mark.parametrize("how", HOW)
 def test_audit_verify_names_the_tampered_case_event(services: Services, case: Case, how: str) -> None:  # noqa: F811
     expected = case_tampering(services, case, how)
     for args in ((), ("--case", case.case_number)):
@@ -68,54 +40,9 @@ def test_audit_verify_names_the_tampered_case_event(services: Services, case: Ca
         assert "1 个有断裂" in result.output
 
 
-@pytest.fixture
-def system_chain(services: Services) -> Iterator[list[dict[str, Any]]]:
-    """At least five system events to tamper with; the chain and its head are put back afterwards."""
-    with services.db.write() as session:
-        admin = session.scalar(select(User).where(User.username == "admin"))
-        for username in ("zhang_san", "li_si", "wang_wu", "zhao_liu", "qian_qi"):
-            system.append(session, SystemEventKind.USER_ADDED, admin, clock.now(), username,
-                          after={"role": "village_agent", "org": "510123101201"})
-    with services.db.read() as session:
-        original = [dict(row) for row in session.execute(select(SYSTEM).order_by(SYSTEM.c.seq)).mappings()]
-    yield original
-    tamper(services, delete(SYSTEM), insert(SYSTEM).values(original))
-    with services.db.read() as session:
-        assert system.verify(session) == []
-
-
-def system_found(svc: Services) -> list[tuple[str, int, int | None]]:
-    with svc.db.read() as session:
-        return [(finding.kind, finding.seq, finding.event_id) for finding in system.verify(session)]
-
-
-def system_tampering(svc: Services, rows: list[dict[str, Any]], how: str) -> list[tuple[str, int, int | None]]:
-    """Tamper with the system chain's last five events `how`; what its verifier must find."""
-    by_seq = {row["seq"]: row for row in rows}
-    last = rows[-1]["seq"]
-    third, second = by_seq[last - 2], by_seq[last - 1]
-    if how == "alter":
-        tamper(svc, update(SYSTEM).where(SYSTEM.c.id == third["id"]).values(subject="hacker"))
-        return [(Break.ALTERED, third["seq"], third["id"])]
-    if how == "delete":
-        tamper(svc, delete(SYSTEM).where(SYSTEM.c.id == third["id"]))
-        return [(Break.MISSING, third["seq"], None)]
-    if how == "insert":
-        forged = {key: value for key, value in rows[-1].items() if key != "id"} | {
-            "seq": last + 1, "prev_hash": rows[-1]["hash"], "subject": "hacker", "kind": SystemEventKind.TOKEN_CREATED}
-        forged["hash"] = links.digest(forged["prev_hash"], forged, links.SYSTEM_KEYS)
-        tamper(svc, insert(SYSTEM).values(forged))
-        with svc.db.read() as session:
-            new_id = session.scalar(select(SYSTEM.c.id).where(SYSTEM.c.seq == last + 1))
-        return [(Break.INSERTED, last + 1, new_id)]
-    tamper(svc, update(SYSTEM).where(SYSTEM.c.id == third["id"]).values(seq=-1),
-           update(SYSTEM).where(SYSTEM.c.id == second["id"]).values(seq=third["seq"]),
-           update(SYSTEM).where(SYSTEM.c.id == third["id"]).values(seq=second["seq"]))
-    return [(Break.OUT_OF_ORDER, third["seq"], second["id"]), (Break.OUT_OF_ORDER, second["seq"], third["id"])]
-
-
-@pytest.mark.parametrize("how", ["alter", "delete", "insert", "reorder"])
-def test_the_system_chain_names_the_tampered_event(services: Services, system_chain: list[dict[str, Any]],
+@pytest.mark.parametrize("how", HOW)
+def test_the_system_chain_names_the_tampered_event(services: Services,
+                                                    system_chain: list[dict[str, Any]],  # noqa: F811
                                                     how: str) -> None:
     expected = system_tampering(services, system_chain, how)
     assert system_found(services) == expected

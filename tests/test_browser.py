@@ -101,7 +101,8 @@ def log_in(page: Page, username: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     expect(page.locator(".who strong")).to_be_visible()
-    expect(page).to_have_url(re.compile(r"/inbox"))
+    # Auditors land on their desk; everyone else on the inbox.
+    expect(page).to_have_url(re.compile(r"/audit$" if username == "auditor" else r"/inbox"))
 
 
 def log_out(page: Page) -> None:

@@ -64,6 +64,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     from . import (
         anchors,
         api,
+        audit,
         auth,
         calendar,
         cases,
@@ -88,6 +89,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(export.bp)
     app.register_blueprint(personal.bp)
     app.register_blueprint(reveals.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(supervision.bp)

@@ -1,5 +1,5 @@
 """JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history, deployment,
-incidents, notifications, extensions (延期) and the supervision desk's figures.
+incidents, notifications, extensions (延期), the supervision desk's figures and the auditor's search and verification.
 
 Every route but /openapi.json needs `Authorization: Bearer <token>`. Errors are JSON
 `{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status; a 422 from validation (and a 400
@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import clock, notifications, userinput
 from engine.audit import chain, history, privacy
+from engine.audit import desk as audit_desk
 from engine.audit import export as exporting
 from engine.cases import incidents, queries
 from engine.deadlines import extensions, shown, tracking
@@ -648,3 +649,36 @@ def supervision() -> Any:
             "holders": [{"name": holder.name or None, "post": holder.post} for holder in entry.holders],
         } for entry in carded],
     }
+
+
+# -- 审计 -------------------------------------------------------------------------------------------
+
+
+def _auditor() -> Actor:
+    if not access.may_audit(_user()):
+        raise Forbidden("只有审计人员和电子监察人员可以使用审计查询与核验")
+    return _user()
+
+
+@bp.get("/audit/cases")
+def audit_cases() -> Any:
+    user = _auditor()
+    wanted = audit_desk.search_from(request.args)
+    with services().db.read() as session:
+        found = audit_desk.search(session, user, wanted)
+    return {"total": found.total, "page": found.page, "pages": found.pages, "page_size": audit_desk.PAGE_SIZE,
+            "cases": [_case_json(row) for row in found.rows]}
+
+
+@bp.post("/cases/<int:case_id>/verify")
+def verify_case(case_id: int) -> Any:
+    _auditor()
+    with services().db.read() as session:
+        _visible_case(session, case_id)
+        case = session.get(Case, case_id)
+        assert case is not None
+        verified = audit_desk.verify_case(session, case)
+    return {"case_id": case_id, "case_number": verified.case_number, "intact": verified.intact,
+            "event_count": verified.event_count, "last_event_hash": verified.last_hash,
+            "problems": [{"seq": found.seq, "event_id": found.event_id, "kind": found.kind, "message": found.message}
+                         for found in verified.findings]}

@@ -11,7 +11,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 
 from engine.errors import BianminError, Unauthorized, ValidationFailed
 from engine.models import User
-from engine.people import accounts, signin
+from engine.people import access, accounts, signin
 
 from . import helpers
 from .i18n import t
@@ -55,10 +55,10 @@ def login_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths: never redirect off the site after logging in."""
+def _safe_next(target: str | None, home: str | None = None) -> str:
+    """Only same-site relative paths: never redirect off the site after logging in; `home` when none was asked."""
     if not target:
-        return url_for("inbox.index")
+        return home or url_for("inbox.index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return url_for("inbox.index")
@@ -87,7 +87,8 @@ def login() -> Any:
                 user = signin.sign_in(helpers.services().db, username, password, request.remote_addr)
                 _sign_in_session(user)
                 flash(t("welcome", name=user.display_name), "success")
-                return redirect(_safe_next(request.form.get("next")))
+                home = url_for("audit.index") if access.lands_on_audit_desk(user) else None
+                return redirect(_safe_next(request.form.get("next"), home))
         except signin.TooManyAttempts as exc:
             error, status, headers = exc.message, exc.status, {"Retry-After": str(exc.retry_after)}
         except Unauthorized:

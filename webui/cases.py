@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.audit import desk as audit_desk
 from engine.audit import history
 from engine.cases import incidents as engine_incidents
 from engine.cases import queries
@@ -352,6 +353,8 @@ def render_case(case_id: int, revealed: dict[str, Any] | None = None) -> Any:
             case_clock=next((d for d in deadlines if d.task_id is None), None), raised=raised,
             ext=supervision.extension_panel(db, g.user, found),
             repair=incidents.repair_panel(db, g.user, found, helpers.services().cases.versions),
+            # Re-hashing one case's history costs about a millisecond for 20 events: every page view checks it.
+            chain=audit_desk.verify_case(db, found), may_audit_case=access.may_audit(g.user),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from engine.audit import desk as audit_desk
 from engine.supervision import desk
 from engine.vocabulary import CaseStatus, DeadlineStatus, EventKind, ExtensionStatus, IncidentKind, TaskStatus
 
@@ -714,6 +715,49 @@ PATHS: dict[str, Any] = {
     }},
 }
 
+AUDIT_FORBIDDEN = _error("调用者不是审计人员或电子监察人员")
+PATHS["/audit/cases"] = {"get": {
+    "summary": "审计查询（审计、电子监察）：本辖区的办件按条件查找，按受理时间从新到旧，每页 50 件",
+    "operationId": "auditCases", "tags": ["audit"],
+    "parameters": [
+        {"name": "number", "in": "query", "required": False, "schema": STRING, "description": "办件编号的任意一段"},
+        {"name": "applicant", "in": "query", "required": False, "schema": STRING,
+         "description": "申请人姓名的任意一段"},
+        {"name": "item", "in": "query", "required": False, "schema": STRING, "description": "事项编码"},
+        {"name": "village", "in": "query", "required": False, "schema": STRING, "description": "村（社区）的 ID"},
+        {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+         "description": "受理日期起（含）"},
+        {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+         "description": "受理日期止（含）"},
+        {"name": "handler", "in": "query", "required": False, "schema": STRING,
+         "description": "经办人的用户名：办件历史中有其办理记录的"},
+        {"name": "result", "in": "query", "required": False, "schema": {"enum": list(audit_desk.RESULTS)},
+         "description": "running 办理中、approved 准予、rejected 不予、completed 其他办结、cancelled 已撤销"},
+        {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1},
+         "description": "页码，超过总页数时返回最后一页"},
+    ],
+    "responses": {"200": _json(_ref("AuditCaseList"), "一页办件（身份证号脱敏）"), "401": UNAUTHORIZED,
+                  "403": AUDIT_FORBIDDEN,
+                  "422": _error("查询条件有误：日期格式、页码、村或办理结果无效（fields 按参数归类）")},
+}}
+PATHS["/cases/{case_id}/verify"] = {"post": {
+    "summary": "核验办件记录（审计、电子监察）：逐条重新计算哈希，指出每处断裂",
+    "operationId": "verifyCase", "tags": ["audit"], "parameters": [CASE_ID],
+    "responses": {"200": _json(_ref("Verification"), "核验结果；不改动任何数据"), "401": UNAUTHORIZED,
+                  "403": AUDIT_FORBIDDEN, "404": NOT_FOUND},
+}}
+SCHEMAS["AuditCaseList"] = {"type": "object", "properties": {
+    "total": {"type": "integer", "description": "符合条件的办件总数"}, "page": {"type": "integer"},
+    "pages": {"type": "integer"}, "page_size": {"type": "integer"},
+    "cases": {"type": "array", "items": _ref("CaseSummary")}}}
+SCHEMAS["Verification"] = {"type": "object", "properties": {
+    "case_id": {"type": "integer"}, "case_number": STRING,
+    "intact": {"type": "boolean", "description": "记录完整：未被改动、删除、插入或调换顺序"},
+    "event_count": {"type": "integer", "description": "办件记录的末条序号（办件上记录的条数）"},
+    "last_event_hash": {"type": "string", "description": "办件上记录的末条哈希"},
+    "problems": {"type": "array", "items": _ref("ChainProblem"),
+                 "description": "每处断裂一条，按 seq 排序；完整时为空"}}}
+
 BAD_INPUT = _error("请求格式不正确：文字含空字符（U+0000）或孤立的代理码位，JSON 嵌套超过 32 层、含 NaN/Infinity "
                    "或不是 JSON 对象，或参数不合要求；未做任何改动")
 BUSY = {**_error("数据库繁忙（等待锁或语句超时），未做任何改动：请按 Retry-After 所示秒数后重试"),
@@ -750,6 +794,7 @@ DOCUMENT: dict[str, Any] = {
         {"name": "notifications", "description": "提醒（黄牌、红牌等）"},
         {"name": "extensions", "description": "延期申请与审批"},
         {"name": "supervision", "description": "电子监察"},
+        {"name": "audit", "description": "审计：查询与核验"},
         {"name": "meta", "description": "API 文档"},
     ],
     "paths": PATHS,

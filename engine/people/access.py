@@ -1,5 +1,5 @@
 """The one rule for each question of access: may this actor see a case, see a task, claim it, complete it, accept,
-see and repair the incidents, ask or decide an extension, use the supervision desk.
+see and repair the incidents, ask or decide an extension, use the supervision desk, audit and verify histories.
 
 The engine enforces these, and the web UI and the API ask them what to show; nobody re-derives them.
 """
@@ -99,12 +99,9 @@ def handles_case(user: Staff, accepted_by: int | None, step_posts: Iterable[tupl
     return any(post in mine for post in step_posts)
 
 
-# 查看完整个人信息的记录: auditors and supervisors read who revealed whose data, within their jurisdiction.
-REVEAL_LOG_ROLES = ("auditor", "supervisor")
-
-
 def may_see_reveals(user: Staff) -> bool:
-    return user.role_code in REVEAL_LOG_ROLES
+    """查看完整个人信息的记录: those who audit read who revealed whose data, within their jurisdiction."""
+    return may_audit(user)
 
 
 class Standing(StrEnum):
@@ -242,3 +239,22 @@ def signs_in_on_record(user: Staff) -> bool:
 def may_keep_anchors(user: Staff) -> bool:
     """The daily anchors (每日存证) are for those who check the record: auditors, supervisors, administrators."""
     return user.role_code in DESK_ROLES
+
+
+# 审计: auditors search every case of their jurisdiction and verify histories; supervisors may search and verify one
+# case, read-only; verifying everything (the whole county and the system chain) is the auditors' own work.
+AUDITOR_ROLE = "auditor"
+AUDIT_ROLES = (AUDITOR_ROLE, SUPERVISOR_ROLE)
+
+
+def may_audit(user: Staff) -> bool:
+    return user.role_code in AUDIT_ROLES
+
+
+def may_verify_everything(user: Staff) -> bool:
+    return user.role_code == AUDITOR_ROLE
+
+
+def lands_on_audit_desk(user: Staff) -> bool:
+    """Where signing in leads when no page was asked for: the auditor's desk is an auditor's inbox."""
+    return user.role_code == AUDITOR_ROLE
