@@ -16,12 +16,12 @@ from click.testing import CliRunner
 
 from engine.audit import export, links
 from engine.config import ROOT
-from engine.models import Case
+from engine.models import Case, DataReveal, SystemEvent
 from engine.services import Services
 from tests.test_api import auth, make_client
 from tests.test_audit_verify import case_tampering
 from tests.test_chain import case  # noqa: F401  (fixture)
-from tests.test_webui import login
+from tests.test_webui import login, post
 from webui.cli import main
 
 # Debian's own interpreter, outside the project's virtualenv: the verifier must need nothing but the standard library.
@@ -132,6 +132,9 @@ def test_whoever_sees_the_case_may_export_it_and_nobody_else(services: Services,
         web = make_client(services)
         login(web, username)
         download = web.get(f"/cases/{case.id}/export.json")
+        if username == "auditor":  # not a handler: the file holds the numbers in clear, so a reason first
+            assert download.status_code == 403 and "请在办件页的“导出记录”中选择理由" in download.get_data(as_text=True)
+            download = post(web, f"/cases/{case.id}/export.json", {"reason": "审计核查"})
         assert download.status_code == 200, username
         assert download.mimetype == "application/json"
         assert f"{case.case_number}-history.json" in download.headers["Content-Disposition"]
@@ -139,7 +142,8 @@ def test_whoever_sees_the_case_may_export_it_and_nobody_else(services: Services,
         assert links.read_export(body) == [] and body["exported_by"].endswith(f"（{username}）")
         report = web.get(f"/cases/{case.id}/report")
         assert report.status_code == 200 and case.case_number in report.get_data(as_text=True)
-        api = make_client(services).get(f"/api/v1/cases/{case.id}/export", headers=auth(services, username))
+        api = make_client(services).get(f"/api/v1/cases/{case.id}/export?reason=审计核查",
+                                        headers=auth(services, username))
         assert api.status_code == 200 and links.read_export(api.get_json()) == []
     # Another village's agent and another town's staff: the case answers as if it did not exist.
     for username in ("hewan_agent", "shiqiao_leader"):
@@ -153,6 +157,38 @@ def test_whoever_sees_the_case_may_export_it_and_nobody_else(services: Services,
     anonymous = make_client(services)
     assert anonymous.get(f"/cases/{case.id}/export.json").status_code == 302
     assert anonymous.get(f"/api/v1/cases/{case.id}/export").status_code == 401
+
+
+def test_exporting_a_case_one_does_not_handle_is_a_logged_reveal(services: Services,
+                                                                 case: Case) -> None:  # noqa: F811
+    web = make_client(services)
+    login(web, "auditor")
+    assert 'id="reveal-history"' in web.get(f"/cases/{case.id}").get_data(as_text=True)
+    refused = post(web, f"/cases/{case.id}/export.json", {"reason": ""})
+    assert refused.status_code == 422 and "请选择查看理由" in refused.get_data(as_text=True)
+    api = make_client(services)
+    unexplained = api.get(f"/api/v1/cases/{case.id}/export", headers=auth(services, "auditor"))
+    assert unexplained.status_code == 403 and "reason" in unexplained.get_json()["error"]
+    with services.db.read() as session:
+        assert session.query(DataReveal).filter_by(case_id=case.id).count() == 0
+    assert post(web, f"/cases/{case.id}/export.json", {"reason": "其他", "note": "县审计局专项检查"}).status_code == 200
+    assert api.get(f"/api/v1/cases/{case.id}/export?reason=审计核查",
+                   headers=auth(services, "auditor")).status_code == 200
+    with services.db.read() as session:
+        logged = session.query(DataReveal).filter_by(case_id=case.id).order_by(DataReveal.id).all()
+        assert [(row.field, row.reason, row.note) for row in logged] == [
+            ("history", "其他", "县审计局专项检查"), ("history", "审计核查", None)]
+        recorded = session.query(SystemEvent).filter_by(kind="data_revealed", subject=case.case_number).all()
+        assert [event.after["field"] for event in recorded] == ["history", "history"]
+    log = web.get(f"/audit/reveals?case={case.case_number}").get_data(as_text=True)
+    assert log.count("办件全部记录（导出文件，个人信息未遮盖）") == 2
+    # Whoever handles the case downloads it without a reason, and nothing is logged.
+    handler = make_client(services)
+    login(handler, "dongpo_agent")
+    assert 'id="export-link"' in handler.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert handler.get(f"/cases/{case.id}/export.json").status_code == 200
+    with services.db.read() as session:
+        assert session.query(DataReveal).filter_by(case_id=case.id).count() == 2
 
 
 def test_bianmin_audit_export_writes_the_file(services: Services, case: Case, tmp_path: Path) -> None:  # noqa: F811

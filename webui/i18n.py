@@ -393,6 +393,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reveal_shown": ("已按“{reason}”显示完整的{field}，本次查看已记录。",
                      "{field} shown in full for “{reason}”; this was logged."),
     "reveal_field_applicant_id_number": ("申请人身份证号码", "applicant's ID number"),
+    "reveal_field_history": ("办件全部记录（导出文件，个人信息未遮盖）",
+                             "the whole history (export file, numbers in clear)"),
+    "export_needs_reason": ("导出文件含未遮盖的身份证号码和电话号码：您不经办此件，"
+                            "请在办件页的“导出记录”中选择理由后导出，导出将被记录。",
+                            "The export holds ID and phone numbers in clear: you do not handle this case, so choose a "
+                            "reason under 导出记录 on the case page; the export is logged."),
     "reveal_field_applicant_phone": ("申请人联系电话", "applicant's phone"),
     "reveal_field_application": ("申请表“{title}”", "application field “{title}”"),
     "nav_reveals": ("个人信息查看记录", "Data reveals"),

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from engine.audit import desk as audit_desk
+from engine.audit import privacy
 from engine.supervision import desk
 from engine.vocabulary import CaseStatus, DeadlineStatus, EventKind, ExtensionStatus, IncidentKind, TaskStatus
 
@@ -513,9 +514,18 @@ PATHS: dict[str, Any] = {
     }},
     "/cases/{case_id}/export": {"get": {
         "summary": "导出办件全程记录（含哈希）：保存为文件后，用 python3 links.py 文件.json 离线核验",
-        "operationId": "exportCase", "tags": ["cases"], "parameters": [CASE_ID],
+        "description": "事件按记录时的原样导出（身份证号码、电话号码未遮盖，否则哈希无法核验）。不经办此件的人须给出 "
+                       "reason，导出记入个人信息查看记录和系统记录。",
+        "operationId": "exportCase", "tags": ["cases"], "parameters": [
+            CASE_ID,
+            {"name": "reason", "in": "query", "required": False,
+             "schema": {"enum": list(privacy.REASONS)},
+             "description": "不经办此件时必填：导出理由"},
+            {"name": "note", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200},
+             "description": "理由为“其他”时必填"},
+        ],
         "responses": {"200": _json(_ref("CaseExport"), "导出文件的内容（与网页“导出记录（JSON）”相同）"),
-                      "401": UNAUTHORIZED, "404": NOT_FOUND},
+                      "401": UNAUTHORIZED, "403": FORBIDDEN, "404": NOT_FOUND, "422": UNPROCESSABLE},
     }},
     "/tasks": {"get": {
         "summary": "任务列表，按承诺办结日期排序", "operationId": "listTasks", "tags": ["tasks"],
@@ -598,7 +608,7 @@ PATHS: dict[str, Any] = {
             "type": "object", "required": ["field", "reason"],
             "properties": {
                 "field": {"type": "string", "maxLength": 200, "description": "要查看的字段"},
-                "reason": {"enum": ["核实身份", "办理需要", "审计核查", "信访/投诉处理", "其他"],
+                "reason": {"enum": list(privacy.REASONS),
                            "description": "查看理由"},
                 "note": {"type": "string", "maxLength": 200, "description": "具体理由；reason 为“其他”时必填"}}}}}},
         "responses": {

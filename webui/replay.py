@@ -46,7 +46,7 @@ def replay(case_id: int) -> Any:
         viewer = personal.viewer(db, case)
         return render_template(
             "replay.html", case=case, version=version, at=at, event=at.event, drawn=drawn,
-            data=_data_rows(fields, at, viewer), who=_who(at.event, roles, orgs),
+            viewer=viewer, data=_data_rows(fields, at, viewer), who=_who(at.event, roles, orgs),
             changes=change_rows(history.changes(viewer.event(at.event, fields, step_form), step_form, fields, orgs)),
             tasks=[{"task": task, "post": origin.post_label(task.role, task.org_id, roles, orgs)}
                    for task in at.open_tasks],

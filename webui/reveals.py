@@ -50,7 +50,8 @@ def index() -> Any:
     pages = max((total + reveals.PER_PAGE - 1) // reveals.PER_PAGE, 1)
     shown = [{
         "row": row, "post": posts.get(row.post, row.post), "whose": mask_id_number(row.applicant_id_number),
-        "field": t(f"reveal_field_{row.field}") if row.field in privacy.APPLICANT_FIELDS else row.field,
+        "field": (t(f"reveal_field_{row.field}") if row.field in (*privacy.APPLICANT_FIELDS, privacy.HISTORY)
+                  else row.field),
     } for row in rows]
     args = {key: value for key, value in request.args.items() if key != "page" and value}
     return render_template("reveals.html", rows=shown, total=total, page=min(page, pages), pages=pages, args=args,
