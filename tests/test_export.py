@@ -18,8 +18,8 @@ from engine.audit import export, links
 from engine.config import ROOT
 from engine.models import Case, DataReveal, SystemEvent
 from engine.services import Services
+from tests.tampering import HOW, case_tampering, system_chain, system_tampering  # noqa: F401  (fixture)
 from tests.test_api import auth, make_client
-from tests.test_audit_verify import case_tampering
 from tests.test_chain import case  # noqa: F401  (fixture)
 from tests.test_webui import login, post
 from webui.cli import main
@@ -214,3 +214,43 @@ def test_the_report_names_the_first_break_and_lists_every_one(services: Services
     assert "记录有 5 处断裂，第一处：第 4 条 —— 第 4 条记录与另一条记录同占第 4 条的位置" in page
     for n in range(5, 9):
         assert f"第 {n} 条 [out_of_order] 第 {n} 条位置上是原第 {n - 1} {MOVED}" in page
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_the_system_chain_exported_names_each_tampered_event_offline(services: Services, tmp_path: Path,
+                                                                    system_chain: list[dict[str, Any]],  # noqa: F811
+                                                                    how: str) -> None:
+    with services.db.read() as session:
+        intact = export.system_document(session, export.exporter("审计员", "auditor"))
+    assert intact["chain"] == "system" and offline(tmp_path, intact).returncode == 0
+    expected = system_tampering(services, system_chain, how)
+    with services.db.read() as session:
+        document = export.system_document(session, export.exporter("审计员", "auditor"))
+    result = offline(tmp_path, document)
+    assert result.returncode == 1, result.stdout + result.stderr
+    named = [re.match(r"第 (\d+) 条(?:（文件中第 \d+ 项）)? \[(\w+)\]", line) for line in breaks(result, "系统记录")]
+    assert [(match[2], int(match[1])) for match in named if match] == [(kind, seq) for kind, seq, _ in expected]
+
+
+def test_the_system_record_downloads_for_those_who_check_it(services: Services, tmp_path: Path) -> None:
+    web = make_client(services)
+    login(web, "auditor")
+    assert 'id="system-export-link"' in web.get("/audit/verify-all").get_data(as_text=True)
+    download = web.get("/audit/system-history.json")
+    assert download.status_code == 200 and "system-history.json" in download.headers["Content-Disposition"]
+    body = json.loads(download.get_data(as_text=True))
+    assert body["chain"] == "system" and links.read_export(body) == []
+    assert any(event["kind"] == "privileged_login" and event["subject"] == "auditor" for event in body["events"])
+    clerk = make_client(services)
+    login(clerk, "dongpo_agent")
+    refused = clerk.get("/audit/system-history.json")
+    assert refused.status_code == 403
+    assert "只有审计、电子监察和系统管理员可以导出系统记录" in refused.get_data(as_text=True)
+    target = tmp_path / "system.json"
+    env = {"BIANMIN_DATABASE_URL": services.db.url}
+    result = CliRunner().invoke(main, ["audit", "export", "--system", "-o", str(target)], env=env)
+    assert result.exit_code == 0 and "已导出系统记录的" in result.output, result.output
+    checked = offline(tmp_path, target.read_text(encoding="utf-8"))
+    assert checked.returncode == 0 and checked.stdout.startswith("系统记录 记录完好"), checked.stdout
+    neither = CliRunner().invoke(main, ["audit", "export"], env=env)
+    assert neither.exit_code == 2 and "二者选一" in neither.output

@@ -22,7 +22,7 @@ LIMIT = 400  # more than a year of days
 
 
 def _keeper() -> None:
-    if not access.may_keep_anchors(g.user):
+    if not access.may_check_record(g.user):
         raise Forbidden("只有审计、电子监察和系统管理员可以查看和核对每日存证锚点")
 
 

@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from sqlalchemy import select
@@ -489,25 +489,39 @@ def audit_verify(case_number: str | None) -> None:
 
 
 @audit.command("export")
-@click.argument("case_number")
+@click.argument("case_number", required=False)
+@click.option("--system", "whole_system", is_flag=True, help="Export the system chain instead of a case.")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
-              help="The file to write (default: <case number>-history.json in the current folder).")
-def audit_export(case_number: str, output: Path | None) -> None:
-    """Write a case's whole history with its hashes as JSON, to verify offline with engine/audit/links.py."""
+              help="The file to write (default: <case number>-history.json or system-history.json, here).")
+def audit_export(case_number: str | None, whole_system: bool, output: Path | None) -> None:
+    """Write a case's whole history (or with --system the system chain) with its hashes as JSON, to verify offline
+    with engine/audit/links.py."""
+    if whole_system == (case_number is not None):
+        click.echo("错误：请给出一个办件编号，或用 --system 导出系统记录（二者选一）", err=True)
+        sys.exit(2)
     svc = services()
+    by = exporting.exporter("命令行", "bianmin audit export")
+    if case_number is None:
+        with svc.db.read() as session:
+            document = exporting.system_document(session, by)
+        _write_export(document, output or Path(exporting.SYSTEM_FILENAME), "系统记录")
+        return
     with svc.db.read() as session:
         case_id = session.scalar(select(Case.id).where(Case.case_number == case_number))
         if case_id is None:
             click.echo(f"错误：没有编号为 {case_number} 的办件", err=True)
             sys.exit(2)
-        document = exporting.document(session, case_id, exporting.exporter("命令行", "bianmin audit export"))
-    target = output or Path(exporting.filename(case_number))
+        document = exporting.document(session, case_id, by)
+    _write_export(document, output or Path(exporting.filename(case_number)), f"办件 {case_number} ")
+
+
+def _write_export(document: dict[str, Any], target: Path, what: str) -> None:
     try:
         target.write_text(exporting.dumps(document), encoding="utf-8")
     except OSError as exc:
         click.echo(f"错误：无法写入 {target}：{exc.strerror or exc}", err=True)
         sys.exit(2)
-    click.echo(f"已导出办件 {case_number} 的 {len(document['events'])} 条记录到 {target}；"
+    click.echo(f"已导出{what}的 {len(document['events'])} 条记录到 {target}；"
                f"离线核验：{exporting.verify_command(target.name)}")
 
 

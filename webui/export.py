@@ -15,6 +15,7 @@ from engine.deadlines import shown as shown_cards
 from engine.deadlines import tracking
 from engine.errors import Forbidden
 from engine.models import ProcedureVersion, Task
+from engine.people import access
 from engine.procedures import forms
 
 from . import helpers, personal
@@ -41,9 +42,22 @@ def export_json(case_id: int) -> Any:
             privacy.reveal(db, g.user, case.id, privacy.HISTORY, request.form.get("reason", ""),
                            request.form.get("note", ""), request.remote_addr)
         document = exporting.document(db, case.id, exported_by)
+    return _download(document, exporting.filename(document["case"]["case_number"]))
+
+
+def _download(document: dict[str, Any], name: str) -> Any:
     raw = exporting.dumps(document).encode("utf-8")
-    return send_file(io.BytesIO(raw), mimetype="application/json", as_attachment=True,
-                     download_name=exporting.filename(document["case"]["case_number"]), max_age=0)
+    return send_file(io.BytesIO(raw), mimetype="application/json", as_attachment=True, download_name=name, max_age=0)
+
+
+@bp.route("/audit/system-history.json")
+@login_required
+def system_json() -> Any:
+    if not access.may_check_record(g.user):
+        raise Forbidden(t("export_system_forbidden"))
+    with helpers.services().db.read() as db:
+        document = exporting.system_document(db, exporting.exporter(g.user.display_name, g.user.username))
+    return _download(document, exporting.SYSTEM_FILENAME)
 
 
 @bp.route("/cases/<int:case_id>/report")

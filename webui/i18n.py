@@ -395,6 +395,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reveal_field_applicant_id_number": ("申请人身份证号码", "applicant's ID number"),
     "reveal_field_history": ("办件全部记录（导出文件，个人信息未遮盖）",
                              "the whole history (export file, numbers in clear)"),
+    "export_system_forbidden": ("只有审计、电子监察和系统管理员可以导出系统记录", "Only auditors, supervisors and "
+                                "administrators export the system record"),
+    "export_system_json": ("导出系统记录（JSON）", "Export the system record (JSON)"),
     "export_needs_reason": ("导出文件含未遮盖的身份证号码和电话号码：您不经办此件，"
                             "请在办件页的“导出记录”中选择理由后导出，导出将被记录。",
                             "The export holds ID and phone numbers in clear: you do not handle this case, so choose a "

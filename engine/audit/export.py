@@ -1,10 +1,11 @@
-"""A case's whole history as one JSON document, with every hashed field as stored, for verifying offline."""
+"""A case's whole history, or the system chain, as one JSON document with every hashed field as stored, for
+verifying offline."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,13 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..errors import NotFound
 from ..idcard import mask_id_number
-from ..models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem
-from . import links, origin
+from ..models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, SystemChainHead, SystemEvent
+from . import links, origin, system
 
 FORMAT = "bianmin-case-history/1"
 VERIFIER = Path(links.__file__)
 VERIFIER_PATH = "engine/audit/links.py"
+SYSTEM_FILENAME = "system-history.json"
 
 
 def verify_command(filename: str) -> str:
@@ -51,12 +53,13 @@ def names(session: Session) -> tuple[dict[str, str], dict[int, str]]:
     return roles, orgs
 
 
-def hashed_event(event: CaseEvent) -> dict[str, Any]:
+def hashed_event(event: CaseEvent | SystemEvent, keys: Sequence[str] = links.CASE_KEYS,
+                 optional: Sequence[str] = links.CASE_OPTIONAL) -> dict[str, Any]:
     """An event's fields exactly as its hash covers them: `at` as `links.canonical` writes it, post and address
     only when recorded (rows written before they were kept hash without them)."""
-    body: dict[str, Any] = {key: getattr(event, key) for key in links.CASE_KEYS}
+    body: dict[str, Any] = {key: getattr(event, key) for key in keys}
     body["at"] = event.at.isoformat()
-    body.update({key: getattr(event, key) for key in links.CASE_OPTIONAL if getattr(event, key) is not None})
+    body.update({key: getattr(event, key) for key in optional if getattr(event, key) is not None})
     body["prev_hash"], body["hash"] = event.prev_hash, event.hash
     return body
 
@@ -111,12 +114,33 @@ def document(session: Session, case_id: int, exported_by: str) -> dict[str, Any]
         raise NotFound("办件不存在")
     roles, orgs = names(session)
     events = case_events(session, case_id)
-    name = filename(case.case_number)
     return {
         "format": FORMAT,
         "chain": "case",
         "case": case_head(session, case, orgs),
         "head": {"event_count": case.event_count, "last_event_hash": case.last_event_hash},
+        **_taken(exported_by, filename(case.case_number)),
+        "events": [hashed_event(event) | {"readable": _readable(event, roles, orgs)} for event in events],
+    }
+
+
+def system_document(session: Session, exported_by: str) -> dict[str, Any]:
+    """The system chain's export (deployments, people and posts, sign-ins, reveals …), read back like a case's."""
+    head = session.get(SystemChainHead, system.HEAD_ID)
+    events = session.scalars(select(SystemEvent).order_by(SystemEvent.seq, SystemEvent.id))
+    return {
+        "format": FORMAT,
+        "chain": "system",
+        "head": {"event_count": head.event_count if head else 0,
+                 "last_event_hash": head.last_event_hash if head else links.GENESIS},
+        **_taken(exported_by, SYSTEM_FILENAME),
+        "events": [hashed_event(event, links.SYSTEM_KEYS, ()) for event in events],
+    }
+
+
+def _taken(exported_by: str, name: str) -> dict[str, Any]:
+    """When and by whom a file was exported, and how to verify it."""
+    return {
         "exported_at": clock.local_now().isoformat(),
         "exported_by": exported_by,
         "verify": {
@@ -127,7 +151,6 @@ def document(session: Session, case_id: int, exported_by: str) -> dict[str, Any]
                      f"{verify_command(name)}。退出码 0 表示记录完好，1 表示有断裂（逐条列出断裂的记录，"
                      "按其序号及在本文件 events 中的位置），2 表示文件无法读取。"),
         },
-        "events": [hashed_event(event) | {"readable": _readable(event, roles, orgs)} for event in events],
     }
 
 

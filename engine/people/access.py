@@ -236,8 +236,9 @@ def signs_in_on_record(user: Staff) -> bool:
     return user.role_code in DESK_ROLES
 
 
-def may_keep_anchors(user: Staff) -> bool:
-    """The daily anchors (每日存证) are for those who check the record: auditors, supervisors, administrators."""
+def may_check_record(user: Staff) -> bool:
+    """The daily anchors (每日存证) and the system chain's export are for those who check the record: auditors,
+    supervisors, administrators."""
     return user.role_code in DESK_ROLES
 
 
