@@ -71,12 +71,6 @@ def check(day: str) -> Any:
     """Recheck one anchor: its file when it is still here, else the digest recorded for it."""
     _keeper()
     row = _anchor(day)
-    path = Path(row.path)
     with helpers.services().db.read() as session:
-        if path.is_file():
-            checked = anchors.check_document(session, anchors.read_file(path))
-            if checked.digest != row.digest:
-                checked.differences.insert(0, f"锚点文件中的摘要 {checked.digest} 与生成时登记的 {row.digest} 不符")
-        else:
-            checked = anchors.check_digest(session, row.day, row.digest)
+        checked = anchors.recheck(session, row)
     return _page(checked)

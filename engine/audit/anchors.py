@@ -207,6 +207,18 @@ def check_digest(session: Session, day: date, digest: str) -> Checked:
     return result
 
 
+def recheck(session: Session, row: AuditAnchor) -> Checked:
+    """Recheck a stored anchor: its file when it is still here (and its digest against the one recorded), else the
+    recorded digest alone."""
+    path = Path(row.path)
+    if not path.is_file():
+        return check_digest(session, row.day, row.digest)
+    checked = check_document(session, read_file(path))
+    if checked.digest != row.digest:
+        checked.differences.insert(0, f"锚点文件中的摘要 {checked.digest} 与生成时登记的 {row.digest} 不符")
+    return checked
+
+
 def _chain_of(line: str) -> int | None:
     parts = line.split(":")
     return int(parts[1]) if parts[0] == "case" else None
