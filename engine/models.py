@@ -553,3 +553,62 @@ class DataReveal(Base):
 
     __table_args__ = (Index("ix_data_reveal_at", "at"), Index("ix_data_reveal_case_id", "case_id"),
                       Index("ix_data_reveal_user_id_at", "user_id", "at"))
+
+
+class ProxyStep(Base):
+    """One step of 全程代办 (委托, 传递, 回交, 签收) a village agent recorded for a case carried to the town or county.
+
+    `details` holds what the seeds' 登记台账 names for the step (who entrusts and what, to which office and how, what
+    was handed back, who signed); the same values go into the case history's event.
+    """
+
+    __tablename__ = "proxy_step"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    # When it happened as the agent entered it (a 委托 signed yesterday), beside when it was recorded.
+    happened_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    details: Mapped[dict[str, Any]]
+    recorded_by: Mapped[User] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_proxy_step_case_kind", "case_id", "kind"),)
+
+
+class Enquiry(Base):
+    """便民服务事项登记表: a citizen's enquiry or request registered at a window, owned under 首问负责 until handed on.
+
+    The post it sits with is (`post_role_code`, `post_org_id`); `owner_id` is the person answering for it, empty
+    after a 转办 until a holder of the receiving post takes it. `trail` lists each register, 转办, take and answer.
+    """
+
+    __tablename__ = "enquiry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registered_at: Mapped[datetime]
+    registered_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # The place the person comes from, named as a case's places are so the jurisdiction rule reads both alike.
+    village_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    town_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    county_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    person_name: Mapped[str] = mapped_column(String(100))
+    contact: Mapped[str] = mapped_column(String(20))
+    matter: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    post_role_code: Mapped[str] = mapped_column(ForeignKey("role.code"))
+    post_org_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    answer_method: Mapped[str | None] = mapped_column(String(20))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    answered_at: Mapped[datetime | None]
+    trail: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    registered_by: Mapped[User] = relationship(foreign_keys=[registered_by_id], lazy="joined")
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
+    answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id], lazy="joined")
+    village: Mapped[OrgUnit] = relationship(foreign_keys=[village_id], lazy="joined")
+    post_role: Mapped[Role] = relationship(lazy="joined")
+    post_org: Mapped[OrgUnit] = relationship(foreign_keys=[post_org_id], lazy="joined")
+
+    __table_args__ = (Index("ix_enquiry_post", "post_role_code", "post_org_id", "status"),
+                      Index("ix_enquiry_town_registered", "town_id", "registered_at"))

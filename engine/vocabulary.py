@@ -88,6 +88,27 @@ class EventKind(StrEnum):
     # A step that failed at run time: the submitted input is kept with the incident; retried later.
     STEP_FAILED = "step_failed"
     STEP_RETRIED = "step_retried"
+    # 全程代办 (委托 → 传递 → 回交 → 签收): the village agent's steps for a case carried to the town or county.
+    PROXY_ENTRUSTED = "proxy_entrusted"
+    PROXY_HANDED_OVER = "proxy_handed_over"
+    PROXY_RETURNED = "proxy_returned"
+    PROXY_RECEIVED = "proxy_received"
+
+
+class ProxyStepKind(StrEnum):
+    """The steps of 全程代办 in the order they must come."""
+
+    ENTRUSTED = "entrusted"
+    HANDED_OVER = "handed_over"
+    RETURNED = "returned"
+    RECEIVED = "received"
+
+
+class EnquiryStatus(StrEnum):
+    OPEN = "open"
+    # 转办: waiting for a holder of the receiving post to take it.
+    TRANSFERRED = "transferred"
+    ANSWERED = "answered"
 
 
 class SystemEventKind(StrEnum):

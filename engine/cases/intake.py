@@ -36,6 +36,15 @@ VILLAGE = select(
 ).select_from(ORGS.outerjoin(_TOWN, _TOWN.c.id == ORGS.c.parent_id)).where(ORGS.c.code == bindparam("code"))
 
 
+PHONE_PROBLEM = "联系电话应为 11 位手机号码或带区号的固定电话"
+
+
+def phone_number(raw: Any) -> str | None:
+    """A phone number as stored (digits only), or None when it is not a mobile or a landline with its area code."""
+    phone = str(raw or "").replace("-", "").replace(" ", "")
+    return phone if phone.isdigit() and len(phone) in PHONE_DIGITS else None
+
+
 @dataclass(frozen=True)
 class Applicant:
     name: str
@@ -56,9 +65,9 @@ class Applicant:
         except InvalidIdNumber as exc:
             fields["id_number"] = [str(exc)]
             id_number = ""
-        phone = str(raw.get("phone") or "").replace("-", "").replace(" ", "")
-        if not (phone.isdigit() and len(phone) in PHONE_DIGITS):
-            fields["phone"] = ["联系电话应为 11 位手机号码或带区号的固定电话"]
+        phone = phone_number(raw.get("phone")) or ""
+        if not phone:
+            fields["phone"] = [PHONE_PROBLEM]
         if fields:
             problems = [text for texts in fields.values() for text in texts]
             raise ValidationFailed("申请人信息有误：" + "；".join(problems), details=problems, fields=fields)

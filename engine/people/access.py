@@ -155,6 +155,56 @@ def may_accept(user: Staff) -> bool:
 
 
 
+# 代办: the village agent carries the case of a villager of their own village to the town or county and back.
+PROXY_ROLE = "village_agent"
+
+
+def may_record_proxy(user: Staff, case: CaseLike) -> bool:
+    return user.role_code == PROXY_ROLE and user.org_level == "village" and user.org_id == case.village_id
+
+
+def proxy_cases_of(user: Placed) -> ColumnElement[bool]:
+    """`may_record_proxy` as a query condition on cases: the agent's own village (the 待回交 list)."""
+    return Case.village_id == user.org_id if user.org_level == "village" else false()
+
+
+class EnquiryLike(CaseLike, Protocol):
+    registered_by_id: int
+    owner_id: int | None
+    post_role_code: str
+    post_org_id: int
+
+
+def may_register_enquiry(user: Staff) -> bool:
+    """首问负责: every window clerk and post holder who meets a citizen registers what they asked, not the desks."""
+    return user.role_code not in DESK_ROLES
+
+
+def holds_enquiry_post(user: Staff, enquiry: EnquiryLike) -> bool:
+    return (enquiry.post_role_code, enquiry.post_org_id) in {(user.role_code, user.org_id), *user.covers}
+
+
+def may_see_enquiry(user: Staff, enquiry: EnquiryLike) -> bool:
+    """Its first receiver, its owner, the post it sits with, and whoever sees cases of the person's place."""
+    return (user.id in (enquiry.registered_by_id, enquiry.owner_id) or holds_enquiry_post(user, enquiry)
+            or may_see_case(user, enquiry))
+
+
+def may_answer_enquiry(user: Staff, enquiry: EnquiryLike) -> bool:
+    """Only the owner answers or hands it on (首问负责); after a 转办 a holder of the receiving post takes it first."""
+    return enquiry.owner_id == user.id
+
+
+def may_take_enquiry(user: Staff, enquiry: EnquiryLike) -> bool:
+    return enquiry.owner_id is None and holds_enquiry_post(user, enquiry) and not user.away
+
+
+def may_receive_enquiry(post_level: str, post_org_id: int, enquiry: CaseLike) -> bool:
+    """转办 goes to a post serving the person's place: their village, its town or its county, at the role's level."""
+    return post_org_id == {"village": enquiry.village_id, "town": enquiry.town_id,
+                           "county": enquiry.county_id}.get(post_level)
+
+
 ADMIN_ROLE = "admin"
 
 
