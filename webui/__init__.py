@@ -80,6 +80,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         replay,
         reveals,
         supervision,
+        window,
     )
 
     app.register_blueprint(auth.bp)
@@ -99,6 +100,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(anchors.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(formeditor.bp)
+    app.register_blueprint(window.bp)
     app.register_blueprint(api.bp)
     i18n.install(app)
 

@@ -27,13 +27,14 @@ from engine.cases import incidents, queries
 from engine.deadlines import extensions, shown, tracking
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, StepHeld, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
-from engine.models import Card, Case, CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
+from engine.models import Card, Case, CaseEvent, OrgUnit, ProcedureVersion, ServiceItem, User
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
 from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
 from engine.supervision import desk
 from engine.tasks import inbox
+from engine.window import enquiries, proxy
 
 from .helpers import allowed_methods, services
 from .openapi import document
@@ -628,6 +629,103 @@ def decide_extension(extension_id: int) -> Any:
     decided = extensions.decide(services().cases, _user().id, extension_id, approve, body.get("note"))
     with services().db.read() as session:
         return _extension_json(extensions.one(session, decided.id))
+
+
+# -- 代办 and 首问负责 (the service window) -------------------------------------------------------------
+
+
+def _proxy_step_json(step: Any, clear: bool) -> dict[str, Any]:
+    details = dict(step.details)
+    if not clear and "phone" in details:
+        details["phone"] = privacy.mask_phone(details["phone"])
+    return {"id": step.id, "kind": step.kind, "name": proxy.NAMES[step.kind], "happened_at": _iso(step.happened_at),
+            "recorded_at": _iso(step.recorded_at),
+            "recorded_by": _person(step.recorded_by.username, step.recorded_by.display_name), "details": details}
+
+
+# One rule for both methods, as for extensions.
+@bp.route("/cases/<int:case_id>/proxy", methods=["GET", "POST"])
+def case_proxy(case_id: int) -> Any:
+    if request.method == "POST":
+        body = _json_body()
+        kind = body.get("kind")
+        if kind not in proxy.FIELDS:
+            raise ValidationFailed("kind 应为 " + "、".join(proxy.FIELDS), fields={"kind": ["不是代办环节"]})
+        made = proxy.record(services().cases, _user().id, case_id, kind, body)
+        with services().db.read() as session:
+            return _proxy_step_json(made, privacy.handles(session, _user(), case_id)), 201
+    with services().db.read() as session:
+        _visible_case(session, case_id)
+        case = session.get(Case, case_id)
+        assert case is not None
+        done = proxy.progress(session, case)
+        clear = privacy.handles(session, _user(), case_id)
+        starter = session.get(User, case.started_by_id)
+        return {"first_contact": _person(starter.username, starter.display_name) if starter else None,
+                "steps": [_proxy_step_json(step, clear) for step in done.steps],
+                "allowed": done.allowed if access.may_record_proxy(_user(), case) else []}
+
+
+@bp.get("/proxy/awaiting-return")
+def awaiting_return() -> Any:
+    limit = _limit()
+    with services().db.read() as session:
+        rows = proxy.awaiting_return(session, _user(), limit)
+    return {"cases": [{"id": row.id, "case_number": row.case_number, "item_name": row.item_name,
+                       "applicant_name": row.applicant_name, "completed_at": _iso(row.completed_at),
+                       "result": row.result} for row in rows]}
+
+
+def _enquiry_json(found: Any) -> dict[str, Any]:
+    user = _user()
+    handles = user.id in (found.registered_by_id, found.owner_id) or access.holds_enquiry_post(user, found)
+    return {
+        "id": found.id, "registered_at": _iso(found.registered_at), "status": found.status,
+        "person_name": found.person_name, "contact": found.contact if handles else privacy.mask_phone(found.contact),
+        "village": _place(found.village.code, found.village.name, found.village.level), "matter": found.matter,
+        "first_contact": _person(found.registered_by.username, found.registered_by.display_name),
+        "owner": _person(found.owner.username, found.owner.display_name) if found.owner else None,
+        "post": {"role_code": found.post_role_code, "role_name": found.post_role.name,
+                 "org": _place(found.post_org.code, found.post_org.name, found.post_org.level)},
+        "answer_method": found.answer_method, "answer": found.answer,
+        "answered_by": _person(found.answered_by.username, found.answered_by.display_name)
+        if found.answered_by else None, "answered_at": _iso(found.answered_at), "trail": found.trail,
+    }
+
+
+@bp.route("/enquiries", methods=["GET", "POST"])
+def enquiry_list() -> Any:
+    if request.method == "POST":
+        return _enquiry_json(enquiries.register(services().cases, _user().id, _json_body())), 201
+    scope = request.args.get("scope", "mine")
+    if scope not in enquiries.SCOPES:
+        raise BadRequest("scope 应为 " + "、".join(enquiries.SCOPES))
+    limit = _limit()
+    with services().db.read() as session:
+        return {"enquiries": [_enquiry_json(found) for found in enquiries.listing(session, _user(), scope, limit)]}
+
+
+@bp.get("/enquiries/<int:enquiry_id>")
+def enquiry_one(enquiry_id: int) -> Any:
+    with services().db.read() as session:
+        return _enquiry_json(enquiries.one(session, _user(), enquiry_id))
+
+
+@bp.post("/enquiries/<int:enquiry_id>/answer")
+def enquiry_answer(enquiry_id: int) -> Any:
+    return _enquiry_json(enquiries.answer(services().cases, _user().id, enquiry_id, _json_body()))
+
+
+@bp.post("/enquiries/<int:enquiry_id>/transfer")
+def enquiry_transfer(enquiry_id: int) -> Any:
+    body = _json_body()
+    return _enquiry_json(enquiries.transfer(services().cases, _user().id, enquiry_id, body.get("role_code"),
+                                            body.get("org_id"), body.get("note")))
+
+
+@bp.post("/enquiries/<int:enquiry_id>/take")
+def enquiry_take(enquiry_id: int) -> Any:
+    return _enquiry_json(enquiries.take(services().cases, _user().id, enquiry_id))
 
 
 # -- supervision desk (电子监察) -------------------------------------------------------------------

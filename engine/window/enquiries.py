@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, Row, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -24,6 +24,12 @@ from ..people.jurisdiction import Actor, covered_posts
 from ..vocabulary import EnquiryStatus
 
 MAX_NAME, MAX_MATTER = 30, 1000
+_VILLAGES, _TOWNS = OrgUnit.__table__.alias("village"), OrgUnit.__table__.alias("town")
+VILLAGE_ROWS = select(
+    _VILLAGES.c.code, _VILLAGES.c.name, _VILLAGES.c.id.label("village_id"), _TOWNS.c.id.label("town_id"),
+    _TOWNS.c.parent_id.label("county_id"), _TOWNS.c.name.label("town_name"),
+).select_from(_VILLAGES.join(_TOWNS, _TOWNS.c.id == _VILLAGES.c.parent_id)).where(
+    _VILLAGES.c.level == "village").order_by(_VILLAGES.c.code)
 # 004 (村级政务服务 首问责任制): the first receiver "负责做好解答、引导办理或受理工作".
 ANSWER_METHODS = ("当面解答", "电话解答", "引导办理", "受理申请")
 SCOPES = ("mine", "post", "place")
@@ -215,6 +221,12 @@ def one(session: Session, user: access.Staff, enquiry_id: int) -> Enquiry:
     if found is None or not access.may_see_enquiry(user, found):
         raise NotFound("咨询登记不存在")
     return found
+
+
+def villages(session: Session, user: access.Staff) -> list[Row[Any]]:
+    """The villages whose people the user may register for (`may_see_case` read as for a case of that village)."""
+    rows = session.connection().execute(VILLAGE_ROWS).all()
+    return [row for row in rows if access.may_see_case(user, row)]
 
 
 @dataclass(frozen=True)
