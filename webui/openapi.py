@@ -768,6 +768,121 @@ SCHEMAS["Verification"] = {"type": "object", "properties": {
     "problems": {"type": "array", "items": _ref("ChainProblem"),
                  "description": "每处断裂一条，按 seq 排序；完整时为空"}}}
 
+# 全程代办 (委托 → 传递 → 回交 → 签收) and 首问负责 enquiries (便民服务事项登记表).
+PROXY_KINDS = ["entrusted", "handed_over", "returned", "received"]
+ENQUIRY_ID = {"name": "enquiry_id", "in": "path", "required": True, "schema": {"type": "integer"},
+              "description": "咨询登记编号"}
+LIMIT = {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}}
+SCHEMAS["ProxyStep"] = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "kind": {"enum": PROXY_KINDS}, "name": {"enum": ["委托", "传递", "回交", "签收"]},
+    "happened_at": DATE_TIME, "recorded_at": DATE_TIME, "recorded_by": _ref("Person"),
+    "details": {"type": "object", "additionalProperties": STRING,
+                "description": "委托：principal 委托人、relation 与申请人关系、matter 委托事项、phone 联系电话"
+                               "（不办理该办件的人看到的是遮盖后的号码）；"
+                               "传递：office 递交单位（窗口）、method 递交方式、carrier 递交人；"
+                               "回交：handed_back 回交的批件、证照或决定书、method 回交方式；"
+                               "签收：signed_by 签收人、relation"}}}
+SCHEMAS["ProxyRecord"] = {"type": "object", "properties": {
+    "first_contact": _ref("Person"),
+    "steps": {"type": "array", "items": _ref("ProxyStep"), "description": "按发生时间排序"},
+    "allowed": {"type": "array", "items": {"enum": PROXY_KINDS},
+                "description": "调用者现在可以登记的环节（只有申请人所在村的代办员有）"}}}
+SCHEMAS["RecordProxyStep"] = {"type": "object", "required": ["kind"], "properties": {
+    "kind": {"enum": PROXY_KINDS, "description": "entrusted 委托、handed_over 传递、returned 回交、received 签收"},
+    "at": {"type": ["string", "null"], "description": "发生时间，北京时间 YYYY-MM-DDTHH:MM 或带时区的 ISO 8601；"
+                                                      "不填为现在，不得晚于现在或早于上一环节"},
+    "principal": {"type": "string", "maxLength": 200, "description": "委托人；不填为申请人本人"},
+    "relation": {"type": "string", "maxLength": 200, "description": "委托人或签收人不是申请人本人时必填"},
+    "matter": {"type": "string", "maxLength": 200, "description": "委托事项（委托必填）"},
+    "phone": {"type": "string", "description": "委托人联系电话（委托必填）"},
+    "office": {"type": "string", "maxLength": 200, "description": "递交单位（窗口）（传递必填）"},
+    "method": {"type": "string", "maxLength": 200, "description": "递交方式（传递必填）或回交方式"},
+    "carrier": {"type": "string", "maxLength": 200, "description": "递交人；不填为调用者"},
+    "handed_back": {"type": "string", "maxLength": 200, "description": "回交的批件、证照或决定书（回交必填）"},
+    "signed_by": {"type": "string", "maxLength": 200, "description": "签收人；不填为申请人本人"}}}
+SCHEMAS["AwaitingReturn"] = {"type": "object", "properties": {"cases": {"type": "array", "items": {
+    "type": "object", "properties": {"id": {"type": "integer"}, "case_number": STRING, "item_name": STRING,
+                                     "applicant_name": STRING, "completed_at": DATE_TIME,
+                                     "result": NULLABLE_STRING}}}}}
+SCHEMAS["Enquiry"] = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "registered_at": DATE_TIME, "status": {"enum": ["open", "transferred", "answered"],
+                                                                      "description": "办理中、已转办待接办、已答复"},
+    "person_name": STRING, "contact": {"type": "string", "description": "不负责该咨询的人看到的是遮盖后的号码"},
+    "village": _ref("Place"), "matter": STRING, "first_contact": _ref("Person"),
+    "owner": {**_ref("Person"), "description": "负责人；转办后对方接办前为 null"},
+    "post": {"type": "object", "properties": {"role_code": STRING, "role_name": STRING, "org": _ref("Place")}},
+    "answer_method": NULLABLE_STRING, "answer": NULLABLE_STRING, "answered_by": _ref("Person"),
+    "answered_at": NULLABLE_DATE_TIME,
+    "trail": {"type": "array", "items": ANY_OBJECT, "description": "登记、转办、接办、答复，各有 at、by、action"}}}
+SCHEMAS["EnquiryList"] = {"type": "object", "properties": {"enquiries": {"type": "array", "items": _ref("Enquiry")}}}
+ANSWER_METHOD = {"enum": ["当面解答", "电话解答", "引导办理", "受理申请"]}
+SCHEMAS["RegisterEnquiry"] = {"type": "object", "required": ["person_name", "contact", "village", "matter"],
+                              "properties": {
+    "person_name": {"type": "string", "maxLength": 30}, "contact": {"type": "string", "description": "联系电话"},
+    "village": {"type": "string", "description": "来访人所在村（社区）的行政区划代码"},
+    "matter": {"type": "string", "maxLength": 1000, "description": "咨询或办理事项"},
+    "answer_method": {**ANSWER_METHOD, "description": "当场答复时填写"},
+    "answer": {"type": "string", "maxLength": 1000, "description": "当场答复时填写"}}}
+SCHEMAS["AnswerEnquiry"] = {"type": "object", "required": ["answer_method", "answer"], "properties": {
+    "answer_method": ANSWER_METHOD, "answer": {"type": "string", "minLength": 1, "maxLength": 1000}}}
+SCHEMAS["TransferEnquiry"] = {"type": "object", "required": ["role_code", "org_id"], "properties": {
+    "role_code": {"type": "string", "description": "接收岗位的角色代码"},
+    "org_id": {"type": "integer", "description": "接收岗位所在单位（来访人所在村、其乡镇或县）的编号"},
+    "note": {"type": ["string", "null"], "maxLength": 1000, "description": "转办说明"}}}
+ENQUIRY_409 = _error("该咨询已答复，或已转办待对方接办，或已有负责人无需接办")
+PATHS["/cases/{case_id}/proxy"] = {"get": {
+    "summary": "办件的首问责任人和代办记录（委托、传递、回交、签收）", "operationId": "getCaseProxy",
+    "tags": ["window"], "parameters": [CASE_ID],
+    "responses": {"200": _json(_ref("ProxyRecord"), "代办记录"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+}, "post": {
+    "summary": "登记一个代办环节", "operationId": "recordProxyStep", "tags": ["window"],
+    "description": "只有申请人所在村（社区）的代办员可以登记，并记入办件历史。顺序：委托在先；"
+                   "传递在委托之后、办结之前；回交在办件办结之后；签收在回交之后。",
+    "parameters": [CASE_ID],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("RecordProxyStep")}}},
+    "responses": {"201": _json(_ref("ProxyStep"), "已登记"), "401": UNAUTHORIZED,
+                  "403": _error("调用者不是申请人所在村（社区）的代办员"), "404": NOT_FOUND,
+                  "409": _error("顺序不对（例如尚未委托、尚未办结、尚未回交）或该环节已登记"),
+                  "422": _error("字段缺失或有误，或时间晚于现在、早于上一环节")},
+}}
+PATHS["/proxy/awaiting-return"] = {"get": {
+    "summary": "待回交：调用者所在村的代办办件中已办结、尚未回交申请人的", "operationId": "listAwaitingReturn",
+    "tags": ["window"], "parameters": [LIMIT],
+    "responses": {"200": _json(_ref("AwaitingReturn"), "先办结的在前"), "401": UNAUTHORIZED},
+}}
+PATHS["/enquiries"] = {"get": {
+    "summary": "咨询登记：我负责的、转到本岗位待接办的，或本辖区的登记表", "operationId": "listEnquiries",
+    "tags": ["window"],
+    "parameters": [{"name": "scope", "in": "query", "required": False,
+                    "schema": {"enum": ["mine", "post", "place"], "default": "mine"},
+                    "description": "mine 我负责且未答复的；post 转到本岗位待接办的；place 本辖区全部及我登记、负责的"},
+                   LIMIT],
+    "responses": {"200": _json(_ref("EnquiryList"), "新登记的在前"), "401": UNAUTHORIZED},
+}, "post": {
+    "summary": "登记来访、来电（便民服务事项登记表）：登记人首问负责", "operationId": "registerEnquiry",
+    "tags": ["window"],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("RegisterEnquiry")}}},
+    "responses": {"201": _json(_ref("Enquiry"), "已登记"), "401": UNAUTHORIZED,
+                  "403": _error("电子监察、审计和系统管理员不登记咨询"),
+                  "422": _error("字段缺失或有误，或村（社区）不在调用者辖区内")},
+}}
+PATHS["/enquiries/{enquiry_id}"] = {"get": {
+    "summary": "一条咨询登记及其办理经过", "operationId": "getEnquiry", "tags": ["window"], "parameters": [ENQUIRY_ID],
+    "responses": {"200": _json(_ref("Enquiry"), "咨询登记"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+}}
+for _action, _summary, _body in (("answer", "答复（只有负责人）", "AnswerEnquiry"),
+                                 ("transfer", "转办到来访人所在村、乡镇或县的岗位（只有负责人）", "TransferEnquiry"),
+                                 ("take", "接办：接收岗位的在岗人员成为负责人", None)):
+    PATHS[f"/enquiries/{{enquiry_id}}/{_action}"] = {"post": {
+        "summary": _summary, "operationId": f"{_action}Enquiry", "tags": ["window"], "parameters": [ENQUIRY_ID],
+        **({"requestBody": {"required": True, "content": {"application/json": {"schema": _ref(_body)}}}}
+           if _body else {}),
+        "responses": {"200": _json(_ref("Enquiry"), "办理后的咨询登记"), "401": UNAUTHORIZED,
+                      "403": _error("调用者不是负责人，或不是接收岗位的在岗人员"), "404": NOT_FOUND,
+                      "409": ENQUIRY_409, **({"422": _error("字段缺失或有误")} if _body else {})},
+    }}
+
 BAD_INPUT = _error("请求格式不正确：文字含空字符（U+0000）或孤立的代理码位，JSON 嵌套超过 32 层、含 NaN/Infinity "
                    "或不是 JSON 对象，或参数不合要求；未做任何改动")
 BUSY = {**_error("数据库繁忙（等待锁或语句超时），未做任何改动：请按 Retry-After 所示秒数后重试"),
@@ -804,6 +919,7 @@ DOCUMENT: dict[str, Any] = {
         {"name": "notifications", "description": "提醒（黄牌、红牌等）"},
         {"name": "extensions", "description": "延期申请与审批"},
         {"name": "supervision", "description": "电子监察"},
+        {"name": "window", "description": "代办（委托、传递、回交、签收）与首问负责的咨询登记"},
         {"name": "audit", "description": "审计：查询与核验"},
         {"name": "meta", "description": "API 文档"},
     ],
