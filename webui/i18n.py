@@ -988,6 +988,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "enq_person": ("来访人", "Person"),
     "enq_contact": ("联系电话", "Phone"),
     "enq_matter": ("咨询或办理事项", "Matter"),
+    "enq_village": ("所在村（社区）", "Village"),
     "enq_answer_on_spot": ("当场答复", "Answered on the spot"),
     "enq_answer_on_spot_help": ("当场答复的填写答复方式和内容；不填则由您负责跟进答复或转办。",
                                 "Fill these when answered on the spot; otherwise you follow it up or hand it on."),

@@ -104,7 +104,7 @@ def index() -> Any:
         except ValidationFailed as exc:
             errors = exc.fields or {"": [exc.message]}
         else:
-            flash(t("enquiry_registered", n=made.id), "success")
+            flash(t("enq_registered", n=made.id), "success")
             return redirect(url_for("window.enquiry", enquiry_id=made.id))
     with helpers.services().db.read() as db:
         counts = {name: enquiries.count(db, g.user, name) for name in enquiries.SCOPES}

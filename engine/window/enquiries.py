@@ -164,7 +164,7 @@ def transfer(rt: Runtime, actor_id: int, enquiry_id: int, role_code: Any, org_id
             raise ValidationFailed("该咨询已在这一岗位，无需转办", fields={"post": ["该咨询已在这一岗位"]})
         enquiry.post_role_code, enquiry.post_org_id = role.code, org.id
         enquiry.owner_id, enquiry.status = None, EnquiryStatus.TRANSFERRED
-        _trail(enquiry, _note(actor, "转办", to=f"{org.name}{role.name}", note=remark))
+        _trail(enquiry, _note(actor, "转办", to=f"{org.name} · {role.name}", note=remark))
         session.flush()
         return _loaded(session, enquiry.id)
 
