@@ -21,6 +21,11 @@ def local_now() -> datetime:
     return now().astimezone(SHANGHAI)
 
 
+def to_minute(moment: datetime | None) -> str:
+    """A moment as messages and records print it: Beijing time to the minute, empty for none."""
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
 def travel(delta: timedelta) -> None:
     """Move the clock forward (tests and benchmarks only)."""
     global _offset

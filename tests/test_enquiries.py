@@ -82,7 +82,7 @@ def test_transfer_to_the_town_and_taken_there(services: Services) -> None:
     with pytest.raises(ValidationFailed, match="答复方式应为"):
         enquiries.answer(services.cases, taken.owner_id, asked.id, {"answer_method": "短信", "answer": "x"})
     done = enquiries.answer(services.cases, taken.owner_id, asked.id,
-                            {"answer_method": "电话解答", "answer": "年满80周岁可申领高龄津贴，请带身份证和户口本到镇民政办"})
+                            {"answer_method": "电话解答", "answer": "请带身份证和户口本到镇民政办申请高龄津贴"})
     assert done.status == EnquiryStatus.ANSWERED
     assert [step["action"] for step in done.trail] == ["登记", "转办", "接办", "答复"]
     assert done.trail[1]["to"].startswith("清水镇") and done.trail[1]["note"] == "高龄津贴由乡镇民政办审核"

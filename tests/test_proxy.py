@@ -1,4 +1,4 @@
-"""全程代办 in the engine: 委托 → 传递 → 办结 → 回交 → 签收, recorded by the village's agent in that order, on both databases."""
+"""全程代办 in the engine: 委托 → 传递 → 办结 → 回交 → 签收, by the village's agent in that order (both databases)."""
 
 from __future__ import annotations
 

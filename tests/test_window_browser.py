@@ -26,28 +26,16 @@ def test_a_proxy_case_goes_to_the_town_and_back_to_the_applicant(page: Page,  # 
     # 传递 is not offered before the 委托 is recorded.
     expect(page.locator("#proxy-form-handed_over")).to_have_count(0)
 
-    form = page.locator("#proxy-form-entrusted")
-    form.locator("[name=principal]").fill("欧阳建华")
-    form.locator("[name=matter]").fill("代为申请农村居民最低生活保障，并代领审批结果和低保证")
-    form.locator("[name=phone]").fill("13981234567")
-    form.locator("[name=at]").fill("2026-03-02T08:30")
-    form.get_by_role("button", name="登记委托").click()
+    entrusted = {"principal": "欧阳建华", "matter": "代为申请农村居民最低生活保障，并代领审批结果和低保证",
+                 "phone": "13981234567", "at": "2026-03-02T08:30"}
+    fill_step(page, "entrusted", entrusted)
     # A principal who is not the applicant must say how they are related: refused, nothing recorded.
     expect(page.locator(".flash-error")).to_contain_text("欧阳建华不是申请人本人：请填写与申请人欧阳秀英的关系")
     expect(page.locator("#proxy-timeline")).to_have_count(0)
-    form = page.locator("#proxy-form-entrusted")
-    form.locator("[name=principal]").fill("欧阳建华")
-    form.locator("[name=relation]").fill("儿子（在外务工，委托代办员全程代办）")
-    form.locator("[name=matter]").fill("代为申请农村居民最低生活保障，并代领审批结果和低保证")
-    form.locator("[name=phone]").fill("13981234567")
-    form.locator("[name=at]").fill("2026-03-02T08:30")
-    form.get_by_role("button", name="登记委托").click()
+    fill_step(page, "entrusted", {**entrusted, "relation": "儿子（在外务工，委托代办员全程代办）"})
     expect(page.locator(".flash-success")).to_contain_text("已登记委托")
 
-    form = page.locator("#proxy-form-handed_over")
-    form.locator("[name=office]").fill("清水镇便民服务中心 民政社保窗口")
-    form.locator("[name=method]").fill("代办员每周二集中送达")
-    form.get_by_role("button", name="登记传递").click()
+    fill_step(page, "handed_over", {"office": "清水镇便民服务中心 民政社保窗口", "method": "代办员每周二集中送达"})
     expect(page.locator(".flash-success")).to_contain_text("已登记传递")
     timeline = page.locator("#proxy-timeline li")
     expect(timeline).to_have_count(2)
@@ -78,10 +66,8 @@ def test_a_proxy_case_goes_to_the_town_and_back_to_the_applicant(page: Page,  # 
     shot(page, "127-inbox-awaiting-return")
     waiting.locator(f"tr[data-case-number='{case.case_number}']").get_by_role("link", name="登记回交").click()
     expect(page).to_have_url(re.compile(rf"/cases/{case.id}#proxy$"))
-    form = page.locator("#proxy-form-returned")
-    form.locator("[name=handed_back]").fill("青山县民政局低保审批决定书、农村居民最低生活保障证")
-    form.locator("[name=method]").fill("送达申请人家中")
-    form.get_by_role("button", name="登记回交").click()
+    fill_step(page, "returned", {"handed_back": "青山县民政局低保审批决定书、农村居民最低生活保障证",
+                                 "method": "送达申请人家中"})
     expect(page.locator(".flash-success")).to_contain_text("已登记回交")
     page.locator("#proxy-form-received").get_by_role("button", name="登记签收").click()
     expect(page.locator(".flash-success")).to_contain_text("已登记签收")
@@ -91,6 +77,13 @@ def test_a_proxy_case_goes_to_the_town_and_back_to_the_applicant(page: Page,  # 
     page.locator("#proxy").screenshot(path=str(shot_path("128-proxy-record-complete")))
     page.goto("/inbox")
     expect(page.locator(f"#awaiting-return tr[data-case-number='{case.case_number}']")).to_have_count(0)
+
+
+def fill_step(opened: Page, kind: str, values: dict[str, str]) -> None:
+    form = opened.locator(f"#proxy-form-{kind}")
+    for name, value in values.items():
+        form.locator(f"[name={name}]").fill(value)
+    form.locator("button[type=submit]").click()
 
 
 def drive_to_town(svc: Services, case_id: int) -> None:

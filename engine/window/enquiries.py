@@ -120,8 +120,7 @@ def _locked(session: Session, actor_id: int, enquiry_id: int) -> tuple[Actor, En
             raise NotFound("咨询登记不存在")
     if enquiry.status == EnquiryStatus.ANSWERED:
         who = enquiry.answered_by.display_name if enquiry.answered_by else "他人"
-        when = enquiry.answered_at.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M") if enquiry.answered_at else ""
-        raise Conflict(f"该咨询已由{who}于 {when} 答复，无需再办理")
+        raise Conflict(f"该咨询已由{who}于 {clock.to_minute(enquiry.answered_at)} 答复，无需再办理")
     return actor, enquiry
 
 

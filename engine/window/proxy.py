@@ -79,10 +79,6 @@ def parse_moment(raw: Any, label: str, now: datetime) -> datetime:
     return moment
 
 
-def local(moment: datetime) -> str:
-    return moment.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-
 def _details(kind: str, raw: Any, case: Case, actor_name: str) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise ValidationFailed("请求体应为对象")
@@ -115,7 +111,7 @@ def _refusal(kind: str, case: Case, done: list[ProxyStep]) -> str | None:
         if ProxyStepKind.ENTRUSTED in first:
             step = first[ProxyStepKind.ENTRUSTED]
             who = step.details.get("principal", "")
-            return f"该办件已于 {local(step.happened_at)} 登记委托（委托人{who}），不能重复登记"
+            return f"该办件已于 {clock.to_minute(step.happened_at)} 登记委托（委托人{who}），不能重复登记"
         return None
     if ProxyStepKind.ENTRUSTED not in first:
         return f"请先登记申请人的委托，再登记{NAMES[kind]}"
@@ -125,12 +121,12 @@ def _refusal(kind: str, case: Case, done: list[ProxyStep]) -> str | None:
         if case.status != CaseStatus.COMPLETED:
             return "办件尚未办结，不能回交：乡镇或县级部门办结后，再将结果送交申请人"
         if ProxyStepKind.RETURNED in first:
-            return f"办理结果已于 {local(first[ProxyStepKind.RETURNED].happened_at)} 回交申请人，不能重复登记"
+            return f"办理结果已于 {clock.to_minute(first[ProxyStepKind.RETURNED].happened_at)} 回交申请人，不能重复登记"
         return None
     if ProxyStepKind.RETURNED not in first:
         return "办理结果尚未回交申请人，不能登记签收"
     if ProxyStepKind.RECEIVED in first:
-        return f"申请人已于 {local(first[ProxyStepKind.RECEIVED].happened_at)} 签收，不能重复登记"
+        return f"申请人已于 {clock.to_minute(first[ProxyStepKind.RECEIVED].happened_at)} 签收，不能重复登记"
     return None
 
 
@@ -157,14 +153,14 @@ def record(rt: Runtime, actor_id: int, case_id: int, kind: str, raw: Any) -> Pro
         if kind == ProxyStepKind.RETURNED and case.completed_at:
             floor = max(floor, case.completed_at) if floor else case.completed_at
         if floor and happened < floor:
-            message = f"{label}不能早于上一环节（{local(floor)}）"
+            message = f"{label}不能早于上一环节（{clock.to_minute(floor)}）"
             raise ValidationFailed(message, fields={"at": [message]})
         step = ProxyStep(case_id=case.id, kind=kind, happened_at=happened, recorded_at=now,
                          recorded_by_id=actor.id, details=details)
         session.add(step)
         session.flush()
         chain.append(session, case, EVENTS[kind], actor, now, step=f"代办·{NAMES[kind]}",
-                     after={**details, "happened_at": local(happened)})
+                     after={**details, "happened_at": clock.to_minute(happened)})
         session.refresh(step)
         session.expunge(step)
         return step
