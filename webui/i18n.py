@@ -1004,6 +1004,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "booking_day_help": ("工作日，不早于今天", "A working day, today or later"),
     "booking_note_hint": ("如：需要办理的具体情况、上门地址或方便的时间", "What you need, the address, a good time"),
     "booking_submit": ("提交预约", "Book"),
+    "booking_another": ("再预约一次", "Book another"),
     "booking_done": ("预约成功", "Booked"),
     "booking_done_help": ("请按预约时间前往办理，并携带办事指南所列材料；如需改约，请致电服务窗口。",
                           "Come at the booked time with the materials the guide lists; call the window to change it."),

@@ -96,9 +96,12 @@ def book() -> Any:
                 slot=form.get("slot", ""), name=form.get("name", ""), phone=form.get("phone", ""),
                 note=form.get("note", ""), by=load_user())
             # Only what the booker needs to come on time: the page never shows a name or phone back.
-            booked = {"item": booking.item.name, "place": booking.place.name, "day": booking.day,
-                      "slot": booking.slot, "kind": booking.kind, "address": booking.place.address,
-                      "phone": booking.place.phone}
+            unit = booking.place
+            where = f"{unit.parent.name} · {unit.name}" if unit.level == "village" and unit.parent else unit.name
+            booked = {"item": booking.item.name, "place": where, "day": booking.day,
+                      "slot": booking.slot, "kind": booking.kind, "address": unit.address,
+                      # A home visit is arranged through its town's window.
+                      "phone": unit.phone or (unit.parent.phone if unit.parent else None)}
     except BianminError as exc:
         return render_template("public_booking.html", form=form, error=exc, booked=None,
                                **_booking_choices()), exc.status
