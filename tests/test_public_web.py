@@ -13,6 +13,7 @@ from engine.models import Appointment
 from engine.people.signin import ADDRESS
 from engine.services import Services
 from engine.window import query
+from tests.conftest import user_id
 from tests.test_engine import start
 from tests.test_public_window import fresh_address
 from tests.test_webui import app, client, login, post, text  # noqa: F401  (fixtures)
@@ -135,3 +136,19 @@ def test_a_citizen_books_and_the_staff_of_that_place_see_and_mark_it(
     assert "慕容秀英" not in text(agent.get("/inbox"))
     again = post(agent, f"/appointments/{booking.id}/status", {"status": "no_show"})
     assert again.status_code == 409
+
+
+def test_a_clerk_books_for_a_caller_and_the_booking_says_who(app: Flask, sqlite_services: Services) -> None:  # noqa: F811
+    clerk = app.test_client()
+    login(clerk, "qingshui_window")
+    assert 'id="new-appointment"' in clerk.get("/appointments?day=2026-03-09").get_data(as_text=True)
+    booked = post(clerk, "/appointments/new", {
+        "kind": "window", "item": "ZR-ZHAIJIDI", "town": "510123101000", "day": "2026-03-09", "slot": "afternoon",
+        "name": "诸葛建国", "phone": "0838-6251234", "note": "白天在外务工，下午五点后才能到"})
+    assert booked.status_code == 200 and "青山县清水镇正街126号镇人民政府一楼" in text(booked)
+    with sqlite_services.db.read() as session:
+        booking = session.scalar(select(Appointment).where(Appointment.name == "诸葛建国"))
+    assert booking is not None and booking.created_by_id == user_id(sqlite_services, "qingshui_window")
+    assert booking.phone == "08386251234"
+    day = text(clerk.get("/appointments?day=2026-03-09"))
+    assert "诸葛建国" in day and "到窗口办理" in day and "农村居民住宅用地(宅基地)审批" in day

@@ -145,6 +145,8 @@ def test_bookings_are_seen_by_the_staff_of_their_place_and_marked_once(services:
         inbox = {b.id for b in appointments.upcoming(session, staff(services, "dongpo_agent"))}
         assert home.id in inbox and window.id not in inbox
         assert appointments.upcoming(session, staff(services, "dongpo_committee")) == []
+        window_inbox = {b.id for b in appointments.upcoming(session, staff(services, "qingshui_window"))}
+        assert window.id in window_inbox and home.id not in window_inbox
 
     with services.db.write() as session, pytest.raises(NotFound):
         appointments.set_status(session, staff(services, "hewan_agent"), home.id, "done")

@@ -94,11 +94,12 @@ def day_list(session: Session, user: User, day: date) -> list[Appointment]:
 
 
 def upcoming(session: Session, user: User) -> list[Appointment]:
-    """Bookings still to serve from today on, for the inbox; only those the user serves."""
+    """Bookings still to serve from today on at the user's own unit, for the inbox: a village agent's home visits,
+    a town window's window bookings (the day list shows a town its villages' visits too)."""
     if not access.may_accept(user):
         return []
     today = clock.now().astimezone(clock.SHANGHAI).date()
-    return list(session.scalars(_listed(user).where(Appointment.day >= today,
+    return list(session.scalars(_listed(user).where(Appointment.place_id == user.org_id, Appointment.day >= today,
                                                     Appointment.status == AppointmentStatus.BOOKED)
                                 .order_by(Appointment.day, Appointment.slot.desc(), Appointment.id)
                                 .limit(UPCOMING_LIMIT)))
