@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -51,18 +51,22 @@ def find(db: Database, case_number: str, id_tail: str, address: str | None) -> P
             **({} if len(tail) == TAIL_LENGTH else {"id_tail": ["请填写身份证号码后四位"]})})
     where = (address or "unknown")[:MAX_ADDRESS_LENGTH]
     now = clock.now()
+    # Stored as a failure before the lookup, as the login page does, so queries sent in parallel count against
+    # each other; a match then marks it.
     with db.write() as session:
         refusal = _refusal(session, where, now)
-        case = None if refusal else session.scalar(select(Case).where(Case.case_number == number))
-        matched = case is not None and case.applicant_id_number[-TAIL_LENGTH:].upper() == tail
-        session.add(QueryAttempt(address=where, at=now, matched=matched, throttled=refusal is not None))
-        progress = _progress(session, case) if case is not None and matched else None
-    # Raised once the attempt is stored: a refusal counts as an attempt on the record, not as a failure.
+        attempt = QueryAttempt(address=where, at=now, matched=False, throttled=refusal is not None)
+        session.add(attempt)
+        session.flush()
+        attempt_id = attempt.id
     if refusal is not None:
         raise refusal
-    if progress is None:
-        raise NotFound(NOT_FOUND)
-    return progress
+    with db.write() as session:
+        case = session.scalar(select(Case).where(Case.case_number == number))
+        if case is not None and case.applicant_id_number[-TAIL_LENGTH:].upper() == tail:
+            session.execute(update(QueryAttempt).where(QueryAttempt.id == attempt_id).values(matched=True))
+            return _progress(session, case)
+    raise NotFound(NOT_FOUND)
 
 
 def _refusal(session: Session, address: str, now: datetime) -> TooManyAttempts | None:
