@@ -14,6 +14,7 @@ from engine.people.signin import ADDRESS
 from engine.services import Services
 from engine.window import query
 from tests.conftest import user_id
+from tests.test_api import auth, make_client
 from tests.test_engine import start
 from tests.test_public_window import fresh_address
 from tests.test_webui import app, client, login, post, text  # noqa: F401  (fixtures)
@@ -152,3 +153,25 @@ def test_a_clerk_books_for_a_caller_and_the_booking_says_who(app: Flask, sqlite_
     assert booking.phone == "08386251234"
     day = text(clerk.get("/appointments?day=2026-03-09"))
     assert "诸葛建国" in day and "到窗口办理" in day and "农村居民住宅用地(宅基地)审批" in day
+
+
+def test_appointments_over_the_api(sqlite_services: Services) -> None:
+    api = make_client(sqlite_services)
+    agent, other = auth(sqlite_services, "hongyan_agent"), auth(sqlite_services, "liulin_agent")
+    booked = api.post("/api/v1/appointments", headers=agent, json={
+        "kind": "home", "item": "MZ-DIBAO", "place": "510123102202", "day": "2026-03-10", "slot": "morning",
+        "name": "东方红梅", "phone": "13700001111", "note": "家中有重病人，不便出门"})
+    assert booked.status_code == 201, booked.json
+    booking = booked.json
+    assert booking["place"] == {"code": "510123102202", "name": "红岩村", "level": "village"}
+    assert booking["status"] == "booked" and booking["item"]["name"] == "农村居民最低生活保障"
+    listed = api.get("/api/v1/appointments?day=2026-03-10", headers=agent).json
+    assert [b["name"] for b in listed["appointments"]] == ["东方红梅"]
+    assert api.get("/api/v1/appointments?day=2026-03-10", headers=other).json["appointments"] == []
+    assert api.post(f"/api/v1/appointments/{booking['id']}/status", headers=other,
+                    json={"status": "done"}).status_code == 404
+    done = api.post(f"/api/v1/appointments/{booking['id']}/status", headers=agent, json={"status": "no_show"})
+    assert done.status_code == 200 and done.json["status"] == "no_show"
+    refused = api.post("/api/v1/appointments", headers=agent, json={"kind": "home", "day": 20260310, "name": 1})
+    assert refused.status_code == 422 and set(refused.json["fields"]) == {"day", "name"}
+    assert api.get("/api/v1/appointments?day=tomorrow", headers=agent).status_code == 400

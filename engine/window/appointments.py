@@ -12,8 +12,9 @@ from .. import clock
 from ..cases.intake import name_problem, normal_phone, phone_problem
 from ..deadlines import calendar
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..models import Appointment, OrgUnit, ServiceItem, User
+from ..models import Appointment, OrgUnit, ServiceItem
 from ..people import access
+from ..people.access import Staff
 from ..vocabulary import AppointmentKind, AppointmentSlot, AppointmentStatus
 
 MAX_NOTE_LENGTH = 500
@@ -23,7 +24,7 @@ UPCOMING_LIMIT = 50
 
 
 def book(session: Session, *, kind: str, item_code: str, place_code: str, day: date | None, slot: str,
-         name: str, phone: str, note: str = "", by: User | None = None) -> Appointment:
+         name: str, phone: str, note: str = "", by: Staff | None = None) -> Appointment:
     """A booking on a future working day; ValidationFailed names every field that is wrong.
 
     `by` is the clerk who booked it at the window or on the phone; None when a citizen booked it themselves.
@@ -82,18 +83,18 @@ def _day_problem(session: Session, day: date | None) -> str | None:
     return None if workday else "预约日期须为工作日（周末和法定节假日不能预约）"
 
 
-def _listed(user: User) -> Select[tuple[Appointment]]:
+def _listed(user: Staff) -> Select[tuple[Appointment]]:
     return (select(Appointment).where(access.appointments_visible_to(user))
             .options(selectinload(Appointment.item), selectinload(Appointment.place)))
 
 
-def day_list(session: Session, user: User, day: date) -> list[Appointment]:
+def day_list(session: Session, user: Staff, day: date) -> list[Appointment]:
     """The day's bookings the user sees, morning first, in the order they were made."""
     return list(session.scalars(_listed(user).where(Appointment.day == day)
                                 .order_by(Appointment.slot.desc(), Appointment.id)))
 
 
-def upcoming(session: Session, user: User) -> list[Appointment]:
+def upcoming(session: Session, user: Staff) -> list[Appointment]:
     """Bookings still to serve from today on at the user's own unit, for the inbox: a village agent's home visits,
     a town window's window bookings (the day list shows a town its villages' visits too)."""
     if not access.may_accept(user):
@@ -105,7 +106,7 @@ def upcoming(session: Session, user: User) -> list[Appointment]:
                                 .limit(UPCOMING_LIMIT)))
 
 
-def set_status(session: Session, user: User, booking_id: int, status: str) -> Appointment:
+def set_status(session: Session, user: Staff, booking_id: int, status: str) -> Appointment:
     """Mark a booking done, no-show or cancelled, once; a booking the user does not see is not found."""
     booking = session.get(Appointment, booking_id, with_for_update=True)
     if booking is None or not access.may_see_appointment(user, booking):
