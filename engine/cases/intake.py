@@ -63,16 +63,16 @@ class Applicant:
             raise ValidationFailed("申请人信息缺失：需要姓名、身份证号码和联系电话")
         fields: dict[str, list[str]] = {}
         name = str(raw.get("name") or "").strip()
-        if name_problem(name):
-            fields["name"] = [f"申请人{name_problem(name)}"]
+        if problem := name_problem(name):
+            fields["name"] = [f"申请人{problem}"]
         try:
             id_number = validate_id_number(str(raw.get("id_number") or ""))
         except InvalidIdNumber as exc:
             fields["id_number"] = [str(exc)]
             id_number = ""
         phone = normal_phone(str(raw.get("phone") or ""))
-        if phone_problem(phone):
-            fields["phone"] = [phone_problem(phone)]
+        if problem := phone_problem(phone):
+            fields["phone"] = [problem]
         if fields:
             problems = [text for texts in fields.values() for text in texts]
             raise ValidationFailed("申请人信息有误：" + "；".join(problems), details=problems, fields=fields)

@@ -42,17 +42,16 @@ def book(session: Session, *, kind: str, item_code: str, place_code: str, day: d
     if kind_ok and (place is None or place.level != PLACE_LEVEL[AppointmentKind(kind)]):
         wanted = "办理窗口所在的乡镇" if kind == AppointmentKind.WINDOW else "上门服务的村（社区）"
         fields["place"] = [f"请选择{wanted}"]
-    problem = _day_problem(session, day)
-    if problem:
+    if problem := _day_problem(session, day):
         fields["day"] = [problem]
     if slot not in set(AppointmentSlot):
         fields["slot"] = ["请选择上午或下午"]
     name = name.strip()
-    if name_problem(name):
-        fields["name"] = [f"预约人{name_problem(name)}"]
+    if problem := name_problem(name):
+        fields["name"] = [f"预约人{problem}"]
     phone = normal_phone(phone)
-    if phone_problem(phone):
-        fields["phone"] = [str(phone_problem(phone))]
+    if problem := phone_problem(phone):
+        fields["phone"] = [problem]
     note = note.strip()
     if len(note) > MAX_NOTE_LENGTH:
         fields["note"] = [f"备注不能超过 {MAX_NOTE_LENGTH} 个字"]
