@@ -22,6 +22,12 @@ TOWNS = [
     ("510123102000", "石桥镇", "shiqiao", [("510123102201", "柳林村", "liulin"),
                                            ("510123102202", "红岩村", "hongyan")]),
 ]
+# Each service centre's window as the public guide shows it (fictional, like the county).
+CONTACTS = {
+    "510123": ("青山县城关镇人民北路88号县政务服务中心一楼", "028-85550100"),
+    "510123101000": ("青山县清水镇正街126号镇人民政府一楼", "028-85550211"),
+    "510123102000": ("青山县石桥镇新街路45号镇人民政府东侧", "028-85550322"),
+}
 VILLAGE_POSTS = [("agent", "village_agent"), ("committee", "village_committee")]
 TOWN_POSTS = [("window", "town_window"), ("civil", "town_civil_affairs"), ("land", "town_land"),
               ("planning", "town_planning"), ("leader", "town_leader")]
@@ -58,6 +64,9 @@ def _org(session: Session, code: str, name: str, level: str, parent: OrgUnit | N
         unit = OrgUnit(code=code, name=name, level=level, parent_id=parent.id if parent else None)
         session.add(unit)
         session.flush()
+    if unit.address is None and code in CONTACTS:
+        # Only where none is set yet: an administrator's correction survives loading the demo again.
+        unit.address, unit.phone = CONTACTS[code]
     return unit
 
 

@@ -58,6 +58,9 @@ class OrgUnit(Base):
     level: Mapped[str] = mapped_column(String(10))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
     parent: Mapped[OrgUnit | None] = relationship(remote_side=[id])
+    # Where its service window is and how to call it, as the public guide tells citizens.
+    address: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
 
 
 class Role(Base):
@@ -612,3 +615,45 @@ class Enquiry(Base):
 
     __table_args__ = (Index("ix_enquiry_post", "post_role_code", "post_org_id", "status"),
                       Index("ix_enquiry_town_registered", "town_id", "registered_at"))
+class QueryAttempt(Base):
+    """One public case query (办件查询): kept to throttle an address that guesses case numbers or ID digits."""
+
+    __tablename__ = "query_attempt"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(45))
+    at: Mapped[datetime]
+    matched: Mapped[bool] = mapped_column(Boolean)
+    # Refused before the pair was looked up: kept, but not counted as a failure.
+    throttled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_query_attempt_address_at", "address", "at"),)
+
+
+class Appointment(Base):
+    """预约服务 / 上门服务: a time booked at a town window or for a home visit in a village."""
+
+    __tablename__ = "appointment"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    item_code: Mapped[str] = mapped_column(ForeignKey("service_item.code"))
+    # The town of a window booking, the village of a home visit; its town and county are kept too, named as a
+    # case's places are, so the jurisdiction rule reads a booking as it reads a case.
+    place_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    town_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    county_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    day: Mapped[date] = mapped_column(Date)
+    slot: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    # None when a citizen booked on the public page.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    changed_at: Mapped[datetime | None]
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    item: Mapped[ServiceItem] = relationship()
+    place: Mapped[OrgUnit] = relationship(foreign_keys=[place_id])
+
+    __table_args__ = (Index("ix_appointment_place_day", "place_id", "day"),
+                      Index("ix_appointment_town_day", "town_id", "day"))

@@ -136,3 +136,24 @@ class SystemEventKind(StrEnum):
     PRIVILEGED_LOGIN_FAILED = "privileged_login_failed"
     MIGRATION_APPLIED = "migration_applied"
     DATA_REVEALED = "data_revealed"
+
+
+class AppointmentKind(StrEnum):
+    """预约服务 at a town's service window, or 上门服务 (a home visit) in a village."""
+
+    WINDOW = "window"
+    HOME = "home"
+
+
+class AppointmentSlot(StrEnum):
+    """The seeds give office hours only as 机关作息时间, so a booking names a half day, not an hour."""
+
+    MORNING = "morning"
+    AFTERNOON = "afternoon"
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"

@@ -64,6 +64,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     from . import (
         anchors,
         api,
+        appointments,
         audit,
         auth,
         calendar,
@@ -77,6 +78,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         people,
         personal,
         procedures,
+        public,
         replay,
         reveals,
         supervision,
@@ -101,6 +103,8 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(notifications.bp)
     app.register_blueprint(formeditor.bp)
     app.register_blueprint(window.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(appointments.bp)
     app.register_blueprint(api.bp)
     i18n.install(app)
 

@@ -1,5 +1,6 @@
 """JSON API under /api/v1: bearer-token access to the org tree, service items, cases, tasks, history, deployment,
-incidents, notifications, extensions (延期), the supervision desk's figures and the auditor's search and verification.
+incidents, notifications, extensions (延期), the supervision desk's figures, the auditor's search and verification,
+and appointments (预约服务).
 
 Every route but /openapi.json needs `Authorization: Bearer <token>`. Errors are JSON
 `{"error": "<Chinese message>", "details": [...]}` with the engine's HTTP status; a 422 from validation (and a 400
@@ -27,14 +28,14 @@ from engine.cases import incidents, queries
 from engine.deadlines import extensions, shown, tracking
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, StepHeld, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
-from engine.models import Card, Case, CaseEvent, OrgUnit, ProcedureVersion, ServiceItem, User
+from engine.models import Appointment, Card, Case, CaseEvent, OrgUnit, ProcedureVersion, ServiceItem, User
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
 from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
 from engine.supervision import desk
 from engine.tasks import inbox
-from engine.window import enquiries, proxy
+from engine.window import appointments, enquiries, proxy
 
 from .helpers import allowed_methods, services
 from .openapi import document
@@ -726,6 +727,55 @@ def enquiry_transfer(enquiry_id: int) -> Any:
 @bp.post("/enquiries/<int:enquiry_id>/take")
 def enquiry_take(enquiry_id: int) -> Any:
     return _enquiry_json(enquiries.take(services().cases, _user().id, enquiry_id))
+# -- appointments (预约服务) ------------------------------------------------------------------------
+
+
+def _appointment_json(booking: Appointment) -> dict[str, Any]:
+    return {"id": booking.id, "kind": booking.kind, "item": {"code": booking.item_code, "name": booking.item.name},
+            "place": _place(booking.place.code, booking.place.name, booking.place.level), "day": _day(booking.day),
+            "slot": booking.slot, "name": booking.name, "phone": booking.phone, "note": booking.note,
+            "status": booking.status, "created_at": _iso(booking.created_at), "changed_at": _iso(booking.changed_at)}
+
+
+def _text_fields(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
+    """The named body fields as text (absent ones empty); a field that is not a string is refused by name."""
+    wrong = {name: ["应为字符串"] for name in names if not isinstance(body.get(name, ""), str)}
+    if wrong:
+        raise ValidationFailed("以下字段应为字符串：" + "、".join(wrong), fields=wrong)
+    return {name: body.get(name, "") for name in names}
+
+
+@bp.get("/appointments")
+def list_appointments() -> Any:
+    text = request.args.get("day", "")
+    try:
+        day = date.fromisoformat(text) if text else clock.now().astimezone(clock.SHANGHAI).date()
+    except ValueError as exc:
+        raise BadRequest("day 应为 YYYY-MM-DD 格式的日期") from exc
+    with services().db.read() as session:
+        rows = appointments.day_list(session, _user(), day)
+        return {"day": day.isoformat(), "appointments": [_appointment_json(row) for row in rows]}
+
+
+@bp.post("/appointments")
+def book_appointment() -> Any:
+    fields = _text_fields(_json_body(), ("kind", "item", "place", "day", "slot", "name", "phone", "note"))
+    try:
+        day: date | None = date.fromisoformat(fields["day"])
+    except ValueError:
+        day = None
+    with services().db.write() as session:
+        booking = appointments.book(session, kind=fields["kind"], item_code=fields["item"],
+                                    place_code=fields["place"], day=day, slot=fields["slot"], name=fields["name"],
+                                    phone=fields["phone"], note=fields["note"], by=_user())
+        return _appointment_json(booking), 201
+
+
+@bp.post("/appointments/<int:booking_id>/status")
+def mark_appointment(booking_id: int) -> Any:
+    status = _text_fields(_json_body(), ("status",))["status"]
+    with services().db.write() as session:
+        return _appointment_json(appointments.set_status(session, _user(), booking_id, status))
 
 
 # -- supervision desk (电子监察) -------------------------------------------------------------------

@@ -22,7 +22,7 @@ bp.record_once(helpers.install)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _load_user() -> User | None:
+def load_user() -> User | None:
     """The session's user while the session is still one of theirs (see `accounts.end_sessions`)."""
     user_id = session.get("user_id")
     if user_id is None:
@@ -46,7 +46,7 @@ def login_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        g.user = _load_user()
+        g.user = load_user()
         if g.user is None:
             flash(t("login_required"), "info")
             return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
@@ -100,7 +100,7 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
     """Ends every session of the account, so a copy of this browser's cookie is worthless too."""
-    user = _load_user()
+    user = load_user()
     if user is not None:
         with helpers.services().db.write() as db:
             accounts.sign_out(db, user.id)

@@ -364,17 +364,21 @@ def diagram(case_id: int) -> Any:
     """The case's diagram, with lanes (named by role code) relabelled with the roles' names for reading."""
     with helpers.services().db.read() as db:
         version = _version(db, helpers.visible_case(db, case_id))
-        roles = {r.code: r.name for r in db.scalars(select(Role))}
+        xml = readable_diagram(db, version)
+    return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
+
+
+def readable_diagram(db: Session, version: ProcedureVersion) -> bytes:
+    """A version's diagram with its lanes (named by role code) relabelled with the roles' names."""
+    roles = {r.code: r.name for r in db.scalars(select(Role))}
     try:
         root = parse_xml(version.bpmn_xml, f"{version.item_code} v{version.version}")
     except BianminError:
-        xml = version.bpmn_xml.encode("utf-8")
-    else:
-        for lane in root.xpath("//bpmn:lane[@name]", namespaces=BPMN_NS):
-            if lane.get("name") in roles:
-                lane.set("name", roles[lane.get("name")])
-        xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
+        return version.bpmn_xml.encode("utf-8")
+    for lane in root.xpath("//bpmn:lane[@name]", namespaces=BPMN_NS):
+        if lane.get("name") in roles:
+            lane.set("name", roles[lane.get("name")])
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 @bp.route("/cases")

@@ -10,6 +10,7 @@ from engine.deadlines.promised import due_state
 from engine.models import Task
 from engine.people import access
 from engine.tasks import inbox
+from engine.window import appointments
 
 from . import helpers
 from .auth import login_required
@@ -40,13 +41,14 @@ def index() -> Any:
         counts = {scope: inbox.count(db, user, scope) for scope in inbox.SCOPES}
         card_counts = {color: inbox.count(db, user, tab, color) for color in inbox.CARD_FILTERS if color}
         tasks = inbox.tasks(db, user, tab, limit=LIMIT, sort=sort, descending=descending, card=card)
+        bookings = appointments.upcoming(db, user)
     rows = [{
         "task": task, "due_state": due_state(task.promised_date),
         "covering": task.assignee_name if task.assignee_id not in (None, user.id) else None,
     } for task in tasks]
     return render_template(
         "inbox.html", tab=tab, sort=sort, descending=descending, rows=rows, counts=counts, card=card,
-        card_counts=card_counts,
+        card_counts=card_counts, bookings=bookings,
         truncated=len(rows) >= LIMIT, limit=LIMIT, can_start=access.may_accept(user),
     )
 

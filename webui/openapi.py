@@ -8,7 +8,17 @@ from typing import Any
 from engine.audit import desk as audit_desk
 from engine.audit import privacy
 from engine.supervision import desk
-from engine.vocabulary import CaseStatus, DeadlineStatus, EventKind, ExtensionStatus, IncidentKind, TaskStatus
+from engine.vocabulary import (
+    AppointmentKind,
+    AppointmentSlot,
+    AppointmentStatus,
+    CaseStatus,
+    DeadlineStatus,
+    EventKind,
+    ExtensionStatus,
+    IncidentKind,
+    TaskStatus,
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -882,6 +892,58 @@ for _action, _summary, _body in (("answer", "答复（只有负责人）", "Answ
                       "403": _error("调用者不是负责人，或不是接收岗位的在岗人员"), "404": NOT_FOUND,
                       "409": ENQUIRY_409, **({"422": _error("字段缺失或有误")} if _body else {})},
     }}
+APPOINTMENT_ID = {"name": "booking_id", "in": "path", "required": True, "schema": {"type": "integer"},
+                  "description": "预约的 ID"}
+PATHS["/appointments"] = {
+    "get": {
+        "summary": "预约服务：某日调用者辖区内的预约（村：本村的上门服务；乡镇：本镇窗口和各村上门服务；县：全县），"
+                   "含预约人姓名和电话",
+        "operationId": "listAppointments", "tags": ["appointments"],
+        "parameters": [{"name": "day", "in": "query", "required": False,
+                        "schema": {"type": "string", "format": "date"}, "description": "日期，缺省为今天"}],
+        "responses": {"200": _json(_ref("AppointmentDay"), "当天的预约，上午在前"), "401": UNAUTHORIZED},
+    },
+    "post": {
+        "summary": "代群众预约（村代办员、乡镇窗口人员）：到乡镇窗口办理或上门服务，须为今天起的工作日",
+        "operationId": "bookAppointment", "tags": ["appointments"],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("BookAppointment")}}},
+        "responses": {"201": _json(_ref("Appointment"), "已登记的预约"), "401": UNAUTHORIZED,
+                      "403": _error("调用者不是村代办员或乡镇窗口人员"),
+                      "422": _error("预约信息有误：事项、地点、日期（非工作日或已过）、时段、姓名或电话"
+                                    "（fields 按字段归类）")},
+    },
+}
+PATHS["/appointments/{booking_id}/status"] = {"post": {
+    "summary": "处理预约（本辖区的村代办员、乡镇窗口人员）：已办理、未到或取消，只能处理一次",
+    "operationId": "markAppointment", "tags": ["appointments"], "parameters": [APPOINTMENT_ID],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["status"],
+        "properties": {"status": {"enum": ["done", "no_show", "cancelled"]}}}}}},
+    "responses": {"200": _json(_ref("Appointment"), "处理后的预约"), "401": UNAUTHORIZED,
+                  "403": _error("调用者不是村代办员或乡镇窗口人员"), "404": _error("预约不存在，或不在调用者的辖区内"),
+                  "409": _error("该预约已处理过"), "422": _error("status 不是 done、no_show 或 cancelled")},
+}}
+SCHEMAS["Appointment"] = {"type": "object", "properties": {
+    "id": {"type": "integer"},
+    "kind": {"enum": list(AppointmentKind), "description": "window 到窗口办理，home 上门服务"},
+    "item": {"type": "object", "properties": {"code": STRING, "name": STRING}},
+    "place": {"type": "object", "properties": {"code": STRING, "name": STRING, "level": STRING},
+              "description": "窗口所在乡镇，或上门服务的村（社区）"},
+    "day": {"type": "string", "format": "date"}, "slot": {"enum": list(AppointmentSlot)},
+    "name": STRING, "phone": STRING, "note": NULLABLE_STRING, "status": {"enum": list(AppointmentStatus)},
+    "created_at": DATE_TIME, "changed_at": NULLABLE_DATE_TIME}}
+SCHEMAS["AppointmentDay"] = {"type": "object", "properties": {
+    "day": {"type": "string", "format": "date"}, "appointments": {"type": "array", "items": _ref("Appointment")}}}
+SCHEMAS["BookAppointment"] = {
+    "type": "object", "required": ["kind", "item", "place", "day", "slot", "name", "phone"],
+    "properties": {
+        "kind": {"enum": list(AppointmentKind)}, "item": {"type": "string", "description": "事项编码"},
+        "place": {"type": "string", "description": "kind 为 window 时为乡镇的行政区划代码，为 home 时为村的代码"},
+        "day": {"type": "string", "format": "date", "description": "工作日，不早于今天"},
+        "slot": {"enum": list(AppointmentSlot), "description": "morning 上午，afternoon 下午"},
+        "name": {"type": "string", "minLength": 2, "maxLength": 30},
+        "phone": {"type": "string", "description": "11 位手机号码或带区号的固定电话"},
+        "note": {"type": "string", "maxLength": 500}}}
 
 BAD_INPUT = _error("请求格式不正确：文字含空字符（U+0000）或孤立的代理码位，JSON 嵌套超过 32 层、含 NaN/Infinity "
                    "或不是 JSON 对象，或参数不合要求；未做任何改动")
@@ -921,6 +983,7 @@ DOCUMENT: dict[str, Any] = {
         {"name": "supervision", "description": "电子监察"},
         {"name": "window", "description": "代办（委托、传递、回交、签收）与首问负责的咨询登记"},
         {"name": "audit", "description": "审计：查询与核验"},
+        {"name": "appointments", "description": "预约服务与上门服务"},
         {"name": "meta", "description": "API 文档"},
     ],
     "paths": PATHS,

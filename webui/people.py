@@ -105,6 +105,11 @@ def _rename_org(session: Session) -> Result:
     return t("people_renamed", name=unit.name), None
 
 
+def _set_contact(session: Session) -> Result:
+    unit = places.set_contact(session, _field("code"), _field("address"), _field("phone"), by=g.user)
+    return t("people_contact_saved", name=unit.name), None
+
+
 def _add_user(session: Session) -> Result:
     password = accounts.generated_password()
     user = accounts.add_user(session, _field("username"), _field("role"), _field("org"),
@@ -170,7 +175,7 @@ def _revoke_token(session: Session) -> Result:
 
 
 OPERATIONS = {
-    ("places", "add"): _add_org, ("places", "rename"): _rename_org,
+    ("places", "add"): _add_org, ("places", "rename"): _rename_org, ("places", "contact"): _set_contact,
     ("accounts", "add"): _add_user, ("accounts", "active"): _set_active, ("accounts", "password"): _reset_password,
     ("posts", "away"): _away, ("posts", "back"): _back,
     ("roles", "add"): _add_role, ("roles", "rename"): _rename_role,

@@ -36,13 +36,18 @@ VILLAGE = select(
 ).select_from(ORGS.outerjoin(_TOWN, _TOWN.c.id == ORGS.c.parent_id)).where(ORGS.c.code == bindparam("code"))
 
 
-PHONE_PROBLEM = "联系电话应为 11 位手机号码或带区号的固定电话"
+def name_problem(name: str) -> str | None:
+    """What is wrong with a person's name as typed (stripped), or None."""
+    return None if 2 <= len(name) <= 30 else "姓名应为 2 至 30 个字"
 
 
-def phone_number(raw: Any) -> str | None:
-    """A phone number as stored (digits only), or None when it is not a mobile or a landline with its area code."""
-    phone = str(raw or "").replace("-", "").replace(" ", "")
-    return phone if phone.isdigit() and len(phone) in PHONE_DIGITS else None
+def normal_phone(raw: str) -> str:
+    return raw.strip().replace("-", "").replace(" ", "")
+
+
+def phone_problem(phone: str) -> str | None:
+    """What is wrong with a phone number as `normal_phone` wrote it, or None."""
+    return None if phone.isdigit() and len(phone) in PHONE_DIGITS else "联系电话应为 11 位手机号码或带区号的固定电话"
 
 
 @dataclass(frozen=True)
@@ -58,16 +63,16 @@ class Applicant:
             raise ValidationFailed("申请人信息缺失：需要姓名、身份证号码和联系电话")
         fields: dict[str, list[str]] = {}
         name = str(raw.get("name") or "").strip()
-        if not 2 <= len(name) <= 30:
-            fields["name"] = ["申请人姓名应为 2 至 30 个字"]
+        if problem := name_problem(name):
+            fields["name"] = [f"申请人{problem}"]
         try:
             id_number = validate_id_number(str(raw.get("id_number") or ""))
         except InvalidIdNumber as exc:
             fields["id_number"] = [str(exc)]
             id_number = ""
-        phone = phone_number(raw.get("phone")) or ""
-        if not phone:
-            fields["phone"] = [PHONE_PROBLEM]
+        phone = normal_phone(str(raw.get("phone") or ""))
+        if problem := phone_problem(phone):
+            fields["phone"] = [problem]
         if fields:
             problems = [text for texts in fields.values() for text in texts]
             raise ValidationFailed("申请人信息有误：" + "；".join(problems), details=problems, fields=fields)

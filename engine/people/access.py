@@ -13,7 +13,7 @@ from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, false, or_
 
-from ..models import Case, OrgUnit, Role, Task
+from ..models import Appointment, Case, OrgUnit, Role, Task
 from ..vocabulary import TaskStatus
 
 
@@ -203,6 +203,22 @@ def may_receive_enquiry(post_level: str, post_org_id: int, enquiry: CaseLike) ->
     """转办 goes to a post serving the person's place: their village, its town or its county, at the role's level."""
     return post_org_id == {"village": enquiry.village_id, "town": enquiry.town_id,
                            "county": enquiry.county_id}.get(post_level)
+def appointments_visible_to(user: Placed) -> ColumnElement[bool]:
+    """Bookings are seen as cases are, with their names and phones: by the staff of the place booked and of the
+    units above it (a village sees the home visits in it, a town its window and its villages' visits)."""
+    column = {"village": Appointment.place_id, "town": Appointment.town_id,
+              "county": Appointment.county_id}.get(user.org_level)
+    return column == user.org_id if column is not None else false()
+
+
+def may_see_appointment(user: Placed, booking: Appointment) -> bool:
+    return user.org_id == {"village": booking.place_id, "town": booking.town_id,
+                           "county": booking.county_id}.get(user.org_level)
+
+
+def may_serve_appointment(user: Staff, booking: Appointment) -> bool:
+    """Those who accept applications book, serve and mark bookings (done, no-show, cancelled) where they see them."""
+    return may_accept(user) and may_see_appointment(user, booking)
 
 
 ADMIN_ROLE = "admin"

@@ -109,6 +109,29 @@ def rename_org(session: Session, code: str, name: str, *, by: Acting | None = No
     return unit
 
 
+MAX_ADDRESS_LENGTH = 200
+MAX_PHONE_LENGTH = 40
+
+
+def set_contact(session: Session, code: str, address: str, phone: str, *, by: Acting | None = None) -> OrgUnit:
+    """Where a town's or the county's service window is and its phone, as the public guide shows them."""
+    unit = org(session, code)
+    address, phone = address.strip(), phone.strip()
+    fields: dict[str, list[str]] = {}
+    if len(address) > MAX_ADDRESS_LENGTH:
+        fields["address"] = [f"地址不能超过 {MAX_ADDRESS_LENGTH} 个字"]
+    if len(phone) > MAX_PHONE_LENGTH or any(ch not in "0123456789-（）() 、,，转" for ch in phone):
+        fields["phone"] = ["电话只能含数字、连字符、括号、空格和分隔号，如 028-85550211"]
+    if fields:
+        problems = [text for texts in fields.values() for text in texts]
+        raise ValidationFailed("；".join(problems), details=problems, fields=fields)
+    before = {"address": unit.address, "phone": unit.phone}
+    unit.address, unit.phone = address or None, phone or None
+    system.append(session, SystemEventKind.ORG_CHANGED, by, clock.now(), code,
+                  before=before, after={"address": unit.address, "phone": unit.phone})
+    return unit
+
+
 def roles(session: Session) -> list[Role]:
     return list(session.scalars(select(Role).order_by(Role.level, Role.code)))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -12,40 +10,13 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..audit import system
 from ..db import Database
-from ..errors import BianminError, Unauthorized
+from ..errors import Unauthorized
 from ..models import LoginAttempt, User
+from ..throttle import Rule, TooManyAttempts
 from ..vocabulary import SystemEventKind
 from . import access, accounts
 
 MAX_ADDRESS_LENGTH = 45  # an IPv6 address written out in full
-
-
-class TooManyAttempts(BianminError):
-    """Refused before the password is checked; `retry_after` says in how many seconds to try again."""
-
-    status = 429
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Failures beyond `free` within `window` each double the wait; `lock_at` of them lock out for `lockout`."""
-
-    free: int
-    lock_at: int
-    window: timedelta
-    lockout: timedelta
-    max_delay: timedelta = timedelta(minutes=1)
-
-    def wait_until(self, failures: int, last_failure: datetime | None) -> datetime | None:
-        if last_failure is None or failures <= self.free:
-            return None
-        if failures >= self.lock_at:
-            return last_failure + self.lockout
-        return last_failure + min(timedelta(seconds=2 ** (failures - self.free - 1)), self.max_delay)
 
 
 # One account: a person mistyping gets three tries at once, a guesser ten in a quarter of an hour.
@@ -118,15 +89,9 @@ def _refusal(session: Session, username: str, address: str, now: datetime) -> To
         LoginAttempt.username == username, LoginAttempt.at > since, *counted)).one()
     by_address = session.execute(select(func.count(), func.max(LoginAttempt.at)).where(
         LoginAttempt.address == address, LoginAttempt.at > now - ADDRESS.window, *counted)).one()
-    refusals = []
-    for rule, whose, (failures, last_failure) in ((ACCOUNT, "该账号", account), (ADDRESS, "本机地址", by_address)):
-        until = rule.wait_until(failures, last_failure)
-        if until is None or until <= now:
-            continue
-        seconds = math.ceil((until - now).total_seconds())
-        if failures >= rule.lock_at:
-            message = f"{whose}登录失败次数过多，已暂时锁定，请 {math.ceil(seconds / 60)} 分钟后再试"
-        else:
-            message = f"登录失败次数较多，请 {seconds} 秒后再试"
-        refusals.append(TooManyAttempts(message, seconds))
-    return max(refusals, key=lambda refusal: refusal.retry_after, default=None)
+    refusals = [rule.refusal(failures, last_failure, now,
+                             locked=f"{whose}登录失败次数过多，已暂时锁定，请 {{minutes}} 分钟后再试",
+                             waiting="登录失败次数较多，请 {seconds} 秒后再试")
+                for rule, whose, (failures, last_failure) in ((ACCOUNT, "该账号", account),
+                                                              (ADDRESS, "本机地址", by_address))]
+    return max(filter(None, refusals), key=lambda refusal: refusal.retry_after, default=None)

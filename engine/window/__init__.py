@@ -1,1 +1,1 @@
-"""The service window: 代办 of a case by the village agent and 首问负责 of enquiries."""
+"""The service window: the public guide, case query and appointments; 代办 of a case and 首问负责 of enquiries."""

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..cases.context import Runtime
-from ..cases.intake import PHONE_PROBLEM, VILLAGE, phone_number
+from ..cases.intake import VILLAGE, normal_phone, phone_problem
 from ..cases.locking import actor as load_actor
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..models import Enquiry, OrgUnit, Role, User
@@ -72,9 +72,9 @@ def register(rt: Runtime, actor_id: int, raw: Any) -> Enquiry:
         raise ValidationFailed("请求体应为对象")
     problems: dict[str, list[str]] = {}
     name = _text(raw, "person_name", "来访人姓名", MAX_NAME, problems)
-    contact = phone_number(raw.get("contact"))
-    if not contact:
-        problems["contact"] = [PHONE_PROBLEM]
+    contact = normal_phone(str(raw.get("contact") or ""))
+    if problem := phone_problem(contact):
+        problems["contact"] = [problem]
     matter = _text(raw, "matter", "咨询或办理事项", MAX_MATTER, problems)
     answered = bool(raw.get("answer") or raw.get("answer_method"))
     method, answer = _answer(raw, problems) if answered else ("", "")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from .. import clock
 from ..audit import chain
 from ..cases.context import Runtime
-from ..cases.intake import PHONE_PROBLEM, phone_number
+from ..cases.intake import normal_phone, phone_problem
 from ..cases.locking import actor as load_actor
 from ..cases.locking import lock_case
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -85,9 +85,9 @@ def _details(kind: str, raw: Any, case: Case, actor_name: str) -> dict[str, str]
     problems: dict[str, list[str]] = {}
     values = {spec.key: _text(raw, spec, problems) for spec in FIELDS[kind]}
     if kind == ProxyStepKind.ENTRUSTED and values["phone"]:
-        values["phone"] = phone_number(values["phone"]) or ""
-        if not values["phone"]:
-            problems["phone"] = [PHONE_PROBLEM]
+        values["phone"] = normal_phone(values["phone"])
+        if problem := phone_problem(values["phone"]):
+            problems["phone"] = [problem]
     person = "principal" if kind == ProxyStepKind.ENTRUSTED else "signed_by" if kind == ProxyStepKind.RECEIVED else ""
     if person:
         if values[person] in ("", case.applicant_name):

@@ -1,5 +1,6 @@
 // Draws a BPMN diagram into a .diagram box with bpmn-js (NavigatedViewer) and marks elements: the case page and the
-// version diff share it. The box says where its XML is (data-xml-url) and what to say when that fails.
+// version diff share it. The box says where its XML is (data-xml-url) and what to say when that fails. Returns the
+// viewer (nothing when bpmn-js is missing) for a page that has to fit it again.
 (function () {
   "use strict";
   window.bianminDiagram = function (box, markers) {
@@ -31,5 +32,6 @@
         box.dataset.ready = "true";
       })
       .catch(function (error) { fail(box.dataset.failed + (error && error.message ? error.message : error)); });
+    return viewer;
   };
 })();

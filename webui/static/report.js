@@ -1,6 +1,8 @@
-// The report's print button: the browser's own print dialog (A4 from the page's print styles), or save as PDF.
+// Print buttons (the case report, the public guide): the browser's own print dialog (A4 from the page's print
+// styles), or save as PDF.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
-  const button = document.getElementById("print-report");
-  if (button) button.addEventListener("click", () => window.print());
+  document.querySelectorAll("#print-report, .print-page").forEach((button) => {
+    button.addEventListener("click", () => window.print());
+  });
 });
