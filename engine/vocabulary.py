@@ -88,6 +88,8 @@ class EventKind(StrEnum):
     # A step that failed at run time: the submitted input is kept with the incident; retried later.
     STEP_FAILED = "step_failed"
     STEP_RETRIED = "step_retried"
+    # A written document (receipt, notice, decision) was issued; the event pins its number and facts' digest.
+    DOCUMENT_ISSUED = "document_issued"
 
 
 class SystemEventKind(StrEnum):
@@ -115,3 +117,13 @@ class SystemEventKind(StrEnum):
     PRIVILEGED_LOGIN_FAILED = "privileged_login_failed"
     MIGRATION_APPLIED = "migration_applied"
     DATA_REVEALED = "data_revealed"
+
+
+class DocumentKind(StrEnum):
+    """The written documents of a case (行政许可法 §32, §38: acceptance, refusal and decisions are in writing)."""
+
+    RECEIPT = "receipt"
+    SUPPLEMENT_NOTICE = "supplement_notice"
+    INTAKE_REFUSAL = "intake_refusal"
+    APPROVAL_DECISION = "approval_decision"
+    REFUSAL_DECISION = "refusal_decision"
