@@ -11,12 +11,13 @@ from engine import clock
 from engine.audit import chain as audit
 from engine.cases import locking
 from engine.documents import issuing
+from engine.documents.decisions import reasons_fields
 from engine.errors import ValidationFailed
 from engine.models import Case, CaseEvent
 from engine.services import Services
 from engine.vocabulary import DocumentKind
 from tests.conftest import user_id
-from tests.test_engine import start
+from tests.test_engine import drive, start
 
 RIGHTS = {"review_days": 60, "review_body": "青山县人民政府", "litigation_months": 6, "court": "青山县人民法院"}
 FACTS: dict[DocumentKind, dict[str, Any]] = {
@@ -74,3 +75,46 @@ def test_facts_missing_from_the_contract_are_refused(services: Services) -> None
     with pytest.raises(ValidationFailed) as raised:
         issue(services, case, DocumentKind.SUPPLEMENT_NOTICE, "qingshui_window", {"missing": [], "received": []})
     assert set(raised.value.fields) == {"missing", "received_at"}
+
+
+def documents(svc: Services, case_id: int) -> list[Any]:
+    with svc.db.read() as session:
+        return issuing.of_case(session, case_id)
+
+
+def test_an_approved_case_gets_the_county_departments_decision_with_the_approvers_opinion(services: Services) -> None:
+    final, _ = drive(services, start(services, "MZ-DIBAO"))
+    [decision] = documents(services, final.id)
+    assert (decision.kind, decision.issuer) == ("approval_decision", "青山县民政局")
+    assert decision.number.startswith("青山县民政局准〔2026〕")
+    # The last step (the village committee's 公示 confirmation) gave no opinion: the county's approval did.
+    assert decision.facts["reasons"] == "经核查，情况属实，材料齐全"
+    assert decision.facts["decided_by_post"].startswith("青山县")
+    assert "rights" not in decision.facts
+    with services.db.read() as session:
+        kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == final.id)
+                                     .order_by(CaseEvent.seq)))[-2:]
+    assert kinds == ["document_issued", "case_completed"]
+
+
+@pytest.mark.parametrize("item,reject_at,issuer", [
+    ("MZ-DIBAO", "town_review", "清水镇人民政府"), ("ZR-ZHAIJIDI", "county_approval", "青山县自然资源局"),
+])
+def test_a_refused_case_gets_a_decision_with_reasons_and_the_applicants_rights(
+        services: Services, item: str, reject_at: str, issuer: str) -> None:
+    final, _ = drive(services, start(services, item), reject_at=reject_at)
+    assert final.result == "rejected"
+    [decision] = documents(services, final.id)
+    assert (decision.kind, decision.issuer) == ("refusal_decision", issuer)
+    assert decision.facts["reasons"] == "经核查，情况属实，材料齐全"
+    assert decision.facts["rights"] == {
+        "review_days": 60, "review_body": "青山县人民政府",
+        "review_basis": "《中华人民共和国行政复议法》第二十条、第二十四条",
+        "litigation_months": 6, "court": "青山县人民法院",
+        "litigation_basis": "《中华人民共和国行政诉讼法》第十四条、第十八条、第四十六条"}
+
+
+def test_a_form_names_its_reasons_field_with_a_schema_keyword() -> None:
+    marked = {"properties": {"town_opinion": {"type": "string"}, "why": {"type": "string", "x-reasons": True}}}
+    assert reasons_fields(marked) == ["why"]
+    assert reasons_fields({"properties": {"town_opinion": {}, "note": {}}}) == ["town_opinion"]
