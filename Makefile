@@ -34,12 +34,13 @@ $(MODELER): $(NODE_STAMP) $(wildcard webui/modeler-src/*)
 		--target=es2020 --outfile=$@ --loader:.woff=file --loader:.woff2=file --loader:.ttf=file \
 		--loader:.eot=file --loader:.svg=file --log-level=warning
 
-# Browser tests drive Debian's chromium; Chinese text needs a CJK font in screenshots; pdftotext reads printed PDFs.
+# Browser tests drive Debian's chromium; Chinese text needs a CJK font in screenshots; pdftotext reads printed PDFs;
+# WeasyPrint lays out the documents' PDFs with pango.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" \
-			|| ! command -v pdftotext >/dev/null; then \
+			|| ! command -v pdftotext >/dev/null || ! ldconfig -p | grep -q libpangoft2-1.0; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk \
-			poppler-utils; \
+			poppler-utils libpango-1.0-0 libpangoft2-1.0-0; \
 	fi
 
 lint: setup
