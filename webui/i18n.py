@@ -947,6 +947,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chain_intact_badge": ("记录完整 · {n} 条", "History intact · {n} events"),
     "chain_broken_badge": ("记录被改动：第 {seq} 条{what}", "History tampered: event {seq} {what}"),
     "chain_badge_title": ("逐条重新计算哈希的结果", "Every event re-hashed"),
+    # documents (文书)
+    "documents_title": ("文书", "Documents"),
+    "documents_none": ("本件尚无文书", "No documents yet"),
+    "document_col_title": ("文书", "Document"),
+    "document_col_number": ("文号", "Number"),
+    "document_col_issuer": ("签发单位", "Issued by"),
+    "document_col_issued": ("签发时间", "Issued"),
+    "document_open": ("查看 / 打印", "View / print"),
+    "document_print": ("打印", "Print"),
+    "document_pdf": ("下载 PDF", "Download PDF"),
 }
 
 EVENT_KINDS: dict[str, tuple[str, str]] = {
@@ -972,6 +982,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "step_retried": ("管理员重试", "retried by administrator"),
     "case_migrated": ("迁移流程版本", "moved to another version"),
     "case_cancelled": ("撤销办件", "case cancelled"),
+    "document_issued": ("出具文书", "document issued"),
 }
 
 # Keys of event payloads shown in the history.
@@ -1003,6 +1014,8 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "message": ("出错原因", "error"),
     "incident": ("异常编号", "incident no."),
     "mapping": ("环节对应", "element mapping"),
+    "number": ("文号", "number"),
+    "facts_sha256": ("文书内容摘要（SHA-256）", "content digest (SHA-256)"),
 }
 
 CARD_COLORS: dict[str, tuple[str, str]] = {

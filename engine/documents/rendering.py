@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -85,9 +86,14 @@ def pdf_bytes(html: str) -> bytes:
     return HTML(string=html, base_url=str(TEMPLATES)).write_pdf(stylesheets=[CSS(filename=str(STYLESHEET))])
 
 
-def pdf_path(attachments_dir: Path, document_id: int, *, clear: bool) -> Path:
-    """Where a document's PDF is cached: the issued one, and the masked one shown to staff who do not handle it."""
-    return attachments_dir / PDF_FOLDER / (f"{document_id}.pdf" if clear else f"{document_id}-masked.pdf")
+def pdf_path(attachments_dir: Path, document: Document, *, clear: bool) -> Path:
+    """Where a document's PDF is cached: the issued copy, and the masked one for staff who do not handle the case.
+
+    The name carries the start of the facts' digest too, so a database rebuilt beside an old folder never serves
+    another document's file under a reused id.
+    """
+    stem = f"{document.id}-{document.facts_sha256[:12]}"
+    return attachments_dir / PDF_FOLDER / (f"{stem}.pdf" if clear else f"{stem}-masked.pdf")
 
 
 def pdf_file(db: Database, document_id: int, attachments_dir: Path, *, clear: bool) -> Path:
@@ -95,17 +101,17 @@ def pdf_file(db: Database, document_id: int, attachments_dir: Path, *, clear: bo
 
     The clear copy is the document as issued: its SHA-256 is kept on the row when first rendered.
     """
-    path = pdf_path(attachments_dir, document_id, clear=clear)
-    if path.exists():
-        return path
     with db.read() as session:
         document = session.get(Document, document_id)
         if document is None:
             raise NotFound("文书不存在")
+        path = pdf_path(attachments_dir, document, clear=clear)
+        if path.exists():
+            return path
         html = render_html(session, document, clear=clear)
     data = pdf_bytes(html)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{time.monotonic_ns()}.part")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{time.monotonic_ns()}.part")
     partial.write_bytes(data)
     # Two requests racing for one document each write a whole file; the rename makes either one the copy.
     partial.replace(path)
