@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,12 @@ from sqlalchemy import select
 from engine import clock
 from engine.audit import chain as audit
 from engine.cases import locking
+from engine.config import ROOT, Settings
 from engine.documents import issuing, rendering
 from engine.documents.decisions import reasons_fields
-from engine.errors import ValidationFailed
+from engine.errors import DeployRefused, ValidationFailed
 from engine.models import Case, CaseEvent
+from engine.procedures import bundle
 from engine.services import Services
 from engine.vocabulary import DocumentKind
 from tests.conftest import ARTIFACTS, user_id
@@ -116,6 +119,14 @@ def test_a_refused_case_gets_a_decision_with_reasons_and_the_applicants_rights(
     assert decision.facts["rights"] == RIGHTS
 
 
+def test_a_case_refused_at_intake_gets_the_windows_notice_where_its_end_event_names_it(services: Services) -> None:
+    final, _ = drive(services, start(services, "ZR-ZHAIJIDI"), reject_at="intake")
+    [notice] = documents(services, final.id)
+    assert (notice.kind, notice.title, notice.issuer) == ("intake_refusal", "不予受理通知书", "清水镇便民服务中心")
+    assert notice.number.startswith("清水镇便民不受〔2026〕")
+    assert notice.facts["basis"] == "《中华人民共和国行政许可法》第三十二条" and notice.facts["rights"] == RIGHTS
+
+
 def test_a_form_names_its_reasons_field_with_a_schema_keyword() -> None:
     marked = {"properties": {"town_opinion": {"type": "string"}, "why": {"type": "string", "x-reasons": True}}}
     assert reasons_fields(marked) == ["why"]
@@ -172,3 +183,16 @@ def test_a_refused_cases_pdf_carries_its_reasons_and_rights(services: Services, 
     assert final.case_number in text and "经核查，情况属实，材料齐全" in text
     assert "青山县自然资源局" in text and "60日内向青山县人民政府申请行政复议" in text
     assert "6个月内向青山县人民法院提起行政诉讼" in text
+
+
+def test_a_diagram_naming_an_unknown_ending_document_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "zhaijidi"
+    shutil.copytree(ROOT / "bpmn" / "zhaijidi", folder)
+    diagram = folder / "process.bpmn"
+    diagram.write_text(diagram.read_text("utf-8").replace('value="intake_refusal"', 'value="intake_refused"'), "utf-8")
+    roles = {"village_agent", "village_committee", "town_window", "town_land", "town_planning", "town_leader",
+             "county_natural_resources"}
+    with pytest.raises(DeployRefused) as caught:
+        bundle.read_folder(folder, roles, Settings.max_diagram_bytes)
+    [problem] = caught.value.problems
+    assert problem.element_id == "EndEvent_rejected_intake" and "intake_refused" in problem.message

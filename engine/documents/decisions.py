@@ -19,6 +19,9 @@ from . import issuing
 # `*_opinion` fields (the shipped forms' 意见).
 REASONS_KEYWORD = "x-reasons"
 OPINION_SUFFIX = "_opinion"
+REFUSALS = frozenset({DocumentKind.INTAKE_REFUSAL, DocumentKind.REFUSAL_DECISION})
+# 行政许可法 §32: an application not accepted is told so in writing, stamped and dated.
+INTAKE_BASIS = "《中华人民共和国行政许可法》第三十二条"
 KIND_OF_RESULT = {CaseResult.APPROVED: DocumentKind.APPROVAL_DECISION,
                   CaseResult.REJECTED: DocumentKind.REFUSAL_DECISION}
 # 行政复议法 (2023 修订) §20: 60 days from knowing of the act; §24: the county government reviews its departments'
@@ -71,6 +74,9 @@ def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: 
     kind = KIND_OF_RESULT.get(result)  # type: ignore[call-overload]
     if kind is None:
         return None
+    named = end.task_spec.extensions.get("properties", {}).get(issuing.DOCUMENT_PROPERTY)
+    if named in issuing.ENDING_KINDS:
+        kind = DocumentKind(named)
     version = rt.versions.get(session, case.version_id)
     guide = version.guide
     found = _deciding_step(version.forms, end)
@@ -84,7 +90,9 @@ def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: 
             post = post_name(office.name if office else "", role.name)
     facts: dict[str, Any] = {"reasons": reasons, "decided_by_post": post or "—", "result": result,
                              "outcome": end.task_spec.bpmn_name or "", "item": guide.get("name", case.item_code)}
-    if kind == DocumentKind.REFUSAL_DECISION:
+    if kind == DocumentKind.INTAKE_REFUSAL:
+        facts["basis"] = INTAKE_BASIS
+    if kind in REFUSALS:
         facts["rights"] = rights(session, case)
     return issuing.issue(session, case, kind, facts, actor, now, office_id=office_id,
                          department=guide.get("department"))

@@ -42,6 +42,10 @@ SERIES = {
 # A refusal's rights (engine.documents.decisions.rights): 行政复议 and 行政诉讼, each with its body, time and basis.
 RIGHTS_KEYS = frozenset({"review_days", "review_body", "review_basis",
                          "litigation_months", "court", "litigation_basis"})
+# An end event may name the document its result is given in (`intake_refusal` where a window refuses at 受理);
+# otherwise the result says: approved, a decision to approve; rejected, a refusal.
+DOCUMENT_PROPERTY = "caseDocument"
+ENDING_KINDS = frozenset({DocumentKind.INTAKE_REFUSAL, DocumentKind.APPROVAL_DECISION, DocumentKind.REFUSAL_DECISION})
 WINDOW_KINDS = frozenset({DocumentKind.RECEIPT, DocumentKind.SUPPLEMENT_NOTICE, DocumentKind.INTAKE_REFUSAL})
 
 

@@ -1,4 +1,4 @@
-// The report's print button: the browser's own print dialog (A4 from the page's print styles), or save as PDF.
+// A printable page's print button (the case report, a document): the browser's print dialog, A4 from the print styles.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const button = document.getElementById("print-report");
