@@ -94,7 +94,7 @@ def documents(svc: Services, case_id: int) -> list[Any]:
 def test_an_approved_case_gets_the_county_departments_decision_with_the_approvers_opinion(services: Services) -> None:
     final, _ = drive(services, start(services, "MZ-DIBAO"))
     [decision] = documents(services, final.id)
-    assert (decision.kind, decision.issuer) == ("approval_decision", "青山县民政局")
+    assert (decision.kind, decision.title, decision.issuer) == ("approval_decision", "准予批准决定书", "青山县民政局")
     assert decision.number.startswith("青山县民政局准〔2026〕")
     # The last step (the village committee's 公示 confirmation) gave no opinion: the county's approval did.
     assert decision.facts["reasons"] == "经核查，情况属实，材料齐全"
@@ -115,6 +115,7 @@ def test_a_refused_case_gets_a_decision_with_reasons_and_the_applicants_rights(
     assert final.result == "rejected"
     [decision] = documents(services, final.id)
     assert (decision.kind, decision.issuer) == ("refusal_decision", issuer)
+    assert decision.title == ("不予许可决定书" if item == "ZR-ZHAIJIDI" else "不予批准决定书")
     assert decision.facts["reasons"] == "经核查，情况属实，材料齐全"
     assert decision.facts["rights"] == RIGHTS
 

@@ -48,7 +48,7 @@ def test_the_case_page_lists_the_decision_and_links_its_page_and_pdf(setup: tupl
     html = lxml.html.fromstring(page.get_data(as_text=True))
     [row] = html.xpath('//table[@id="document-list"]/tbody/tr')
     assert row.get("data-kind") == "refusal_decision"
-    assert "不予批准决定书" in row.text_content() and decision.number in row.text_content()
+    assert "不予许可决定书" in row.text_content() and decision.number in row.text_content()
     assert row.xpath(".//a/@href") == [f"/cases/{case_id}/documents/{decision.id}",
                                        f"/cases/{case_id}/documents/{decision.id}.pdf"]
 
@@ -64,7 +64,7 @@ def test_the_printable_page_is_the_sheet_alone_with_a_print_button(setup: tuple[
     assert html.xpath("//script/@src") == ["/static/report.js"] and not html.xpath("//script[not(@src)]")
     shown = text(response)
     assert "如不服本决定" in shown and "60 日内向青山县人民政府申请行政复议" in shown
-    assert "青山县自然资源局" in shown
+    assert "青山县自然资源局" in shown and "本机关决定不予许可" in shown
 
 
 def test_handlers_get_the_issued_pdf_and_others_a_masked_copy(setup: tuple[Services, Flask, int]) -> None:

@@ -1015,6 +1015,8 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "incident": ("异常编号", "incident no."),
     "mapping": ("环节对应", "element mapping"),
     "number": ("文号", "number"),
+    "document_id": ("文书 ID", "document id"),
+    "kind": ("文书种类", "document kind"),
     "facts_sha256": ("文书内容摘要（SHA-256）", "content digest (SHA-256)"),
 }
 

@@ -20,6 +20,9 @@ from . import issuing
 REASONS_KEYWORD = "x-reasons"
 OPINION_SUFFIX = "_opinion"
 REFUSALS = frozenset({DocumentKind.INTAKE_REFUSAL, DocumentKind.REFUSAL_DECISION})
+# What a decision grants or refuses, as item.toml's `decision` names it (宅基地: 许可, a licence under 行政许可法);
+# 低保 and 五保 are approved (审核确认) without one.
+DEFAULT_ACT = "批准"
 # 行政许可法 §32: an application not accepted is told so in writing, stamped and dated.
 INTAKE_BASIS = "《中华人民共和国行政许可法》第三十二条"
 KIND_OF_RESULT = {CaseResult.APPROVED: DocumentKind.APPROVAL_DECISION,
@@ -90,9 +93,13 @@ def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: 
             post = post_name(office.name if office else "", role.name)
     facts: dict[str, Any] = {"reasons": reasons, "decided_by_post": post or "—", "result": result,
                              "outcome": end.task_spec.bpmn_name or "", "item": guide.get("name", case.item_code)}
+    title = None
     if kind == DocumentKind.INTAKE_REFUSAL:
         facts["basis"] = INTAKE_BASIS
+    else:
+        facts["act"] = act = str(guide.get("decision") or DEFAULT_ACT)
+        title = f"{'准予' if kind == DocumentKind.APPROVAL_DECISION else '不予'}{act}决定书"
     if kind in REFUSALS:
         facts["rights"] = rights(session, case)
-    return issuing.issue(session, case, kind, facts, actor, now, office_id=office_id,
+    return issuing.issue(session, case, kind, facts, actor, now, office_id=office_id, title=title,
                          department=guide.get("department"))
