@@ -23,6 +23,7 @@ REFUSALS = frozenset({DocumentKind.INTAKE_REFUSAL, DocumentKind.REFUSAL_DECISION
 # What a decision grants or refuses, as item.toml's `decision` names it (宅基地: 许可, a licence under 行政许可法);
 # 低保 and 五保 are approved (审核确认) without one.
 DEFAULT_ACT = "批准"
+NO_REASONS = "（办理环节未填写理由）"
 # 行政许可法 §32: an application not accepted is told so in writing, stamped and dated.
 INTAKE_BASIS = "《中华人民共和国行政许可法》第三十二条"
 KIND_OF_RESULT = {CaseResult.APPROVED: DocumentKind.APPROVAL_DECISION,
@@ -83,7 +84,8 @@ def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: 
     version = rt.versions.get(session, case.version_id)
     guide = version.guide
     found = _deciding_step(version.forms, end)
-    office_id, post, reasons = case.town_id, "", end.task_spec.bpmn_name or ""
+    # A drawn procedure whose steps ask for no reasons still gets its decision: the end event's name says the result.
+    office_id, post, reasons = case.town_id, "", end.task_spec.bpmn_name or NO_REASONS
     if found is not None:
         task, reasons = found
         role = rt.reference.role(session, task.task_spec.lane)
