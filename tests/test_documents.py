@@ -23,6 +23,7 @@ from engine.procedures import bundle
 from engine.services import Services
 from engine.vocabulary import DocumentKind
 from tests.conftest import ARTIFACTS, user_id
+from tests.test_concurrency import race
 from tests.test_engine import drive, start
 
 RIGHTS = {"review_days": 60, "review_body": "青山县人民政府",
@@ -197,3 +198,12 @@ def test_a_diagram_naming_an_unknown_ending_document_is_refused(tmp_path: Path) 
         bundle.read_folder(folder, roles, Settings.max_diagram_bytes)
     [problem] = caught.value.problems
     assert problem.element_id == "EndEvent_rejected_intake" and "intake_refused" in problem.message
+
+
+def test_clerks_issuing_at_once_on_different_cases_get_distinct_consecutive_numbers(services: Services) -> None:
+    cases = [start(services) for _ in range(4)]
+    issued, errors = race([lambda case=case: issue(services, case, DocumentKind.RECEIPT, "qingshui_window",
+                                                   FACTS[DocumentKind.RECEIPT]) for case in cases])
+    assert errors == []
+    numbers = sorted(int(document.number.split("〕")[1][:-1]) for document in issued)
+    assert numbers == list(range(numbers[0], numbers[0] + 4))
