@@ -81,6 +81,8 @@ def test_handlers_get_the_issued_pdf_and_others_a_masked_copy(setup: tuple[Servi
         text_of_pdf = pdf_text(path)
         assert shown in text_of_pdf and "行政诉讼" in text_of_pdf
         assert (number in text_of_pdf) == (username == "dongpo_agent")
+    # Two cached files: the issued copy and the masked one, never one served for the other.
+    assert len(list((Path(svc.settings.attachments_dir) / "documents").glob(f"{decision.id}-*.pdf"))) == 2
     # Outside the case's town the document does not exist, as the case does not.
     assert client_for(app, "shiqiao_window").get(url).status_code == 404
     assert client_for(app, "shiqiao_window").get(f"/cases/{case_id}/documents/{decision.id}").status_code == 404

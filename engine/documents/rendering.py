@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..audit import privacy
 from ..db import Database
 from ..errors import NotFound
 from ..idcard import mask_id_number
@@ -64,14 +65,16 @@ def _environment() -> Environment:
 
 
 def render_html(session: Session, document: Document, *, clear: bool, page: Page | None = None) -> str:
-    """The document's HTML; `clear` shows the applicant's ID number in full (for those who handle the case)."""
+    """The document's HTML; `clear` shows the applicant's ID number, and numbers quoted in its facts, in full (for
+    those who handle the case)."""
     case = session.get(Case, document.case_id)
     item = session.get(ServiceItem, case.item_code) if case else None
     office = session.get(OrgUnit, document.office_id)
     if case is None or office is None:
         raise ValueError(f"document {document.id} lost its case or office")
     return _environment().get_template(f"{DocumentKind(document.kind)}.html").render(
-        doc=document, case=case, facts=document.facts, page=page or Page(),
+        doc=document, case=case, facts=document.facts if clear else privacy.mask_data(document.facts),
+        page=page or Page(),
         id_number=case.applicant_id_number if clear else mask_id_number(case.applicant_id_number),
         item_name=item.name if item else case.item_code, issued_on=chinese_date(document.issued_at),
         accepted_on=chinese_date(case.accepted_at),
