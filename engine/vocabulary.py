@@ -93,6 +93,8 @@ class EventKind(StrEnum):
     PROXY_HANDED_OVER = "proxy_handed_over"
     PROXY_RETURNED = "proxy_returned"
     PROXY_RECEIVED = "proxy_received"
+    # A written document (receipt, notice, decision) was issued; the event pins its number and facts' digest.
+    DOCUMENT_ISSUED = "document_issued"
 
 
 class ProxyStepKind(StrEnum):
@@ -157,3 +159,11 @@ class AppointmentStatus(StrEnum):
     DONE = "done"
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
+class DocumentKind(StrEnum):
+    """The written documents of a case (行政许可法 §32, §38: acceptance, refusal and decisions are in writing)."""
+
+    RECEIPT = "receipt"
+    SUPPLEMENT_NOTICE = "supplement_notice"
+    INTAKE_REFUSAL = "intake_refusal"
+    APPROVAL_DECISION = "approval_decision"
+    REFUSAL_DECISION = "refusal_decision"

@@ -69,6 +69,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         auth,
         calendar,
         cases,
+        documents,
         export,
         formeditor,
         inbox,
@@ -90,6 +91,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(cases.bp)
     app.register_blueprint(replay.bp)
     app.register_blueprint(export.bp)
+    app.register_blueprint(documents.bp)
     app.register_blueprint(personal.bp)
     app.register_blueprint(reveals.bp)
     app.register_blueprint(audit.bp)

@@ -30,6 +30,7 @@ from engine.cases.intake import Applicant
 from engine.deadlines import shown as shown_cards
 from engine.deadlines import tracking
 from engine.deadlines.promised import due_state
+from engine.documents import issuing
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, StepHeld, ValidationFailed
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, Timer, User
 from engine.people import access
@@ -355,6 +356,7 @@ def render_case(case_id: int, revealed: dict[str, Any] | None = None) -> Any:
             repair=incidents.repair_panel(db, g.user, found, helpers.services().cases.versions),
             # Re-hashing one case's history costs about a millisecond for 20 events: every page view checks it.
             chain=audit_desk.verify_case(db, found), may_audit_case=access.may_audit(g.user),
+            documents=issuing.of_case(db, found.id),
         )
 
 

@@ -1120,6 +1120,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "appointments_next": ("后一天", "Next day"),
     "appointments_show": ("查看", "Show"),
     "appointments_new": ("代群众预约", "Book for a caller"),
+    # documents (文书)
+    "documents_title": ("文书", "Documents"),
+    "documents_none": ("本件尚无文书", "No documents yet"),
+    "document_col_title": ("文书", "Document"),
+    "document_col_number": ("文号", "Number"),
+    "document_col_issuer": ("签发单位", "Issued by"),
+    "document_col_issued": ("签发时间", "Issued"),
+    "document_open": ("查看 / 打印", "View / print"),
+    "document_print": ("打印", "Print"),
+    "document_pdf": ("下载 PDF", "Download PDF"),
 }
 
 EVENT_KINDS: dict[str, tuple[str, str]] = {
@@ -1149,6 +1159,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "proxy_handed_over": ("代办传递", "proxy handed over"),
     "proxy_returned": ("回交申请人", "result handed back"),
     "proxy_received": ("申请人签收", "receipt confirmed"),
+    "document_issued": ("出具文书", "document issued"),
 }
 
 # Keys of event payloads shown in the history.
@@ -1190,6 +1201,10 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "handed_back": ("回交的批件、证照或决定书", "handed back"),
     "signed_by": ("签收人", "signed by"),
     "happened_at": ("发生时间", "when"),
+    "number": ("文号", "number"),
+    "document_id": ("文书 ID", "document id"),
+    "kind": ("文书种类", "document kind"),
+    "facts_sha256": ("文书内容摘要（SHA-256）", "content digest (SHA-256)"),
 }
 
 CARD_COLORS: dict[str, tuple[str, str]] = {

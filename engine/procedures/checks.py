@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from ..deadlines import marks
+from ..documents import issuing
 from ..errors import Problem, Severity
 from ..sandbox import PROVIDED_NAMES, ScriptRejected, check_expression, check_script, syntax_tree
 from .diagram import NS
@@ -61,6 +62,7 @@ def check_diagram(file: str, root: etree._Element, process_id: str, forms: dict[
     problems += [Problem(file, message, spec.bpmn_id, spec.bpmn_name or None) if spec is not None
                  else Problem(guide_file, message) for spec, message in marks.problems(elements, guide)]
     problems += _check_clock_places(file, root, elements)
+    problems += _check_case_documents(file, elements)
     for task_spec in user_tasks:
         problems += _check_user_task(file, task_spec, forms, form_names)
     problems += _check_lanes(file, root, {spec.lane for spec in user_tasks if spec.lane} - role_codes)
@@ -170,6 +172,16 @@ def _check_clock_places(file: str, root: etree._Element, elements: list[Any]) ->
         if element.get("id") not in read:
             problems.append(_at(file, element, f"{node.get('name')} 只能设在用户任务或定时器上"))
     return problems
+
+
+def _check_case_documents(file: str, elements: list[Any]) -> list[Problem]:
+    """An end event's caseDocument names a document a case can end with: a misspelt one would quietly give way."""
+    allowed = "、".join(sorted(issuing.ENDING_KINDS))
+    return [Problem(file, f"{issuing.DOCUMENT_PROPERTY} 的值“{named}”不是可出具的结案文书，应为 {allowed} 之一",
+                    spec.bpmn_id, spec.bpmn_name or None)
+            for spec in elements
+            if (named := getattr(spec, "extensions", {}).get("properties", {}).get(issuing.DOCUMENT_PROPERTY))
+            and named not in issuing.ENDING_KINDS]
 
 
 def _check_drawing(file: str, root: etree._Element) -> list[Problem]:
