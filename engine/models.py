@@ -573,7 +573,7 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     uploaded_at: Mapped[datetime]
-    uploaded_by: Mapped[User] = relationship()
+    uploaded_by: Mapped[User] = relationship(lazy="joined")
 
     __table_args__ = (UniqueConstraint("case_id", "slot", "version", name="uq_attachment_slot_version"),
                       Index("ix_attachment_case", "case_id"))
@@ -623,9 +623,10 @@ class FollowUp(Base):
     answer: Mapped[str | None] = mapped_column(Text)
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     answered_at: Mapped[datetime | None]
-    case: Mapped[Case] = relationship()
-    rating: Mapped[Rating | None] = relationship()
-    complaint: Mapped[Complaint | None] = relationship()
-    answered_by: Mapped[User | None] = relationship()
+    # Read with the row: the follow-up list and the case page show them after the session has closed.
+    case: Mapped[Case] = relationship(lazy="joined")
+    rating: Mapped[Rating | None] = relationship(lazy="joined")
+    complaint: Mapped[Complaint | None] = relationship(lazy="joined")
+    answered_by: Mapped[User | None] = relationship(lazy="joined")
 
     __table_args__ = (Index("ix_follow_up_county_status", "county_id", "status", "due_date"),)

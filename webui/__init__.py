@@ -80,6 +80,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         replay,
         reveals,
         supervision,
+        window,
     )
 
     app.register_blueprint(auth.bp)
@@ -93,6 +94,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(incidents.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(supervision.bp)
+    app.register_blueprint(window.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(procedures.bp)
     app.register_blueprint(people.bp)

@@ -215,6 +215,7 @@ def follow_ups(session: Session, user: access.Placed, status: str = FollowUpStat
 
 # -- the supervision desk's rating figures ---------------------------------------------------------------
 
+GROUPS = ("window", "person")
 _STARTER, _WINDOW = User.__table__.alias("starter"), OrgUnit.__table__.alias("window_org")
 SATISFIED_COUNT = func.sum(case((Rating.level.in_(SATISFIED), 1), else_=0))
 
