@@ -106,7 +106,7 @@ def test_api_rating_complaint_and_follow_up_answer(svc: Services, client: FlaskC
 def test_the_public_form_rates_by_number_and_last_four_without_login(svc: Services, client: FlaskClient) -> None:
     case, _ = drive(svc, start(svc))
     wrong = post(client, "/query/rate", {"case_number": case.case_number, "id_last4": "0000", "level": "满意"})
-    assert wrong.status_code == 404 and "办件编号或身份证号后四位不正确" in text(wrong)
+    assert wrong.status_code == 422 and "办件编号或身份证号后四位不正确" in text(wrong)
     done = post(client, "/query/rate", {"case_number": case.case_number,
                                         "id_last4": case.applicant_id_number[-4:], "level": "不满意",
                                         "comment": "补正材料说了两次才说清楚"})

@@ -971,6 +971,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "rating_level": ("评价", "Rating"),
     "rating_comment": ("评价意见（选填）", "Comment (optional)"),
     "rating_when": ("评价时间", "Rated"),
+    "rating_comment_given": ("评价意见", "Comment"),
     "rating_window_help": ("办结后请申请人对本次服务评价，由窗口代为登记；每件只能评价一次。“不满意”“非常不满意”"
                            "将转电子监察整改回访。",
                            "Ask the applicant to rate the service; the window records it, once per case. "
@@ -1009,6 +1010,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fu_answer_placeholder": ("核实情况、整改措施、回访结果", "What was verified, remedied, told"),
     "fu_submit": ("答复", "Answer"),
     "fu_open": ("待答复", "open"),
+    "fu_late": ("逾期答复", "answered late"),
     "fu_answered": ("已答复", "answered"),
     "fu_complaint": ("投诉", "Complaint"),
     "fu_rating": ("评价“{level}”", "Rated {level}"),
@@ -1019,6 +1021,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "desk_ratings_window": ("按窗口", "By window"),
     "desk_ratings_person": ("按受理人", "By person"),
     "desk_ratings_total": ("评价数", "Ratings"),
+    "desk_ratings_col_window": ("窗口（受理单位）", "Window"),
+    "desk_ratings_col_person": ("受理人", "Person"),
     "desk_ratings_rate": ("满意率", "Satisfied"),
     "desk_ratings_note": ("期间内的评价，按受理该办件的窗口（村代办站、乡镇窗口）和受理人（首问负责）统计；"
                           "满意率为“基本满意”及以上所占比例。",

@@ -52,7 +52,7 @@ def rating_panel(case: Case) -> dict[str, Any]:
         handles = privacy.handles(db, g.user, case.id)
         follow_ups = ratings.follow_ups_of(db, case.id)
         return {"rating": ratings.rating_of(db, case.id), "complaints": ratings.complaints_of(db, case.id),
-                "follow_ups": [{"row": row, "card": ratings.card(row),
+                "follow_ups": [{"row": row, "card": ratings.card(row), "late": ratings.answered_late(row),
                                 "by": row.answered_by.display_name if row.answered_by else ""} for row in follow_ups],
                 "may_record": access.may_record_for_applicant(g.user, handles, case),
                 "levels": list(RatingLevel), "poor": list(ratings.POOR)}
@@ -140,8 +140,11 @@ def _public(action: str) -> Any:
         else:
             ratings.complain(svc.cases, svc.settings.followup_days, None, case_id, request.form.get("text"))
             message, ok = t("public_complained", days=svc.settings.followup_days), True
-    except (ValidationFailed, Conflict, NotFound) as exc:
+    except (ValidationFailed, Conflict) as exc:
         message, status = exc.message, exc.status
+    except NotFound as exc:
+        # The form was filled wrongly (number or ID digits): sent back for correction like any invalid form.
+        message, status = exc.message, 422
     return render_template("public_feedback.html", message=message, ok=ok, case_number=number.strip()), status
 
 
@@ -173,7 +176,8 @@ def follow_ups() -> Any:
     with helpers.services().db.read() as db:
         rows = ratings.follow_ups(db, user, status)
         items = ratings.item_names(db, rows)
-        shown = [{"row": row, "card": ratings.card(row, today), "item": items.get(row.case.item_code, ""),
+        shown = [{"row": row, "card": ratings.card(row, today), "late": ratings.answered_late(row),
+                  "item": items.get(row.case.item_code, ""),
                   "rating": row.rating, "complaint": row.complaint,
                   "by": row.answered_by.display_name if row.answered_by else ""} for row in rows]
     return render_template("follow_ups.html", rows=shown, status=status, today=today,

@@ -174,7 +174,7 @@ def answer(rt: Runtime, actor_id: int, follow_up_id: int, text: Any) -> FollowUp
         row.status, row.answer, row.answered_by_id, row.answered_at = FollowUpStatus.ANSWERED, body, actor.id, now
         chain.append(session, case, EventKind.FOLLOW_UP_ANSWERED, actor, now, after={
             "follow_up": row.id, "answer": body,
-            "late": bool(row.due_date and now.astimezone(clock.SHANGHAI).date() > row.due_date)})
+            "late": answered_late(row)})
         session.flush()
         session.expunge(row)
         return row
@@ -190,6 +190,12 @@ def _local(moment: datetime | None) -> str:
 def card(row: FollowUp, today: date | None = None) -> str:
     """yellow/red by its due date, exactly as a deadline's card (engine.deadlines.clocks.card_on)."""
     return clocks.card_on(row, today or clock.local_now().date())
+
+
+def answered_late(row: FollowUp) -> bool:
+    """Answered after its due date (Shanghai days), as the history's `late` records it."""
+    return bool(row.answered_at and row.due_date
+                and row.answered_at.astimezone(clock.SHANGHAI).date() > row.due_date)
 
 
 def rating_of(session: Session, case_id: int) -> Rating | None:
