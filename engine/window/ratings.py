@@ -19,14 +19,13 @@ from ..audit import chain, privacy
 from ..cases.context import Runtime
 from ..cases.locking import actor as load_actor
 from ..cases.locking import lock_case
-from ..deadlines import calendar, clocks, promised
+from ..deadlines import calendar, clocks, extensions, promised
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..models import Case, Complaint, FollowUp, OrgUnit, Rating, ServiceItem, User
 from ..notifications import notify
 from ..people import access
 from ..vocabulary import CaseStatus, Channel, EventKind, FollowUpStatus, RatingLevel
 
-MAX_TEXT_CHARS = 500
 # 差评: the two levels a follow-up must answer (国办发〔2019〕51号: 差评 are verified, rectified and answered).
 POOR = (RatingLevel.DISSATISFIED, RatingLevel.VERY_DISSATISFIED)
 SATISFIED = (RatingLevel.VERY_SATISFIED, RatingLevel.SATISFIED, RatingLevel.FAIRLY_SATISFIED)
@@ -43,16 +42,6 @@ class PublicApplicant:
 
 
 APPLICANT = PublicApplicant()
-
-
-def _text(value: Any, field: str, label: str, required: bool) -> str | None:
-    text = str(value or "").strip()
-    if required and not text:
-        raise ValidationFailed(f"请填写{label}", fields={field: [f"请填写{label}"]})
-    if len(text) > MAX_TEXT_CHARS:
-        message = f"{label}不能超过 {MAX_TEXT_CHARS} 个字（现有 {len(text)} 个字）"
-        raise ValidationFailed(message, fields={field: [message]})
-    return text or None
 
 
 def _level(value: Any) -> RatingLevel:
@@ -111,7 +100,7 @@ def _open_follow_up(rt_days: int, session: Session, case: Case, now: datetime, *
 
 def rate(rt: Runtime, followup_days: int, actor_id: int | None, case_id: int, level: Any, comment: Any) -> Rating:
     """The applicant's one rating of a completed case; 差评 opens a follow-up. `actor_id` None: the public page."""
-    chosen, text = _level(level), _text(comment, "comment", "评价意见", required=False)
+    chosen, text = _level(level), extensions.written_text(comment, "comment", "评价意见", required=False) or None
     with rt.db.write() as session:
         case = lock_case(session, case_id)
         recorder = _recorder(session, actor_id, case)
@@ -136,7 +125,7 @@ def rate(rt: Runtime, followup_days: int, actor_id: int | None, case_id: int, le
 
 def complain(rt: Runtime, followup_days: int, actor_id: int | None, case_id: int, text: Any) -> Complaint:
     """A complaint about any case; it always opens a follow-up for the county's supervisors."""
-    body = _text(text, "text", "投诉内容", required=True)
+    body = extensions.written_text(text, "text", "投诉内容")
     with rt.db.write() as session:
         case = lock_case(session, case_id)
         recorder = _recorder(session, actor_id, case)
@@ -155,7 +144,7 @@ def complain(rt: Runtime, followup_days: int, actor_id: int | None, case_id: int
 
 def answer(rt: Runtime, actor_id: int, follow_up_id: int, text: Any) -> FollowUp:
     """The supervisors' answer (what was verified, rectified, told to the applicant); recorded once."""
-    body = _text(text, "answer", "整改回访情况", required=True)
+    body = extensions.written_text(text, "answer", "整改回访情况")
     with rt.db.write() as session:
         actor = load_actor(session, actor_id)
         case_id = session.scalar(select(FollowUp.case_id).where(FollowUp.id == follow_up_id))
