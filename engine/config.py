@@ -33,6 +33,11 @@ class Settings:
     anchors_dir: Path  # BIANMIN_ANCHORS: the daily anchor files, to be copied somewhere outside the system
     max_diagram_bytes: int = 2 * 1024 * 1024  # BIANMIN_MAX_DIAGRAM_KB
     max_upload_bytes: int = 12 * 1024 * 1024  # BIANMIN_MAX_UPLOAD_MB: any one request
+    attachment_max_bytes: int = 10 * 1024 * 1024  # BIANMIN_ATTACHMENT_MB: one scanned material
+    # BIANMIN_FOLLOWUP_DAYS: working days the supervisors have to answer a 差评 or complaint. 国办发〔2019〕51号 asks
+    # for 限期整改 without a number; 5 is what published implementations set (德州市“好差评”工作方案:
+    # 各承办单位应于5个工作日内整改反馈).
+    followup_days: int = 5
     reference_ttl_seconds: int = 300  # BIANMIN_REFERENCE_TTL: how long roles and the calendar are cached
     scheduler_interval_seconds: int = 30  # BIANMIN_SCHEDULER_INTERVAL
     proxy_fix: bool = False  # BIANMIN_PROXY_FIX=1: trust one proxy's X-Forwarded-For/-Proto/-Host
@@ -107,6 +112,8 @@ def load_settings() -> Settings:
         anchors_dir=Path(os.environ.get("BIANMIN_ANCHORS", instance_dir / "anchors")),
         max_diagram_bytes=_int("BIANMIN_MAX_DIAGRAM_KB", Settings.max_diagram_bytes, 1024),
         max_upload_bytes=_int("BIANMIN_MAX_UPLOAD_MB", Settings.max_upload_bytes, 1024 * 1024),
+        attachment_max_bytes=_int("BIANMIN_ATTACHMENT_MB", Settings.attachment_max_bytes, 1024 * 1024),
+        followup_days=_int("BIANMIN_FOLLOWUP_DAYS", Settings.followup_days),
         reference_ttl_seconds=_int("BIANMIN_REFERENCE_TTL", Settings.reference_ttl_seconds),
         scheduler_interval_seconds=_int("BIANMIN_SCHEDULER_INTERVAL", Settings.scheduler_interval_seconds),
         proxy_fix=os.environ.get("BIANMIN_PROXY_FIX", "") == "1",

@@ -686,3 +686,78 @@ class Document(Base):
     issued_by_name: Mapped[str] = mapped_column(String(100))
     # The cached PDF's digest, set when it is first rendered; a re-render must reproduce the same text.
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+class Attachment(Base):
+    """One uploaded scan of a case's material (a slot); a new upload for the slot is a new version, never a change.
+
+    The bytes live once under the attachments folder, named by their SHA-256; rows only point at them.
+    """
+
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    # The material's name from item.toml, or 其他.
+    slot: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    uploaded_at: Mapped[datetime]
+    uploaded_by: Mapped[User] = relationship(lazy="joined")
+
+    __table_args__ = (UniqueConstraint("case_id", "slot", "version", name="uq_attachment_slot_version"),
+                      Index("ix_attachment_case", "case_id"))
+
+
+class Rating(Base):
+    """好差评: the applicant's one rating of a completed case, given at the window or on the public query page."""
+
+    __tablename__ = "rating"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), unique=True)
+    level: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(10))
+    # The clerk who recorded it at the window; none when the applicant rated on the public page.
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime]
+
+
+class Complaint(Base):
+    """投诉: an applicant's complaint about a case, filed at the window or on the public query page."""
+
+    __tablename__ = "complaint"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(10))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime]
+
+
+class FollowUp(Base):
+    """整改/回访: a 差评 or a complaint the county's supervisors must answer by a due date in working days."""
+
+    __tablename__ = "follow_up"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    county_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    rating_id: Mapped[int | None] = mapped_column(ForeignKey("rating.id"))
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaint.id"))
+    opened_at: Mapped[datetime]
+    limit_days: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    # First day it shows yellow, counted as a deadline's (engine.deadlines.clocks).
+    yellow_from: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    answered_at: Mapped[datetime | None]
+    # Read with the row: the follow-up list and the case page show them after the session has closed.
+    case: Mapped[Case] = relationship(lazy="joined")
+    rating: Mapped[Rating | None] = relationship(lazy="joined")
+    complaint: Mapped[Complaint | None] = relationship(lazy="joined")
+    answered_by: Mapped[User | None] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_follow_up_county_status", "county_id", "status", "due_date"),)

@@ -95,6 +95,12 @@ class EventKind(StrEnum):
     PROXY_RECEIVED = "proxy_received"
     # A written document (receipt, notice, decision) was issued; the event pins its number and facts' digest.
     DOCUMENT_ISSUED = "document_issued"
+    # A scan of a material was uploaded; its SHA-256 in the event ties the history to the stored bytes.
+    ATTACHMENT_ADDED = "attachment_added"
+    # 好差评 and 投诉: what the applicant said of the service, and the supervisors' answer to a follow-up.
+    CASE_RATED = "case_rated"
+    COMPLAINT_FILED = "complaint_filed"
+    FOLLOW_UP_ANSWERED = "follow_up_answered"
 
 
 class ProxyStepKind(StrEnum):
@@ -110,6 +116,28 @@ class EnquiryStatus(StrEnum):
     OPEN = "open"
     # 转办: waiting for a holder of the receiving post to take it.
     TRANSFERRED = "transferred"
+    ANSWERED = "answered"
+
+
+class RatingLevel(StrEnum):
+    """好差评's five levels (国办发〔2019〕51号), best first; the last two are 差评."""
+
+    VERY_SATISFIED = "非常满意"
+    SATISFIED = "满意"
+    FAIRLY_SATISFIED = "基本满意"
+    DISSATISFIED = "不满意"
+    VERY_DISSATISFIED = "非常不满意"
+
+
+class Channel(StrEnum):
+    """Where the applicant rated or complained: at the window (a clerk records it) or on the public query page."""
+
+    WINDOW = "window"
+    PUBLIC = "public"
+
+
+class FollowUpStatus(StrEnum):
+    OPEN = "open"
     ANSWERED = "answered"
 
 

@@ -80,6 +80,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         personal,
         procedures,
         public,
+        ratings,
         replay,
         reveals,
         supervision,
@@ -98,13 +99,14 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(incidents.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(supervision.bp)
+    app.register_blueprint(window.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(procedures.bp)
     app.register_blueprint(people.bp)
     app.register_blueprint(anchors.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(formeditor.bp)
-    app.register_blueprint(window.bp)
+    app.register_blueprint(ratings.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(appointments.bp)
     app.register_blueprint(api.bp)

@@ -14,7 +14,7 @@ import posixpath
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, request, url_for
+from flask import Blueprint, current_app, g, request, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
@@ -24,23 +24,37 @@ from engine import clock, notifications, userinput
 from engine.audit import chain, history, privacy
 from engine.audit import desk as audit_desk
 from engine.audit import export as exporting
-from engine.cases import incidents, queries
+from engine.cases import attachments, incidents, queries
 from engine.deadlines import extensions, shown, tracking
 from engine.documents import issuing
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, StepHeld, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
-from engine.models import Appointment, Card, Case, CaseEvent, Document, OrgUnit, ProcedureVersion, ServiceItem, User
+from engine.models import (
+    Appointment,
+    Attachment,
+    Card,
+    Case,
+    CaseEvent,
+    Document,
+    FollowUp,
+    OrgUnit,
+    ProcedureVersion,
+    ServiceItem,
+    User,
+)
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
 from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
 from engine.supervision import desk
 from engine.tasks import inbox
-from engine.window import appointments, enquiries, proxy
+from engine.vocabulary import FollowUpStatus
+from engine.window import appointments, enquiries, proxy, ratings
 
 from .documents import send_pdf
 from .helpers import allowed_methods, services
 from .openapi import document
+from .ratings import store as attachment_store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -866,3 +880,105 @@ def verify_case(case_id: int) -> Any:
             "event_count": verified.event_count, "last_event_hash": verified.last_hash,
             "problems": [{"seq": found.seq, "event_id": found.event_id, "kind": found.kind, "message": found.message}
                          for found in verified.findings]}
+
+
+# -- attachments, ratings (好差评), complaints and follow-ups -----------------------------------------
+
+
+def _attachment_json(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "case_id": row.case_id, "slot": row.slot, "version": row.version,
+            "filename": row.filename, "media_type": row.media_type, "size": row.size, "sha256": row.sha256,
+            "uploaded_by": row.uploaded_by.display_name if row.uploaded_by else None,
+            "uploaded_at": _iso(row.uploaded_at), "url": url_for("api.attachment", attachment_id=row.id)}
+
+
+# One rule for both methods: with two, a too-large id sent with POST would answer 405 instead of 404.
+@bp.route("/cases/<int:case_id>/attachments", methods=["GET", "POST"])
+def case_attachments(case_id: int) -> Any:
+    svc = services()
+    if request.method == "POST":
+        sent = request.files.get("file")
+        if sent is None:
+            raise ValidationFailed("请用 multipart/form-data 上传 file（扫描件）和 slot（材料名称）",
+                                   fields={"file": ["缺少文件"]})
+        added = attachments.add(svc.cases, attachment_store(), _user().id, case_id, request.form.get("slot", ""),
+                                sent.filename, sent.stream)
+        with svc.db.read() as session:
+            return _attachment_json(session.get(Attachment, added.id)), 201
+    with svc.db.read() as session:
+        _visible_case(session, case_id)
+        return {"attachments": [_attachment_json(row) for row in attachments.of_case(session, case_id)]}
+
+
+@bp.get("/attachments/<int:attachment_id>")
+def attachment(attachment_id: int) -> Any:
+    with services().db.read() as session:
+        row = attachments.readable(session, _user(), attachment_id)
+    path = attachment_store().path(row.sha256)
+    if not path.is_file():
+        raise NotFound("附件文件缺失，请联系系统管理员从备份恢复")
+    response = send_file(path, mimetype=row.media_type, as_attachment=True, download_name=row.filename, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _follow_up_json(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "case_id": row.case_id, "case_number": row.case.case_number,
+            "reason": "complaint" if row.complaint_id else "rating",
+            "rating_level": row.rating.level if row.rating else None,
+            "complaint": row.complaint.text if row.complaint else None,
+            "opened_at": _iso(row.opened_at), "due_date": _day(row.due_date), "card": ratings.card(row),
+            "status": row.status, "answer": row.answer,
+            "answered_by": row.answered_by.display_name if row.answered_by else None,
+            "answered_at": _iso(row.answered_at)}
+
+
+def _feedback_json(session: Session, case_id: int) -> dict[str, Any]:
+    rating = ratings.rating_of(session, case_id)
+    return {
+        "rating": {"level": rating.level, "comment": rating.comment, "channel": rating.channel,
+                   "at": _iso(rating.at)} if rating else None,
+        "complaints": [{"id": row.id, "text": row.text, "channel": row.channel, "at": _iso(row.at)}
+                       for row in ratings.complaints_of(session, case_id)],
+        "follow_ups": [_follow_up_json(row) for row in ratings.follow_ups_of(session, case_id)],
+    }
+
+
+@bp.route("/cases/<int:case_id>/rating", methods=["GET", "POST"])
+def case_rating(case_id: int) -> Any:
+    svc = services()
+    if request.method == "POST":
+        body = _json_body()
+        ratings.rate(svc.cases, svc.settings.followup_days, _user().id, case_id, body.get("level"),
+                     body.get("comment"))
+    with svc.db.read() as session:
+        _visible_case(session, case_id)
+        return _feedback_json(session, case_id), 201 if request.method == "POST" else 200
+
+
+@bp.post("/cases/<int:case_id>/complaints")
+def case_complaint(case_id: int) -> Any:
+    svc = services()
+    ratings.complain(svc.cases, svc.settings.followup_days, _user().id, case_id, _json_body().get("text"))
+    with svc.db.read() as session:
+        return _feedback_json(session, case_id), 201
+
+
+@bp.get("/followups")
+def follow_ups() -> Any:
+    status = request.args.get("status", FollowUpStatus.OPEN)
+    if status not in list(FollowUpStatus):
+        raise BadRequest("status 只能是 open（待答复）或 answered（已答复）")
+    if not access.may_use_desk(_user()):
+        raise Forbidden("只有电子监察、审计和系统管理员可以查看整改回访")
+    limit = _limit()
+    with services().db.read() as session:
+        return {"follow_ups": [_follow_up_json(row) for row in ratings.follow_ups(session, _user(), status, limit)]}
+
+
+@bp.post("/followups/<int:follow_up_id>/answer")
+def answer_follow_up(follow_up_id: int) -> Any:
+    answered = ratings.answer(services().cases, _user().id, follow_up_id, _json_body().get("answer"))
+    with services().db.read() as session:
+        row = session.get(FollowUp, answered.id)
+        return _follow_up_json(row)

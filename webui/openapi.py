@@ -13,11 +13,14 @@ from engine.vocabulary import (
     AppointmentSlot,
     AppointmentStatus,
     CaseStatus,
+    Channel,
     DeadlineStatus,
     DocumentKind,
     EventKind,
     ExtensionStatus,
+    FollowUpStatus,
     IncidentKind,
+    RatingLevel,
     TaskStatus,
 )
 
@@ -980,6 +983,108 @@ SCHEMAS["BookAppointment"] = {
         "name": {"type": "string", "minLength": 2, "maxLength": 30},
         "phone": {"type": "string", "description": "11 位手机号码或带区号的固定电话"},
         "note": {"type": "string", "maxLength": 500}}}
+FOLLOW_UP_ID = {"name": "follow_up_id", "in": "path", "required": True, "schema": {"type": "integer"},
+                "description": "整改回访 ID"}
+SCHEMAS["Attachment"] = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "case_id": {"type": "integer"},
+    "slot": {"type": "string", "description": "材料名称：事项所需材料之一（item.toml materials），或“其他”"},
+    "version": {"type": "integer", "description": "同一材料的第几版；旧版本保留"},
+    "filename": STRING, "media_type": {"enum": ["application/pdf", "image/jpeg", "image/png"]},
+    "size": {"type": "integer", "description": "字节数"},
+    "sha256": {"type": "string", "description": "文件内容的 SHA-256（十六进制），也记入办件历史"},
+    "uploaded_by": NULLABLE_STRING, "uploaded_at": DATE_TIME,
+    "url": {"type": "string", "description": "下载地址"}}}
+SCHEMAS["FollowUp"] = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "case_id": {"type": "integer"}, "case_number": STRING,
+    "reason": {"enum": ["rating", "complaint"], "description": "rating 差评（不满意、非常不满意），complaint 投诉"},
+    "rating_level": {"type": ["string", "null"], "enum": [*RatingLevel, None]},
+    "complaint": NULLABLE_STRING, "opened_at": DATE_TIME,
+    "due_date": {**NULLABLE_DATE, "description": "答复期限：登记后 BIANMIN_FOLLOWUP_DAYS（默认 5）个工作日"},
+    "card": CARD, "status": {"enum": list(FollowUpStatus)}, "answer": NULLABLE_STRING,
+    "answered_by": NULLABLE_STRING, "answered_at": NULLABLE_DATE_TIME}}
+SCHEMAS["Feedback"] = {"type": "object", "properties": {
+    "rating": {"type": ["object", "null"], "properties": {
+        "level": {"enum": list(RatingLevel)}, "comment": NULLABLE_STRING,
+        "channel": {"enum": list(Channel), "description": "window 窗口登记，public 申请人在公开查询页"},
+        "at": DATE_TIME}},
+    "complaints": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "text": STRING, "channel": {"enum": list(Channel)}, "at": DATE_TIME}}},
+    "follow_ups": {"type": "array", "items": _ref("FollowUp")}}}
+ATTACH_FORBIDDEN = _error("调用者不办理该办件，或办件已办结")
+PATHS["/cases/{case_id}/attachments"] = {"get": {
+    "summary": "办件的材料扫描件：每种材料的全部版本，新版本在前", "operationId": "listAttachments",
+    "tags": ["attachments"], "parameters": [CASE_ID],
+    "responses": {"200": _json({"type": "object", "properties": {
+        "attachments": {"type": "array", "items": _ref("Attachment")}}}, "扫描件列表"),
+        "401": UNAUTHORIZED, "404": NOT_FOUND},
+}, "post": {
+    "summary": "上传扫描件（办理该办件的人员，办结前）：按内容判断类型，只收 PDF、JPEG、PNG",
+    "operationId": "addAttachment", "tags": ["attachments"], "parameters": [CASE_ID],
+    "description": "同一材料再次上传为新版本，旧版本保留；文件按 SHA-256 保存，内容相同只存一份，从不覆盖。"
+                   "单个文件上限 BIANMIN_ATTACHMENT_MB（默认 10 MB）。",
+    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["slot", "file"],
+        "properties": {"slot": {"type": "string", "description": "材料名称（事项所需材料之一，或“其他”）"},
+                       "file": {"type": "string", "format": "binary"}}}}}},
+    "responses": {"201": _json(_ref("Attachment"), "已保存的新版本"), "401": UNAUTHORIZED,
+                  "403": ATTACH_FORBIDDEN, "404": NOT_FOUND,
+                  "422": _error("没有文件、文件为空或超过上限、不是 PDF/JPEG/PNG，或材料名称不在清单中")},
+}}
+PATHS["/attachments/{attachment_id}"] = {"get": {
+    "summary": "下载扫描件（能查看该办件的人员）", "operationId": "getAttachment", "tags": ["attachments"],
+    "parameters": [{"name": "attachment_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+    "responses": {"200": {"description": "文件内容", "content": {
+        kind: {"schema": {"type": "string", "format": "binary"}}
+        for kind in ("application/pdf", "image/jpeg", "image/png")}},
+        "401": UNAUTHORIZED, "403": _error("调用者无权查看该办件"), "404": _error("附件不存在")},
+}}
+PATHS["/cases/{case_id}/rating"] = {"get": {
+    "summary": "办件的服务评价（好差评）、投诉及整改回访", "operationId": "getCaseFeedback", "tags": ["ratings"],
+    "parameters": [CASE_ID],
+    "responses": {"200": _json(_ref("Feedback"), "评价、投诉和整改回访"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+}, "post": {
+    "summary": "窗口代申请人登记评价（办结后，每件一次）；不满意、非常不满意转本县电子监察整改回访",
+    "operationId": "rateCase", "tags": ["ratings"], "parameters": [CASE_ID],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["level"],
+        "properties": {"level": {"enum": list(RatingLevel)},
+                       "comment": {"type": "string", "maxLength": 500, "description": "评价意见（选填）"}}}}}},
+    "responses": {"201": _json(_ref("Feedback"), "已登记"), "401": UNAUTHORIZED,
+                  "403": _error("调用者既不办理该办件，也不是本辖区的受理窗口"), "404": NOT_FOUND,
+                  "409": _error("办件未办结，或已评价过（消息写明何时、评价为何）"),
+                  "422": _error("评价不是五个等级之一，或意见过长")},
+}}
+PATHS["/cases/{case_id}/complaints"] = {"post": {
+    "summary": "窗口代申请人登记投诉（任何办件）；转本县电子监察整改回访", "operationId": "fileComplaint",
+    "tags": ["ratings"], "parameters": [CASE_ID],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["text"],
+        "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 500}}}}}},
+    "responses": {"201": _json(_ref("Feedback"), "已登记"), "401": UNAUTHORIZED,
+                  "403": _error("调用者既不办理该办件，也不是本辖区的受理窗口"), "404": NOT_FOUND,
+                  "422": _error("投诉内容为空或过长")},
+}}
+PATHS["/followups"] = {"get": {
+    "summary": "本辖区的差评与投诉整改回访（电子监察、审计、系统管理员）：待答复的按期限先后",
+    "operationId": "listFollowUps", "tags": ["ratings"],
+    "parameters": [{"name": "status", "in": "query", "required": False,
+                    "schema": {"enum": list(FollowUpStatus), "default": "open"}},
+                   {"name": "limit", "in": "query", "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}}],
+    "responses": {"200": _json({"type": "object", "properties": {
+        "follow_ups": {"type": "array", "items": _ref("FollowUp")}}}, "整改回访"),
+        "400": BAD_REQUEST, "401": UNAUTHORIZED, "403": _error("调用者不是电子监察、审计或系统管理员")},
+}}
+PATHS["/followups/{follow_up_id}/answer"] = {"post": {
+    "summary": "答复整改回访（本辖区电子监察人员）：核实、整改和回访情况，记入办件历史",
+    "operationId": "answerFollowUp", "tags": ["ratings"], "parameters": [FOLLOW_UP_ID],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["answer"],
+        "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 500}}}}}},
+    "responses": {"200": _json(_ref("FollowUp"), "已答复"), "401": UNAUTHORIZED,
+                  "403": _error("调用者不是本辖区的电子监察人员"), "404": _error("整改回访不存在"),
+                  "409": _error("已答复过（消息写明由谁、何时）"), "422": _error("答复为空或过长")},
+}}
 
 BAD_INPUT = _error("请求格式不正确：文字含空字符（U+0000）或孤立的代理码位，JSON 嵌套超过 32 层、含 NaN/Infinity "
                    "或不是 JSON 对象，或参数不合要求；未做任何改动")
@@ -1020,6 +1125,8 @@ DOCUMENT: dict[str, Any] = {
         {"name": "window", "description": "代办（委托、传递、回交、签收）与首问负责的咨询登记"},
         {"name": "audit", "description": "审计：查询与核验"},
         {"name": "appointments", "description": "预约服务与上门服务"},
+        {"name": "attachments", "description": "材料扫描件"},
+        {"name": "ratings", "description": "服务评价（好差评）、投诉与整改回访"},
         {"name": "meta", "description": "API 文档"},
     ],
     "paths": PATHS,

@@ -19,7 +19,8 @@ from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.models import Case, Task, User
 from engine.people import access
 from engine.supervision import desk
-from engine.vocabulary import TaskStatus
+from engine.vocabulary import RatingLevel, TaskStatus
+from engine.window import ratings
 
 from . import helpers
 from .auth import login_required
@@ -47,6 +48,14 @@ def _figures(db: Session, user: User, chosen: desk.Filters) -> dict[str, Any]:
     return {"by": by, "totals": desk.totals(by["town"]), "carded": desk.carded(db, user, chosen)}
 
 
+def _satisfaction(db: Session, user: User, chosen: desk.Filters) -> dict[str, Any]:
+    """好差评 per accepting window and person over the desk's period."""
+    lines = {by: ratings.satisfaction(db, user, chosen.period.start_at, chosen.period.end_before, by)
+             for by in ratings.GROUPS}
+    return {"satisfaction": lines, "satisfaction_totals": {by: ratings.totals(rows) for by, rows in lines.items()},
+            "rating_levels": list(RatingLevel)}
+
+
 @bp.route("/supervision")
 @login_required
 def index() -> Any:
@@ -59,6 +68,7 @@ def index() -> Any:
     with helpers.services().db.read() as db:
         figures = _figures(db, user, chosen)
         towns, items = desk.towns(db, user), desk.items(db)
+        satisfaction = _satisfaction(db, user, chosen)
     chart = {"towns": [{"name": line.label, **{f"{kind}_{name}": line.counts[kind][name] for kind in desk.KINDS
                                                for name in desk.MEASURES}} for line in figures["by"]["town"]],
              "items": [{"name": line.label, "overdue": line.overdue,
@@ -67,7 +77,7 @@ def index() -> Any:
                                                           "overdue_total")}}
     return render_template("supervision.html", chosen=chosen, problem=problem, towns=towns, items=items,
                            chart=chart, today=clock.local_now().date(), limit=desk.LIST_LIMIT,
-                           **figures), 422 if problem else 200
+                           **figures, **satisfaction), 422 if problem else 200
 
 
 def _carded_rows(carded: list[desk.Carded]) -> list[list[Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -32,7 +32,15 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(), clock.SHANGHAI).astimezone(UTC)
 
 
-def card_on(deadline: Deadline, today: date) -> str:
+class Dated(Protocol):
+    """Anything due on a date that warns before it: a deadline, or a 差评's follow-up (engine.window.ratings)."""
+
+    status: str
+    due_date: date | None
+    yellow_from: date | None
+
+
+def card_on(deadline: Dated, today: date) -> str:
     """The card a deadline shows on a day: red once its due date has passed, yellow from its first warning day."""
     if deadline.status != DeadlineStatus.OPEN or deadline.due_date is None:
         return ""

@@ -47,7 +47,8 @@ def max_extension_days(guide: dict[str, Any]) -> int:
     return int(guide.get("max_extension_days", DEFAULT_MAX_EXTENSION_DAYS))
 
 
-def _reason(text: Any, field: str, label: str, required: bool = True) -> str:
+def written_text(text: Any, field: str, label: str, required: bool = True) -> str:
+    """A reason, note or complaint typed by a person: trimmed, required unless told, at most 500 characters."""
     reason = str(text or "").strip()
     if required and not reason:
         raise ValidationFailed(f"请填写{label}", fields={field: [f"请填写{label}"]})
@@ -97,7 +98,7 @@ def _open_deadline(session: Session, case: Case, deadline_id: int | None) -> Dea
 
 def request(rt: Runtime, actor_id: int, case_id: int, deadline_id: int | None, days: Any, reason: Any) -> Extension:
     """Ask for `days` more working days on a deadline of the case (the case clock when `deadline_id` is None)."""
-    text, wanted = _reason(reason, "reason", "延期理由"), _days(days)
+    text, wanted = written_text(reason, "reason", "延期理由"), _days(days)
     with rt.db.write() as session:
         actor = load_actor(session, actor_id)
         case = lock_case(session, case_id)
@@ -140,7 +141,7 @@ def _holds_open_step(session: Session, actor: Actor, case: Case) -> bool:
 
 def decide(rt: Runtime, actor_id: int, extension_id: int, approve: bool, note: Any) -> Extension:
     """Approve (the due date moves by the days asked) or refuse (a reason is required) a pending extension."""
-    text = _reason(note, "note", "不予批准的理由" if not approve else "审批意见", required=not approve)
+    text = written_text(note, "note", "不予批准的理由" if not approve else "审批意见", required=not approve)
     with rt.db.write() as session:
         actor = load_actor(session, actor_id)
         case_id = session.scalar(select(Extension.case_id).where(Extension.id == extension_id))

@@ -14,7 +14,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from ..models import Appointment, Case, OrgUnit, Role, Task
-from ..vocabulary import TaskStatus
+from ..vocabulary import CaseStatus, TaskStatus
 
 
 class Placed(Protocol):
@@ -97,6 +97,21 @@ def handles_case(user: Staff, accepted_by: int | None, step_posts: Iterable[tupl
         return True
     mine = {(user.role_code, user.org_id), *user.covers}
     return any(post in mine for post in step_posts)
+
+
+def may_attach(handles: bool, case_status: str) -> bool:
+    """Scans are added by those who handle the case, while it is open; everyone who may see the case reads them."""
+    return handles and case_status == CaseStatus.RUNNING
+
+
+def may_record_for_applicant(user: Staff, handles: bool, case: CaseLike) -> bool:
+    """好差评 and 投诉 at the window: written down by whoever handles the case, or a window of its jurisdiction."""
+    return handles or (user.role_code in ACCEPTING_ROLES and may_see_case(user, case))
+
+
+def may_answer_follow_up(user: Staff, case: CaseLike) -> bool:
+    """整改/回访 of a 差评 or complaint: the supervisors whose jurisdiction holds the case."""
+    return user.role_code == SUPERVISOR_ROLE and may_see_case(user, case)
 
 
 def may_see_reveals(user: Staff) -> bool:

@@ -1,1 +1,1 @@
-"""The service window: the public guide, case query and appointments; 代办 of a case and 首问负责 of enquiries."""
+"""The service window: public guide, case query, appointments, 代办, 首问负责 enquiries, ratings and complaints."""

@@ -1,13 +1,13 @@
 """代办 steps of a case (委托, 传递, 回交, 签收) and the 便民服务事项登记表 of enquiries under 首问负责
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0022
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0019"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
