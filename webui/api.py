@@ -23,7 +23,7 @@ from engine import clock, notifications, userinput
 from engine.audit import chain, history, privacy
 from engine.audit import desk as audit_desk
 from engine.audit import export as exporting
-from engine.cases import incidents, queries
+from engine.cases import incidents, ledger, queries
 from engine.deadlines import extensions, shown, tracking
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, StepHeld, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
@@ -35,6 +35,7 @@ from engine.procedures.deploy import deploy, known_roles
 from engine.supervision import desk
 from engine.tasks import inbox
 
+from . import ledger as ledger_views
 from .helpers import allowed_methods, services
 from .openapi import document
 
@@ -675,6 +676,37 @@ def audit_cases() -> Any:
         found = audit_desk.search(session, user, wanted)
     return {"total": found.total, "page": found.page, "pages": found.pages, "page_size": audit_desk.PAGE_SIZE,
             "cases": [_case_json(row) for row in found.rows]}
+
+
+# -- 台账 -------------------------------------------------------------------------------------------
+
+
+def _ledger_json(line: ledger.Line) -> dict[str, Any]:
+    return {
+        "id": line.case_id, "case_number": line.case_number, "item_code": line.item_code, "item_name": line.item_name,
+        "applicant": {"name": line.applicant, "id_number": line.id_number, "phone": line.phone},
+        "village": line.village, "handler": line.handler, "accepted_at": _iso(line.accepted_at),
+        "promised_date": _day(line.promised_date), "promised_provisional": line.promised_provisional,
+        "completed_at": _iso(line.completed_at), "status": line.status, "result": line.result,
+        "timeliness": line.timeliness.value or None, "card": line.card,
+    }
+
+
+@bp.get("/ledger")
+def ledger_page() -> Any:
+    wanted = audit_desk.search_from(request.args)
+    with services().db.read() as session:
+        found = ledger.page(session, _user(), wanted)
+    return {"total": found.total, "page": found.page, "pages": found.pages, "page_size": audit_desk.PAGE_SIZE,
+            "cases": [_ledger_json(line) for line in found.lines]}
+
+
+@bp.get("/ledger/export")
+def ledger_export() -> Any:
+    kind = request.args.get("format", "xlsx")
+    if kind not in ledger_views.MEDIA:
+        raise BadRequest("format 只能是 xlsx 或 csv")
+    return ledger_views.export(_user(), audit_desk.search_from(request.args), kind)
 
 
 @bp.post("/cases/<int:case_id>/verify")
