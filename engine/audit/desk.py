@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, exists, func, select
 from sqlalchemy.orm import Session
 
-from ..cases.queries import CASE_ROWS, CASES, NEWEST_FIRST
+from ..cases.queries import CASE_ROWS, CASES, NEWEST_FIRST, matching
 from ..deadlines import shown
 from ..deadlines.clocks import day_start
 from ..errors import ValidationFailed
@@ -121,9 +121,7 @@ def conditions(user: Placed, wanted: Search) -> list[ColumnElement[bool]]:
     """The search as conditions on case_record alone, so the count needs no join."""
     found: list[ColumnElement[bool]] = [case_visible_to(user)]
     if wanted.text:
-        found.append(or_(Case.case_number.contains(wanted.text.upper(), autoescape=True),
-                         Case.applicant_name.contains(wanted.text, autoescape=True),
-                         Case.applicant_id_number.endswith(wanted.text.upper(), autoescape=True)))
+        found.append(matching(wanted.text))
     if wanted.number:
         found.append(Case.case_number.contains(wanted.number, autoescape=True))
     if wanted.applicant:

@@ -132,7 +132,8 @@ def handles(session: Session, user: access.Staff, case_id: int) -> bool:
 
 def handled_among(session: Session, user: access.Staff, case_ids: Collection[int]) -> set[int]:
     """Which of the cases the user handles (`access.handles_case`), read for all of them in two queries."""
-    accepted_by = dict(session.execute(select(Case.id, Case.started_by_id).where(Case.id.in_(case_ids))).tuples())
+    accepted_by = {row.id: row.started_by_id
+                   for row in session.execute(select(Case.id, Case.started_by_id).where(Case.id.in_(case_ids)))}
     posts: dict[int, list[tuple[str, int]]] = {case_id: [] for case_id in accepted_by}
     people: dict[int, set[int]] = {case_id: set() for case_id in accepted_by}
     for row in session.execute(select(Task.case_id, Task.role_code, Task.org_id, Task.assignee_id,
