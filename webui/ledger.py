@@ -45,7 +45,7 @@ def timeliness_text(line: ledger.Line) -> str:
 
 def promised_text(line: ledger.Line) -> str:
     if line.promised_date is None:
-        return ""
+        return line.promised_note or ""
     return line.promised_date.isoformat() + (t("ledger_provisional") if line.promised_provisional else "")
 
 

@@ -64,6 +64,8 @@ class Line:
     accepted_at: datetime | None
     promised_date: date | None
     promised_provisional: bool
+    # Why there is no promised date yet (the clock waits for the acceptance step, or no calendar to count on).
+    promised_note: str | None
     completed_at: datetime | None
     status: str
     result: str | None
@@ -83,9 +85,9 @@ def line(row: Row[Any], clear: bool = False) -> Line:
     id_number, phone = row.applicant_id_number or "", row.applicant_phone or ""
     if not clear:
         id_number, phone = mask_id_number(id_number), privacy.mask_phone(phone)
-    return Line(row.id, row.case_number, row.applicant_name, id_number, phone,
-                row.item_code, row.item_name, row.village_name, row.handler_name or "", row.accepted_at,
-                row.promised_date, bool(row.promised_provisional), row.completed_at, row.status, row.result,
+    return Line(row.id, row.case_number, row.applicant_name, id_number, phone, row.item_code, row.item_name,
+                row.village_name, row.handler_name or "", row.accepted_at, row.promised_date,
+                bool(row.promised_provisional), row.promised_note, row.completed_at, row.status, row.result,
                 timeliness(row.status, row.late, row.promised_date), row.card)
 
 
