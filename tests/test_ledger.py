@@ -246,3 +246,15 @@ def first_task(svc: Services, case_id: int) -> str:
         task_id = session.scalar(select(Task.id).where(Task.case_id == case_id, Task.status == "open"))
     assert task_id is not None
     return task_id
+
+
+def test_the_task_api_is_narrowed_and_paged_too(services: Services, cases: Ledger) -> None:
+    api = create_app(services=services, config={"TESTING": True}).test_client()
+    headers = auth(services, "dongpo_committee")
+    first = api.get(f"/api/v1/tasks?scope=post&q={PAGED}&limit=50", headers=headers).json
+    rest = api.get(f"/api/v1/tasks?scope=post&q={PAGED}&limit=50&offset=50", headers=headers).json
+    assert (first["total"], len(first["tasks"]), len(rest["tasks"])) == (PAGED_COUNT, 50, PAGED_COUNT - 50)
+    none = api.get(f"/api/v1/tasks?scope=post&q={PAGED}&item=MZ-WUBAO", headers=headers).json
+    assert (none["total"], none["tasks"]) == (0, [])
+    assert api.get("/api/v1/tasks?offset=-1", headers=headers).status_code == 400
+    assert api.get("/api/v1/tasks?village=x", headers=headers).status_code == 422

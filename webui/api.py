@@ -357,9 +357,16 @@ def list_tasks() -> Any:
         raise BadRequest("scope 只能是 mine（我的任务）、post（本岗位待认领任务）或 cover（代岗任务）")
     card = _card_filter()
     limit = _limit()
+    offset = request.args.get("offset", "0")
+    if not (offset.isdigit() and len(offset) <= 9):
+        raise BadRequest("offset 应为不小于 0 的整数")
+    # Narrowed as the inbox page and the ledger are: the search box, item and village.
+    wanted = audit_desk.search_from({key: request.args.get(key, "") for key in ("q", "item", "village")})
+    narrow = inbox.Narrow(wanted.text, wanted.item_code, wanted.village_id)
     with services().db.read() as session:
-        rows = inbox.tasks(session, _user(), scope, limit=limit, card=card)
-    return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
+        total = inbox.count(session, _user(), scope, card, narrow)
+        rows = inbox.tasks(session, _user(), scope, limit=limit, card=card, narrow=narrow, offset=int(offset))
+    return {"scope": scope, "total": total, "tasks": [_task_json(row) for row in rows]}
 
 
 @bp.get("/tasks/<task_id>")

@@ -262,7 +262,9 @@ SCHEMAS: dict[str, Any] = {
     },
     "TaskList": {
         "type": "object",
-        "properties": {"scope": {"enum": ["mine", "post"]}, "tasks": {"type": "array", "items": _ref("Task")}},
+        "properties": {"scope": {"enum": ["mine", "post"]},
+                       "total": {"type": "integer", "description": "符合条件的任务总数"},
+                       "tasks": {"type": "array", "items": _ref("Task")}},
     },
     "StepHeld": {
         "type": "object",
@@ -536,8 +538,15 @@ PATHS: dict[str, Any] = {
              "description": "mine：本人认领的任务（含不在岗 A 岗同事的任务）；post：本岗位尚未认领的任务"},
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+            {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
+             "description": "跳过的任务数（分页）"},
+            {"name": "q", "in": "query", "required": False, "schema": STRING,
+             "description": "申请人姓名或办件编号的任意一段，或身份证号码的末几位"},
+            {"name": "item", "in": "query", "required": False, "schema": STRING, "description": "事项编码"},
+            {"name": "village", "in": "query", "required": False, "schema": STRING, "description": "村（社区）的 ID"},
         ],
-        "responses": {"200": _json(_ref("TaskList"), "任务"), "400": BAD_REQUEST, "401": UNAUTHORIZED},
+        "responses": {"200": _json(_ref("TaskList"), "任务"), "400": BAD_REQUEST, "401": UNAUTHORIZED,
+                      "422": _error("查询条件有误：村的 ID 无效或查询内容过长")},
     }},
     "/tasks/{task_id}": {"get": {
         "summary": "任务详情，含该环节表单的 JSON Schema", "operationId": "getTask", "tags": ["tasks"],
