@@ -17,6 +17,7 @@ from engine import clock
 from engine.audit import desk
 from engine.cases import ledger
 from engine.errors import ValidationFailed
+from engine.people.access import Staff
 
 from . import helpers
 from .auth import login_required
@@ -85,7 +86,7 @@ def csv_text(lines: Iterable[ledger.Line]) -> str:
     return out.getvalue()
 
 
-def export(user: Any, wanted: desk.Search, kind: str) -> Response:
+def export(user: Staff, wanted: desk.Search, kind: str) -> Response:
     """Every line the search finds (all pages) as an .xlsx or .csv download."""
     with helpers.services().db.read() as db:
         lines = list(ledger.every_line(db, user, wanted))
@@ -111,8 +112,8 @@ def index() -> Any:
         found = ledger.page(db, g.user, wanted)
         choices = desk.choices(db, g.user)
     return render_template("ledger.html", wanted=wanted, found=found, choices=choices, problem=problem,
-                           results=desk.RESULTS, result_text=result_text, timeliness_text=timeliness_text,
-                           ), 422 if problem else 200
+                           results=desk.RESULTS, result_text=result_text,
+                           timeliness_text=timeliness_text), 422 if problem else 200
 
 
 @bp.route("/ledger.<any(xlsx, csv):kind>")
