@@ -50,6 +50,7 @@ class Ledger:
     refused: Case
     running: Case
     overdue: Case
+    late: Case
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +62,14 @@ def cases(services: Services) -> Ledger:
     running = start(services, "ZR-ZHAIJIDI", name="端木晓燕")
     refused, _ = drive(services, start(services, "MZ-DIBAO", LIULIN, "liulin_agent", name="皇甫玉珍"),
                        reject_at="village_review")
+    late = start(services, name="慕容晚成")
     clock.set_now(TEST_START + timedelta(days=21))
     granted, _ = drive(services, start(services, "MZ-WUBAO", HEWAN, "hewan_agent", name="令狐德顺"))
+    # Worked three months after its acceptance: finished past its promised date.
+    clock.set_now(TEST_START + timedelta(days=90))
+    late, _ = drive(services, late)
     clock.set_now(TEST_START)
-    return Ledger(granted, refused, running, overdue)
+    return Ledger(granted, refused, running, overdue, late)
 
 
 def page(svc: Services, username: str = "county_civil", **args: str) -> ledger.Page:
@@ -135,6 +140,8 @@ def test_a_line_says_who_handled_it_when_and_whether_on_time(services: Services,
     # On screen the numbers are masked for everyone, the clerk who accepted the case too.
     assert (running.phone, running.id_number) == (mask_phone(PHONE), mask_id_number(cases.running.applicant_id_number))
     assert page(services, "dongpo_agent", q="端木").lines[0].phone == mask_phone(PHONE)
+    late = page(services, q="慕容晚成").lines[0]
+    assert (late.result, late.timeliness) == ("approved", ledger.Timeliness.LATE)
     clock.set_now(TEST_START + timedelta(days=90))
     assert page(services, q="欧阳").lines[0].timeliness == ledger.Timeliness.OVERDUE
 
@@ -178,6 +185,8 @@ def test_the_csv_export_has_the_same_rows_and_masks_cases_the_reader_does_not_ha
     assert header[0] == "办件编号" and [row[0] for row in rows] == [cases.refused.case_number]
     # Refused at the village: the county's civil affairs post never handled it.
     assert rows[0][3] == mask_phone(PHONE) and rows[0][10] == "办结 · 不予"
+    late = client.get("/ledger.csv?q=慕容晚成").data.decode("utf-8-sig")
+    assert "逾期办结" in late and "办结 · 准予" in late
     everything = client.get("/ledger.csv?q=" + PAGED).data.decode("utf-8-sig").splitlines()
     assert len(everything) == PAGED_COUNT + 1
 
