@@ -46,7 +46,7 @@ def test_the_age_from_the_id_number_meets_the_category_of_the_items_conditions(s
         wubao(services, date(1990, 5, 17), "elderly")
     message = young.value.details[0]
     assert "“供养对象类别”为“老年人”" in message and "“身份证号码”中的出生日期 1990-05-17" in message
-    assert "年满 60 周岁" in message and "35 周岁" in message and "老年人权益保障法》第二条" in message
+    assert "年满 60 周岁" in message and "在 2026-03-02 为 35 周岁" in message and "老年人权益保障法》第二条" in message
     assert young.value.fields == {"wubao_category": [message]}
     with pytest.raises(ValidationFailed) as grown:
         wubao(services, date(2005, 1, 9), "minor")

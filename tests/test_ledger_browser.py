@@ -4,6 +4,7 @@ item and status, pages with the filters kept, exports what it found to Excel, an
 from __future__ import annotations
 
 import io
+from datetime import date
 from itertools import cycle
 
 import pytest
@@ -11,10 +12,11 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
 from engine import clock
+from engine.idcard import generate_id_number
 from engine.models import Case
 from engine.services import Services
 from tests.conftest import TEST_START
-from tests.test_browser import base_url, browser, log_in, page, shot  # noqa: F401  (fixtures)
+from tests.test_browser import base_url, browser, choose_item, log_in, page, shot  # noqa: F401  (fixtures)
 from tests.test_engine import drive
 from tests.test_ledger import start
 
@@ -91,3 +93,23 @@ def test_the_inbox_is_narrowed_and_paged(page: Page, county: list[Case]) -> None
     for text in page.locator("#inbox-table tbody tr").all_inner_texts():
         assert "欧阳慕容建华" in text
     shot(page, "113-inbox-narrowed", full_page=True)
+
+
+def test_an_elderly_applicants_age_is_checked_against_the_id_number(page: Page) -> None:  # noqa: F811
+    clock.set_now(TEST_START)
+    log_in(page, "dongpo_agent")
+    page.goto("/cases/new")
+    choose_item(page, "MZ-WUBAO")
+    page.fill("#applicant_name", "阿依古丽·买买提")
+    page.fill("#applicant_id_number", generate_id_number("510123", date(1991, 6, 12), 42))
+    page.fill("#applicant_phone", "13981234567")
+    page.fill("#f-age", "34")
+    page.check("input[name=f-wubao_category][value=elderly]")
+    page.check("input[name=f-has_labour_capacity][value=false]")
+    page.check("input[name=f-has_supporter][value=false]")
+    page.fill("#f-income_source", "无固定收入，靠亲友接济")
+    page.fill("#f-reason", "本人长期患病，无劳动能力，无法定赡养人，申请农村五保供养")
+    page.click("#submit-case")
+    expect(page.locator("body")).to_contain_text("“供养对象类别”为“老年人”时，申请人须年满 60 周岁")
+    expect(page.locator("body")).to_contain_text("出生日期 1991-06-12")
+    shot(page, "114-form-age-check", full_page=True)

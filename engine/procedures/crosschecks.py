@@ -130,7 +130,7 @@ def _age_problem(check: Mapping[str, Any], when: Mapping[str, Any], properties: 
     chosen = "，".join(f"“{context.titles.get(name, name)}”为“{_option_title(properties.get(name), value)}”"
                       for name, value in when.items())
     return (f"{chosen + '时，' if chosen else ''}申请人须{wanted}：按“{ID_TITLE}”中的出生日期 {born.isoformat()}，"
-            f"申请人今天 {age} 周岁（依据：{check['basis']}）")
+            f"申请人在 {context.today.isoformat()} 为 {age} 周岁（依据：{check['basis']}）")
 
 
 def _option_title(prop: Any, value: Any) -> str:
