@@ -1,5 +1,5 @@
-"""The auditor's desk: cases found by number, applicant, item, village, period, handler and result, a page at a time,
-and what verifying their histories found, for the web page and the API alike."""
+"""The auditor's desk: cases found by number, applicant, item, village, period, handler and result, a page at a time
+(the search the ledger shares), and what verifying their histories found, for the web page and the API alike."""
 
 from __future__ import annotations
 
