@@ -54,7 +54,7 @@ def index() -> Any:
             tab = "post" if counts["mine"] == 0 and counts["post"] else "mine"
         card_counts = {color: inbox.count(db, user, tab, color, narrow) for color in inbox.CARD_FILTERS if color}
         total = card_counts[card] if card else counts[tab]
-        pages = max(1, -(-total // desk.PAGE_SIZE))
+        pages = desk.page_count(total)
         page = min(wanted.page, pages)
         tasks = inbox.tasks(db, user, tab, limit=desk.PAGE_SIZE, sort=sort, descending=descending, card=card,
                             narrow=narrow, offset=(page - 1) * desk.PAGE_SIZE)

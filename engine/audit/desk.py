@@ -166,10 +166,15 @@ def search(session: Session, user: Placed, wanted: Search) -> Found:
     return page_of(session, CASE_ROWS, conditions(user, wanted), wanted.page)
 
 
+def page_count(total: int) -> int:
+    """How many pages of PAGE_SIZE `total` rows fill; one (empty) page for none."""
+    return max(1, -(-total // PAGE_SIZE))
+
+
 def page_of(session: Session, rows: Select[Any], found: list[ColumnElement[bool]], page: int) -> Found:
     """One page of `rows` (a select over case_record) meeting `found`, newest accepted first, with the total."""
     total = session.scalar(select(func.count()).select_from(Case).where(*found)) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
+    pages = page_count(total)
     page = min(page, pages)
     # Nothing found needs no page: walking the newest-first index to its end for no row is the slowest plan there is.
     lines = session.connection().execute(rows.where(*found).order_by(*NEWEST_FIRST)
