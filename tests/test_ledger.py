@@ -262,8 +262,8 @@ def test_the_task_api_is_narrowed_and_paged_too(services: Services, cases: Ledge
     headers = auth(services, "dongpo_committee")
     first = api.get(f"/api/v1/tasks?scope=post&q={PAGED}&limit=50", headers=headers).json
     rest = api.get(f"/api/v1/tasks?scope=post&q={PAGED}&limit=50&offset=50", headers=headers).json
-    assert (first["total"], len(first["tasks"]), len(rest["tasks"])) == (PAGED_COUNT, 50, PAGED_COUNT - 50)
-    none = api.get(f"/api/v1/tasks?scope=post&q={PAGED}&item=MZ-WUBAO", headers=headers).json
-    assert (none["total"], none["tasks"]) == (0, [])
+    assert (len(first["tasks"]), len(rest["tasks"])) == (50, PAGED_COUNT - 50)
+    assert not {task["id"] for task in first["tasks"]} & {task["id"] for task in rest["tasks"]}
+    assert api.get(f"/api/v1/tasks?scope=post&q={PAGED}&item=MZ-WUBAO", headers=headers).json["tasks"] == []
     assert api.get("/api/v1/tasks?offset=-1", headers=headers).status_code == 400
     assert api.get("/api/v1/tasks?village=x", headers=headers).status_code == 422

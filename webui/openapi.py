@@ -262,9 +262,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "TaskList": {
         "type": "object",
-        "properties": {"scope": {"enum": ["mine", "post"]},
-                       "total": {"type": "integer", "description": "符合条件的任务总数"},
-                       "tasks": {"type": "array", "items": _ref("Task")}},
+        "properties": {"scope": {"enum": ["mine", "post"]}, "tasks": {"type": "array", "items": _ref("Task")}},
     },
     "StepHeld": {
         "type": "object",
@@ -539,7 +537,7 @@ PATHS: dict[str, Any] = {
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
             {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
-             "description": "跳过的任务数（分页）"},
+             "description": "跳过的任务数（分页：返回不足 limit 条即为最后一页）"},
             {"name": "q", "in": "query", "required": False, "schema": STRING,
              "description": "申请人姓名或办件编号的任意一段，或身份证号码的末几位"},
             {"name": "item", "in": "query", "required": False, "schema": STRING, "description": "事项编码"},
