@@ -267,3 +267,14 @@ def test_the_task_api_is_narrowed_and_paged_too(services: Services, cases: Ledge
     assert api.get(f"/api/v1/tasks?scope=post&q={PAGED}&item=MZ-WUBAO", headers=headers).json["tasks"] == []
     assert api.get("/api/v1/tasks?offset=-1", headers=headers).status_code == 400
     assert api.get("/api/v1/tasks?village=x", headers=headers).status_code == 422
+
+
+def test_an_export_read_in_batches_misses_and_repeats_no_case(services: Services, cases: Ledger,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # The 53 cases were accepted at the same instant: batches must break the tie by id.
+    with services.db.read() as session:
+        user = session.scalar(select(User).where(User.username == "county_civil"))
+        whole = [line.case_id for line in ledger.every_line(session, user, desk.search_from({"q": PAGED}))]
+        monkeypatch.setattr(ledger, "EXPORT_BATCH", 7)
+        batched = [line.case_id for line in ledger.every_line(session, user, desk.search_from({"q": PAGED}))]
+    assert batched == whole and len(set(batched)) == PAGED_COUNT
