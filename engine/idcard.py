@@ -110,6 +110,11 @@ def birth_date(value: str) -> date:
     return born
 
 
+def age_on(born: date, day: date) -> int:
+    """周岁 on `day`: whole years since birth (one born on 29 February turns a year older on 1 March)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
 def gender(value: str) -> str:
     """'男' or '女', from the parity of the 17th digit."""
     number = validate_id_number(value, today=date.max)

@@ -218,8 +218,8 @@ def test_case_list_is_the_same_on_the_page_and_in_the_api(sqlite_services: Servi
     task = open_task(sqlite_services, rejected.id)
     sqlite_services.cases.complete(user_id(sqlite_services, "dongpo_committee"), task.id,
                                    task_form(sqlite_services, task, "reject"))
-    page = browsers[username].get(f"/cases?{query}").get_data(as_text=True)
-    shown = [int(case_id) for case_id in re.findall(r'<td class="nowrap"><a href="/cases/(\d+)">', page)]
+    page = browsers[username].get(f"/ledger?{query}").get_data(as_text=True)
+    shown = [int(case_id) for case_id in re.findall(r'<tr data-case-id="(\d+)"', page)]
     listed = api.get(f"/api/v1/cases?{query}", headers=auth(sqlite_services, username)).json["cases"]
     assert shown == [case["id"] for case in listed]
     expected = {"": [*running, rejected.id], "status=running": running, "status=completed": [rejected.id]}[query]

@@ -143,7 +143,7 @@ def test_supervisors_read_and_verify_one_case_only(client: FlaskClient, county: 
 @pytest.mark.parametrize("username", ["dongpo_agent", "qingshui_civil", "admin"])
 def test_other_roles_get_403(client: FlaskClient, county: County, username: str) -> None:
     login(client, username)
-    assert 'id="nav-audit"' not in client.get("/cases").get_data(as_text=True)
+    assert 'id="nav-audit"' not in client.get("/ledger").get_data(as_text=True)
     for url in ("/audit", f"/audit/cases/{county.running.id}/verify", "/audit/verify-all"):
         response = client.get(url)
         assert response.status_code == 403, url

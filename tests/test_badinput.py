@@ -94,7 +94,7 @@ def test_nul_in_the_web_form_is_refused_and_changes_nothing(services: Services) 
     assert "表单字段 applicant_name 含有空字符（U+0000），请删除后重新提交" in response.get_data(as_text=True)
     response = post(client, "/cases/new", {**fields, "applicant_name": person["name"], "f-reason": "理由\x00很充分的"})
     assert response.status_code == 400 and "f-reason" in response.get_data(as_text=True)
-    assert client.get("/cases?q=%00").status_code == 400
+    assert client.get("/ledger?q=%00").status_code == 400
     assert counts(services) == before
 
 

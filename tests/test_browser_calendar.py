@@ -60,7 +60,7 @@ def test_provisional_dates_are_badged_until_the_administrator_enters_the_year(
     assert max(heights) < 80, heights
     shot(page, "25-inbox-provisional-dates")
 
-    page.get_by_role("link", name="办件查询").click()
+    page.get_by_role("link", name="办件台账").click()
     cases = page.locator("table.grid")
     expect(cases.locator(".badge-provisional")).to_have_count(len(numbers))
     expect(cases.locator("tr", has_text=numbers[0])).to_contain_text("2027-02-")
@@ -91,7 +91,7 @@ def test_provisional_dates_are_badged_until_the_administrator_enters_the_year(
     expect(page.locator("#calendar-provisional")).to_contain_text("目前没有按预计日历计算的期限")
     shot(page, "28-calendar-2027-entered", full_page=True)
 
-    page.get_by_role("link", name="办件查询").click()
+    page.get_by_role("link", name="办件台账").click()
     expect(page.locator("table.grid .badge-provisional")).to_have_count(0)
     page.get_by_role("link", name=numbers[0]).click()
     history = page.locator("body")

@@ -45,8 +45,8 @@ def test_the_clerk_sees_the_card_in_the_inbox_and_case_pages(sqlite_services: Se
     # Red before everything else when sorted by card.
     by_card = re.findall(r'data-card="(\w*)"', client.get("/inbox?tab=post&sort=card").get_data(as_text=True))
     assert by_card == sorted(by_card, key=lambda c: {"red": 0, "yellow": 1}.get(c, 2))
-    assert case.case_number in client.get("/cases?card=red").text
-    assert case.case_number not in client.get("/cases?card=yellow").text
+    assert case.case_number in client.get("/ledger?card=red").text
+    assert case.case_number not in client.get("/ledger?card=yellow").text
     page = text(client.get(f"/cases/{case.id}"))
     assert "限时办结警示" in page and "黄牌" in page and "红牌" in page and "2026-04-14" in page
 

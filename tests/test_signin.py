@@ -503,7 +503,7 @@ def test_every_main_page_has_the_headers_and_no_inline_script(app: Flask, own: S
     with own.db.read() as session:
         task = session.scalar(select(Task).where(Task.case_id == case.id))
     assert task is not None
-    for url in ("/inbox", "/inbox?tab=post", "/cases", "/cases/new", "/cases/new?item=MZ-DIBAO",
+    for url in ("/inbox", "/inbox?tab=post", "/ledger", "/cases/new", "/cases/new?item=MZ-DIBAO",
                 f"/cases/{case.id}", "/account/password", "/no-such-page"):
         pages[url] = agent.get(url)
     pages["task"] = committee.get(f"/tasks/{task.id}")

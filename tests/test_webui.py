@@ -492,8 +492,8 @@ def test_outsiders_never_see_or_touch_a_dongpo_case(client: FlaskClient, sqlite_
     login(client, outsider)
     for tab in ("mine", "post"):
         assert case.case_number not in text(client.get(f"/inbox?tab={tab}"))
-    assert case.case_number not in text(client.get("/cases"))
-    assert case.case_number not in text(client.get(f"/cases?q={case.case_number}"))
+    assert case.case_number not in text(client.get("/ledger"))
+    assert case.case_number not in text(client.get(f"/ledger?q={case.case_number}"))
     for url in (f"/cases/{case.id}", f"/cases/{case.id}/diagram.bpmn", f"/tasks/{village_task.id}"):
         response = client.get(url)
         assert response.status_code == 404, url

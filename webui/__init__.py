@@ -74,6 +74,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         formeditor,
         inbox,
         incidents,
+        ledger,
         modeler,
         notifications,
         people,
@@ -90,6 +91,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(ledger.bp)
     app.register_blueprint(replay.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(documents.bp)

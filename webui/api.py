@@ -24,7 +24,7 @@ from engine import clock, notifications, userinput
 from engine.audit import chain, history, privacy
 from engine.audit import desk as audit_desk
 from engine.audit import export as exporting
-from engine.cases import attachments, incidents, queries
+from engine.cases import attachments, incidents, ledger, queries
 from engine.deadlines import extensions, shown, tracking
 from engine.documents import issuing
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, StepHeld, Unauthorized, ValidationFailed
@@ -51,6 +51,7 @@ from engine.tasks import inbox
 from engine.vocabulary import FollowUpStatus
 from engine.window import appointments, enquiries, proxy, ratings
 
+from . import ledger as ledger_views
 from .documents import send_pdf
 from .helpers import allowed_methods, services
 from .openapi import document
@@ -401,8 +402,15 @@ def list_tasks() -> Any:
         raise BadRequest("scope 只能是 mine（我的任务）、post（本岗位待认领任务）或 cover（代岗任务）")
     card = _card_filter()
     limit = _limit()
+    offset = request.args.get("offset", "0")
+    if not (offset.isdigit() and len(offset) <= 9):
+        raise BadRequest("offset 应为不小于 0 的整数")
+    # Narrowed as the inbox page and the ledger are: the search box, item and village.
+    wanted = audit_desk.search_from({key: request.args.get(key, "") for key in ("q", "item", "village")})
+    narrow = inbox.Narrow(wanted.text, wanted.item_code, wanted.village_id)
+    # One query, no count: the task list is the benchmark's hot path; a caller pages on until a page comes back short.
     with services().db.read() as session:
-        rows = inbox.tasks(session, _user(), scope, limit=limit, card=card)
+        rows = inbox.tasks(session, _user(), scope, limit=limit, card=card, narrow=narrow, offset=int(offset))
     return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
 
 
@@ -866,6 +874,37 @@ def audit_cases() -> Any:
         found = audit_desk.search(session, user, wanted)
     return {"total": found.total, "page": found.page, "pages": found.pages, "page_size": audit_desk.PAGE_SIZE,
             "cases": [_case_json(row) for row in found.rows]}
+
+
+# -- 台账 -------------------------------------------------------------------------------------------
+
+
+def _ledger_json(line: ledger.Line) -> dict[str, Any]:
+    return {
+        "id": line.case_id, "case_number": line.case_number, "item_code": line.item_code, "item_name": line.item_name,
+        "applicant": {"name": line.applicant, "id_number": line.id_number, "phone": line.phone},
+        "village": line.village, "handler": line.handler, "accepted_at": _iso(line.accepted_at),
+        "promised_date": _day(line.promised_date), "promised_provisional": line.promised_provisional,
+        "completed_at": _iso(line.completed_at), "status": line.status, "result": line.result,
+        "timeliness": line.timeliness.value or None, "card": line.card,
+    }
+
+
+@bp.get("/ledger")
+def ledger_page() -> Any:
+    wanted = audit_desk.search_from(request.args)
+    with services().db.read() as session:
+        found = ledger.page(session, _user(), wanted)
+    return {"total": found.total, "page": found.page, "pages": found.pages, "page_size": audit_desk.PAGE_SIZE,
+            "cases": [_ledger_json(line) for line in found.lines]}
+
+
+@bp.get("/ledger/export")
+def ledger_export() -> Any:
+    kind = request.args.get("format", "xlsx")
+    if kind not in ledger_views.MEDIA:
+        raise BadRequest("format 只能是 xlsx 或 csv")
+    return ledger_views.export(_user(), audit_desk.search_from(request.args), kind)
 
 
 @bp.post("/cases/<int:case_id>/verify")

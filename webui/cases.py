@@ -25,7 +25,6 @@ from engine import clock
 from engine.audit import desk as audit_desk
 from engine.audit import history
 from engine.cases import incidents as engine_incidents
-from engine.cases import queries
 from engine.cases.intake import Applicant
 from engine.deadlines import shown as shown_cards
 from engine.deadlines import tracking
@@ -50,7 +49,6 @@ bp = Blueprint("cases", __name__)
 VIEWER_SCRIPT = "bpmn-navigated-viewer.production.min.js"
 # The engine keys applicant errors by the applicant's fields; the form names its inputs after them.
 APPLICANT_FIELDS = {"name": "applicant_name", "id_number": "applicant_id_number", "phone": "applicant_phone"}
-CASE_LIST_LIMIT = 100
 
 
 # -- access ----------------------------------------------------------------------------------------
@@ -381,21 +379,6 @@ def readable_diagram(db: Session, version: ProcedureVersion) -> bytes:
         if lane.get("name") in roles:
             lane.set("name", roles[lane.get("name")])
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-
-@bp.route("/cases")
-@login_required
-def case_list() -> Any:
-    search = request.args.get("q", "").strip()
-    status = request.args.get("status", "")
-    card = request.args.get("card", "")
-    card = card if card in shown_cards.FILTERS else ""
-    with helpers.services().db.read() as db:
-        found = queries.case_list(db, g.user, search=search, status=queries.case_status(status), card=card,
-                                  limit=CASE_LIST_LIMIT)
-    rows = [{"case": row, "due_state": due_state(row.promised_date, row.status)} for row in found]
-    return render_template("case_list.html", rows=rows, q=search, status=status, card=card,
-                           truncated=len(rows) >= CASE_LIST_LIMIT, limit=CASE_LIST_LIMIT)
 
 
 # -- bpmn-js from the project's node_modules (installed by `npm ci`, never copied into the repo) --------

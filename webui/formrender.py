@@ -28,6 +28,8 @@ MAX_NUMBER_CHARS = 30
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# Thousands separators as a clerk types them (1,234.5; the full-width ， too): groups of three, dropped when read.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -185,7 +187,8 @@ def render(schema: dict[str, Any], ui: dict[str, Any] | None = None, raw: dict[s
 
 def _clean_number(text: str) -> str:
     # Chinese input methods produce full-width digits and signs; NFKC folds them to ASCII.
-    return "".join(unicodedata.normalize("NFKC", text).split()).replace("，", ",")
+    number = "".join(unicodedata.normalize("NFKC", text).split()).replace("，", ",")
+    return number.replace(",", "") if _GROUPED.fullmatch(number) else number
 
 
 def parse(schema: dict[str, Any], form: Any, prefix: str = PREFIX) -> tuple[dict[str, Any], dict[str, list[str]]]:

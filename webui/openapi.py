@@ -585,8 +585,15 @@ PATHS: dict[str, Any] = {
              "description": "mine：本人认领的任务（含不在岗 A 岗同事的任务）；post：本岗位尚未认领的任务"},
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+            {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
+             "description": "跳过的任务数（分页：返回不足 limit 条即为最后一页）"},
+            {"name": "q", "in": "query", "required": False, "schema": STRING,
+             "description": "申请人姓名或办件编号的任意一段，或身份证号码的末几位"},
+            {"name": "item", "in": "query", "required": False, "schema": STRING, "description": "事项编码"},
+            {"name": "village", "in": "query", "required": False, "schema": STRING, "description": "村（社区）的 ID"},
         ],
-        "responses": {"200": _json(_ref("TaskList"), "任务"), "400": BAD_REQUEST, "401": UNAUTHORIZED},
+        "responses": {"200": _json(_ref("TaskList"), "任务"), "400": BAD_REQUEST, "401": UNAUTHORIZED,
+                      "422": _error("查询条件有误：村的 ID 无效或查询内容过长")},
     }},
     "/tasks/{task_id}": {"get": {
         "summary": "任务详情，含该环节表单的 JSON Schema", "operationId": "getTask", "tags": ["tasks"],
@@ -799,6 +806,51 @@ PATHS["/audit/cases"] = {"get": {
                   "403": AUDIT_FORBIDDEN,
                   "422": _error("查询条件有误：日期格式、页码、村或办理结果无效（fields 按参数归类）")},
 }}
+# The ledger's search: the auditor's desk's parameters, and the one box and the case list's status and card.
+LEDGER_PARAMETERS = [
+    {"name": "q", "in": "query", "required": False, "schema": STRING,
+     "description": "申请人姓名或办件编号的任意一段，或身份证号码的末几位"},
+    *PATHS["/audit/cases"]["get"]["parameters"][:-1],
+    {"name": "status", "in": "query", "required": False, "schema": {"enum": list(audit_desk.STATUSES)},
+     "description": "办件状态：running 办理中、completed 已办结、cancelled 已撤销"},
+    {"name": "card", "in": "query", "required": False, "schema": {"enum": ["yellow", "red"]},
+     "description": "当前警示：yellow 即将超期、red 已超期"},
+]
+LEDGER_PROBLEM = _error("查询条件有误：日期格式、页码、村、状态、警示或办理结果无效（fields 按参数归类）")
+PATHS["/ledger"] = {"get": {
+    "summary": "办件台账：本辖区的办件按条件查找，按受理时间从新到旧，每页 50 件，附总数",
+    "description": "列表中身份证号码、电话号码一律脱敏（完整号码见办件详情，仅经办人可见）。",
+    "operationId": "ledger", "tags": ["cases"],
+    "parameters": [*LEDGER_PARAMETERS, PATHS["/audit/cases"]["get"]["parameters"][-1]],
+    "responses": {"200": _json(_ref("Ledger"), "一页台账"), "401": UNAUTHORIZED, "422": LEDGER_PROBLEM},
+}}
+PATHS["/ledger/export"] = {"get": {
+    "summary": "导出台账（Excel 或 CSV）：全部符合条件的办件，不分页",
+    "description": "调用者经办的办件显示完整的身份证号码和电话号码（与办件详情相同），其余脱敏。"
+                   "末列“满意度”留待好差评。",
+    "operationId": "exportLedger", "tags": ["cases"],
+    "parameters": [{"name": "format", "in": "query", "required": False, "schema": {"enum": ["xlsx", "csv"]},
+                    "description": "文件格式，默认 xlsx"}, *LEDGER_PARAMETERS],
+    "responses": {"200": {"description": "台账文件（CSV 为带 BOM 的 UTF-8）", "content": {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {"type": "string", "format": "binary"}},
+        "text/csv": {"schema": {"type": "string"}}}},
+        "400": BAD_REQUEST, "401": UNAUTHORIZED, "422": LEDGER_PROBLEM},
+}}
+SCHEMAS["Ledger"] = {"type": "object", "properties": {
+    "total": {"type": "integer", "description": "符合条件的办件总数"}, "page": {"type": "integer"},
+    "pages": {"type": "integer"}, "page_size": {"type": "integer"},
+    "cases": {"type": "array", "items": _ref("LedgerLine")}}}
+SCHEMAS["LedgerLine"] = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "case_number": STRING, "item_code": STRING, "item_name": STRING,
+    "applicant": {"type": "object", "properties": {"name": STRING, "id_number": STRING, "phone": STRING}},
+    "village": STRING, "handler": {"type": "string", "description": "经办人：最近一个环节的办理人，否则受理人"},
+    "accepted_at": NULLABLE_DATE_TIME, "promised_date": NULLABLE_DATE, "promised_provisional": {"type": "boolean"},
+    "completed_at": NULLABLE_DATE_TIME, "status": {"enum": list(audit_desk.STATUSES)},
+    "result": NULLABLE_STRING,
+    "timeliness": {"enum": ["on_time", "late", "running", "overdue", None],
+                   "description": "on_time 按时办结、late 逾期办结、running 未到期、overdue 已超期；已撤销为 null"},
+    "card": {"enum": ["", "yellow", "red"]}}}
 PATHS["/cases/{case_id}/verify"] = {"post": {
     "summary": "核验办件记录（审计、电子监察）：逐条重新计算哈希，指出每处断裂",
     "operationId": "verifyCase", "tags": ["audit"], "parameters": [CASE_ID],

@@ -1,5 +1,5 @@
-"""The auditor's desk: cases found by number, applicant, item, village, period, handler and result, a page at a time,
-and what verifying their histories found, for the web page and the API alike."""
+"""The auditor's desk: cases found by number, applicant, item, village, period, handler and result, a page at a time
+(the search the ledger shares), and what verifying their histories found, for the web page and the API alike."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, exists, func, select
+from sqlalchemy import ColumnElement, Row, Select, exists, func, select
 from sqlalchemy.orm import Session
 
-from ..cases.queries import CASE_ROWS, CASES, NEWEST_FIRST
+from ..cases.queries import CASE_ROWS, CASES, NEWEST_FIRST, matching
+from ..deadlines import shown
 from ..deadlines.clocks import day_start
 from ..errors import ValidationFailed
 from ..models import Case, CaseEvent, OrgUnit, ServiceItem, SystemEvent, User
@@ -25,6 +26,7 @@ PAGE_SIZE = 50
 # Results as the case list and the case page word them: a running case, an ended one by its result, a cancelled one.
 RESULTS = ("running", CaseResult.APPROVED.value, CaseResult.REJECTED.value, CaseResult.COMPLETED.value,
            CaseStatus.CANCELLED.value)
+STATUSES = tuple(CaseStatus)
 MAX_TEXT = 100
 # How many cases `verify_everything` reads per query: few queries for a county, bounded memory.
 VERIFY_BATCH = 500
@@ -36,19 +38,24 @@ class Search:
 
     number: str = ""
     applicant: str = ""
+    # Any part of a case number or an applicant's name, or an ID number's last digits (the ledger's one box).
+    text: str = ""
     item_code: str = ""
     village_id: int | None = None
     accepted_from: date | None = None
     accepted_to: date | None = None
     handler: str = ""
     result: str = ""
+    # A case status (running, completed, cancelled) and a card shown now (yellow, red): the case list's filters.
+    status: str = ""
+    card: str = ""
     page: int = 1
 
     def query(self) -> dict[str, str]:
         """The search as query arguments (without the page), so paging links keep it."""
-        args = {"number": self.number, "applicant": self.applicant, "item": self.item_code,
+        args = {"q": self.text, "number": self.number, "applicant": self.applicant, "item": self.item_code,
                 "village": str(self.village_id or ""), "from": _iso(self.accepted_from), "to": _iso(self.accepted_to),
-                "handler": self.handler, "result": self.result}
+                "handler": self.handler, "result": self.result, "status": self.status, "card": self.card}
         return {key: value for key, value in args.items() if value}
 
 
@@ -82,21 +89,26 @@ def _number(args: Mapping[str, str], name: str, label: str, problems: dict[str, 
 
 
 def search_from(args: Mapping[str, str]) -> Search:
-    """The search a query string gives (`number`, `applicant`, `item`, `village`, `from`, `to`, `handler`, `result`,
-    `page`); every problem is named at once."""
+    """The search a query string gives (`q`, `number`, `applicant`, `item`, `village`, `from`, `to`, `handler`,
+    `result`, `status`, `card`, `page`); every problem is named at once."""
     problems: dict[str, list[str]] = {}
     wanted = Search(
         number=_text(args, "number", "办件编号", problems).upper(),
-        applicant=_text(args, "applicant", "申请人", problems),
+        applicant=_text(args, "applicant", "申请人", problems), text=_text(args, "q", "查询内容", problems),
         item_code=_text(args, "item", "事项", problems), village_id=_number(args, "village", "村（社区）", problems),
         accepted_from=_day(args, "from", "受理起始日期", problems),
         accepted_to=_day(args, "to", "受理截止日期", problems),
         handler=_text(args, "handler", "经办人", problems), result=args.get("result", "").strip(),
+        status=args.get("status", "").strip(), card=args.get("card", "").strip(),
         page=_number(args, "page", "页码", problems) or 1,
     )
     if wanted.result and wanted.result not in RESULTS:
         problems["result"] = ["办理结果应为 running（办理中）、approved（准予）、rejected（不予）、"
                               "completed（办结）或 cancelled（已撤销）"]
+    if wanted.status and wanted.status not in STATUSES:
+        problems["status"] = ["状态应为 running（办理中）、completed（已办结）或 cancelled（已撤销）"]
+    if wanted.card and wanted.card not in shown.FILTERS:
+        problems["card"] = ["警示应为 yellow（即将超期）或 red（已超期）"]
     if wanted.accepted_from and wanted.accepted_to and wanted.accepted_to < wanted.accepted_from:
         problems["to"] = ["受理截止日期不能早于起始日期"]
     if problems:
@@ -105,9 +117,11 @@ def search_from(args: Mapping[str, str]) -> Search:
     return wanted
 
 
-def _conditions(user: Placed, wanted: Search) -> list[ColumnElement[bool]]:
+def conditions(user: Placed, wanted: Search) -> list[ColumnElement[bool]]:
     """The search as conditions on case_record alone, so the count needs no join."""
     found: list[ColumnElement[bool]] = [case_visible_to(user)]
+    if wanted.text:
+        found.append(matching(wanted.text))
     if wanted.number:
         found.append(Case.case_number.contains(wanted.number, autoescape=True))
     if wanted.applicant:
@@ -124,6 +138,10 @@ def _conditions(user: Placed, wanted: Search) -> list[ColumnElement[bool]]:
         # A handler is anyone whose account acted on the case: its history names them.
         actor = select(User.id).where(User.username == wanted.handler).scalar_subquery()
         found.append(exists().where(CaseEvent.case_id == Case.id, CaseEvent.actor_id == actor))
+    if wanted.status:
+        found.append(Case.status == wanted.status)
+    if wanted.card:
+        found.append(shown.cases_showing(wanted.card, Case.id))
     if wanted.result == "running":
         found.append(Case.status == CaseStatus.RUNNING)
     elif wanted.result == CaseStatus.CANCELLED:
@@ -145,14 +163,23 @@ class Found:
 
 def search(session: Session, user: Placed, wanted: Search) -> Found:
     """The cases of the user's jurisdiction the search finds, newest accepted first, PAGE_SIZE to a page."""
-    conditions = _conditions(user, wanted)
-    total = session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(wanted.page, pages)
+    return page_of(session, CASE_ROWS, conditions(user, wanted), wanted.page)
+
+
+def page_count(total: int) -> int:
+    """How many pages of PAGE_SIZE `total` rows fill; one (empty) page for none."""
+    return max(1, -(-total // PAGE_SIZE))
+
+
+def page_of(session: Session, rows: Select[Any], found: list[ColumnElement[bool]], page: int) -> Found:
+    """One page of `rows` (a select over case_record) meeting `found`, newest accepted first, with the total."""
+    total = session.scalar(select(func.count()).select_from(Case).where(*found)) or 0
+    pages = page_count(total)
+    page = min(page, pages)
     # Nothing found needs no page: walking the newest-first index to its end for no row is the slowest plan there is.
-    rows = session.connection().execute(CASE_ROWS.where(*conditions).order_by(*NEWEST_FIRST)
-                                        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all() if total else []
-    return Found(rows, total, page, pages)
+    lines = session.connection().execute(rows.where(*found).order_by(*NEWEST_FIRST)
+                                         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all() if total else []
+    return Found(lines, total, page, pages)
 
 
 def choices(session: Session, user: Placed) -> dict[str, list[tuple[str, str]]]:

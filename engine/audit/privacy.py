@@ -9,7 +9,7 @@ which is written to `data_reveal` and to the system chain in one transaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -127,11 +127,21 @@ def mask_data(data: Mapping[str, Any] | None, schema: Mapping[str, Any] | None =
 
 def handles(session: Session, user: access.Staff, case_id: int) -> bool:
     """`access.handles_case` for one case, reading who accepted it and the posts and people of its steps."""
-    started_by = session.scalar(select(Case.started_by_id).where(Case.id == case_id))
-    steps = session.execute(select(Task.role_code, Task.org_id, Task.assignee_id, Task.completed_by_id)
-                            .where(Task.case_id == case_id)).all()
-    people = {person for row in steps for person in (row.assignee_id, row.completed_by_id) if person is not None}
-    return access.handles_case(user, started_by, [(row.role_code, row.org_id) for row in steps], people)
+    return case_id in handled_among(session, user, [case_id])
+
+
+def handled_among(session: Session, user: access.Staff, case_ids: Collection[int]) -> set[int]:
+    """Which of the cases the user handles (`access.handles_case`), read for all of them in two queries."""
+    accepted_by = {row.id: row.started_by_id
+                   for row in session.execute(select(Case.id, Case.started_by_id).where(Case.id.in_(case_ids)))}
+    posts: dict[int, list[tuple[str, int]]] = {case_id: [] for case_id in accepted_by}
+    people: dict[int, set[int]] = {case_id: set() for case_id in accepted_by}
+    for row in session.execute(select(Task.case_id, Task.role_code, Task.org_id, Task.assignee_id,
+                                      Task.completed_by_id).where(Task.case_id.in_(case_ids))):
+        posts[row.case_id].append((row.role_code, row.org_id))
+        people[row.case_id] |= {person for person in (row.assignee_id, row.completed_by_id) if person is not None}
+    return {case_id for case_id, started_by in accepted_by.items()
+            if access.handles_case(user, started_by, posts[case_id], people[case_id])}
 
 
 class Revealer(access.Staff, Protocol):

@@ -18,7 +18,7 @@ from ..errors import Forbidden, NotFound, ValidationFailed
 from ..idcard import InvalidIdNumber, validate_id_number
 from ..models import Case, CaseSequence, OrgUnit
 from ..people import access
-from ..procedures import forms
+from ..procedures import crosschecks, forms
 from ..procedures.deploy import current_version_id
 from ..procedures.spiff import SERIALIZER_VERSION, new_workflow
 from ..vocabulary import CaseStatus, EventKind
@@ -93,7 +93,10 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
             raise Forbidden("只能为本村（社区）的群众受理申请" if actor.org_level == "village"
                             else "该村（社区）不在您的辖区内")
         application_form = version.guide.get("application_form")
-        forms.validate(version.forms[application_form] if application_form else forms.NO_FIELDS, data, "申请表")
+        schema = version.forms[application_form] if application_form else forms.NO_FIELDS
+        forms.validate(schema, data, "申请表")
+        crosschecks.enforce(schema, data, crosschecks.Context({}, person.id_number, clock.local_now().date(),
+                                                              crosschecks.titles(version.forms)), "申请表")
         now = clock.now()
         work_calendar, limit_days = rt.reference.calendar(session), promised.promised_days(version.guide)
         # With an acceptance step in the diagram the clock waits for it; otherwise registering is 受理.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, or_, select
+from sqlalchemy import ColumnElement, Row, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from ..deadlines import shown
@@ -29,6 +29,13 @@ CASE_ROWS = select(
 # One case is read with the values its scripts set; lists leave them out.
 CASE_BY_ID = CASE_ROWS.add_columns(CASES.c.variables).where(CASES.c.id == bindparam("case_id"))
 NEWEST_FIRST = (CASES.c.accepted_at.desc(), CASES.c.id.desc())
+
+
+def matching(text: str) -> ColumnElement[bool]:
+    """One search box: any part of a case number or an applicant's name, or the last digits of an ID number."""
+    return or_(CASES.c.case_number.contains(text.upper(), autoescape=True),
+               CASES.c.applicant_name.contains(text, autoescape=True),
+               CASES.c.applicant_id_number.endswith(text.upper(), autoescape=True))
 
 
 def case_row(session: Session, case_id: int) -> Row[Any] | None:

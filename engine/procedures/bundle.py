@@ -16,7 +16,7 @@ from lxml import etree
 from .. import userinput
 from ..errors import DeployRefused, Problem, Severity
 from ..userinput import BadInput
-from . import checks
+from . import checks, crosschecks
 from .diagram import NS
 from .forms import declared_fields, is_reserved
 from .spiff import parse_xml
@@ -87,6 +87,8 @@ def read_files(label: str, files: Mapping[str, bytes], role_codes: set[str],
     root = _read_diagram(diagram_file, files[diagram_name], max_diagram_bytes, problems) if diagram_name else None
     form_paths = _form_paths(label, files, guide, root, problems)
     forms = _read_forms(label, files, form_paths, problems)
+    problems += [Problem(f"{label}/{form_paths[name]}", message)
+                 for name, message in crosschecks.declaration_problems(forms)]
     application_form = guide.get("application_form")
     if application_form and application_form not in form_paths:
         problems.append(Problem(f"{label}/{GUIDE_FILE}",

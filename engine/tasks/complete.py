@@ -23,7 +23,7 @@ from ..deadlines import tracking
 from ..errors import Conflict, StepFailed
 from ..models import Case, Task
 from ..people.access import task_access
-from ..procedures import forms, variables
+from ..procedures import crosschecks, forms, variables
 from ..vocabulary import EventKind, IncidentKind, TaskStatus
 from .claim import refusal
 
@@ -58,12 +58,16 @@ def run_completion(rt: Runtime, session: Session, case: Case, task_id: str, task
                    assignee_id: int | None, actor: Acting, data: Any, now: datetime) -> tuple[Step, BpmnWorkflow]:
     """Submit `data` as `actor`'s completion of the (locked, open) task and move the case on."""
     version = rt.versions.get(session, case.version_id)
-    forms.validate(forms.task_form(version.forms, form_file), data, task_name)
+    schema = forms.task_form(version.forms, form_file)
+    forms.validate(schema, data, task_name)
     workflow = rt.load(case, version)
     before_rows = mirrored(workflow)
     spiff_task = workflow.get_task_from_id(UUID(task_id))
     if spiff_task is None or spiff_task.state != TaskState.READY:
         raise Conflict("该任务在流程中已不可办理，请刷新页面")
+    crosschecks.enforce(schema, data, crosschecks.Context(
+        spiff_task.data, case.applicant_id_number, now.astimezone(clock.SHANGHAI).date(),
+        crosschecks.titles(version.forms)), task_name)
     before = {key: spiff_task.data.get(key) for key in data}
     spiff_task.data.update(data)
     # Opened here as well as in advance(), so what the task's own post-script sets is recorded too, and

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, Row, and_, bindparam, func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from ..cases.queries import matching
 from ..deadlines import shown
 from ..models import Case, OrgUnit, ServiceItem, Task, User
 from ..people.access import Staff
@@ -87,10 +89,13 @@ def _carded(condition: ColumnElement[bool], card: str) -> ColumnElement[bool]:
 
 INBOX_ROWS = {
     (scope, sort, descending, card): TASK_ROWS.where(_carded(condition, card)).order_by(*_order(sort, descending))
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")).offset(bindparam("offset"))
     for scope, condition in INBOX.items() for sort in SORTS for descending in (False, True) for card in CARD_FILTERS
 }
 COUNTS = {scope: select(func.count()).select_from(TASKS).where(condition) for scope, condition in INBOX.items()}
+# The same with the case joined, for counting a narrowed inbox (the narrowing is on the case's columns).
+NARROWED_COUNTS = {scope: select(func.count()).select_from(TASKS.join(CASES, CASES.c.id == TASKS.c.case_id))
+                   .where(condition) for scope, condition in INBOX.items()}
 # How many of an inbox's tasks show each card: read from the carded deadlines, never the whole inbox.
 CARD_COUNTS = {(scope, card): select(func.count()).select_from(
     TASKS.join(CASES, CASES.c.id == TASKS.c.case_id)
@@ -99,20 +104,42 @@ CARD_COUNTS = {(scope, card): select(func.count()).select_from(
 ).where(_carded(condition, card)) for scope, condition in INBOX.items() for card in shown.FILTERS}
 
 
+@dataclass(frozen=True)
+class Narrow:
+    """The inbox narrowed as the ledger is: by item, village, and the one search box (`queries.matching`)."""
+
+    text: str = ""
+    item_code: str = ""
+    village_id: int | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = [matching(self.text)] if self.text else []
+        if self.item_code:
+            found.append(CASES.c.item_code == self.item_code)
+        if self.village_id is not None:
+            found.append(CASES.c.village_id == self.village_id)
+        return found
+
+
+EVERYTHING = Narrow()
+
+
 def _params(user: Staff) -> dict[str, Any]:
     return {"user_id": user.id, "role_code": user.role_code, "org_id": user.org_id, "user_away": bool(user.away)}
 
 
 def tasks(session: Session, user: Staff, scope: str, *, limit: int, sort: str = "due",
-          descending: bool = False, card: str = "") -> Sequence[Row[Any]]:
-    """Inbox lines, soonest promised date first unless asked otherwise; only those showing `card` if given."""
-    statement = INBOX_ROWS[(scope, sort, descending, card)]
-    return session.connection().execute(statement, {**_params(user), "limit": limit}).all()
+          descending: bool = False, card: str = "", narrow: Narrow = EVERYTHING, offset: int = 0) -> Sequence[Row[Any]]:
+    """Inbox lines, soonest promised date first unless asked otherwise; only those showing `card` if given, and
+    those `narrow` finds; `limit` of them from `offset` on."""
+    statement = INBOX_ROWS[(scope, sort, descending, card)].where(*narrow.conditions())
+    return session.connection().execute(statement, {**_params(user), "limit": limit, "offset": offset}).all()
 
 
-def count(session: Session, user: Staff, scope: str, card: str = "") -> int:
-    statement = CARD_COUNTS[(scope, card)] if card else COUNTS[scope]
-    return session.connection().execute(statement, _params(user)).scalar_one()
+def count(session: Session, user: Staff, scope: str, card: str = "", narrow: Narrow = EVERYTHING) -> int:
+    found = narrow.conditions()
+    statement = CARD_COUNTS[(scope, card)] if card else NARROWED_COUNTS[scope] if found else COUNTS[scope]
+    return session.connection().execute(statement.where(*found), _params(user)).scalar_one()
 
 
 def task_row(session: Session, task_id: str) -> Row[Any] | None:

@@ -1,13 +1,13 @@
 """Attachments (scans by SHA-256, versioned per material), ratings (好差评), complaints and their follow-ups
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0019"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
