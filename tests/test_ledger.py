@@ -23,6 +23,7 @@ from engine.models import Case, Task, User
 from engine.procedures.deploy import current_version
 from engine.services import Services
 from engine.tasks import inbox
+from engine.window import ratings
 from tests.conftest import TEST_START, user_id
 from tests.procedures import applicant, fill
 from tests.test_api import HEWAN, LIULIN, auth
@@ -189,6 +190,17 @@ def test_the_csv_export_has_the_same_rows_and_masks_cases_the_reader_does_not_ha
     assert "逾期办结" in late and "办结 · 准予" in late
     everything = client.get("/ledger.csv?q=" + PAGED).data.decode("utf-8-sig").splitlines()
     assert len(everything) == PAGED_COUNT + 1
+
+
+def test_a_rated_case_shows_its_rating_on_the_page_and_in_the_export(
+        client: FlaskClient, services: Services, cases: Ledger) -> None:
+    assert page(services, q="欧阳").lines[0].rating is None
+    ratings.rate(services.cases, services.settings.followup_days, user_id(services, "hewan_agent"), cases.granted.id,
+                 "不满意", "等了三次才拿到结果")
+    assert page(services, q="令狐").lines[0].rating == "不满意"
+    login(client, "county_civil")
+    header, row = list(csv.reader(io.StringIO(client.get("/ledger.csv?q=令狐").data.decode("utf-8-sig"))))
+    assert (header[-1], row[-1]) == ("满意度", "不满意")
 
 
 def test_the_ledger_page_and_the_api(client: FlaskClient, services: Services, cases: Ledger) -> None:

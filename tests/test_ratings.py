@@ -119,16 +119,6 @@ def test_supervisors_answer_follow_ups_of_their_jurisdiction_once(services: Serv
         ratings.answer(services.cases, user_id(services, "supervisor"), row.id, "再次答复")
 
 
-def test_the_applicant_finds_the_case_by_number_and_last_four(services: Services) -> None:
-    case = start(services)
-    with services.db.read() as session:
-        assert ratings.find_for_applicant(session, case.case_number, case.applicant_id_number[-4:]) == case.id
-        for number, last4 in ((case.case_number, "0000"), ("MZ-DIBAO-20990101-0001", case.applicant_id_number[-4:]),
-                              (case.case_number, "")):
-            with pytest.raises(NotFound, match="办件编号或身份证号后四位不正确"):
-                ratings.find_for_applicant(session, number, last4)
-
-
 def test_satisfaction_per_window_and_person(services: Services) -> None:
     with services.db.read() as session:
         supervisor = actor(session, user_id(services, "supervisor"))

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from engine.people.signin import ADDRESS
 from engine.services import Services
 from tests.conftest import make_services
 from tests.test_api import auth
@@ -106,7 +107,7 @@ def test_api_rating_complaint_and_follow_up_answer(svc: Services, client: FlaskC
 def test_the_public_form_rates_by_number_and_last_four_without_login(svc: Services, client: FlaskClient) -> None:
     case, _ = drive(svc, start(svc))
     wrong = post(client, "/query/rate", {"case_number": case.case_number, "id_last4": "0000", "level": "满意"})
-    assert wrong.status_code == 422 and "办件编号或身份证号后四位不正确" in text(wrong)
+    assert wrong.status_code == 422 and "请核对办件编号和身份证号码后四位" in text(wrong)
     done = post(client, "/query/rate", {"case_number": case.case_number,
                                         "id_last4": case.applicant_id_number[-4:], "level": "不满意",
                                         "comment": "补正材料说了两次才说清楚"})
@@ -119,6 +120,20 @@ def test_the_public_form_rates_by_number_and_last_four_without_login(svc: Servic
     assert complained.status_code == 200 and "5 个工作日内" in text(complained)
     # Without the page's token the form is refused like every other.
     assert client.post("/query/rate", data={"case_number": case.case_number}).status_code == 400
+
+
+def test_the_public_forms_share_the_querys_limit_per_address(svc: Services, client: FlaskClient) -> None:
+    case, _ = drive(svc, start(svc))
+    right = {"case_number": case.case_number, "id_last4": case.applicant_id_number[-4:], "level": "满意"}
+    guesser = {"REMOTE_ADDR": "192.0.2.77"}
+    for digits in range(ADDRESS.free + 1):
+        post(client, "/query/complain", {"case_number": case.case_number, "id_last4": f"{digits:03d}Z",
+                                         "text": "猜号码"}, environ_base=guesser)
+    throttled = post(client, "/query/rate", right, environ_base=guesser)
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
+    assert "秒后再试" in text(throttled)
+    # The applicant at another address is not held up by the guesser.
+    assert post(client, "/query/rate", right, environ_base={"REMOTE_ADDR": "192.0.2.78"}).status_code == 200
 
 
 def test_case_page_and_follow_up_page(svc: Services, client: FlaskClient) -> None:

@@ -886,7 +886,7 @@ def _ledger_json(line: ledger.Line) -> dict[str, Any]:
         "village": line.village, "handler": line.handler, "accepted_at": _iso(line.accepted_at),
         "promised_date": _day(line.promised_date), "promised_provisional": line.promised_provisional,
         "completed_at": _iso(line.completed_at), "status": line.status, "result": line.result,
-        "timeliness": line.timeliness.value or None, "card": line.card,
+        "timeliness": line.timeliness.value or None, "card": line.card, "rating": line.rating,
     }
 
 

@@ -25,7 +25,7 @@ from .i18n import t
 
 bp = Blueprint("ledger", __name__)
 
-# The export's columns, in order; 满意度 is left for the ratings (好差评) to fill.
+# The export's columns, in order.
 COLUMNS = ("col_case_number", "col_applicant", "col_id_number", "ledger_col_phone", "col_item", "col_village",
            "ledger_col_handler", "col_accepted", "ledger_col_promised", "ledger_col_completed", "ledger_col_result",
            "ledger_col_timeliness", "ledger_col_rating")
@@ -58,7 +58,7 @@ def _local(moment: datetime | None) -> datetime | None:
 def cells(line: ledger.Line) -> list[str | datetime | date | None]:
     return [line.case_number, line.applicant, line.id_number, line.phone, line.item_name, line.village,
             line.handler, _local(line.accepted_at), promised_text(line), _local(line.completed_at),
-            result_text(line), timeliness_text(line), ""]
+            result_text(line), timeliness_text(line), line.rating or ""]
 
 
 def xlsx(lines: Iterable[ledger.Line]) -> bytes:

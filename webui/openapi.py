@@ -850,7 +850,9 @@ SCHEMAS["LedgerLine"] = {"type": "object", "properties": {
     "result": NULLABLE_STRING,
     "timeliness": {"enum": ["on_time", "late", "running", "overdue", None],
                    "description": "on_time 按时办结、late 逾期办结、running 未到期、overdue 已超期；已撤销为 null"},
-    "card": {"enum": ["", "yellow", "red"]}}}
+    "card": {"enum": ["", "yellow", "red"]},
+    "rating": {"enum": ["非常满意", "满意", "基本满意", "不满意", "非常不满意", None],
+               "description": "申请人的好差评；未评价为 null"}}}
 PATHS["/cases/{case_id}/verify"] = {"post": {
     "summary": "核验办件记录（审计、电子监察）：逐条重新计算哈希，指出每处断裂",
     "operationId": "verifyCase", "tags": ["audit"], "parameters": [CASE_ID],

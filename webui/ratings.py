@@ -13,8 +13,9 @@ from engine.cases import attachments
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Case
 from engine.people import access
+from engine.throttle import TooManyAttempts
 from engine.vocabulary import FollowUpStatus, RatingLevel
-from engine.window import ratings
+from engine.window import query, ratings
 
 from . import helpers
 from .auth import login_required
@@ -129,10 +130,9 @@ def complain(case_id: int) -> Any:
 def _public(action: str) -> Any:
     svc = helpers.services()
     number, last4 = request.form.get("case_number", ""), request.form.get("id_last4", "")
-    message, ok, status = "", False, 200
+    message, ok, status, headers = "", False, 200, {}
     try:
-        with svc.db.read() as db:
-            case_id = ratings.find_for_applicant(db, number, last4)
+        case_id = query.identify(svc.db, number, last4, request.remote_addr)
         if action == "rate":
             ratings.rate(svc.cases, svc.settings.followup_days, None, case_id, request.form.get("level"),
                          request.form.get("comment"))
@@ -145,7 +145,10 @@ def _public(action: str) -> Any:
     except NotFound as exc:
         # The form was filled wrongly (number or ID digits): sent back for correction like any invalid form.
         message, status = exc.message, 422
-    return render_template("public_feedback.html", message=message, ok=ok, case_number=number.strip()), status
+    except TooManyAttempts as exc:
+        message, status, headers = exc.message, exc.status, exc.headers
+    return (render_template("public_feedback.html", message=message, ok=ok, case_number=number.strip()), status,
+            headers)
 
 
 @bp.route("/query/rate", methods=["POST"])

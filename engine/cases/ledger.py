@@ -16,7 +16,7 @@ from ..audit import desk, privacy
 from ..audit.desk import Found, Search
 from ..deadlines.promised import DueState, due_state
 from ..idcard import mask_id_number
-from ..models import Deadline, Task, User
+from ..models import Deadline, Rating, Task, User
 from ..people.access import Placed, Staff
 from ..vocabulary import CaseStatus
 from .queries import CASE_ROWS, CASES, NEWEST_FIRST
@@ -33,7 +33,9 @@ HANDLER = func.coalesce(_STEP_PERSON.scalar_subquery(), select(_ACCEPTOR.c.displ
 # Set when the case clock closed: finished after its promised date (逾期办结, `clocks.finish_case_clock`).
 LATE = select(DEADLINES.c.late).where(DEADLINES.c.case_id == CASES.c.id, DEADLINES.c.task_id.is_(None)) \
     .scalar_subquery()
-LEDGER_ROWS = CASE_ROWS.add_columns(HANDLER.label("handler_name"), LATE.label("late"))
+# 好差评: at most one rating per case.
+RATING = select(Rating.level).where(Rating.case_id == CASES.c.id).scalar_subquery()
+LEDGER_ROWS = CASE_ROWS.add_columns(HANDLER.label("handler_name"), LATE.label("late"), RATING.label("rating"))
 # How many lines an export reads per query: a county's ledger in bounded memory.
 EXPORT_BATCH = 500
 
@@ -71,6 +73,7 @@ class Line:
     result: str | None
     timeliness: Timeliness
     card: str
+    rating: str | None
 
 
 def timeliness(status: str, late: bool | None, promised_date: date | None) -> Timeliness:
@@ -88,7 +91,7 @@ def line(row: Row[Any], clear: bool = False) -> Line:
     return Line(row.id, row.case_number, row.applicant_name, id_number, phone, row.item_code, row.item_name,
                 row.village_name, row.handler_name or "", row.accepted_at, row.promised_date,
                 bool(row.promised_provisional), row.promised_note, row.completed_at, row.status, row.result,
-                timeliness(row.status, row.late, row.promised_date), row.card)
+                timeliness(row.status, row.late, row.promised_date), row.card, row.rating)
 
 
 @dataclass(frozen=True)

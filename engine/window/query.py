@@ -39,10 +39,19 @@ class Progress:
 
 
 def find(db: Database, case_number: str, id_tail: str, address: str | None) -> Progress:
-    """The case's progress; TooManyAttempts while the address waits, NotFound for any pair that does not match.
+    """The case's progress for the citizen who named it (see `identify`)."""
+    case_id = identify(db, case_number, id_tail, address)
+    with db.read() as session:
+        return _progress(session, session.get_one(Case, case_id))
+
+
+def identify(db: Database, case_number: str, id_tail: str, address: str | None) -> int:
+    """The case a citizen names by its number and the ID number's last four characters; TooManyAttempts while the
+    address waits, NotFound for any pair that does not match.
 
     Only failures count: a citizen may look at their own case as often as they like. The address rule is the
-    login page's: a village's citizens, like a town office's staff, may share one address.
+    login page's: a village's citizens, like a town office's staff, may share one address. The public rating and
+    complaint forms name their case the same way, under the same limit.
     """
     number, tail = case_number.strip().upper(), id_tail.strip().upper()
     if not number or len(number) > MAX_NUMBER_LENGTH or len(tail) != TAIL_LENGTH:
@@ -62,10 +71,10 @@ def find(db: Database, case_number: str, id_tail: str, address: str | None) -> P
     if refusal is not None:
         raise refusal
     with db.write() as session:
-        case = session.scalar(select(Case).where(Case.case_number == number))
-        if case is not None and case.applicant_id_number[-TAIL_LENGTH:].upper() == tail:
+        found = session.execute(select(Case.id, Case.applicant_id_number).where(Case.case_number == number)).first()
+        if found is not None and found.applicant_id_number[-TAIL_LENGTH:].upper() == tail:
             session.execute(update(QueryAttempt).where(QueryAttempt.id == attempt_id).values(matched=True))
-            return _progress(session, case)
+            return int(found.id)
     raise NotFound(NOT_FOUND)
 
 

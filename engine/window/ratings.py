@@ -52,16 +52,6 @@ def _level(value: Any) -> RatingLevel:
         raise ValidationFailed(message, fields={"level": [message]}) from None
 
 
-def find_for_applicant(session: Session, case_number: Any, id_last4: Any) -> int:
-    """The case the applicant names by its number and the last four characters of their ID number."""
-    number, last4 = str(case_number or "").strip(), str(id_last4 or "").strip().upper()
-    found = session.execute(select(Case.id, Case.applicant_id_number).where(Case.case_number == number)).first()
-    # One message for both: the page must not tell which of the two was wrong.
-    if found is None or len(last4) != 4 or found.applicant_id_number.upper()[-4:] != last4:
-        raise NotFound("办件编号或身份证号后四位不正确")
-    return int(found.id)
-
-
 def _recorder(session: Session, actor_id: int | None, case: Case) -> Any:
     """The clerk writing it down at the window (checked), or the applicant on the public page."""
     if actor_id is None:
