@@ -129,6 +129,6 @@ def test_public_rating_form_on_a_wrong_number(page: Page, rsvc: Services) -> Non
                               ['level', '满意']]) { const i = document.createElement('input'); i.name = k; i.value = v;
                               f.appendChild(i); }
         document.body.appendChild(f); f.submit(); }""")
-    expect(page.locator("#public-feedback")).to_contain_text("办件编号或身份证号后四位不正确")
+    expect(page.locator("#public-feedback")).to_contain_text("请核对办件编号和身份证号码后四位")
     expect(page.locator("#public-rating-form")).to_be_visible()
     shot(page, "121-public-rating-wrong-number", full_page=True)

@@ -60,6 +60,6 @@ def downgrade() -> None:
     op.drop_table('appointment')
     op.drop_index('ix_query_attempt_address_at', table_name='query_attempt')
     op.drop_table('query_attempt')
-    with op.batch_alter_table('org_unit') as batch:
-        batch.drop_column('phone')
-        batch.drop_column('address')
+    # SQLite drops a column in place (3.35+); a batch copy of org_unit would trip the keys that point at it.
+    op.drop_column('org_unit', 'phone')
+    op.drop_column('org_unit', 'address')
