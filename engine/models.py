@@ -555,6 +555,37 @@ class DataReveal(Base):
                       Index("ix_data_reveal_user_id_at", "user_id", "at"))
 
 
+class DocumentSequence(Base):
+    """Per document series (an issuing office's number prefix, e.g. 清水镇便民受) and year, the last number issued."""
+
+    __tablename__ = "document_sequence"
+    prefix: Mapped[str] = mapped_column(String(60), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Document(Base):
+    """A written document given on a case (receipt, notice, decision): its facts as issued, never changed after."""
+
+    __tablename__ = "case_document"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    number: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(100))
+    # The authority named under the text (清水镇人民政府, 青山县自然资源局) and its org unit.
+    issuer: Mapped[str] = mapped_column(String(100))
+    office_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # SHA-256 of the canonical facts, as the DOCUMENT_ISSUED event records it.
+    facts_sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime]
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    issued_by_name: Mapped[str] = mapped_column(String(100))
+    # The cached PDF's digest, set when it is first rendered; a re-render must reproduce the same text.
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
 class CaseIntake(Base):
     """受理 at the window: the materials checklist as last ticked, the one-time notice, §32 and 不予受理.
 

@@ -100,6 +100,8 @@ class EventKind(StrEnum):
     # A step that failed at run time: the submitted input is kept with the incident; retried later.
     STEP_FAILED = "step_failed"
     STEP_RETRIED = "step_retried"
+    # A written document (receipt, notice, decision) was issued; the event pins its number and facts' digest.
+    DOCUMENT_ISSUED = "document_issued"
     # 一次性告知: the window named every missing material; the case waits in 补正 with the clock not started.
     SUPPLEMENT_REQUESTED = "supplement_requested"
     # 受理 of a case registered earlier (补正 completed, or 收件待审 examined): the workflow starts here.
@@ -135,3 +137,13 @@ class SystemEventKind(StrEnum):
     PRIVILEGED_LOGIN_FAILED = "privileged_login_failed"
     MIGRATION_APPLIED = "migration_applied"
     DATA_REVEALED = "data_revealed"
+
+
+class DocumentKind(StrEnum):
+    """The written documents of a case (行政许可法 §32, §38: acceptance, refusal and decisions are in writing)."""
+
+    RECEIPT = "receipt"
+    SUPPLEMENT_NOTICE = "supplement_notice"
+    INTAKE_REFUSAL = "intake_refusal"
+    APPROVAL_DECISION = "approval_decision"
+    REFUSAL_DECISION = "refusal_decision"

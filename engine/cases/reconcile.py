@@ -19,6 +19,7 @@ from ..audit import chain
 from ..audit.chain import Acting
 from ..db import queue_update, queue_write
 from ..deadlines import clocks, marks, tracking
+from ..documents import decisions
 from ..errors import StepFailed
 from ..models import Case, Task, Timer
 from ..people.jurisdiction import org_for_role
@@ -149,6 +150,8 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
         result = properties.get("caseResult", CaseResult.COMPLETED)
         changes.update(status=CaseStatus.COMPLETED, completed_at=now, result=result)
         clocks.finish_case_clock(session, case, now)
+        # The written decision comes first: 办结 is recorded once the applicant's decision exists.
+        decisions.issue_decision(rt, session, case, result, end, actor, now)
         chain.append(session, case, EventKind.CASE_COMPLETED, actor, now,
                      step=end.task_spec.bpmn_name, after={"result": result})
     write_case(session, case, **changes, workflow_state=dump_state(workflow), revision=case.revision + 1)

@@ -1,0 +1,86 @@
+"""The written decision a case ends with: reasons from the deciding step, its authority, a refusal's rights."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..audit.chain import Acting
+from ..audit.origin import post_label
+from ..cases.context import Runtime
+from ..models import Case, Document, OrgUnit
+from ..people.jurisdiction import org_for_role
+from ..procedures.forms import FORM_PROPERTY, task_form
+from ..vocabulary import CaseResult, DocumentKind
+from . import issuing
+
+# A form marks the field holding its step's reasons with this schema keyword; forms without one give their
+# `*_opinion` fields (the shipped forms' 意见).
+REASONS_KEYWORD = "x-reasons"
+OPINION_SUFFIX = "_opinion"
+KIND_OF_RESULT = {CaseResult.APPROVED: DocumentKind.APPROVAL_DECISION,
+                  CaseResult.REJECTED: DocumentKind.REFUSAL_DECISION}
+# 行政复议法 (2023 修订) §20: 60 days from knowing of the act; §24: the county government reviews its departments'
+# and the towns' acts. 行政诉讼法 §46: 6 months to sue directly; §14 and §18: the basic court where the organ sits.
+REVIEW_DAYS, REVIEW_BASIS = 60, "《中华人民共和国行政复议法》第二十条、第二十四条"
+LITIGATION_MONTHS, LITIGATION_BASIS = 6, "《中华人民共和国行政诉讼法》第十四条、第十八条、第四十六条"
+
+
+def reasons_fields(schema: dict[str, Any]) -> list[str]:
+    """The fields of a form that hold the reasons a decision gives, in the form's order."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return []
+    marked = [name for name, prop in properties.items() if isinstance(prop, dict) and prop.get(REASONS_KEYWORD)]
+    return marked or [name for name in properties if name.endswith(OPINION_SUFFIX)]
+
+
+def rights(session: Session, case: Case) -> dict[str, Any]:
+    """What a refused applicant may do, with the bodies of the case's county and the articles that grant it."""
+    county = session.get(OrgUnit, case.county_id)
+    name = county.name if county else ""
+    return {"review_days": REVIEW_DAYS, "review_body": f"{name}人民政府", "review_basis": REVIEW_BASIS,
+            "litigation_months": LITIGATION_MONTHS, "court": f"{name}人民法院", "litigation_basis": LITIGATION_BASIS}
+
+
+def _deciding_step(forms: dict[str, Any], end: Any) -> tuple[Any, str] | None:
+    """The last user step before `end` on the path the case took that entered reasons, and those reasons."""
+    task = end.parent
+    while task is not None:
+        spec = task.task_spec
+        if spec.manual:
+            form = task_form(forms, spec.extensions.get("properties", {}).get(FORM_PROPERTY))
+            text = "\n".join(str(task.data[name]).strip() for name in reasons_fields(form)
+                             if str(task.data.get(name) or "").strip())
+            if text:
+                return task, text
+        task = task.parent
+    return None
+
+
+def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: Any, actor: Acting | None,
+                   now: datetime) -> Document | None:
+    """Issue the decision of a case that ended `approved` or `rejected` at `end` (other results have none), in the
+    transaction that completes it. The deciding post is the lane of the step that gave the reasons."""
+    kind = KIND_OF_RESULT.get(result)  # type: ignore[call-overload]
+    if kind is None:
+        return None
+    version = rt.versions.get(session, case.version_id)
+    guide = version.guide
+    found = _deciding_step(version.forms, end)
+    office_id, post, reasons = case.town_id, "", end.task_spec.bpmn_name or ""
+    if found is not None:
+        task, reasons = found
+        role = rt.reference.role(session, task.task_spec.lane)
+        if role is not None:
+            office_id = org_for_role(case, role)
+            office = session.get(OrgUnit, office_id)
+            post = post_label(role.code, office_id, {role.code: role.name}, {office_id: office.name if office else ""})
+    facts: dict[str, Any] = {"reasons": reasons, "decided_by_post": post or "—", "result": result,
+                             "outcome": end.task_spec.bpmn_name or "", "item": guide.get("name", case.item_code)}
+    if kind == DocumentKind.REFUSAL_DECISION:
+        facts["rights"] = rights(session, case)
+    return issuing.issue(session, case, kind, facts, actor, now, office_id=office_id,
+                         department=guide.get("department"))

@@ -1,0 +1,120 @@
+"""Written documents of a case: issuing each kind with its number and history event, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from engine import clock
+from engine.audit import chain as audit
+from engine.cases import locking
+from engine.documents import issuing
+from engine.documents.decisions import reasons_fields
+from engine.errors import ValidationFailed
+from engine.models import Case, CaseEvent
+from engine.services import Services
+from engine.vocabulary import DocumentKind
+from tests.conftest import user_id
+from tests.test_engine import drive, start
+
+RIGHTS = {"review_days": 60, "review_body": "青山县人民政府", "litigation_months": 6, "court": "青山县人民法院"}
+FACTS: dict[DocumentKind, dict[str, Any]] = {
+    DocumentKind.RECEIPT: {
+        "materials": [{"name": "最低生活保障申请书", "copies": 1, "original": True},
+                      {"name": "户口簿复印件", "copies": 2, "original": False}],
+        "promised_date": "2026-04-14", "promised_provisional": False, "query_url": "/query",
+    },
+    DocumentKind.SUPPLEMENT_NOTICE: {
+        "missing": [{"name": "家庭成员收入证明", "note": "须由所在单位或村委会出具并盖章"}],
+        "received": [{"name": "最低生活保障申请书", "copies": 1}], "received_at": "2026-03-02T09:00:00+08:00",
+    },
+    DocumentKind.INTAKE_REFUSAL: {"reasons": "申请人户籍不在本镇，不属于本机关受理范围。",
+                                  "basis": "《中华人民共和国行政许可法》第三十二条第一款第（二）项"},
+    DocumentKind.APPROVAL_DECISION: {"reasons": "经审核，申请人家庭人均收入低于当地保障标准，符合条件。",
+                                     "decided_by_post": "青山县 县民政局", "result": "approved"},
+    DocumentKind.REFUSAL_DECISION: {"reasons": "经入户调查，申请人家庭拥有机动车辆，不符合条件。",
+                                    "decided_by_post": "青山县 县民政局", "result": "rejected", "rights": RIGHTS},
+}
+
+
+def issue(svc: Services, case: Case, kind: DocumentKind, username: str, facts: dict[str, Any]) -> Any:
+    with svc.db.write() as session:
+        actor = locking.actor(session, user_id(svc, username))
+        locked = locking.lock_case(session, case.id)
+        return issuing.issue(session, locked, kind, facts, actor, clock.now(), department="县民政局")
+
+
+@pytest.mark.parametrize("kind", list(DocumentKind))
+def test_each_kind_is_stored_numbered_and_recorded_in_the_history(services: Services, kind: DocumentKind) -> None:
+    case = start(services)
+    username = "county_civil" if kind in (DocumentKind.APPROVAL_DECISION, DocumentKind.REFUSAL_DECISION) \
+        else "qingshui_window"
+    first = issue(services, case, kind, username, FACTS[kind])
+    second = issue(services, case, kind, username, FACTS[kind])
+    assert first.title == issuing.TITLES[kind]
+    prefix = first.number.split("〔")[0]
+    assert first.number == f"{prefix}〔2026〕{int(first.number.split('〕')[1][:-1])}号"
+    assert int(second.number.split("〕")[1][:-1]) == int(first.number.split("〕")[1][:-1]) + 1
+    if kind in issuing.WINDOW_KINDS:
+        assert prefix.startswith("清水镇便民") and first.issuer == "清水镇便民服务中心"
+    else:
+        assert prefix.startswith("青山县民政局") and first.issuer == "青山县民政局"
+    with services.db.read() as session:
+        assert [d.id for d in issuing.of_case(session, case.id)] == [first.id, second.id]
+        events = list(session.scalars(select(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.kind == "document_issued").order_by(CaseEvent.seq)))
+        assert audit.verify(session, case.id) == []
+    assert events[0].after == {"document_id": first.id, "kind": str(kind), "number": first.number,
+                               "facts_sha256": issuing.facts_digest(FACTS[kind])}
+
+
+def test_facts_missing_from_the_contract_are_refused(services: Services) -> None:
+    case = start(services)
+    with pytest.raises(ValidationFailed) as raised:
+        issue(services, case, DocumentKind.SUPPLEMENT_NOTICE, "qingshui_window", {"missing": [], "received": []})
+    assert set(raised.value.fields) == {"missing", "received_at"}
+
+
+def documents(svc: Services, case_id: int) -> list[Any]:
+    with svc.db.read() as session:
+        return issuing.of_case(session, case_id)
+
+
+def test_an_approved_case_gets_the_county_departments_decision_with_the_approvers_opinion(services: Services) -> None:
+    final, _ = drive(services, start(services, "MZ-DIBAO"))
+    [decision] = documents(services, final.id)
+    assert (decision.kind, decision.issuer) == ("approval_decision", "青山县民政局")
+    assert decision.number.startswith("青山县民政局准〔2026〕")
+    # The last step (the village committee's 公示 confirmation) gave no opinion: the county's approval did.
+    assert decision.facts["reasons"] == "经核查，情况属实，材料齐全"
+    assert decision.facts["decided_by_post"].startswith("青山县")
+    assert "rights" not in decision.facts
+    with services.db.read() as session:
+        kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == final.id)
+                                     .order_by(CaseEvent.seq)))[-2:]
+    assert kinds == ["document_issued", "case_completed"]
+
+
+@pytest.mark.parametrize("item,reject_at,issuer", [
+    ("MZ-DIBAO", "town_review", "清水镇人民政府"), ("ZR-ZHAIJIDI", "county_approval", "青山县自然资源局"),
+])
+def test_a_refused_case_gets_a_decision_with_reasons_and_the_applicants_rights(
+        services: Services, item: str, reject_at: str, issuer: str) -> None:
+    final, _ = drive(services, start(services, item), reject_at=reject_at)
+    assert final.result == "rejected"
+    [decision] = documents(services, final.id)
+    assert (decision.kind, decision.issuer) == ("refusal_decision", issuer)
+    assert decision.facts["reasons"] == "经核查，情况属实，材料齐全"
+    assert decision.facts["rights"] == {
+        "review_days": 60, "review_body": "青山县人民政府",
+        "review_basis": "《中华人民共和国行政复议法》第二十条、第二十四条",
+        "litigation_months": 6, "court": "青山县人民法院",
+        "litigation_basis": "《中华人民共和国行政诉讼法》第十四条、第十八条、第四十六条"}
+
+
+def test_a_form_names_its_reasons_field_with_a_schema_keyword() -> None:
+    marked = {"properties": {"town_opinion": {"type": "string"}, "why": {"type": "string", "x-reasons": True}}}
+    assert reasons_fields(marked) == ["why"]
+    assert reasons_fields({"properties": {"town_opinion": {}, "note": {}}}) == ["town_opinion"]
