@@ -13,7 +13,8 @@ from engine.audit import chain as audit
 from engine.cases.intake import Applicant
 from engine.cases.outcomes import Outcome, Window
 from engine.errors import Conflict, ValidationFailed
-from engine.models import Case, CaseEvent, CaseIntake, Notification, Task
+from engine.documents.issuing import of_case
+from engine.models import Case, CaseEvent, CaseIntake, Document, Notification, Task
 from engine.procedures.deploy import current_version
 from engine.services import Services
 from tests.conftest import TEST_START, user_id
@@ -51,6 +52,11 @@ def reread(svc: Services, case_id: int) -> tuple[Case, CaseIntake, list[CaseEven
         return case, row, events, tasks
 
 
+def documents(svc: Services, case_id: int) -> list[Document]:
+    with svc.db.read() as session:
+        return of_case(session, case_id)
+
+
 def test_complete_checklist_accepts_at_once_and_records_the_materials(services: Services) -> None:
     case = register(services, Window(ticks()))
     case, row, events, tasks = reread(services, case.id)
@@ -58,6 +64,9 @@ def test_complete_checklist_accepts_at_once_and_records_the_materials(services: 
     assert tasks, "the workflow started"
     assert [m["name"] for m in row.materials if m["received"]] == MATERIALS
     assert events[0].kind == "case_started" and events[0].after["materials"][1]["original"] is True
+    [receipt] = documents(services, case.id)
+    assert receipt.kind == "receipt" and receipt.facts["promised_date"] == case.promised_date.isoformat()
+    assert [m["name"] for m in receipt.facts["materials"]] == MATERIALS and receipt.facts["query_url"] == "/query"
 
 
 def test_accepting_an_incomplete_application_is_refused_naming_what_is_missing(services: Services) -> None:
@@ -74,7 +83,9 @@ def test_one_time_notice_lists_every_missing_material_and_the_same_case_continue
     assert not tasks, "no workflow before acceptance"
     # Only required materials are on the notice: the optional one is not asked for.
     assert row.notice_missing == [{"name": missing[0], "note": ""}, {"name": missing[1], "note": "须村委会盖章"}]
-    assert events[-1].kind == "supplement_requested"
+    assert [e.kind for e in events[-2:]] == ["supplement_requested", "document_issued"]
+    [notice] = documents(services, case.id)
+    assert notice.kind == "supplement_notice" and notice.facts["missing"] == row.notice_missing
     number = case.case_number
     clerk = user_id(services, "dongpo_agent")
     with pytest.raises(Conflict, match="一次性告知书已于"):
@@ -87,6 +98,7 @@ def test_one_time_notice_lists_every_missing_material_and_the_same_case_continue
     assert case.clock_started_at is not None
     assert (case.clock_started_at - TEST_START).days == 3 and case.accepted_at == case.clock_started_at
     assert any(e.kind == "case_accepted" for e in events)
+    assert [d.kind for d in documents(services, case.id)] == ["supplement_notice", "receipt"]
     with services.db.read() as session:
         assert audit.verify(session, case.id) == []
 
@@ -97,15 +109,19 @@ def test_refused_at_the_window_ends_the_case_with_reasons(services: Services) ->
     case, row, events, tasks = reread(services, case.id)
     assert case.status == "not_accepted" and case.completed_at is not None and not tasks
     assert row.refusal_reasons.startswith("申请人户籍不在本村") and row.refused_by_id == user_id(services, "dongpo_agent")
-    assert events[-1].kind == "intake_refused"
-    with pytest.raises(ValidationFailed, match="须写明理由"):
-        register(services, Window(ticks(), Outcome.REFUSE))
+    assert [e.kind for e in events[-2:]] == ["intake_refused", "document_issued"]
+    assert [d.kind for d in documents(services, case.id)] == ["intake_refusal"]
+    assert documents(services, case.id)[0].facts["reasons"] == row.refusal_reasons
+    with pytest.raises(ValidationFailed, match="须写明理由和依据") as refused:
+        register(services, Window(ticks(), Outcome.REFUSE, reasons="不属本机关职权范围"))
+    assert set(refused.value.fields) == {"basis"}
 
 
 def test_a_case_in_supplement_may_be_refused_when_the_applicant_cannot_complete(services: Services) -> None:
     case = register(services, Window(ticks("家庭收入证明"), Outcome.SUPPLEMENT))
     services.cases.examine(user_id(services, "dongpo_agent"), case.id,
-                           Window(ticks("家庭收入证明"), Outcome.REFUSE, reasons="逾期未补正家庭收入证明"))
+                           Window(ticks("家庭收入证明"), Outcome.REFUSE, reasons="逾期未补正家庭收入证明",
+                                  basis="《中华人民共和国行政许可法》第三十二条"))
     assert reread(services, case.id)[0].status == "not_accepted"
 
 
@@ -134,6 +150,8 @@ def test_section32_warns_on_day_three_and_accepts_from_receipt_on_day_five(servi
     assert case.promised_date is not None and case.promised_date < datetime(2026, 4, 20).date()
     deemed = next(e for e in events if e.kind == "case_deemed_accepted")
     assert "第三十二条" in deemed.after["basis"] and deemed.actor_id is None
+    [receipt] = documents(services, case.id)
+    assert receipt.facts["promised_date"] == case.promised_date.isoformat()
 
 
 def test_an_open_case_of_the_same_item_and_applicant_is_refused_by_its_number(services: Services) -> None:
@@ -143,7 +161,7 @@ def test_an_open_case_of_the_same_item_and_applicant_is_refused_by_its_number(se
         register(services, Window(ticks()), person)
     assert first.case_number in refused.value.message and "待补正" in refused.value.message
     services.cases.examine(user_id(services, "dongpo_agent"), first.id,
-                           Window(ticks(), Outcome.REFUSE, reasons="申请人撤回申请"))
+                           Window(ticks(), Outcome.REFUSE, reasons="申请人撤回申请", basis="申请人书面撤回"))
     # Once the first has ended, a new application is taken.
     assert register(services, Window(ticks()), person).status == "running"
 

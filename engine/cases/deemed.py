@@ -83,7 +83,7 @@ def deem(rt: Runtime, case_id: int) -> int:
         assert row is not None
         version = rt.versions.get(session, case.version_id)
         _step, workflow = intake.accept_later(
-            rt, session, case, version, row.data, None, now, row.received_at, EventKind.CASE_DEEMED_ACCEPTED,
+            rt, session, case, version, row, None, now, row.received_at, EventKind.CASE_DEEMED_ACCEPTED,
             {"after": "收件待审", "basis": BASIS})
     rt.states.put(case.id, case.revision, workflow)
     log.info("case %d accepted under §32 from its day of receipt", case_id)

@@ -143,8 +143,9 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
             "notice_at": None, "notice_missing": None, "warned_at": None, "refused_at": None, "refused_by_id": None,
             "refusal_reasons": None, "refusal_basis": None})
         if not accepting:
-            return outcomes.apply(session, case, window, rows, actor, now)
+            return outcomes.apply(session, case, window, rows, actor, now, now)
         step, workflow = run(rt, session, case, version, data, actor, now)
+        outcomes.receipt(session, case, rows, actor, now)
     rt.states.put(case.id, case.revision, workflow)
     return step
 
@@ -165,7 +166,7 @@ def _promised(case: Case) -> dict[str, Any]:
             **({"promised_provisional": True} if case.promised_provisional else {})}
 
 
-def accept_later(rt: Runtime, session: Session, case: Case, version: LoadedVersion, data: dict[str, Any],
+def accept_later(rt: Runtime, session: Session, case: Case, version: LoadedVersion, intake: CaseIntake,
                  actor: Acting | None, now: datetime, accepted_at: datetime, kind: EventKind,
                  why: dict[str, Any]) -> tuple[Step, BpmnWorkflow]:
     """受理 of a case waiting at the window: counted from `accepted_at` (now, or the day of receipt under §32)."""
@@ -176,7 +177,9 @@ def accept_later(rt: Runtime, session: Session, case: Case, version: LoadedVersi
                                promised.promised_days(version.guide), accepted_at)
     chain.append(session, case, kind, actor, now, step="受理", after={
         "accepted_at": accepted_at.isoformat(), **why, **_promised(case)})
-    return run(rt, session, case, version, data, actor, now)
+    found = run(rt, session, case, version, intake.data, actor, now)
+    outcomes.receipt(session, case, intake.materials, actor, now)
+    return found
 
 
 def run(rt: Runtime, session: Session, case: Case, version: LoadedVersion, data: dict[str, Any],

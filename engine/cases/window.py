@@ -38,10 +38,11 @@ def examine(rt: Runtime, actor_id: int, case_id: int, window: Window) -> Step:
         outcomes.check(window, rows)
         now = clock.now()
         if window.outcome != Outcome.ACCEPT:
-            return outcomes.apply(session, case, window, rows, actor, now)
+            return outcomes.apply(session, case, window, rows, actor, now, intake_row.received_at)
         session.execute(update(CaseIntake).where(CaseIntake.case_id == case.id).values(materials=rows))
+        intake_row.materials = rows
         was = "补正" if case.status == CaseStatus.SUPPLEMENT else "收件待审"
-        step, workflow = intake.accept_later(rt, session, case, version, intake_row.data, actor, now, now,
+        step, workflow = intake.accept_later(rt, session, case, version, intake_row, actor, now, now,
                                              EventKind.CASE_ACCEPTED, {"after": was, "materials": rows})
     rt.states.put(case.id, case.revision, workflow)
     return step

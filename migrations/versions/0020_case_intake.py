@@ -1,13 +1,13 @@
 """受理 at the window: the materials checklist, the one-time notice, §32 and the refusal register
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
