@@ -12,8 +12,8 @@ from engine import clock
 from engine.audit import chain as audit
 from engine.cases.intake import Applicant
 from engine.cases.outcomes import Outcome, Window
-from engine.errors import Conflict, ValidationFailed
 from engine.documents.issuing import of_case
+from engine.errors import Conflict, ValidationFailed
 from engine.models import Case, CaseEvent, CaseIntake, Document, Notification, Task
 from engine.procedures.deploy import current_version
 from engine.services import Services
@@ -108,7 +108,8 @@ def test_refused_at_the_window_ends_the_case_with_reasons(services: Services) ->
                                      basis="《社会救助暂行办法》第十一条"))
     case, row, events, tasks = reread(services, case.id)
     assert case.status == "not_accepted" and case.completed_at is not None and not tasks
-    assert row.refusal_reasons.startswith("申请人户籍不在本村") and row.refused_by_id == user_id(services, "dongpo_agent")
+    assert row.refusal_reasons.startswith("申请人户籍不在本村")
+    assert row.refused_by_id == user_id(services, "dongpo_agent")
     assert [e.kind for e in events[-2:]] == ["intake_refused", "document_issued"]
     assert [d.kind for d in documents(services, case.id)] == ["intake_refusal"]
     assert documents(services, case.id)[0].facts["reasons"] == row.refusal_reasons

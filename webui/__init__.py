@@ -72,6 +72,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         formeditor,
         inbox,
         incidents,
+        intake,
         modeler,
         notifications,
         people,
@@ -85,6 +86,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(intake.bp)
     app.register_blueprint(replay.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(personal.bp)

@@ -947,6 +947,74 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chain_intact_badge": ("记录完整 · {n} 条", "History intact · {n} events"),
     "chain_broken_badge": ("记录被改动：第 {seq} 条{what}", "History tampered: event {seq} {what}"),
     "chain_badge_title": ("逐条重新计算哈希的结果", "Every event re-hashed"),
+    # intake at the window: checklist, 补正, 收件待审 (§32), 不予受理, the intake list and the refusal register
+    "checklist_section": ("申请材料清单", "Materials checklist"),
+    "checklist_hint": ("逐项核对：勾选已收取的材料，填写份数，核验原件的勾选“已验原件”；"
+                       "缺少的必需材料将全部列入一次性告知书。",
+                       "Tick each material received, its copies and whether the original was seen; every missing "
+                       "required material goes on the one-time notice."),
+    "col_material": ("材料名称", "Material"),
+    "tick_all": ("全部收齐", "All received"),
+    "col_material_received": ("已收取", "Received"),
+    "col_copies": ("份数", "Copies"),
+    "col_original": ("已验原件", "Original seen"),
+    "col_notice_note": ("补正说明（列入告知书）", "Note for the notice"),
+    "outcome_accept": ("材料齐全，受理", "Complete: accept"),
+    "outcome_supplement": ("出具一次性告知书（补正）", "One-time notice (supplement)"),
+    "outcome_receive": ("收件，稍后审查", "Take in, examine later"),
+    "outcome_refuse": ("不予受理", "Refuse"),
+    "refusal_section": ("不予受理", "Refusal"),
+    "refusal_reasons": ("不予受理理由", "Reasons"),
+    "refusal_basis": ("依据（法律法规条款）", "Basis (law and article)"),
+    "refusal_hint": ("申请事项不属本机关职权范围、申请人不具备申请资格等情形。"
+                     "理由和依据将写入不予受理通知书，并报监察人员备案（否定报备）。",
+                     "Reasons and basis go on the refusal notice and into the refusal register."),
+    "confirm_repeat": ("我已核实，确认重复申请", "I have checked: confirm the repeat application"),
+    "case_registered_supplement": ("办件 {number} 已登记，已出具一次性告知书，待申请人补正",
+                                   "Case {number} registered; one-time notice issued"),
+    "case_registered_received": ("办件 {number} 已收件，请在 5 个工作日内审查",
+                                 "Case {number} taken in; examine within 5 working days"),
+    "case_registered_refused": ("办件 {number} 不予受理，已出具不予受理通知书", "Case {number} refused; notice issued"),
+    "status_supplement": ("待补正", "Awaiting supplement"),
+    "status_received": ("收件待审", "Received, not examined"),
+    "status_not_accepted": ("不予受理", "Not accepted"),
+    "window_card": ("窗口受理", "At the window"),
+    "window_missing": ("一次性告知书所列待补正材料", "Materials the one-time notice asked for"),
+    "window_notice_at": ("告知时间", "Notice given"),
+    "window_received_at": ("收件时间", "Received"),
+    "window_received_by": ("收件人", "Received by"),
+    "window_deemed_on": ("逾期视为受理日", "Deemed accepted on"),
+    "window_days_left": ("距视为受理还有 {n} 个工作日", "{n} working days until deemed accepted"),
+    "window_days_today": ("今日到期：逾期未告知的，自收件之日起即为受理", "Due today"),
+    "window_s32_hint": ("《行政许可法》第三十二条：申请材料不齐全的，应当场或在五日内一次告知需补正的全部内容；"
+                        "逾期不告知的，自收到申请材料之日起即为受理。",
+                        "Administrative Licensing Law §32: notice within 5 working days, or the application counts as "
+                        "accepted from receipt."),
+    "window_examine": ("再次核对材料", "Check the materials again"),
+    "window_return_hint": ("申请人补齐材料后，在此重新勾选并受理；办件编号不变。一次性告知只能出具一次。",
+                           "When the applicant returns, tick again and accept; the case number stays."),
+    "window_refused_reasons": ("不予受理理由", "Reasons"),
+    "window_refused_by": ("经办人", "Refused by"),
+    "nav_intake": ("窗口收件", "Intake"),
+    "intake_title": ("窗口收件：待补正与收件待审", "Intake: awaiting supplement and not yet examined"),
+    "intake_empty": ("没有待补正或收件待审的办件", "Nothing waiting at the window"),
+    "intake_warn_badge": ("第三十二条：{date} 视为受理", "§32: deemed accepted {date}"),
+    "col_waiting_since": ("收件时间", "Received"),
+    "col_missing": ("待补正材料", "Missing"),
+    "col_s32": ("视为受理日", "Deemed accepted"),
+    "refusals_title": ("不予受理登记（否定报备）", "Refusal register"),
+    "refusals_hint": ("本辖区窗口不予受理的申请：谁、何时、因何不予受理。",
+                      "Applications refused at the windows of your jurisdiction."),
+    "refusals_empty": ("本辖区没有不予受理的申请", "No refusals in your jurisdiction"),
+    "col_refused_at": ("不予受理时间", "Refused"),
+    "col_refused_by": ("经办人", "Refused by"),
+    "col_reasons": ("理由", "Reasons"),
+    "col_basis": ("依据", "Basis"),
+    "col_place": ("村（社区）", "Village"),
+    "nav_refusals": ("否定报备", "Refusals"),
+    "immediate_title": ("即办件：当场受理、当场办结", "Immediate case: accepted and decided at once"),
+    "immediate_decision": ("办理决定", "Decision"),
+    "immediate_submit": ("受理并办结", "Accept and complete"),
 }
 
 EVENT_KINDS: dict[str, tuple[str, str]] = {
@@ -972,6 +1040,10 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "step_retried": ("管理员重试", "retried by administrator"),
     "case_migrated": ("迁移流程版本", "moved to another version"),
     "case_cancelled": ("撤销办件", "case cancelled"),
+    "supplement_requested": ("一次性告知（补正）", "one-time notice"),
+    "case_accepted": ("受理", "accepted"),
+    "case_deemed_accepted": ("视为受理（行政许可法第三十二条）", "deemed accepted (§32)"),
+    "intake_refused": ("不予受理", "not accepted"),
 }
 
 # Keys of event payloads shown in the history.
@@ -1003,6 +1075,23 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "message": ("出错原因", "error"),
     "incident": ("异常编号", "incident no."),
     "mapping": ("环节对应", "element mapping"),
+    "materials": ("申请材料", "materials"),
+    "missing": ("需补正材料", "missing materials"),
+    "received": ("已收材料", "materials received"),
+    "reasons": ("理由", "reasons"),
+    "basis": ("依据", "basis"),
+    "accepted_at": ("受理时间", "accepted"),
+    "after": ("此前状态", "was"),
+}
+
+# A case's status where it is not simply running or completed.
+CASE_STATUSES: dict[str, tuple[str, str]] = {
+    "running": ("办理中", "In progress"),
+    "completed": ("已办结", "Completed"),
+    "cancelled": ("已撤销", "Cancelled"),
+    "supplement": ("待补正", "Awaiting supplement"),
+    "received": ("收件待审", "Received, not examined"),
+    "not_accepted": ("不予受理", "Not accepted"),
 }
 
 CARD_COLORS: dict[str, tuple[str, str]] = {
@@ -1079,6 +1168,7 @@ def install(app: Flask) -> None:
         t=t, lang=current_language, lang_url=lang_url,
         event_kind=lambda code: label(EVENT_KINDS, code), case_type=lambda code: label(CASE_TYPES, code),
         case_result=lambda code: label(CASE_RESULTS, code), card_name=lambda code: label(CARD_COLORS, code),
+        status_name=lambda code: label(CASE_STATUSES, code),
     )
 
     @app.context_processor

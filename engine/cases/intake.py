@@ -136,7 +136,7 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
         chain.append(session, case, EventKind.CASE_STARTED, actor, now, step="受理" if accepting else "收件", after={
             "item_code": item_code, "version": version.version, "village": village_code,
             "applicant": person.name, "data": data, "materials": rows,
-            **(_promised(case) if accepting else {}),
+            **(_promised(case) if accepting else {"status": case.status}),
         })
         session.connection().execute(INSERT_INTAKE, {
             "case_id": case.id, "materials": rows, "data": data, "received_at": now, "received_by_id": actor.id,

@@ -105,7 +105,7 @@ def notice(session: Session, case: Case, rows: list[dict[str, Any]], notes: Any,
     write_case(session, case, status=CaseStatus.SUPPLEMENT)
     received = checklist.received(rows)
     chain.append(session, case, EventKind.SUPPLEMENT_REQUESTED, actor, now, step="一次性告知",
-                 after={"missing": missing, "received": received})
+                 after={"missing": missing, "received": received, "materials": rows})
     documents.issue(session, case, DocumentKind.SUPPLEMENT_NOTICE, {
         "missing": missing, "received": received, "received_at": received_at.isoformat()}, actor, now)
 
