@@ -14,6 +14,7 @@ from engine import clock
 from engine.procedures.deploy import current_version
 from engine.services import Services
 from tests.procedures import applicant, fill
+from tests.test_api import auth, make_client
 from tests.test_webui import as_posted, login, post, summary, text
 from webui import create_app
 
@@ -104,3 +105,52 @@ def test_duplicate_application_refused_on_the_form(client: FlaskClient, sqlite_s
     assert first.status_code == 302
     second = post(client, "/cases/new", new_case_form(sqlite_services, person, MATERIALS, "accept"))
     assert second.status_code == 422 and any("不能重复申请" in line for line in summary(second))
+
+
+# -- the API ------------------------------------------------------------------------------------------
+
+
+def api_start(client: FlaskClient, svc: Services, person: dict[str, str], intake: dict[str, Any] | None) -> Any:
+    with svc.db.read() as session:
+        version = current_version(session, "MZ-DIBAO")
+        data = fill(version.forms[version.guide["application_form"]])
+    body = {"item_code": "MZ-DIBAO", "village_code": DONGPO, "applicant": person, "data": data,
+            **({"intake": intake} if intake is not None else {})}
+    return client.post("/api/v1/cases", json=body, headers=auth(svc, "dongpo_agent"))
+
+
+def api_ticks(*missing: str) -> list[dict[str, Any]]:
+    return [{"name": name, "received": name not in missing, "copies": 1} for name in MATERIALS]
+
+
+def test_api_notice_return_and_the_intake_record(services: Services) -> None:
+    client = make_client(services)
+    headers = auth(services, "dongpo_agent")
+    made = api_start(client, services, applicant(DONGPO),
+                     {"materials": api_ticks("家庭收入证明"), "outcome": "supplement",
+                      "notes": {"家庭收入证明": "近12个月收入，村委会盖章"}})
+    assert made.status_code == 201 and made.json["status"] == "supplement" and made.json["tasks"] == []
+    case_id = made.json["id"]
+    record = client.get(f"/api/v1/cases/{case_id}/intake", headers=headers).json
+    assert record["notice_missing"] == [{"name": "家庭收入证明", "note": "近12个月收入，村委会盖章"}]
+    again = client.post(f"/api/v1/cases/{case_id}/window", headers=headers,
+                        json={"materials": api_ticks("家庭收入证明"), "outcome": "supplement"})
+    assert again.status_code == 409 and "一次性告知书已于" in again.json["error"]
+    accepted = client.post(f"/api/v1/cases/{case_id}/window", headers=headers, json={"materials": api_ticks()})
+    assert accepted.status_code == 200 and accepted.json["status"] == "running" and accepted.json["tasks"]
+    assert accepted.json["case_number"] == made.json["case_number"]
+
+
+def test_api_duplicate_refused_and_names_checked(services: Services) -> None:
+    client = make_client(services)
+    person = applicant(DONGPO)
+    first = api_start(client, services, person, None)
+    assert first.status_code == 201 and first.json["status"] == "running"
+    second = api_start(client, services, person, None)
+    assert second.status_code == 409 and first.json["case_number"] in second.json["error"]
+    odd = api_start(client, services, applicant(DONGPO) | {"name": "王秀兰2"}, None)
+    assert odd.status_code == 422 and "只能是汉字" in odd.json["error"]
+    refused = api_start(client, services, applicant(DONGPO),
+                        {"outcome": "refuse", "reasons": "不属本机关职权范围",
+                         "basis": "《行政许可法》第三十二条第一款第二项"})
+    assert refused.status_code == 201 and refused.json["status"] == "not_accepted"
