@@ -20,6 +20,8 @@ class CaseStatus(StrEnum):
 
 # Waiting at the window: registered, numbered, but the workflow has not started.
 AT_WINDOW = (CaseStatus.SUPPLEMENT, CaseStatus.RECEIVED)
+# Never started a workflow: waiting at the window, or refused there.
+WITHOUT_WORKFLOW = (*AT_WINDOW, CaseStatus.NOT_ACCEPTED)
 # Ended: no duplicate check counts them and nothing runs on them.
 ENDED = (CaseStatus.COMPLETED, CaseStatus.CANCELLED, CaseStatus.NOT_ACCEPTED)
 

@@ -11,8 +11,6 @@ from ..errors import Conflict
 from ..models import Case
 from ..vocabulary import ENDED, CaseStatus
 
-# item.toml `repeats`: "refuse" (the default) or "warn" (allowed once the clerk confirms).
-REPEATS = ("refuse", "warn")
 OPEN_WORDS = {CaseStatus.RUNNING: "办理中", CaseStatus.SUPPLEMENT: "待补正", CaseStatus.RECEIVED: "收件待审"}
 
 
