@@ -6,14 +6,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import clock
 from engine.audit import chain as audit
 from engine.cases.intake import Applicant
 from engine.cases.outcomes import Outcome, Window
 from engine.documents.issuing import of_case
-from engine.errors import Conflict, ValidationFailed
+from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.models import Case, CaseEvent, CaseIntake, Document, Notification, Task
 from engine.procedures.deploy import current_version
 from engine.services import Services
@@ -184,3 +184,36 @@ def test_names_refused_with_a_clear_message(typed: str, message: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
         Applicant.parse(applicant(DONGPO) | {"name": typed})
     assert message in refused.value.fields["name"][0]
+
+
+YOUDAI = "MZ-YOUDAI"
+YOUDAI_MATERIALS = [{"name": "本人身份证复印件", "received": True, "copies": 1, "original": True},
+                    {"name": "免冠红底一寸彩照", "received": True, "copies": 1}]
+
+
+def test_immediate_case_accepted_and_decided_at_once_with_receipt_and_decision(services: Services) -> None:
+    agent = user_id(services, "dongpo_agent")
+    person = applicant(DONGPO) | {"name": "欧阳秀英"}
+    step = services.cases.handle_immediate(
+        agent, YOUDAI, DONGPO, person, {"age": 72, "household_here": True}, Window(YOUDAI_MATERIALS),
+        {"handle_decision": "approve", "handle_opinion": "身份证与照片核对无误，年满65周岁，当场发证"})
+    case, row, events, tasks = reread(services, step.case.id)
+    assert case.status == "completed" and case.result == "approved" and case.completed_at is not None
+    assert [m["name"] for m in row.materials if m["received"]] == ["本人身份证复印件", "免冠红底一寸彩照"]
+    kinds = [d.kind for d in documents(services, case.id)]
+    assert kinds[0] == "receipt" and "approval_decision" in kinds
+
+
+def test_immediate_decision_checked_before_anything_is_registered(services: Services) -> None:
+    with services.db.read() as session:
+        before = session.scalar(select(func.count()).select_from(Case))
+    with pytest.raises(ValidationFailed):
+        services.cases.handle_immediate(user_id(services, "dongpo_agent"), YOUDAI, DONGPO, applicant(DONGPO),
+                                        {"age": 70, "household_here": True}, Window(YOUDAI_MATERIALS),
+                                        {"handle_decision": "approve"})
+    with pytest.raises(Forbidden, match="当场办理"):
+        services.cases.handle_immediate(user_id(services, "qingshui_window"), YOUDAI, DONGPO, applicant(DONGPO),
+                                        {"age": 70, "household_here": True}, Window(YOUDAI_MATERIALS),
+                                        {"handle_decision": "approve", "handle_opinion": "核对无误"})
+    with services.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == before

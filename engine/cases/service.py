@@ -7,7 +7,7 @@ from typing import Any
 from ..deadlines import promised
 from ..models import Case
 from ..tasks import claim, complete
-from . import deemed, intake, repair, timers
+from . import deemed, immediate, intake, repair, timers
 from . import window as window_
 from .context import Runtime
 from .locking import TaskRecord
@@ -21,6 +21,10 @@ class CaseService(Runtime):
     def start_case(self, actor_id: int, item_code: str, village_code: str, applicant: Any, data: Any,
                    window: Window | None = None) -> Step:
         return intake.start_case(self, actor_id, item_code, village_code, applicant, data, window)
+
+    def handle_immediate(self, actor_id: int, item_code: str, village_code: str, applicant: Any, data: Any,
+                         window: Window, decision: Any) -> Step:
+        return immediate.handle(self, actor_id, item_code, village_code, applicant, data, window, decision)
 
     def examine(self, actor_id: int, case_id: int, window: Window) -> Step:
         return window_.examine(self, actor_id, case_id, window)
