@@ -154,3 +154,17 @@ def test_api_duplicate_refused_and_names_checked(services: Services) -> None:
                         {"outcome": "refuse", "reasons": "不属本机关职权范围",
                          "basis": "《行政许可法》第三十二条第一款第二项"})
     assert refused.status_code == 201 and refused.json["status"] == "not_accepted"
+
+
+def test_immediate_item_accepted_and_completed_on_one_screen(client: FlaskClient) -> None:
+    login(client, "dongpo_agent")
+    page = text(client.get("/cases/new?item=MZ-YOUDAI"))
+    assert "办理决定" in page and "受理并办结" in page
+    person = applicant(DONGPO) | {"name": "欧阳秀英"}
+    form = {"item": "MZ-YOUDAI", "applicant_name": person["name"], "applicant_id_number": person["id_number"],
+            "applicant_phone": person["phone"], "outcome": "accept", "f-age": "72", "f-household_here": "true",
+            "f-handle_decision": "approve", "f-handle_opinion": "身份证与照片核对无误，当场发证",
+            "m0_copies": "1", "m0_received": "on", "m0_original": "on", "m1_copies": "1", "m1_received": "on"}
+    done = post(client, "/cases/new", form, follow_redirects=True)
+    shown = text(done)
+    assert "已当场受理并办结" in shown and "已办结" in shown

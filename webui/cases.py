@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.audit import desk as audit_desk
 from engine.audit import history
+from engine.cases import immediate, queries
 from engine.cases import incidents as engine_incidents
-from engine.cases import queries
 from engine.cases import window as engine_window
 from engine.cases.intake import Applicant
 from engine.deadlines import shown as shown_cards
@@ -92,6 +92,7 @@ def new_case() -> Any:
         item = next((i for i in items if i.code == item_code), None)
         version = db.get(ProcedureVersion, item.current_version_id) if item else None
         villages = _intake_villages(db, g.user)
+        decision = _decision_schema(db, version) if version else None
     # A village agent accepts for their own village; window staff choose among their town's villages.
     village_code = villages[0].code if len(villages) == 1 else source.get("village") or ""
     summary: list[str] = []
@@ -114,13 +115,18 @@ def new_case() -> Any:
             formrender.attach(errors, {APPLICANT_FIELDS[key]: texts for key, texts in exc.fields.items()})
         data, messages = check_form(schema, request.form, errors)
         summary += messages
+        decided, messages = check_form(decision[0], request.form, errors) if decision else ({}, [])
+        summary += messages
         try:
             window = intake.posted_window(version.guide, request.form)
         except ValidationFailed as exc:
             summary.append(exc.message)
         if not summary:
             try:
-                case = svc.cases.start_case(g.user.id, version.item_code, village_code, applicant, data, window).case
+                # 即办件: accepted and decided here at once; the other outcomes register it as any case.
+                case = (svc.cases.handle_immediate(g.user.id, version.item_code, village_code, applicant, data, window,
+                                                   decided) if decision else
+                        svc.cases.start_case(g.user.id, version.item_code, village_code, applicant, data, window)).case
             except (ValidationFailed, Conflict) as exc:
                 summary = exc.details or [exc.message]
                 formrender.attach(errors, exc.fields)
@@ -133,9 +139,18 @@ def new_case() -> Any:
         form_html = formrender.render(schema, ui, raw=raw, errors=errors)
     status = 422 if summary else 200
     materials = intake.checklist_rows(version.guide, form=raw) if version is not None else []
+    decision_html = formrender.render(*decision, raw=raw, errors=errors) if decision else None
     return render_template("new_case.html", items=items, item=item, version=version, form_html=form_html,
                            summary=summary, errors=errors, raw=raw or {}, villages=villages,
-                           village_code=village_code, materials=materials), status
+                           village_code=village_code, materials=materials, decision_html=decision_html), status
+
+
+def _decision_schema(db: Session, version: ProcedureVersion) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """即办件: the form of the diagram's one step, filled on the intake screen; None for any other item."""
+    if not immediate.is_immediate(version.guide):
+        return None
+    form, ui = immediate.decision_forms(helpers.services().cases.versions.get(db, version.id))
+    return forms.task_form(version.forms, form), version.forms.get(ui or "", {})
 
 
 def _intake_villages(db: Session, user: User) -> list[OrgUnit]:

@@ -1018,6 +1018,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "immediate_title": ("即办件：当场受理、当场办结", "Immediate case: accepted and decided at once"),
     "immediate_decision": ("办理决定", "Decision"),
     "immediate_submit": ("受理并办结", "Accept and complete"),
+    "case_done_at_once": ("办件 {number} 已当场受理并办结，已出具收件回执单和决定书",
+                          "Case {number} accepted and completed at once"),
 }
 
 EVENT_KINDS: dict[str, tuple[str, str]] = {

@@ -24,7 +24,7 @@ bp = Blueprint("intake", __name__)
 LIST_LIMIT = 200
 OUTCOME_FLASH = {CaseStatus.SUPPLEMENT: "case_registered_supplement", CaseStatus.RECEIVED: "case_registered_received",
                  CaseStatus.NOT_ACCEPTED: "case_registered_refused", CaseStatus.RUNNING: "case_started",
-                 CaseStatus.COMPLETED: "case_started"}
+                 CaseStatus.COMPLETED: "case_done_at_once"}
 
 
 def posted_window(guide: dict[str, Any], form: MultiDict[str, str]) -> Window:
