@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha256sum 
 # The modeler page's script and styles, bundled from webui/modeler-src and node_modules; never committed.
 MODELER   := webui/static/build/modeler.js
 
-.PHONY: run test setup system-deps lint bench bench-deadlines bench-faults bench-replay clean
+.PHONY: run test setup system-deps lint bench bench-deadlines bench-faults bench-replay bench-documents clean
 
 run: setup
 	$(BIN)/bianmin load-demo
@@ -34,12 +34,13 @@ $(MODELER): $(NODE_STAMP) $(wildcard webui/modeler-src/*)
 		--target=es2020 --outfile=$@ --loader:.woff=file --loader:.woff2=file --loader:.ttf=file \
 		--loader:.eot=file --loader:.svg=file --log-level=warning
 
-# Browser tests drive Debian's chromium; Chinese text needs a CJK font in screenshots; pdftotext reads printed PDFs.
+# Browser tests drive Debian's chromium; Chinese text needs a CJK font in screenshots; pdftotext reads printed PDFs;
+# WeasyPrint lays out the documents' PDFs with pango.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" \
-			|| ! command -v pdftotext >/dev/null; then \
+			|| ! command -v pdftotext >/dev/null || ! ldconfig -p | grep -q libpangoft2-1.0; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk \
-			poppler-utils; \
+			poppler-utils libpango-1.0-0 libpangoft2-1.0-0; \
 	fi
 
 lint: setup
@@ -55,6 +56,10 @@ bench-deadlines: setup
 # Minutes: its own PostgreSQL cluster filled to 1,000,000 cases, then load and faults (see bench/faults.py).
 bench-faults: setup
 	$(BIN)/python bench/faults.py $(BENCH_FAULTS_ARGS)
+
+# Seconds: each kind of document rendered to HTML and to PDF (WeasyPrint) twenty times, on a throw-away SQLite.
+bench-documents: setup system-deps
+	$(BIN)/python bench/documents.py
 
 # Seconds: a database of its own on the PostgreSQL server, one 宅基地 case of 500 events replayed at each of them.
 bench-replay: setup

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,16 +13,19 @@ from sqlalchemy import select
 from engine import clock
 from engine.audit import chain as audit
 from engine.cases import locking
-from engine.documents import issuing
+from engine.documents import issuing, rendering
 from engine.documents.decisions import reasons_fields
 from engine.errors import ValidationFailed
 from engine.models import Case, CaseEvent
 from engine.services import Services
 from engine.vocabulary import DocumentKind
-from tests.conftest import user_id
+from tests.conftest import ARTIFACTS, user_id
 from tests.test_engine import drive, start
 
-RIGHTS = {"review_days": 60, "review_body": "青山县人民政府", "litigation_months": 6, "court": "青山县人民法院"}
+RIGHTS = {"review_days": 60, "review_body": "青山县人民政府",
+          "review_basis": "《中华人民共和国行政复议法》第二十条、第二十四条",
+          "litigation_months": 6, "court": "青山县人民法院",
+          "litigation_basis": "《中华人民共和国行政诉讼法》第十四条、第十八条、第四十六条"}
 FACTS: dict[DocumentKind, dict[str, Any]] = {
     DocumentKind.RECEIPT: {
         "materials": [{"name": "最低生活保障申请书", "copies": 1, "original": True},
@@ -33,9 +39,9 @@ FACTS: dict[DocumentKind, dict[str, Any]] = {
     DocumentKind.INTAKE_REFUSAL: {"reasons": "申请人户籍不在本镇，不属于本机关受理范围。",
                                   "basis": "《中华人民共和国行政许可法》第三十二条第一款第（二）项"},
     DocumentKind.APPROVAL_DECISION: {"reasons": "经审核，申请人家庭人均收入低于当地保障标准，符合条件。",
-                                     "decided_by_post": "青山县 县民政局", "result": "approved"},
+                                     "decided_by_post": "青山县民政局", "result": "approved"},
     DocumentKind.REFUSAL_DECISION: {"reasons": "经入户调查，申请人家庭拥有机动车辆，不符合条件。",
-                                    "decided_by_post": "青山县 县民政局", "result": "rejected", "rights": RIGHTS},
+                                    "decided_by_post": "青山县民政局", "result": "rejected", "rights": RIGHTS},
 }
 
 
@@ -89,7 +95,7 @@ def test_an_approved_case_gets_the_county_departments_decision_with_the_approver
     assert decision.number.startswith("青山县民政局准〔2026〕")
     # The last step (the village committee's 公示 confirmation) gave no opinion: the county's approval did.
     assert decision.facts["reasons"] == "经核查，情况属实，材料齐全"
-    assert decision.facts["decided_by_post"].startswith("青山县")
+    assert decision.facts["decided_by_post"] == "青山县民政局"
     assert "rights" not in decision.facts
     with services.db.read() as session:
         kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == final.id)
@@ -107,14 +113,62 @@ def test_a_refused_case_gets_a_decision_with_reasons_and_the_applicants_rights(
     [decision] = documents(services, final.id)
     assert (decision.kind, decision.issuer) == ("refusal_decision", issuer)
     assert decision.facts["reasons"] == "经核查，情况属实，材料齐全"
-    assert decision.facts["rights"] == {
-        "review_days": 60, "review_body": "青山县人民政府",
-        "review_basis": "《中华人民共和国行政复议法》第二十条、第二十四条",
-        "litigation_months": 6, "court": "青山县人民法院",
-        "litigation_basis": "《中华人民共和国行政诉讼法》第十四条、第十八条、第四十六条"}
+    assert decision.facts["rights"] == RIGHTS
 
 
 def test_a_form_names_its_reasons_field_with_a_schema_keyword() -> None:
     marked = {"properties": {"town_opinion": {"type": "string"}, "why": {"type": "string", "x-reasons": True}}}
     assert reasons_fields(marked) == ["why"]
     assert reasons_fields({"properties": {"town_opinion": {}, "note": {}}}) == ["town_opinion"]
+
+
+SCREENSHOTS = {DocumentKind.RECEIPT: 90, DocumentKind.SUPPLEMENT_NOTICE: 91, DocumentKind.INTAKE_REFUSAL: 92,
+               DocumentKind.APPROVAL_DECISION: 93, DocumentKind.REFUSAL_DECISION: 94}
+
+
+def pdf_text(path: Path) -> str:
+    """The PDF's text as pdftotext reads it, without the line breaks and spaces layout puts in."""
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True).stdout
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.mark.parametrize("kind", list(DocumentKind))
+def test_each_kinds_pdf_reads_as_issued_and_renders_again_to_the_same_text(
+        services: Services, kind: DocumentKind, tmp_path: Path) -> None:
+    case = start(services, name="欧阳晓明")
+    document = issue(services, case, kind, "qingshui_window", FACTS[kind])
+    path = rendering.pdf_file(services.db, document.id, tmp_path, clear=True)
+    text = pdf_text(path)
+    assert case.case_number in text and document.number in text and "欧阳晓明" in text
+    assert case.applicant_id_number in text
+    for reasons in [FACTS[kind].get("reasons")] + [row["name"] for row in FACTS[kind].get("missing", [])]:
+        assert reasons is None or re.sub(r"\s+", "", reasons) in text
+    refusal = kind == DocumentKind.REFUSAL_DECISION
+    assert ("行政复议" in text and "60日内" in text and "行政诉讼" in text and "6个月内" in text) == refusal
+    if refusal:
+        assert "行政复议法》第二十条" in text and "行政诉讼法》第十四条、第十八条、第四十六条" in text
+    with services.db.read() as session:
+        stored = session.get(type(document), document.id)
+    assert stored.pdf_sha256 is not None
+    # The cache is used; a lost cache renders the same text again, and the issued digest stays.
+    assert rendering.pdf_file(services.db, document.id, tmp_path, clear=True) == path
+    path.unlink()
+    again = rendering.pdf_file(services.db, document.id, tmp_path, clear=True)
+    assert pdf_text(again) == text
+    # Staff who do not handle the case get a copy with the ID number masked but for its first 6 and last 4.
+    masked = pdf_text(rendering.pdf_file(services.db, document.id, tmp_path, clear=False))
+    number = case.applicant_id_number
+    assert number not in masked and f"{number[:6]}********{number[-4:]}" in masked
+    if services.db.is_sqlite:
+        ARTIFACTS.mkdir(exist_ok=True)
+        target = ARTIFACTS / f"{SCREENSHOTS[kind]}-document-{kind.replace('_', '-')}"
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", str(again), str(target)], check=True)
+
+
+def test_a_refused_cases_pdf_carries_its_reasons_and_rights(services: Services, tmp_path: Path) -> None:
+    final, _ = drive(services, start(services, "ZR-ZHAIJIDI"), reject_at="county_approval")
+    [decision] = documents(services, final.id)
+    text = pdf_text(rendering.pdf_file(services.db, decision.id, tmp_path, clear=True))
+    assert final.case_number in text and "经核查，情况属实，材料齐全" in text
+    assert "青山县自然资源局" in text and "60日内向青山县人民政府申请行政复议" in text
+    assert "6个月内向青山县人民法院提起行政诉讼" in text

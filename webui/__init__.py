@@ -68,6 +68,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         auth,
         calendar,
         cases,
+        documents,
         export,
         formeditor,
         inbox,
@@ -89,6 +90,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(intake.bp)
     app.register_blueprint(replay.bp)
     app.register_blueprint(export.bp)
+    app.register_blueprint(documents.bp)
     app.register_blueprint(personal.bp)
     app.register_blueprint(reveals.bp)
     app.register_blueprint(audit.bp)

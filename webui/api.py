@@ -27,9 +27,10 @@ from engine.cases import incidents, queries
 from engine.cases import window as engine_window
 from engine.cases.outcomes import Window
 from engine.deadlines import extensions, shown, tracking
+from engine.documents import issuing
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, StepHeld, Unauthorized, ValidationFailed
 from engine.idcard import mask_id_number
-from engine.models import Card, Case, CaseEvent, OrgUnit, ProcedureVersion, ServiceItem
+from engine.models import Card, Case, CaseEvent, Document, OrgUnit, ProcedureVersion, ServiceItem
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
 from engine.procedures import bundle, forms
@@ -38,6 +39,7 @@ from engine.supervision import desk
 from engine.tasks import inbox
 from engine.vocabulary import CaseStatus
 
+from .documents import send_pdf
 from .helpers import allowed_methods, services
 from .openapi import document
 
@@ -338,6 +340,33 @@ def case_export(case_id: int) -> Any:
             privacy.reveal(session, user, head.id, privacy.HISTORY, request.args.get("reason", ""),
                            request.args.get("note", ""))
         return exporting.document(session, head.id, exporting.exporter(user.display_name, user.username))
+
+
+@bp.get("/cases/<int:case_id>/documents")
+def case_documents(case_id: int) -> Any:
+    """The case's written documents as issued; for whoever does not handle it, numbers in the facts are masked."""
+    with services().db.read() as session:
+        head = _visible_case(session, case_id)
+        clear = privacy.handles(session, _user(), case_id)
+        rows = issuing.of_case(session, case_id)
+    return {"case_id": case_id, "case_number": head.case_number, "documents": [{
+        "id": row.id, "kind": row.kind, "title": row.title, "number": row.number, "issuer": row.issuer,
+        "issued_at": _iso(row.issued_at), "issued_by": row.issued_by_name,
+        "facts": row.facts if clear else privacy.mask_data(row.facts), "facts_sha256": row.facts_sha256,
+        "pdf_sha256": row.pdf_sha256,
+        "pdf_url": url_for("api.case_document_pdf", case_id=case_id, document_id=row.id),
+    } for row in rows]}
+
+
+@bp.get("/cases/<int:case_id>/documents/<int:document_id>.pdf")
+def case_document_pdf(case_id: int, document_id: int) -> Any:
+    with services().db.read() as session:
+        _visible_case(session, case_id)
+        document = session.get(Document, document_id)
+        if document is None or document.case_id != case_id:
+            raise NotFound("文书不存在")
+        clear = privacy.handles(session, _user(), case_id)
+    return send_pdf(document, clear)
 
 
 def _visible_case(session: Session, case_id: int) -> Any:

@@ -31,6 +31,7 @@ from engine.cases.intake import Applicant
 from engine.deadlines import shown as shown_cards
 from engine.deadlines import tracking
 from engine.deadlines.promised import due_state
+from engine.documents import issuing
 from engine.errors import BianminError, Conflict, Forbidden, NotFound, StepHeld, ValidationFailed
 from engine.models import Case, CaseEvent, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, Timer, User
 from engine.people import access
@@ -403,6 +404,7 @@ def render_case(case_id: int, revealed: dict[str, Any] | None = None, window_err
             window_rows=intake.checklist_rows(version.guide, at_window.intake.materials if at_window else None,
                                               window_form),
             may_examine=found.status in AT_WINDOW and access.may_accept(g.user),
+            documents=issuing.of_case(db, found.id),
         )
 
 

@@ -1020,6 +1020,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "immediate_submit": ("受理并办结", "Accept and complete"),
     "case_done_at_once": ("办件 {number} 已当场受理并办结，已出具收件回执单和决定书",
                           "Case {number} accepted and completed at once"),
+    # documents (文书)
+    "documents_title": ("文书", "Documents"),
+    "documents_none": ("本件尚无文书", "No documents yet"),
+    "document_col_title": ("文书", "Document"),
+    "document_col_number": ("文号", "Number"),
+    "document_col_issuer": ("签发单位", "Issued by"),
+    "document_col_issued": ("签发时间", "Issued"),
+    "document_open": ("查看 / 打印", "View / print"),
+    "document_print": ("打印", "Print"),
+    "document_pdf": ("下载 PDF", "Download PDF"),
 }
 
 EVENT_KINDS: dict[str, tuple[str, str]] = {
@@ -1049,6 +1059,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "case_accepted": ("受理", "accepted"),
     "case_deemed_accepted": ("视为受理（行政许可法第三十二条）", "deemed accepted (§32)"),
     "intake_refused": ("不予受理", "not accepted"),
+    "document_issued": ("出具文书", "document issued"),
 }
 
 # Keys of event payloads shown in the history.
@@ -1097,6 +1108,8 @@ CASE_STATUSES: dict[str, tuple[str, str]] = {
     "supplement": ("待补正", "Awaiting supplement"),
     "received": ("收件待审", "Received, not examined"),
     "not_accepted": ("不予受理", "Not accepted"),
+    "number": ("文号", "number"),
+    "facts_sha256": ("文书内容摘要（SHA-256）", "content digest (SHA-256)"),
 }
 
 CARD_COLORS: dict[str, tuple[str, str]] = {

@@ -8,7 +8,15 @@ from typing import Any
 from engine.audit import desk as audit_desk
 from engine.audit import privacy
 from engine.supervision import desk
-from engine.vocabulary import CaseStatus, DeadlineStatus, EventKind, ExtensionStatus, IncidentKind, TaskStatus
+from engine.vocabulary import (
+    CaseStatus,
+    DeadlineStatus,
+    DocumentKind,
+    EventKind,
+    ExtensionStatus,
+    IncidentKind,
+    TaskStatus,
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -38,6 +46,8 @@ ANY_OBJECT = {"type": "object", "additionalProperties": True}
 PROVISIONAL = {"type": "boolean", "description": "预计：按法定节假日推算（该年放假安排尚未录入），录入后自动重算"}
 CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"},
            "description": "办件 ID"}
+DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True, "schema": {"type": "integer"},
+               "description": "文书 ID"}
 TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"},
            "description": "任务 ID（UUID）"}
 
@@ -380,6 +390,25 @@ SCHEMAS: dict[str, Any] = {
             "events": {"type": "array", "items": _ref("ExportedEvent")},
         },
     },
+    "Document": {
+        "type": "object",
+        "required": ["id", "kind", "title", "number", "issuer", "issued_at", "facts", "facts_sha256", "pdf_url"],
+        "properties": {
+            "id": {"type": "integer"}, "kind": {"enum": list(DocumentKind)}, "title": STRING,
+            "number": {"type": "string", "description": "文号，按签发单位和年度编号，如 清水镇便民受〔2026〕12号"},
+            "issuer": {"type": "string", "description": "签发单位"}, "issued_at": DATE_TIME, "issued_by": STRING,
+            "facts": {"type": "object", "additionalProperties": True,
+                      "description": "文书内容：材料清单、承诺日期、理由、决定岗位、救济途径等，因种类而异"},
+            "facts_sha256": {"type": "string", "description": "facts 规范化 JSON 的 SHA-256，与历史记录一致"},
+            "pdf_sha256": {"type": ["string", "null"], "description": "出具的 PDF 的 SHA-256，首次生成后记录"},
+            "pdf_url": STRING,
+        },
+    },
+    "DocumentList": {
+        "type": "object",
+        "properties": {"case_id": {"type": "integer"}, "case_number": STRING,
+                       "documents": {"type": "array", "items": _ref("Document")}},
+    },
     "EventList": {
         "type": "object",
         "properties": {
@@ -581,6 +610,20 @@ PATHS: dict[str, Any] = {
         ],
         "responses": {"200": _json(_ref("CaseExport"), "导出文件的内容（与网页“导出记录（JSON）”相同）"),
                       "401": UNAUTHORIZED, "403": FORBIDDEN, "404": NOT_FOUND, "422": UNPROCESSABLE},
+    }},
+    "/cases/{case_id}/documents": {"get": {
+        "summary": "办件的文书（收件回执单、补正告知书、不予受理通知书、准予/不予批准决定书），按出具先后排序",
+        "description": "facts 为出具时的内容（其 SHA-256 记入办件历史）；不经办此件的人看到的号码已遮盖。",
+        "operationId": "listCaseDocuments", "tags": ["cases"], "parameters": [CASE_ID],
+        "responses": {"200": _json(_ref("DocumentList"), "文书"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+    }},
+    "/cases/{case_id}/documents/{document_id}.pdf": {"get": {
+        "summary": "文书的 PDF（A4，首次下载时生成并缓存）",
+        "description": "经办此件的人得到申请人身份证号码完整的文书（即交给申请人的一份），其他人得到遮盖的一份。",
+        "operationId": "getCaseDocumentPdf", "tags": ["cases"], "parameters": [CASE_ID, DOCUMENT_ID],
+        "responses": {"200": {"description": "PDF 文件",
+                              "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                      "401": UNAUTHORIZED, "404": NOT_FOUND},
     }},
     "/tasks": {"get": {
         "summary": "任务列表，按承诺办结日期排序", "operationId": "listTasks", "tags": ["tasks"],

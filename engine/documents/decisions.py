@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..audit.chain import Acting
-from ..audit.origin import post_label
 from ..cases.context import Runtime
 from ..models import Case, Document, OrgUnit
 from ..people.jurisdiction import org_for_role
@@ -35,6 +34,11 @@ def reasons_fields(schema: dict[str, Any]) -> list[str]:
         return []
     marked = [name for name, prop in properties.items() if isinstance(prop, dict) and prop.get(REASONS_KEYWORD)]
     return marked or [name for name in properties if name.endswith(OPINION_SUFFIX)]
+
+
+def post_name(org_name: str, role_name: str) -> str:
+    """A post named as a document's sentence names it: 清水镇民政办, 青山县民政局 (not 青山县县民政局)."""
+    return org_name + (role_name[1:] if org_name and role_name[:1] == org_name[-1:] else role_name)
 
 
 def rights(session: Session, case: Case) -> dict[str, Any]:
@@ -77,7 +81,7 @@ def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: 
         if role is not None:
             office_id = org_for_role(case, role)
             office = session.get(OrgUnit, office_id)
-            post = post_label(role.code, office_id, {role.code: role.name}, {office_id: office.name if office else ""})
+            post = post_name(office.name if office else "", role.name)
     facts: dict[str, Any] = {"reasons": reasons, "decided_by_post": post or "—", "result": result,
                              "outcome": end.task_spec.bpmn_name or "", "item": guide.get("name", case.item_code)}
     if kind == DocumentKind.REFUSAL_DECISION:

@@ -39,6 +39,9 @@ SERIES = {
     DocumentKind.APPROVAL_DECISION: "准",
     DocumentKind.REFUSAL_DECISION: "不准",
 }
+# A refusal's rights (engine.documents.decisions.rights): 行政复议 and 行政诉讼, each with its body, time and basis.
+RIGHTS_KEYS = frozenset({"review_days", "review_body", "review_basis",
+                         "litigation_months", "court", "litigation_basis"})
 WINDOW_KINDS = frozenset({DocumentKind.RECEIPT, DocumentKind.SUPPLEMENT_NOTICE, DocumentKind.INTAKE_REFUSAL})
 
 
@@ -65,7 +68,8 @@ REQUIRED: dict[DocumentKind, dict[str, Callable[[Any], bool]]] = {
     DocumentKind.INTAKE_REFUSAL: {"reasons": _text, "basis": _text},
     DocumentKind.APPROVAL_DECISION: {"reasons": _text, "decided_by_post": _text},
     DocumentKind.REFUSAL_DECISION: {
-        "reasons": _text, "decided_by_post": _text, "rights": lambda v: isinstance(v, dict),
+        "reasons": _text, "decided_by_post": _text,
+        "rights": lambda v: isinstance(v, dict) and v.keys() >= RIGHTS_KEYS,
     },
 }
 
