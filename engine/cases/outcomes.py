@@ -24,6 +24,7 @@ REASONS_LIMIT = 1000
 # Where the receipt tells the applicant to follow the case (the public query page: case number + ID's last four).
 QUERY_PATH = "/query"
 WAITING_NOTE = "受理后起算"
+REFUSED_NOTE = "不予受理，无承诺办结日期"
 # The clock columns of a case not yet accepted: nothing counts against the applicant's deadline.
 WAITING: dict[str, Any] = {"clock_started_at": None, "promised_date": None, "promised_provisional": False,
                            "promised_note": WAITING_NOTE}
@@ -115,7 +116,8 @@ def refuse(session: Session, case: Case, window: Window, actor: Acting, now: dat
     session.execute(update(CaseIntake).where(CaseIntake.case_id == case.id).values(
         refused_at=now, refused_by_id=actor.id, refusal_reasons=window.reasons.strip(),
         refusal_basis=window.basis.strip()))
-    write_case(session, case, status=CaseStatus.NOT_ACCEPTED, completed_at=now, revision=case.revision + 1)
+    write_case(session, case, status=CaseStatus.NOT_ACCEPTED, completed_at=now, revision=case.revision + 1,
+               promised_note=REFUSED_NOTE)
     reasons = {"reasons": window.reasons.strip(), "basis": window.basis.strip()}
     chain.append(session, case, EventKind.INTAKE_REFUSED, actor, now, step="不予受理", after=reasons)
     documents.issue(session, case, DocumentKind.INTAKE_REFUSAL, reasons, actor, now)
