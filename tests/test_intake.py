@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from engine import clock
 from engine.audit import chain as audit
+from engine.audit import replay
 from engine.cases.intake import Applicant
 from engine.cases.outcomes import Outcome, Window
 from engine.documents.issuing import of_case
@@ -217,3 +218,18 @@ def test_immediate_decision_checked_before_anything_is_registered(services: Serv
                                         {"handle_decision": "approve", "handle_opinion": "核对无误"})
     with services.db.read() as session:
         assert session.scalar(select(func.count()).select_from(Case)) == before
+
+
+def test_replay_shows_the_window_statuses_and_the_checklist_as_ticked(services: Services) -> None:
+    case = register(services, Window(ticks("家庭收入证明"), Outcome.SUPPLEMENT))
+    services.cases.examine(user_id(services, "dongpo_agent"), case.id, Window(ticks()))
+    events = reread(services, case.id)[2]
+    seq = {event.kind: event.seq for event in reversed(events)}
+    registered = replay.moment(events, seq["case_started"])
+    assert registered.status == "supplement"
+    noticed = replay.moment(events, seq["supplement_requested"])
+    assert noticed.status == "supplement" and noticed.clock_started_at is None
+    assert [m["received"] for m in noticed.materials] == [True, True, False, True]
+    accepted = replay.moment(events, seq["case_accepted"])
+    assert accepted.status == "running" and accepted.promised_date and accepted.clock_started_at is not None
+    assert all(m["received"] for m in accepted.materials)
