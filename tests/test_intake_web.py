@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -15,21 +14,10 @@ from engine.procedures.deploy import current_version
 from engine.services import Services
 from tests.procedures import applicant, fill
 from tests.test_api import auth, make_client
-from tests.test_webui import as_posted, login, post, summary, text
-from webui import create_app
+from tests.test_webui import app, as_posted, client, login, post, summary, text  # noqa: F401  (the app fixtures)
 
 DONGPO = "510123101201"
 MATERIALS = ["户主书面申请书", "户口簿及家庭成员身份证复印件", "家庭收入证明", "重病、重残等其他有关证明材料"]
-
-
-@pytest.fixture(scope="module")
-def app(sqlite_services: Services) -> Flask:
-    return create_app(services=sqlite_services, config={"TESTING": True})
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def new_case_form(svc: Services, person: dict[str, str], received: list[str], outcome: str,
@@ -55,7 +43,8 @@ def ticked(received: list[str], outcome: str, **extra: str) -> dict[str, str]:
     return form
 
 
-def test_missing_material_notice_then_return_and_acceptance(client: FlaskClient, sqlite_services: Services) -> None:
+def test_missing_material_notice_then_return_and_acceptance(client: FlaskClient,  # noqa: F811
+                                                            sqlite_services: Services) -> None:
     login(client, "dongpo_agent")
     page = client.get("/cases/new?item=MZ-DIBAO")
     assert "申请材料清单" in text(page) and "家庭收入证明" in text(page)
@@ -73,7 +62,7 @@ def test_missing_material_notice_then_return_and_acceptance(client: FlaskClient,
     assert "已受理，办件编号" in text(accepted) and "办理中" in text(accepted)
 
 
-def test_refusal_reaches_the_register_of_the_supervisor(app: Flask, sqlite_services: Services) -> None:
+def test_refusal_reaches_the_register_of_the_supervisor(app: Flask, sqlite_services: Services) -> None:  # noqa: F811
     clerk, supervisor = app.test_client(), app.test_client()
     login(clerk, "dongpo_agent")
     person = applicant(DONGPO) | {"name": "阿依古丽·买买提"}
@@ -88,7 +77,7 @@ def test_refusal_reaches_the_register_of_the_supervisor(app: Flask, sqlite_servi
     assert clerk.get("/supervision/refusals").status_code == 403
 
 
-def test_intake_list_shows_received_applications_with_section32(client: FlaskClient,
+def test_intake_list_shows_received_applications_with_section32(client: FlaskClient,  # noqa: F811
                                                                  sqlite_services: Services) -> None:
     login(client, "dongpo_agent")
     person = applicant(DONGPO) | {"name": "John O'Neil"}
@@ -98,7 +87,8 @@ def test_intake_list_shows_received_applications_with_section32(client: FlaskCli
     assert "John O'Neil" in listing and "收件待审" in listing and "2026-03-09 视为受理" in listing
 
 
-def test_duplicate_application_refused_on_the_form(client: FlaskClient, sqlite_services: Services) -> None:
+def test_duplicate_application_refused_on_the_form(client: FlaskClient,  # noqa: F811
+                                                   sqlite_services: Services) -> None:
     login(client, "dongpo_agent")
     person = applicant(DONGPO)
     first = post(client, "/cases/new", new_case_form(sqlite_services, person, MATERIALS, "accept"))
@@ -110,13 +100,13 @@ def test_duplicate_application_refused_on_the_form(client: FlaskClient, sqlite_s
 # -- the API ------------------------------------------------------------------------------------------
 
 
-def api_start(client: FlaskClient, svc: Services, person: dict[str, str], intake: dict[str, Any] | None) -> Any:
+def api_start(api: FlaskClient, svc: Services, person: dict[str, str], intake: dict[str, Any] | None) -> Any:
     with svc.db.read() as session:
         version = current_version(session, "MZ-DIBAO")
         data = fill(version.forms[version.guide["application_form"]])
     body = {"item_code": "MZ-DIBAO", "village_code": DONGPO, "applicant": person, "data": data,
             **({"intake": intake} if intake is not None else {})}
-    return client.post("/api/v1/cases", json=body, headers=auth(svc, "dongpo_agent"))
+    return api.post("/api/v1/cases", json=body, headers=auth(svc, "dongpo_agent"))
 
 
 def api_ticks(*missing: str) -> list[dict[str, Any]]:
@@ -124,39 +114,39 @@ def api_ticks(*missing: str) -> list[dict[str, Any]]:
 
 
 def test_api_notice_return_and_the_intake_record(services: Services) -> None:
-    client = make_client(services)
+    api = make_client(services)
     headers = auth(services, "dongpo_agent")
-    made = api_start(client, services, applicant(DONGPO),
+    made = api_start(api, services, applicant(DONGPO),
                      {"materials": api_ticks("家庭收入证明"), "outcome": "supplement",
                       "notes": {"家庭收入证明": "近12个月收入，村委会盖章"}})
     assert made.status_code == 201 and made.json["status"] == "supplement" and made.json["tasks"] == []
     case_id = made.json["id"]
-    record = client.get(f"/api/v1/cases/{case_id}/intake", headers=headers).json
+    record = api.get(f"/api/v1/cases/{case_id}/intake", headers=headers).json
     assert record["notice_missing"] == [{"name": "家庭收入证明", "note": "近12个月收入，村委会盖章"}]
-    again = client.post(f"/api/v1/cases/{case_id}/window", headers=headers,
+    again = api.post(f"/api/v1/cases/{case_id}/window", headers=headers,
                         json={"materials": api_ticks("家庭收入证明"), "outcome": "supplement"})
     assert again.status_code == 409 and "一次性告知书已于" in again.json["error"]
-    accepted = client.post(f"/api/v1/cases/{case_id}/window", headers=headers, json={"materials": api_ticks()})
+    accepted = api.post(f"/api/v1/cases/{case_id}/window", headers=headers, json={"materials": api_ticks()})
     assert accepted.status_code == 200 and accepted.json["status"] == "running" and accepted.json["tasks"]
     assert accepted.json["case_number"] == made.json["case_number"]
 
 
 def test_api_duplicate_refused_and_names_checked(services: Services) -> None:
-    client = make_client(services)
+    api = make_client(services)
     person = applicant(DONGPO)
-    first = api_start(client, services, person, None)
+    first = api_start(api, services, person, None)
     assert first.status_code == 201 and first.json["status"] == "running"
-    second = api_start(client, services, person, None)
+    second = api_start(api, services, person, None)
     assert second.status_code == 409 and first.json["case_number"] in second.json["error"]
-    odd = api_start(client, services, applicant(DONGPO) | {"name": "王秀兰2"}, None)
+    odd = api_start(api, services, applicant(DONGPO) | {"name": "王秀兰2"}, None)
     assert odd.status_code == 422 and "只能是汉字" in odd.json["error"]
-    refused = api_start(client, services, applicant(DONGPO),
+    refused = api_start(api, services, applicant(DONGPO),
                         {"outcome": "refuse", "reasons": "不属本机关职权范围",
                          "basis": "《行政许可法》第三十二条第一款第二项"})
     assert refused.status_code == 201 and refused.json["status"] == "not_accepted"
 
 
-def test_immediate_item_accepted_and_completed_on_one_screen(client: FlaskClient) -> None:
+def test_immediate_item_accepted_and_completed_on_one_screen(client: FlaskClient) -> None:  # noqa: F811
     login(client, "dongpo_agent")
     page = text(client.get("/cases/new?item=MZ-YOUDAI"))
     assert "办理决定" in page and "受理并办结" in page
