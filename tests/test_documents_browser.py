@@ -40,15 +40,14 @@ def test_the_refusal_is_listed_opened_and_printed_without_the_page_around_it(
     log_in(page, "qingshui_civil")
     page.goto(f"/cases/{case_id}")
     card = page.locator("#case-documents")
-    # The receipt given on acceptance, and the decision.
-    expect(card.locator("tbody tr")).to_have_count(2)
+    expect(card.locator("tbody tr")).to_have_count(1)
     expect(card).to_contain_text("不予批准决定书")
     expect(card).to_contain_text("清水镇不准〔2026〕")
     expect(card).to_contain_text("清水镇人民政府")
     card.scroll_into_view_if_needed()
     shot(page, "96-case-page-documents-card")
 
-    card.locator("tr[data-kind=refusal_decision]").get_by_role("link", name="查看 / 打印").click()
+    card.get_by_role("link", name="查看 / 打印").click()
     sheet = page.locator("#document")
     expect(sheet.locator("h1")).to_have_text("不予批准决定书")
     expect(page.locator("#document-reasons")).to_have_text(REASONS)

@@ -46,9 +46,8 @@ def test_the_case_page_lists_the_decision_and_links_its_page_and_pdf(setup: tupl
     page = client_for(app, "dongpo_agent").get(f"/cases/{case_id}")
     assert page.status_code == 200
     html = lxml.html.fromstring(page.get_data(as_text=True))
-    # The receipt of the acceptance, then the decision.
-    receipt, row = html.xpath('//table[@id="document-list"]/tbody/tr')
-    assert receipt.get("data-kind") == "receipt" and row.get("data-kind") == "refusal_decision"
+    [row] = html.xpath('//table[@id="document-list"]/tbody/tr')
+    assert row.get("data-kind") == "refusal_decision"
     assert "不予批准决定书" in row.text_content() and decision.number in row.text_content()
     assert row.xpath(".//a/@href") == [f"/cases/{case_id}/documents/{decision.id}",
                                        f"/cases/{case_id}/documents/{decision.id}.pdf"]
@@ -92,8 +91,7 @@ def test_the_api_lists_documents_and_serves_their_pdf(setup: tuple[Services, Fla
     client = app.test_client()
     response = client.get(f"/api/v1/cases/{case_id}/documents", headers=auth(svc, "dongpo_agent"))
     assert response.status_code == 200
-    receipt, listed = response.json["documents"]
-    assert receipt["kind"] == "receipt"
+    [listed] = response.json["documents"]
     assert listed["kind"] == "refusal_decision" and listed["issuer"] == "青山县自然资源局"
     assert listed["facts"]["rights"]["review_days"] == 60 and listed["facts"]["rights"]["litigation_months"] == 6
     pdf = client.get(listed["pdf_url"], headers=auth(svc, "dongpo_agent"))

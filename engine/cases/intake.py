@@ -96,7 +96,7 @@ class Applicant:
 
 def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, applicant: Any, data: Any,
                window: Window | None = None) -> Step:
-    """Register an application; complete, it is accepted at once (without a checklist: all materials received)."""
+    """Register an application; complete, it is accepted at once with a receipt (without a checklist: as before)."""
     window = window or Window()
     person = Applicant.parse(applicant)
     with rt.db.write() as session:
@@ -113,6 +113,9 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
         application_form = version.guide.get("application_form")
         forms.validate(version.forms[application_form] if application_form else forms.NO_FIELDS, data, "申请表")
         rows = checklist.parse(version.guide, window.materials)
+        # Without a checklist (an API caller or a script as before it) nothing says what was taken in: the case is
+        # accepted as before, and no receipt claims materials nobody ticked.
+        ticked = window.materials is not None
         duplicates.check(session, version.guide, item_code, person.id_number, window.confirm_repeat)
         outcomes.check(window, rows)
         now = clock.now()
@@ -135,7 +138,7 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
                                    promised.promised_days(version.guide), now)
         chain.append(session, case, EventKind.CASE_STARTED, actor, now, step="受理" if accepting else "收件", after={
             "item_code": item_code, "version": version.version, "village": village_code,
-            "applicant": person.name, "data": data, "materials": rows,
+            "applicant": person.name, "data": data, **({"materials": rows} if ticked else {}),
             **(_promised(case) if accepting else {"status": case.status}),
         })
         session.connection().execute(INSERT_INTAKE, {
@@ -145,7 +148,8 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
         if not accepting:
             return outcomes.apply(session, case, window, rows, actor, now, now)
         step, workflow = run(rt, session, case, version, data, actor, now)
-        outcomes.receipt(session, case, rows, actor, now)
+        if ticked:
+            outcomes.receipt(session, case, rows, actor, now)
     rt.states.put(case.id, case.revision, workflow)
     return step
 
