@@ -761,3 +761,31 @@ class FollowUp(Base):
     answered_by: Mapped[User | None] = relationship(lazy="joined")
 
     __table_args__ = (Index("ix_follow_up_county_status", "county_id", "status", "due_date"),)
+
+
+class CaseIntake(Base):
+    """受理 at the window: the materials checklist as last ticked, the one-time notice, §32 and 不予受理.
+
+    One row per case registered with a checklist; the refusal register (否定报备) reads the refused rows.
+    """
+
+    __tablename__ = "case_intake"
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), primary_key=True)
+    # [{"name", "required", "received", "copies", "original"}], in the item's order.
+    materials: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # The application form as submitted: the workflow starts from it when the case is accepted later.
+    data: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    received_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # 一次性告知: when it was given and what it listed ([{"name", "note"}]); a second one is refused.
+    notice_at: Mapped[datetime | None]
+    notice_missing: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # §32: when the receiving clerk was warned (from working day 3), so the scheduler warns once.
+    warned_at: Mapped[datetime | None]
+    refused_at: Mapped[datetime | None]
+    refused_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    refusal_reasons: Mapped[str | None] = mapped_column(Text)
+    refusal_basis: Mapped[str | None] = mapped_column(Text)
+    case: Mapped[Case] = relationship()
+
+    __table_args__ = (Index("ix_case_intake_refused_at", "refused_at"),)

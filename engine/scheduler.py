@@ -53,8 +53,16 @@ def recount_dates(cases: CaseService) -> int:
     return recounted
 
 
+def section32(cases: CaseService) -> int:
+    """Applications taken in and not examined: the clerk warned on working day 3, accepted on day 5 (§32)."""
+    changed = cases.run_section32()
+    if changed:
+        log.info("§32: warned or accepted %d application(s) waiting at the window", changed)
+    return changed
+
+
 # Dates are recounted before cards are raised, so no card is raised on a date about to move.
-JOBS: list[Callable[[CaseService], int]] = [fire_timers, recount_dates, raise_cards]
+JOBS: list[Callable[[CaseService], int]] = [fire_timers, section32, recount_dates, raise_cards]
 
 
 def write_anchor(db: Database, directory: Path) -> int:

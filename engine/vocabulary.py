@@ -10,6 +10,20 @@ class CaseStatus(StrEnum):
     COMPLETED = "completed"
     # Ended by an administrator with a reason (a case a broken diagram left stuck that cannot be repaired).
     CANCELLED = "cancelled"
+    # 补正: registered with a one-time notice of the missing materials; no workflow and no clock until complete.
+    SUPPLEMENT = "supplement"
+    # 收件待审: materials taken in but not yet examined; 行政许可法 §32 deems it accepted after 5 working days.
+    RECEIVED = "received"
+    # 不予受理: refused at the window with reasons; ended without a workflow.
+    NOT_ACCEPTED = "not_accepted"
+
+
+# Waiting at the window: registered, numbered, but the workflow has not started.
+AT_WINDOW = (CaseStatus.SUPPLEMENT, CaseStatus.RECEIVED)
+# Never started a workflow: waiting at the window, or refused there.
+WITHOUT_WORKFLOW = (*AT_WINDOW, CaseStatus.NOT_ACCEPTED)
+# Ended: no duplicate check counts them and nothing runs on them.
+ENDED = (CaseStatus.COMPLETED, CaseStatus.CANCELLED, CaseStatus.NOT_ACCEPTED)
 
 
 class TaskStatus(StrEnum):
@@ -101,6 +115,14 @@ class EventKind(StrEnum):
     CASE_RATED = "case_rated"
     COMPLAINT_FILED = "complaint_filed"
     FOLLOW_UP_ANSWERED = "follow_up_answered"
+    # 一次性告知: the window named every missing material; the case waits in 补正 with the clock not started.
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    # 受理 of a case registered earlier (补正 completed, or 收件待审 examined): the workflow starts here.
+    CASE_ACCEPTED = "case_accepted"
+    # 行政许可法 §32: no notice within 5 working days of receipt, so accepted as from the day of receipt.
+    CASE_DEEMED_ACCEPTED = "case_deemed_accepted"
+    # 不予受理 with reasons; the case ends and enters the refusal register.
+    INTAKE_REFUSED = "intake_refused"
 
 
 class ProxyStepKind(StrEnum):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,17 @@ from engine.config import ROOT
 from engine.idcard import generate_id_number
 from engine.procedures.diagram import NS
 
-_serial = iter(range(1, 10**6))
+# An open case refuses a second application of the same ID number for the same item, so every applicant made in a
+# test session is a new person: the birth date moves on every 999 numbers, and each process (a test worker, the
+# kill test's child) starts its own stretch of them.
+_serial = itertools.count((os.getpid() % 1000) * 999 * 4)
+FIRST_BIRTH = date(1950, 1, 1)
 
 
-def applicant(village_code: str = "510123101201", born: date = date(1962, 4, 9)) -> dict[str, str]:
-    return {"name": "王秀兰", "id_number": generate_id_number(village_code[:6], born, next(_serial) % 999 + 1),
+def applicant(village_code: str = "510123101201") -> dict[str, str]:
+    serial = next(_serial)
+    born = FIRST_BIRTH + timedelta(days=serial // 999)
+    return {"name": "王秀兰", "id_number": generate_id_number(village_code[:6], born, serial % 999 + 1),
             "phone": "13912345678"}
 
 

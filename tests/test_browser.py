@@ -131,6 +131,7 @@ def fill_dibao_application(page: Page, person: dict[str, str], household_size: s
     page.check("input[name=f-has_disabled_member][value=false]")
     page.check("input[name=f-has_seriously_ill_member][value=true]")
     page.fill("#f-reason", reason)
+    page.click("#tick-all")
 
 
 def choose_item(page: Page, code: str) -> None:

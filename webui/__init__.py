@@ -74,6 +74,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         formeditor,
         inbox,
         incidents,
+        intake,
         ledger,
         modeler,
         notifications,
@@ -92,6 +93,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(ledger.bp)
+    app.register_blueprint(intake.bp)
     app.register_blueprint(replay.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(documents.bp)

@@ -25,6 +25,8 @@ from engine.audit import chain, history, privacy
 from engine.audit import desk as audit_desk
 from engine.audit import export as exporting
 from engine.cases import attachments, incidents, ledger, queries
+from engine.cases import window as engine_window
+from engine.cases.outcomes import Window
 from engine.deadlines import extensions, shown, tracking
 from engine.documents import issuing
 from engine.errors import BianminError, DeployRefused, Forbidden, NotFound, StepHeld, Unauthorized, ValidationFailed
@@ -48,7 +50,7 @@ from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
 from engine.supervision import desk
 from engine.tasks import inbox
-from engine.vocabulary import FollowUpStatus
+from engine.vocabulary import CaseStatus, FollowUpStatus
 from engine.window import appointments, enquiries, proxy, ratings
 
 from . import ledger as ledger_views
@@ -234,10 +236,48 @@ def start_case() -> Any:
     if problems:
         raise ValidationFailed("申请信息不完整：" + "；".join(problems), details=problems)
     case = services().cases.start_case(_user().id, item_code, village_code, body.get("applicant"),
-                                   body.get("data", {})).case
+                                   body.get("data", {}), _window(body.get("intake"))).case
     with services().db.read() as session:
         payload = _case_summary(session, queries.case_row(session, case.id))
     return payload, 201, {"Location": url_for("api.get_case", case_id=case.id)}
+
+
+def _window(raw: Any) -> Window | None:
+    """The window's part of a request: without it every material counts as received and the case is accepted."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ValidationFailed("intake 应为对象：materials、outcome、notes、reasons、basis、confirm_repeat")
+    return Window.parse(raw)
+
+
+@bp.post("/cases/<int:case_id>/window")
+def examine_case(case_id: int) -> Any:
+    """A case in 补正 or 收件待审 examined again: accepted, told to 补正 (once) or refused."""
+    with services().db.read() as session:
+        _visible_case(session, case_id)
+    services().cases.examine(_user().id, case_id, Window.parse(_json_body()))
+    with services().db.read() as session:
+        return _case_summary(session, queries.case_row(session, case_id))
+
+
+@bp.get("/cases/<int:case_id>/intake")
+def case_intake(case_id: int) -> Any:
+    """The window's record: the checklist as ticked, the one-time notice, §32's dates, the refusal."""
+    with services().db.read() as session:
+        _visible_case(session, case_id)
+        case = session.get(Case, case_id)
+        found = engine_window.waiting_case(services().cases, session, case) if case else None
+        if found is None:
+            raise NotFound("该办件没有窗口收件记录")
+        row = found.intake
+        return {"case_id": case_id, "status": case.status, "materials": row.materials,
+                "received_at": _iso(row.received_at), "received_by": found.received_by,
+                "notice_at": _iso(row.notice_at), "notice_missing": row.notice_missing,
+                "section32": {"warn_on": _day(found.warn_on), "deemed_on": _day(found.deemed_on),
+                              "days_left": found.days_left} if found.deemed_on else None,
+                "refused_at": _iso(row.refused_at), "refusal_reasons": row.refusal_reasons,
+                "refusal_basis": row.refusal_basis}
 
 
 @bp.get("/cases")
@@ -245,7 +285,7 @@ def list_cases() -> Any:
     asked = request.args.get("status", "")
     status = queries.case_status(asked)
     if asked and status is None:
-        raise BadRequest("status 只能是 running（办理中）或 completed（已办结）")
+        raise BadRequest("status 只能是 " + "、".join(CaseStatus))
     card = _card_filter()
     limit = _limit()
     with services().db.read() as session:

@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.audit import desk as audit_desk
 from engine.audit import history
+from engine.cases import immediate
 from engine.cases import incidents as engine_incidents
+from engine.cases import window as engine_window
 from engine.cases.intake import Applicant
 from engine.deadlines import shown as shown_cards
 from engine.deadlines import tracking
@@ -38,9 +40,9 @@ from engine.procedures import forms
 from engine.procedures.diagram import NS as BPMN_NS
 from engine.procedures.diagram import diagram_info, markers
 from engine.procedures.spiff import parse_xml
-from engine.vocabulary import DeadlineStatus, TaskStatus, TimerStatus
+from engine.vocabulary import AT_WINDOW, CaseStatus, DeadlineStatus, TaskStatus, TimerStatus
 
-from . import formrender, helpers, incidents, personal, supervision
+from . import formrender, helpers, incidents, intake, personal, supervision
 from .auth import login_required
 from .i18n import CARD_COLORS, CASE_RESULTS, EVENT_FIELDS, EXTENSION_DECISIONS, label, t
 
@@ -90,6 +92,7 @@ def new_case() -> Any:
         item = next((i for i in items if i.code == item_code), None)
         version = db.get(ProcedureVersion, item.current_version_id) if item else None
         villages = _intake_villages(db, g.user)
+        decision = _decision_schema(db, version) if version else None
     # A village agent accepts for their own village; window staff choose among their town's villages.
     village_code = villages[0].code if len(villages) == 1 else source.get("village") or ""
     summary: list[str] = []
@@ -112,23 +115,42 @@ def new_case() -> Any:
             formrender.attach(errors, {APPLICANT_FIELDS[key]: texts for key, texts in exc.fields.items()})
         data, messages = check_form(schema, request.form, errors)
         summary += messages
+        decided, messages = check_form(decision[0], request.form, errors) if decision else ({}, [])
+        summary += messages
+        try:
+            window = intake.posted_window(version.guide, request.form)
+        except ValidationFailed as exc:
+            summary.append(exc.message)
         if not summary:
             try:
-                case = svc.cases.start_case(g.user.id, version.item_code, village_code, applicant, data).case
-            except ValidationFailed as exc:
+                # 即办件: accepted and decided here at once; the other outcomes register it as any case.
+                case = (svc.cases.handle_immediate(g.user.id, version.item_code, village_code, applicant, data, window,
+                                                   decided) if decision else
+                        svc.cases.start_case(g.user.id, version.item_code, village_code, applicant, data, window)).case
+            except (ValidationFailed, Conflict) as exc:
                 summary = exc.details or [exc.message]
                 formrender.attach(errors, exc.fields)
             else:
-                flash(t("case_started", number=case.case_number), "success")
+                flash(t(intake.OUTCOME_FLASH[CaseStatus(case.status)], number=case.case_number), "success")
                 return redirect(url_for("cases.case", case_id=case.id))
     form_html = None
     if version is not None:
         schema, ui = _application_schema(version)
         form_html = formrender.render(schema, ui, raw=raw, errors=errors)
     status = 422 if summary else 200
+    materials = intake.checklist_rows(version.guide, form=raw) if version is not None else []
+    decision_html = formrender.render(*decision, raw=raw, errors=errors) if decision else None
     return render_template("new_case.html", items=items, item=item, version=version, form_html=form_html,
                            summary=summary, errors=errors, raw=raw or {}, villages=villages,
-                           village_code=village_code), status
+                           village_code=village_code, materials=materials, decision_html=decision_html), status
+
+
+def _decision_schema(db: Session, version: ProcedureVersion) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """即办件: the form of the diagram's one step, filled on the intake screen; None for any other item."""
+    if not immediate.is_immediate(version.guide):
+        return None
+    form, ui = immediate.decision_forms(helpers.services().cases.versions.get(db, version.id))
+    return forms.task_form(version.forms, form), version.forms.get(ui or "", {})
 
 
 def _intake_villages(db: Session, user: User) -> list[OrgUnit]:
@@ -292,7 +314,7 @@ def change_rows(changes: list[history.Change]) -> list[tuple[str, str, str]]:
 def _plain(key: str, value: Any) -> str:
     if value is None:
         return "—"
-    if key == "due_at":
+    if key in ("due_at", "accepted_at"):
         return helpers.local_time(str(value))
     if key == "result":
         return label(CASE_RESULTS, str(value))
@@ -304,6 +326,10 @@ def _plain(key: str, value: Any) -> str:
         return "，".join(f"{old} → {new}" for old, new in value.items())
     if key == "card":
         return label(CARD_COLORS, str(value))
+    if key in ("materials", "received", "missing") and isinstance(value, list):
+        # The checklist shows what was taken in (with copies), the notice what is missing.
+        return "、".join(str(row.get("name")) + (f"（{row['copies']}份）" if row.get("copies") else "")
+                        for row in value if isinstance(row, dict) and row.get("received", True))
     return formrender.display_value(None, value)
 
 
@@ -313,10 +339,29 @@ def case(case_id: int) -> Any:
     return render_case(case_id)
 
 
-def render_case(case_id: int, revealed: dict[str, Any] | None = None) -> Any:
-    """The case page; `revealed` holds the personal values this user just revealed, shown in clear this once."""
+@bp.route("/cases/<int:case_id>/window", methods=["POST"])
+@login_required
+def examine(case_id: int) -> Any:
+    """The applicant is back with the missing materials, or the clerk examines what was taken in."""
+    svc = helpers.services()
+    with svc.db.read() as db:
+        guide = _version(db, helpers.visible_case(db, case_id)).guide
+    try:
+        step = svc.cases.examine(g.user.id, case_id, intake.posted_window(guide, request.form))
+    except (ValidationFailed, Conflict) as exc:
+        return render_case(case_id, window_error=exc, window_form=request.form), exc.status
+    flash(t(intake.OUTCOME_FLASH[CaseStatus(step.case.status)], number=step.case.case_number), "success")
+    return redirect(url_for("cases.case", case_id=case_id))
+
+
+def render_case(case_id: int, revealed: dict[str, Any] | None = None, window_error: BianminError | None = None,
+                window_form: Any = None) -> Any:
+    """The case page; `revealed` holds the personal values this user just revealed, shown in clear this once.
+
+    A window case examined again with a problem comes back with the clerk's ticks and the message."""
     with helpers.services().db.read() as db:
         found = helpers.visible_case(db, case_id)
+        at_window = engine_window.waiting_case(helpers.services().cases, db, found)
         viewer = personal.viewer(db, found, revealed)
         version = _version(db, found)
         events = list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == found.id).order_by(CaseEvent.seq)))
@@ -354,6 +399,10 @@ def render_case(case_id: int, revealed: dict[str, Any] | None = None) -> Any:
             repair=incidents.repair_panel(db, g.user, found, helpers.services().cases.versions),
             # Re-hashing one case's history costs about a millisecond for 20 events: every page view checks it.
             chain=audit_desk.verify_case(db, found), may_audit_case=access.may_audit(g.user),
+            at_window=at_window, window_error=window_error,
+            window_rows=intake.checklist_rows(version.guide, at_window.intake.materials if at_window else None,
+                                              window_form),
+            may_examine=found.status in AT_WINDOW and access.may_accept(g.user),
             documents=issuing.of_case(db, found.id),
         )
 

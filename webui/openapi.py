@@ -151,6 +151,44 @@ SCHEMAS: dict[str, Any] = {
                              "examples": ["510123101201"]},
             "applicant": _ref("ApplicantIn"),
             "data": {**ANY_OBJECT, "description": "申请表数据，须符合事项的 application_schema"},
+            "intake": _ref("IntakeIn"),
+        },
+    },
+    "IntakeIn": {
+        "type": "object",
+        "description": "窗口收件：材料清单与处理结果。不提供时视为材料全部收齐并受理。",
+        "properties": {
+            "materials": {"type": "array", "description": "逐项勾选事项 item.toml 所列材料；未列出的材料视为未收取",
+                          "items": {"type": "object", "required": ["name"], "properties": {
+                              "name": STRING, "received": {"type": "boolean"},
+                              "copies": {"type": "integer", "minimum": 1, "maximum": 99},
+                              "original": {"type": "boolean", "description": "已验原件"}}}},
+            "outcome": {"enum": ["accept", "supplement", "receive", "refuse"], "default": "accept",
+                        "description": "accept：材料齐全，受理；supplement：出具一次性告知书（补正）；"
+                                       "receive：收件待审（行政许可法第三十二条：5 个工作日内未告知的，"
+                                       "自收件之日起视为受理）；"
+                                       "refuse：不予受理（须 reasons 与 basis）"},
+            "notes": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 200},
+                      "description": "一次性告知书上对各缺少材料的说明，按材料名称"},
+            "reasons": {"type": "string", "maxLength": 1000, "description": "不予受理理由"},
+            "basis": {"type": "string", "maxLength": 1000, "description": "不予受理依据"},
+            "confirm_repeat": {"type": "boolean",
+                               "description": "事项允许重复申请（repeats = \"warn\"）时，确认同一申请人的重复申请"},
+        },
+    },
+    "CaseIntake": {
+        "type": "object",
+        "description": "办件的窗口收件记录",
+        "properties": {
+            "case_id": {"type": "integer"}, "status": {"enum": list(CaseStatus)},
+            "materials": {"type": "array", "items": ANY_OBJECT}, "received_at": DATE_TIME, "received_by": STRING,
+            "notice_at": NULLABLE_DATE_TIME,
+            "notice_missing": {"type": ["array", "null"], "items": ANY_OBJECT,
+                               "description": "一次性告知书所列全部待补正材料"},
+            "section32": {"type": ["object", "null"], "description": "收件待审时：提醒日与视为受理日",
+                          "properties": {"warn_on": NULLABLE_DATE, "deemed_on": NULLABLE_DATE,
+                                         "days_left": {"type": ["integer", "null"]}}},
+            "refused_at": NULLABLE_DATE_TIME, "refusal_reasons": NULLABLE_STRING, "refusal_basis": NULLABLE_STRING,
         },
     },
     "CaseTask": {
@@ -517,7 +555,8 @@ PATHS: dict[str, Any] = {
             {"name": "q", "in": "query", "required": False, "schema": STRING,
              "description": "按办件编号、申请人姓名或身份证号码精确查找"},
             {"name": "status", "in": "query", "required": False, "schema": {"enum": list(CaseStatus)},
-             "description": "running：办理中；completed：已办结；不填为全部"},
+             "description": "running：办理中；completed：已办结；supplement：待补正；received：收件待审；"
+                            "not_accepted：不予受理；不填为全部"},
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
         ],
@@ -533,8 +572,24 @@ PATHS: dict[str, Any] = {
             "400": UNDECLARED_FIELDS, "401": UNAUTHORIZED,
             "403": _error("调用者不是代办员或窗口人员，或该村（社区）不在其辖区内"),
             "404": _error("事项编码或村行政区划代码不存在"),
-            "422": _error("申请人信息（姓名、身份证号码、电话）或申请表数据有误"),
+            "409": _error("同一申请人已有本事项未办结的办件（消息给出其编号和状态）；"
+                          "允许重复申请的事项须 confirm_repeat"),
+            "422": _error("申请人信息（姓名、身份证号码、电话）、申请表数据或材料清单有误，"
+                          "或材料不齐全却要受理、不予受理未写理由和依据"),
         },
+    }},
+    "/cases/{case_id}/window": {"post": {
+        "summary": "待补正或收件待审的办件再次核对材料：受理、一次性告知补正（只能一次）或不予受理",
+        "operationId": "examineCase", "tags": ["cases"], "parameters": [CASE_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("IntakeIn")}}},
+        "responses": {"200": _json(_ref("Case"), "办件（受理后含待办任务）"), "400": BAD_REQUEST,
+                      "401": UNAUTHORIZED, "403": FORBIDDEN, "404": NOT_FOUND,
+                      "409": _error("办件不在待补正或收件待审状态，或一次性告知书已出具过"), "422": UNPROCESSABLE},
+    }},
+    "/cases/{case_id}/intake": {"get": {
+        "summary": "办件的窗口收件记录：材料清单、一次性告知、第三十二条期限、不予受理理由",
+        "operationId": "getCaseIntake", "tags": ["cases"], "parameters": [CASE_ID],
+        "responses": {"200": _json(_ref("CaseIntake"), "收件记录"), "401": UNAUTHORIZED, "404": NOT_FOUND},
     }},
     "/cases/{case_id}": {"get": {
         "summary": "办件详情：申请人（身份证号脱敏）、期限、已提交数据、流程计算结果、待办任务",

@@ -18,14 +18,14 @@ from ..deadlines.clocks import day_start
 from ..errors import ValidationFailed
 from ..models import Case, CaseEvent, OrgUnit, ServiceItem, SystemEvent, User
 from ..people.access import Placed, case_visible_to
-from ..vocabulary import CaseResult, CaseStatus
+from ..vocabulary import WITHOUT_WORKFLOW, CaseResult, CaseStatus
 from . import chain, system
 from .links import Finding
 
 PAGE_SIZE = 50
 # Results as the case list and the case page word them: a running case, an ended one by its result, a cancelled one.
 RESULTS = ("running", CaseResult.APPROVED.value, CaseResult.REJECTED.value, CaseResult.COMPLETED.value,
-           CaseStatus.CANCELLED.value)
+           CaseStatus.CANCELLED.value, *(status.value for status in WITHOUT_WORKFLOW))
 STATUSES = tuple(CaseStatus)
 MAX_TEXT = 100
 # How many cases `verify_everything` reads per query: few queries for a county, bounded memory.
@@ -144,8 +144,8 @@ def conditions(user: Placed, wanted: Search) -> list[ColumnElement[bool]]:
         found.append(shown.cases_showing(wanted.card, Case.id))
     if wanted.result == "running":
         found.append(Case.status == CaseStatus.RUNNING)
-    elif wanted.result == CaseStatus.CANCELLED:
-        found.append(Case.status == CaseStatus.CANCELLED)
+    elif wanted.result == CaseStatus.CANCELLED or wanted.result in WITHOUT_WORKFLOW:
+        found.append(Case.status == wanted.result)
     elif wanted.result:
         found += [Case.status == CaseStatus.COMPLETED, Case.result == wanted.result]
     return found

@@ -71,6 +71,8 @@ class Moment:
     pauses: list[PauseAt]
     cards: list[CardAt]
     end_step: str | None
+    # The materials checklist as the window last ticked it (received, copies, original seen).
+    materials: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def open_tasks(self) -> list[TaskAt]:
@@ -95,6 +97,7 @@ class _State:
     pauses: list[PauseAt] = field(default_factory=list)
     cards: list[CardAt] = field(default_factory=list)
     end_step: str | None = None
+    materials: list[dict[str, Any]] = field(default_factory=list)
 
     def merge(self, values: dict[str, Any] | None) -> None:
         for key, value in (values or {}).items():
@@ -135,6 +138,7 @@ def moment(events: Sequence[Any], seq: int) -> Moment:
         data=state.data, changed=frozenset(state.changed), tasks=state.tasks, timers=state.timers,
         promised_date=state.promised_date, promised_provisional=state.promised_provisional,
         clock_started_at=state.clock_started_at, pauses=state.pauses, cards=state.cards, end_step=state.end_step,
+        materials=state.materials,
     )
 
 
@@ -174,10 +178,23 @@ def _apply(state: _State, event: Any) -> None:
     """One event's effect; kinds that change nothing shown here (an extension asked) pass through."""
     after: dict[str, Any] = event.after or {}
     kind = event.kind
+    state.materials = after.get("materials", state.materials)
     if kind == EventKind.CASE_STARTED:
         state.merge(after.get("data"))
+        # A case registered at the window without acceptance says where it waits.
+        state.status = after.get("status", CaseStatus.RUNNING)
         state.promised_date = after.get("promised_date")
         state.promised_provisional = bool(after.get("promised_provisional"))
+    elif kind in (EventKind.CASE_ACCEPTED, EventKind.CASE_DEEMED_ACCEPTED):
+        state.status = CaseStatus.RUNNING
+        state.promised_date = after.get("promised_date")
+        state.promised_provisional = bool(after.get("promised_provisional"))
+        if state.promised_date:
+            state.clock_started_at = datetime.fromisoformat(after["accepted_at"])
+    elif kind == EventKind.SUPPLEMENT_REQUESTED:
+        state.status = CaseStatus.SUPPLEMENT
+    elif kind == EventKind.INTAKE_REFUSED:
+        state.status = CaseStatus.NOT_ACCEPTED
     elif kind == EventKind.TASK_CREATED:
         state.tasks[event.task_id] = TaskAt(event.task_id, event.step, TaskStatus.OPEN, None,
                                             after.get("role"), after.get("org_id"))

@@ -22,7 +22,16 @@ from ..procedures import variables
 from ..procedures.forms import FORM_PROPERTY, UI_FORM_PROPERTY
 from ..procedures.spiff import LoadedVersion, dump_state, spec_registry
 from ..tasks.complete import TASKS, run_completion
-from ..vocabulary import CaseStatus, DeadlineStatus, EventKind, IncidentKind, SystemEventKind, TaskStatus, TimerStatus
+from ..vocabulary import (
+    WITHOUT_WORKFLOW,
+    CaseStatus,
+    DeadlineStatus,
+    EventKind,
+    IncidentKind,
+    SystemEventKind,
+    TaskStatus,
+    TimerStatus,
+)
 from . import incidents
 from .context import Runtime
 from .locking import actor as read_actor
@@ -70,6 +79,8 @@ def _admin(session: Session, actor_id: int) -> Actor:
 
 
 def _running(case: Case) -> None:
+    if case.status in WITHOUT_WORKFLOW:
+        raise Conflict(f"办件{case.case_number}尚未受理或不予受理，没有可修复的流程")
     if case.status != CaseStatus.RUNNING:
         raise Conflict(f"办件{case.case_number}已{'撤销' if case.status == CaseStatus.CANCELLED else '办结'}，无需修复")
 

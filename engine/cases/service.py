@@ -7,17 +7,30 @@ from typing import Any
 from ..deadlines import promised
 from ..models import Case
 from ..tasks import claim, complete
-from . import intake, repair, timers
+from . import deemed, immediate, intake, repair, timers
+from . import window as window_
 from .context import Runtime
 from .locking import TaskRecord
+from .outcomes import Window
 from .reconcile import Step
 
 
 class CaseService(Runtime):
     """Every method is one locked transaction on one case (see engine.cases.locking)."""
 
-    def start_case(self, actor_id: int, item_code: str, village_code: str, applicant: Any, data: Any) -> Step:
-        return intake.start_case(self, actor_id, item_code, village_code, applicant, data)
+    def start_case(self, actor_id: int, item_code: str, village_code: str, applicant: Any, data: Any,
+                   window: Window | None = None) -> Step:
+        return intake.start_case(self, actor_id, item_code, village_code, applicant, data, window)
+
+    def handle_immediate(self, actor_id: int, item_code: str, village_code: str, applicant: Any, data: Any,
+                         window: Window, decision: Any) -> Step:
+        return immediate.handle(self, actor_id, item_code, village_code, applicant, data, window, decision)
+
+    def examine(self, actor_id: int, case_id: int, window: Window) -> Step:
+        return window_.examine(self, actor_id, case_id, window)
+
+    def run_section32(self) -> int:
+        return deemed.tick(self)
 
     def claim(self, actor_id: int, task_id: str) -> TaskRecord:
         return claim.claim(self, actor_id, task_id)

@@ -311,6 +311,11 @@ def may_use_desk(user: Staff) -> bool:
     return user.role_code in DESK_ROLES
 
 
+def may_read_refusals(user: Staff) -> bool:
+    """否定报备: the refusal register is for the supervision desk and the town leaders, each for their jurisdiction."""
+    return may_use_desk(user) or user.role_code == TOWN_LEADER_ROLE
+
+
 def signs_in_on_record(user: Staff) -> bool:
     """Supervisor, auditor and administrator accounts see across the county: each of their sign-ins, and each
     failed attempt at one, goes on the system chain (a clerk's stays in the login attempts only)."""

@@ -21,6 +21,8 @@ from .diagram import NS
 from .forms import declared_fields, is_reserved
 from .spiff import parse_xml
 
+# item.toml `repeats`: an open case of the same applicant refuses a new application, or only warns.
+REPEATS = ("refuse", "warn")
 CASE_TYPES = ("immediate", "promised", "joint", "escalated")
 GUIDE_FILE = "item.toml"
 # spiff-arena describes a process model folder here (display_name, primary_file_name, primary_process_id …).
@@ -171,6 +173,9 @@ def _read_guide(file: str, raw: bytes | None, model: dict[str, Any], problems: l
                  if key in guide and not str(guide[key]).strip()]
     if guide.get("case_type", "promised") not in CASE_TYPES:
         problems.append(Problem(file, f"case_type 必须是 {' / '.join(CASE_TYPES)} 之一"))
+    if guide.get("repeats", "refuse") not in REPEATS:
+        problems.append(Problem(file, "repeats 只能是 \"refuse\"（同一申请人有未办结的办件时不予重复申请，默认）"
+                                      "或 \"warn\"（允许重复申请，窗口人员确认后受理）"))
     for key in ("promised_days", "statutory_days"):
         value = guide.get(key, 0)
         if not isinstance(value, int) or value < 0:

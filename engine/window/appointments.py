@@ -9,7 +9,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import clock
-from ..cases.intake import name_problem, normal_phone, phone_problem
+from ..cases.intake import applicant_name, normal_phone, phone_problem
 from ..deadlines import calendar
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..models import Appointment, OrgUnit, ServiceItem
@@ -46,9 +46,9 @@ def book(session: Session, *, kind: str, item_code: str, place_code: str, day: d
         fields["day"] = [problem]
     if slot not in set(AppointmentSlot):
         fields["slot"] = ["请选择上午或下午"]
-    name = name.strip()
-    if problem := name_problem(name):
-        fields["name"] = [f"预约人{problem}"]
+    name, problem = applicant_name(name, "预约人")
+    if problem:
+        fields["name"] = [problem]
     phone = normal_phone(phone)
     if problem := phone_problem(phone):
         fields["phone"] = [problem]

@@ -1,13 +1,13 @@
 """Ledger index: cases by the last digits of the applicant's ID number (the ledger's search box)
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

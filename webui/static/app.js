@@ -7,4 +7,10 @@
       if (select.form) { select.form.submit(); }
     });
   });
+  // 全部收齐: every material of the checklist received at once; the clerk then unticks what is missing.
+  document.querySelectorAll("[data-tick-all]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      document.querySelectorAll("#checklist input[name$='_received']").forEach(function (box) { box.checked = true; });
+    });
+  });
 })();
