@@ -23,9 +23,10 @@ _serial = itertools.count((os.getpid() % 1000) * 999 * 4)
 FIRST_BIRTH = date(1950, 1, 1)
 
 
-def applicant(village_code: str = "510123101201") -> dict[str, str]:
+def applicant(village_code: str = "510123101201", born: date | None = None) -> dict[str, str]:
+    """A new person at each call; `born` when the age matters (the birth date is in the ID number)."""
     serial = next(_serial)
-    born = FIRST_BIRTH + timedelta(days=serial // 999)
+    born = born or FIRST_BIRTH + timedelta(days=serial // 999)
     return {"name": "王秀兰", "id_number": generate_id_number(village_code[:6], born, serial % 999 + 1),
             "phone": "13912345678"}
 
