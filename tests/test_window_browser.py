@@ -1,5 +1,6 @@
-"""In a real browser: a 代办 case carried village → town → back (委托, 传递, 办结, 回交, 签收), and an enquiry handed
-from the village agent to the town window under 首问负责. Screenshots 125–129 land in test-artifacts/."""
+"""In a real browser: a 代办 case carried village → town → back (委托, 传递, 办结, 回交, 签收, the applicant's rating
+on the public query page), and an enquiry handed from the village agent to the town window under 首问负责.
+Screenshots 125–129 land in test-artifacts/."""
 
 from __future__ import annotations
 
@@ -77,6 +78,25 @@ def test_a_proxy_case_goes_to_the_town_and_back_to_the_applicant(page: Page,  # 
     page.locator("#proxy").screenshot(path=str(shot_path("128-proxy-record-complete")))
     page.goto("/inbox")
     expect(page.locator(f"#awaiting-return tr[data-case-number='{case.case_number}']")).to_have_count(0)
+    log_out(page)
+
+    # At home with the decision, the applicant looks the case up on the public page and rates the service.
+    tail = case.applicant_id_number[-4:]
+    page.goto("/query")
+    page.fill("#q-number", case.case_number)
+    page.fill("#q-tail", tail)
+    page.click("#query-submit")
+    expect(page.locator("#query-status")).to_contain_text("已办结")
+    rating = page.locator("#public-rating-form")
+    expect(rating.locator("input[name=case_number]")).to_have_value(case.case_number)
+    rating.locator("input[name=id_last4]").fill(tail)
+    rating.locator("input[value=满意]").check()
+    rating.locator("textarea[name=comment]").fill("代办员送上门，不用跑镇上")
+    rating.get_by_role("button").click()
+    expect(page.locator("#public-feedback")).to_contain_text("感谢您的评价")
+    log_in(page, "dongpo_agent")
+    page.goto(f"/cases/{case.id}")
+    expect(page.locator("#rating-level")).to_have_text("满意")
 
 
 def fill_step(opened: Page, kind: str, values: dict[str, str]) -> None:
