@@ -11,12 +11,14 @@ from sqlalchemy import select
 from engine import backup, restore
 from engine.cases import attachments
 from engine.cases.locking import actor
+from engine.cases.outcomes import Outcome, Window
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.models import Attachment, CaseEvent
 from engine.services import Services
 from tests.conftest import make_services, user_id
 from tests.test_backup import empty_database
 from tests.test_engine import drive, start
+from tests.test_intake import register, ticks
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + b"0" * 4000
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x11" * 3000
@@ -129,6 +131,13 @@ def test_who_may_upload_and_read(services: Services, tmp_path: Path) -> None:
     assert final.status == "completed"
     with pytest.raises(Forbidden, match="办结前"):
         upload(services, where, case.id, PNG)
+
+
+def test_a_case_waiting_at_the_window_takes_the_scan_it_waits_for(services: Services, tmp_path: Path) -> None:
+    case = register(services, Window(ticks("家庭收入证明"), Outcome.SUPPLEMENT))
+    assert case.status == "supplement"
+    row = upload(services, store(tmp_path), case.id, PDF, "收入证明.pdf", slot="家庭收入证明")
+    assert (row.slot, row.version) == ("家庭收入证明", 1)
 
 
 def test_backup_and_restore_keep_the_scans(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from ..models import Appointment, Case, OrgUnit, Role, Task
-from ..vocabulary import CaseStatus, TaskStatus
+from ..vocabulary import ENDED, TaskStatus
 
 
 class Placed(Protocol):
@@ -100,8 +100,9 @@ def handles_case(user: Staff, accepted_by: int | None, step_posts: Iterable[tupl
 
 
 def may_attach(handles: bool, case_status: str) -> bool:
-    """Scans are added by those who handle the case, while it is open; everyone who may see the case reads them."""
-    return handles and case_status == CaseStatus.RUNNING
+    """Scans are added by those who handle the case until it ends (at the window too: the paper a 补正 case waited
+    for); everyone who may see the case reads them."""
+    return handles and case_status not in ENDED
 
 
 def may_record_for_applicant(user: Staff, handles: bool, case: CaseLike) -> bool:
