@@ -151,7 +151,8 @@ def test_a_post_without_b_is_marked_away_only_with_a_substitute_who_then_works_i
         stand_in = session.get(User, sub_id)
         assert stand_in.covers == {(task.role_code, task.org_id)}
         assert access.task_access(stand_in, session.get(Task, task.id)).standing == access.Standing.COVERING
-        assert [row.id for row in inbox.tasks(session, stand_in, "cover", limit=10) if row.id == task.id] == [task.id]
+        covered = inbox.tasks(session, stand_in, "cover", limit=10, narrow=inbox.Narrow(case.case_number))
+        assert [row.id for row in covered if row.id == task.id] == [task.id]
     services.cases.claim(sub_id, task.id)  # takes over the away holder's claim
     with services.db.write() as session:
         accounts.set_away(session, holder.username, False, by=_admin(session))
