@@ -108,8 +108,7 @@ def lock_task(session: Session, actor_id: int, task_id: str) -> tuple[Actor, Tas
         raise Forbidden("您不是该任务所属岗位的人员，无权办理")
     if task.status == TaskStatus.COMPLETED:
         by = task.completed_by.display_name if task.completed_by else "他人"
-        when = task.completed_at.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M") if task.completed_at else ""
-        raise Conflict(f"该任务已由{by}于 {when} 办理完毕，无需重复办理")
+        raise Conflict(f"该任务已由{by}于 {clock.to_minute(task.completed_at)} 办理完毕，无需重复办理")
     if task.status != TaskStatus.OPEN:
         raise Conflict("该任务已撤销，无需办理")
     return who, task, case

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select
@@ -157,7 +156,7 @@ def decide(rt: Runtime, actor_id: int, extension_id: int, approve: bool, note: A
         if extension.status != ExtensionStatus.PENDING:
             by = extension.decided_by.display_name if extension.decided_by else "他人"
             word = "批准" if extension.status == ExtensionStatus.APPROVED else "不予批准"
-            raise Conflict(f"该延期申请已由{by}于 {_when(extension.decided_at)} 审批（{word}），不能重复审批")
+            raise Conflict(f"该延期申请已由{by}于 {clock.to_minute(extension.decided_at)} 审批（{word}），不能重复审批")
         now = clock.now()
         extension.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED
         extension.decided_by_id, extension.decided_at, extension.decision_note = actor.id, now, text or None
@@ -176,10 +175,6 @@ def decide(rt: Runtime, actor_id: int, extension_id: int, approve: bool, note: A
         session.flush()
         session.expunge(extension)
         return extension
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 # -- reading ---------------------------------------------------------------------------------------
