@@ -55,3 +55,12 @@ def test_county_hr_registers_a_case_the_village_agent_carried(page: Page,  # noq
     expect(diagram).to_contain_text("县人力资源和社会保障局")
     diagram.screenshot(path=str(ARTIFACTS / "142-jiuye-diagram-registered.png"))
     shot(page, "144-jiuye-case-page-registered", full_page=True)
+
+
+def test_public_guide_names_the_seed_limit_and_the_renamed_card(page: Page) -> None:  # noqa: F811
+    page.goto("/guide/RS-JIUYE")
+    body = page.locator("main")
+    expect(body).to_contain_text("15")
+    expect(body).to_contain_text("人社部发〔2014〕97号")
+    expect(body).to_contain_text("《就业创业证》（原《就业失业登记证》）")
+    shot(page, "145-jiuye-public-guide", full_page=True)
