@@ -30,6 +30,7 @@ ROLES = [
     ("county_natural_resources", "县自然资源局", "county"),
     ("county_medical_security", "县医疗保障局", "county"),
     ("county_disabled_federation", "县残联", "county"),
+    ("county_human_resources", "县人力资源和社会保障局", "county"),
     ("supervisor", "电子监察", "county"),
     ("auditor", "审计", "county"),
     ("admin", "系统管理员", "county"),

@@ -50,6 +50,7 @@ shiqiao_planning     -      -      -      -      -
 shiqiao_leader       -      -      -      -      -
 county_civil         S      S      S      S      S
 county_land          S      S      S      S      S
+county_hr            S      S      S      S      S
 supervisor           S      S      S      S      S
 auditor              S      S      S      S      S
 admin                S      S      S      S      S
