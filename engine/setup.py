@@ -26,6 +26,7 @@ ROLES = [
     ("town_land", "国土所", "town"),
     ("town_planning", "村镇规划建设办", "town"),
     ("town_leader", "分管领导", "town"),
+    ("town_forestry", "林业站", "town"),
     ("county_civil_affairs", "县民政局", "county"),
     ("county_natural_resources", "县自然资源局", "county"),
     ("county_medical_security", "县医疗保障局", "county"),

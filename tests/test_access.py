@@ -43,11 +43,13 @@ qingshui_civil_b     S      S      S      S      SCW
 qingshui_land        S      S      S      S      S
 qingshui_planning    S      S      S      S      S
 qingshui_leader      S      S      S      S      S
+qingshui_forestry    S      S      S      S      S
 shiqiao_window       -      -      -      -      -
 shiqiao_civil        -      -      -      -      -
 shiqiao_land         -      -      -      -      -
 shiqiao_planning     -      -      -      -      -
 shiqiao_leader       -      -      -      -      -
+shiqiao_forestry     -      -      -      -      -
 county_civil         S      S      S      S      S
 county_land          S      S      S      S      S
 county_hr            S      S      S      S      S
