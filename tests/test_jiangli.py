@@ -51,6 +51,15 @@ def pass_notice(svc: Services, case_id: int) -> None:
     assert svc.cases.run_due_timers() == 1
 
 
+def at_county(svc: Services) -> Case:
+    """A case past the village and town steps and their notices, at the county's 确认."""
+    case = start(svc, CODE)
+    for step in ("village_review", "town_review"):
+        work(svc, case.id, step)
+        pass_notice(svc, case.id)
+    return case
+
+
 def test_guide_cites_the_seed_and_the_rules_for_every_number() -> None:
     guide = tomllib.loads((FOLDER / "item.toml").read_text("utf-8"))
     assert guide["promised_days"] == guide["statutory_days"] == 49
@@ -103,11 +112,7 @@ def test_the_village_only_recommends_a_negative_opinion_still_goes_on_to_notice_
 
 
 def test_refused_by_the_county_with_reasons_and_rights(services: Services) -> None:
-    case = start(services, CODE)
-    work(services, case.id, "village_review")
-    pass_notice(services, case.id)
-    work(services, case.id, "town_review")
-    pass_notice(services, case.id)
+    case = at_county(services)
     reasons = "经复审，申请人1985年违反计划生育政策生育第二个子女，不符合奖励扶助条件"
     work(services, case.id, "county_confirm", {"county_decision": "reject", "county_opinion": reasons})
     with services.db.read() as session:
@@ -119,11 +124,7 @@ def test_refused_by_the_county_with_reasons_and_rights(services: Services) -> No
 
 
 def test_county_confirmation_needs_the_amount_at_least_the_national_standard(services: Services) -> None:
-    case = start(services, CODE)
-    work(services, case.id, "village_review")
-    pass_notice(services, case.id)
-    work(services, case.id, "town_review")
-    pass_notice(services, case.id)
+    case = at_county(services)
     [task] = open_tasks(services, case.id)
     with pytest.raises(ValidationFailed):
         services.cases.complete(holder(services, task), task.id,
