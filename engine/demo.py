@@ -31,9 +31,9 @@ CONTACTS = {
 VILLAGE_POSTS = [("agent", "village_agent"), ("committee", "village_committee")]
 TOWN_POSTS = [("window", "town_window"), ("civil", "town_civil_affairs"), ("land", "town_land"),
               ("planning", "town_planning"), ("leader", "town_leader"),
-              ("forestry", "town_forestry")]
+              ("forestry", "town_forestry"), ("health", "town_health")]
 COUNTY_POSTS = [("county_civil", "county_civil_affairs"), ("county_land", "county_natural_resources"),
-                ("county_hr", "county_human_resources"),
+                ("county_hr", "county_human_resources"), ("county_health", "county_health"),
                 ("supervisor", "supervisor"), ("auditor", "auditor"), ("admin", "admin")]
 
 
