@@ -32,6 +32,7 @@ VILLAGE_POSTS = [("agent", "village_agent"), ("committee", "village_committee")]
 TOWN_POSTS = [("window", "town_window"), ("civil", "town_civil_affairs"), ("land", "town_land"),
               ("planning", "town_planning"), ("leader", "town_leader")]
 COUNTY_POSTS = [("county_civil", "county_civil_affairs"), ("county_land", "county_natural_resources"),
+                ("county_disabled", "county_disabled_federation"),
                 ("supervisor", "supervisor"), ("auditor", "auditor"), ("admin", "admin")]
 
 
