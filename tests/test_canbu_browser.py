@@ -15,8 +15,8 @@ from tests.test_canbu import ITEM, application, decide
 from tests.test_clock import complete
 from tests.test_engine import DONGPO
 
-REASON = ("申请人2019年因车祸致双下肢截瘫，持第二代残疾人证（肢体残疾一级），长期卧床，日常起居、进食、如厕均需配偶照料；"
-          "家庭为农村最低生活保障户，配偶务农，儿子在外务工，家庭年人均收入较低，特申请困难残疾人生活补贴和重度残疾人护理补贴。")
+REASON = ("申请人2019年因车祸致双下肢截瘫，持第二代残疾人证（肢体残疾一级），长期卧床，"
+          "日常起居、进食、如厕均需配偶照料；家庭为农村最低生活保障户，配偶务农，儿子在外务工，家庭年人均收入较低，特申请困难残疾人生活补贴和重度残疾人护理补贴。")
 
 
 def test_case_page_shows_the_assessment_step_and_the_paused_clock(page: Page,  # noqa: F811
