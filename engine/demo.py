@@ -34,6 +34,7 @@ TOWN_POSTS = [("window", "town_window"), ("civil", "town_civil_affairs"), ("land
               ("forestry", "town_forestry"), ("health", "town_health")]
 COUNTY_POSTS = [("county_civil", "county_civil_affairs"), ("county_land", "county_natural_resources"),
                 ("county_hr", "county_human_resources"), ("county_health", "county_health"),
+                ("county_disabled", "county_disabled_federation"),
                 ("supervisor", "supervisor"), ("auditor", "auditor"), ("admin", "admin")]
 
 

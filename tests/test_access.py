@@ -56,6 +56,7 @@ county_civil         S      S      S      S      S
 county_land          S      S      S      S      S
 county_hr            S      S      S      S      S
 county_health        S      S      S      S      S
+county_disabled      S      S      S      S      S
 supervisor           S      S      S      S      S
 auditor              S      S      S      S      S
 admin                S      S      S      S      S

@@ -252,7 +252,7 @@ SCHEMAS: dict[str, Any] = {
                 },
             }, "clock_pauses": {
                 "type": "array",
-                "description": "不计入办理期限的暂停计时（公示、补正、现场勘察、听证、检验检测、专家评审），"
+                "description": "不计入办理期限的暂停计时（公示、补正、现场勘察、听证、检验检测、鉴定、专家评审），"
                                "按开始时间排序",
                 "items": {"type": "object", "properties": {
                     "reason": STRING, "step": STRING, "element_id": STRING, "started_at": DATE_TIME,

@@ -18,7 +18,7 @@ WORKING_DAYS = "workingDays"
 PAUSE = "clockPause"
 # Time not counted against the applicant's deadline: 行政许可法 §45 (听证、检验、检测、鉴定、专家评审 …),
 # 公示 periods, 补正 (the applicant's own time) and 现场勘察.
-PAUSE_REASONS = ("公示", "补正", "现场勘察", "听证", "检验检测", "专家评审")
+PAUSE_REASONS = ("公示", "补正", "现场勘察", "听证", "检验检测", "鉴定", "专家评审")
 CLOCK_PROPERTIES = (ACCEPTANCE, STEP_LIMIT, WORKING_DAYS, PAUSE)
 TIMER_UNITS = {"calendar": "日历天", "working": "工作日"}
 

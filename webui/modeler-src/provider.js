@@ -12,7 +12,7 @@ import { getProperty, setProperties } from './properties';
 import CodeChecker from './checker';
 
 // engine/deadlines/marks.py PAUSE_REASONS (行政许可法 §45, 公示, 补正, 现场勘察).
-const PAUSE_REASONS = ['公示', '补正', '现场勘察', '听证', '检验检测', '专家评审'];
+const PAUSE_REASONS = ['公示', '补正', '现场勘察', '听证', '检验检测', '鉴定', '专家评审'];
 const TIMER_TYPES = [
   { value: 'timeDuration', label: '时长（如 "P7D"）' },
   { value: 'timeDate', label: '日期时间（如 "2026-05-01T09:00:00+08:00"）' },
@@ -118,7 +118,7 @@ function Pause({ element, id }) {
     element, id, label: '等待期间暂停计时（原因）', getValue, setValue,
     getOptions: () => [{ value: '', label: '（不暂停：计入承诺时限）' },
       ...PAUSE_REASONS.map((reason) => ({ value: reason, label: reason }))],
-    description: '行政许可法第四十五条：公示、补正、听证、检验检测、专家评审等期间不计入时限'
+    description: '行政许可法第四十五条：公示、补正、听证、检验检测、鉴定、专家评审等期间不计入时限'
   });
 }
 
