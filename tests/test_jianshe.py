@@ -46,7 +46,8 @@ def work(svc: Services, case: Case, answers: dict[str, dict[str, Any]] | None = 
     done: list[str] = []
     while tasks := open_tasks(svc, case.id):
         for task in tasks:
-            svc.cases.complete(holder(svc, task), task.id, form(svc, task, "approve") | answers.get(task.element_id, {}))
+            data = form(svc, task, "approve") | answers.get(task.element_id, {})
+            svc.cases.complete(holder(svc, task), task.id, data)
             done.append(task.element_id)
     with svc.db.read() as session:
         final = session.get(Case, case.id)
