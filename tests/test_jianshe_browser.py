@@ -30,3 +30,13 @@ def test_the_case_page_shows_one_review_done_and_the_other_running(page: Page,  
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "130-jianshe-case-page.png"), full_page=True)
     diagram.screenshot(path=str(ARTIFACTS / "131-jianshe-diagram.png"))
+
+
+def test_the_public_guide_names_both_departments_and_where_the_days_come_from(page: Page) -> None:  # noqa: F811
+    page.goto("/guide/ZJ-XCGHXK")
+    body = page.locator("main")
+    for text in ("乡村建设规划许可证", "10", "20", "《中华人民共和国城乡规划法》第四十一条", "国土所（自然资源）",
+                 "村镇规划建设办（住建）", "设计施工图", "土地权属的证明文件", "免费"):
+        expect(body).to_contain_text(text)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "132-jianshe-public-guide.png"), full_page=True)
