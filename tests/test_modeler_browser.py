@@ -220,7 +220,6 @@ def test_problems_are_marked_on_their_elements_and_stop_publication(page: Page, 
     role.select_option("county_civil_affairs")
     page.get_by_role("button", name="保存并检查（Ctrl+S）").click()
     expect(page.locator("#modeler-status")).to_contain_text("已保存")
-    page.screenshot(path="/tmp/dbg.png")
     expect(page.locator("#problems li.problem-error")).to_have_count(0)
     page.get_by_role("button", name="发布").click()
     expect(page.locator("#modeler-status")).to_contain_text(f"已发布：{ITEM} 第 1 版")
