@@ -84,7 +84,9 @@ def start_dibao(client: FlaskClient, svc: Services, village: str = DONGPO, agent
 
 
 def post_task_for(client: FlaskClient, svc: Services, username: str, case_id: int) -> dict[str, Any]:
-    response = client.get("/api/v1/tasks?scope=post", headers=auth(svc, username))
+    # Narrowed to the case: the session's database holds more open tasks than one page.
+    number = client.get(f"/api/v1/cases/{case_id}", headers=auth(svc, username)).json["case_number"]
+    response = client.get(f"/api/v1/tasks?scope=post&q={number}", headers=auth(svc, username))
     assert response.status_code == 200
     [task] = [task for task in response.json["tasks"] if task["case_id"] == case_id]
     return task
