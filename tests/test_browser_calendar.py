@@ -22,10 +22,10 @@ from tests.test_engine import start
 DECEMBER = datetime(2026, 12, 21, 9, 30, tzinfo=clock.SHANGHAI)
 APPLICANTS = [
     ("MZ-DIBAO", "510123101201", "dongpo_agent", "欧阳秀兰"),
-    ("MZ-WUBAO", "510123101201", "dongpo_agent", "司马建国"),
+    ("MZ-TEKUN", "510123101201", "dongpo_agent", "司马建国"),
     ("MZ-DIBAO", "510123101201", "dongpo_agent", "诸葛桂芳"),
     ("MZ-DIBAO", "510123101201", "dongpo_agent", "上官德明"),
-    ("MZ-WUBAO", "510123101201", "dongpo_agent", "李卫东"),
+    ("MZ-TEKUN", "510123101201", "dongpo_agent", "李卫东"),
 ]
 
 
