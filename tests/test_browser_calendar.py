@@ -18,7 +18,7 @@ from tests.test_browser import browser, log_in, log_out, page, served, shot  # n
 from tests.test_calendar_provisional import NOTICE_2027
 from tests.test_engine import start
 
-# Accepted in late December: every 30- and 40-working-day date runs into 2027, not entered yet.
+# Accepted in late December: every 30- and 25-working-day date runs into 2027, not entered yet.
 DECEMBER = datetime(2026, 12, 21, 9, 30, tzinfo=clock.SHANGHAI)
 APPLICANTS = [
     ("MZ-DIBAO", "510123101201", "dongpo_agent", "欧阳秀兰"),

@@ -134,7 +134,7 @@ def test_publishing_a_draft_is_one_event_not_two(fresh: Services) -> None:
         admin = session.scalar(select(User).where(User.username == "admin"))
         assert admin is not None
         draft = drafts.create_from_version(session, admin, current_version_id(session, "MZ-TEKUN"), LIMIT)
-        guide = draft.files["item.toml"].replace("promised_days = 40", "promised_days = 39")
+        guide = draft.files["item.toml"].replace("promised_days = 25", "promised_days = 24")
         drafts.save(session, admin, draft.id, {"item.toml": guide}, LIMIT)
         before = last_seq(fresh)
     with fresh.db.write() as session:
