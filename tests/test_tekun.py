@@ -113,6 +113,19 @@ def test_approved_with_publicity_and_the_agreement_only_for_dispersed_support(se
         assert audit.verify(session, case.id) == []
 
 
+def test_care_is_entrusted_under_an_agreement_only_with_the_persons_consent(services: Services) -> None:
+    case = apply(services)
+    through_town(services, case)
+    work(services, case, "county_approval", support_mode="dispersed")
+    # 国发〔2016〕14号: the town may entrust the care of someone supported at home, with their consent.
+    with pytest.raises(ValidationFailed) as unnamed:
+        work(services, case, "sign_agreement", care_entrusted=True, carer_name=None)
+    assert unnamed.value.fields == {"carer_name": ["“受托人名称或姓名”为必填项"]}
+    work(services, case, "sign_agreement", care_entrusted=False, carer_kind=None, carer_name=None,
+         agreement_date=None)
+    assert steps(services, case) == [("issue_certificate", "county_civil_affairs")]
+
+
 def test_an_application_on_the_persons_behalf_names_the_representative(services: Services) -> None:
     # 43号 §10: someone who finds it hard to apply may have the village committee or another person apply.
     for applied_by in ("other", "village"):
