@@ -36,7 +36,7 @@ def tekun(svc: Services, born: date, category: str) -> Case:
     with svc.db.read() as session:
         version = current_version(session, "MZ-TEKUN")
         data = fill(version.forms[version.guide["application_form"]]) | {"tekun_category": category}
-    person = applicant(DONGPO, born) | {"name": "上官桂兰"}
+    person = applicant(DONGPO, born) | {"name": "东郭桂兰"}
     return svc.cases.start_case(user_id(svc, "dongpo_agent"), "MZ-TEKUN", DONGPO, person, data).case
 
 
