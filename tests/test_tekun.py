@@ -48,7 +48,8 @@ def application(svc: Services, **fields: Any) -> dict[str, Any]:
 
 def apply(svc: Services, data: dict[str, Any] | None = None, window: Window | None = None,
           by: str = "dongpo_agent") -> Case:
-    person = applicant(DONGPO) | {"name": "夏侯秀英"}  # born in the 1950s: 60 or over, as 老年人 requires
+    # applicant()'s birth dates run from 1950: 60 or over, as the form's 老年人 requires.
+    person = applicant(DONGPO) | {"name": "夏侯秀英"}
     return svc.cases.start_case(user_id(svc, by), ITEM, DONGPO, person, data or application(svc), window).case
 
 
