@@ -54,7 +54,7 @@ from tests.procedures import applicant, fill  # noqa: E402
 
 PG_BIN = Path(os.environ.get("BIANMIN_PG_BIN", "/usr/lib/postgresql/15/bin"))
 BIN = Path(sys.executable).parent
-FOLDERS = {"MZ-DIBAO": "dibao", "MZ-WUBAO": "wubao", "ZR-ZHAIJIDI": "zhaijidi"}
+FOLDERS = {"MZ-DIBAO": "dibao", "MZ-TEKUN": "tekun", "ZR-ZHAIJIDI": "zhaijidi"}
 VILLAGES = [code for *_, villages in demo.TOWNS for code, _, _ in villages]
 # Share of the copies per template state: most cases of a county are long finished.
 SHARES = {"done": 0.85, "open": 0.12, "timer": 0.03}

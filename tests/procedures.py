@@ -15,6 +15,7 @@ from lxml import etree
 from engine.config import ROOT
 from engine.idcard import generate_id_number
 from engine.procedures.diagram import NS
+from engine.procedures.formdesign import ID_NUMBER_PATTERN
 
 # An open case refuses a second application of the same ID number for the same item, so every applicant made in a
 # test session is a new person: the birth date moves on every 999 numbers, and each process (a test worker, the
@@ -63,6 +64,8 @@ def _value(name: str, prop: dict[str, Any], decision: str) -> Any:
     if kind == "string":
         if prop.get("format") == "date":
             return "2026-03-02"
+        if prop.get("pattern") == ID_NUMBER_PATTERN:
+            return generate_id_number("510123", FIRST_BIRTH, 1)
         text = "经核查，情况属实，材料齐全"
         return (text * 10)[: max(prop.get("minLength", 0), min(len(text), prop.get("maxLength", len(text))))]
     if kind == "array":

@@ -24,10 +24,10 @@ from webui import create_app
 
 # What each demo user may do with the open task of a case started in 东坡村 (清水镇):
 #   S  sees the case and the task   C  may claim the task   W  may complete it   -  sees neither
-# The first three columns are each shipped procedure's first task (村委会初审 / 村委会评议 / 村委会签署意见, all in
+# The first three columns are each shipped procedure's first task (村委会初审 / 村委会协助核实 / 村委会签署意见, all in
 # the lane village_committee). The last two are 低保's 乡镇审核 (lane town_civil_affairs) once qingshui_civil (A
 # post) has claimed it: first with A at work, then with A marked away, when the B post covers.
-COLUMNS = ("MZ-DIBAO", "MZ-WUBAO", "ZR-ZHAIJIDI", "claimed by A", "A away")
+COLUMNS = ("MZ-DIBAO", "MZ-TEKUN", "ZR-ZHAIJIDI", "claimed by A", "A away")
 TABLE = """
 dongpo_agent         S      S      S      S      S
 dongpo_committee     SCW    SCW    SCW    S      S
@@ -220,7 +220,7 @@ def test_case_list_is_the_same_on_the_page_and_in_the_api(sqlite_services: Servi
                                                           browsers: dict[str, FlaskClient], api: FlaskClient,
                                                           username: str, query: str) -> None:
     # Started at the same moment, so the order also depends on how ties are broken.
-    running = [start(sqlite_services).id, start(sqlite_services, "MZ-WUBAO").id]
+    running = [start(sqlite_services).id, start(sqlite_services, "MZ-TEKUN").id]
     rejected = start(sqlite_services)
     task = open_task(sqlite_services, rejected.id)
     sqlite_services.cases.complete(user_id(sqlite_services, "dongpo_committee"), task.id,

@@ -229,7 +229,7 @@ def test_reference_data(client: FlaskClient, services: Services) -> None:
     assert dibao["materials"][0]["name"] == "户主书面申请书" and dibao["conditions"]
     assert "household_size" in dibao["application_schema"]["properties"]
     codes = {entry["code"] for entry in client.get("/api/v1/items", headers=auth(services, "admin")).json["items"]}
-    assert {"MZ-DIBAO", "MZ-WUBAO", "ZR-ZHAIJIDI"} <= codes
+    assert {"MZ-DIBAO", "MZ-TEKUN", "ZR-ZHAIJIDI"} <= codes
 
 
 def test_task_lists_take_one_query_however_many_tasks(sqlite_client: FlaskClient, sqlite_services: Services) -> None:

@@ -48,7 +48,7 @@ def county(services: Services) -> County:
     refused, _ = drive(services, start(services, "MZ-DIBAO", LIULIN, "liulin_agent", name="上官婉清"),
                        reject_at="village_review")
     clock.set_now(LATER)
-    granted, _ = drive(services, start(services, "MZ-WUBAO", HEWAN, "hewan_agent", name="司马秀英"))
+    granted, _ = drive(services, start(services, "MZ-TEKUN", HEWAN, "hewan_agent", name="司马秀英"))
     clock.set_now(TEST_START)
     assert (granted.result, refused.result) == ("approved", "rejected")
     return County(granted, refused, cancelled, running)
@@ -65,7 +65,7 @@ def test_each_filter_finds_the_case_it_names(services: Services, county: County)
     running_number = c.running.case_number
     assert numbers(services, number=running_number[4:].lower()) == {running_number}  # any part, any case
     assert numbers(services, applicant="婉清") == {c.refused.case_number}
-    assert numbers(services, applicant="司马", item="MZ-WUBAO") == {c.granted.case_number}
+    assert numbers(services, applicant="司马", item="MZ-TEKUN") == {c.granted.case_number}
     assert numbers(services, applicant="司马", item="MZ-DIBAO") == set()
     assert numbers(services, applicant="上官", village=str(c.refused.village_id)) == {c.refused.case_number}
     assert numbers(services, applicant="上官", village=str(c.granted.village_id)) == set()

@@ -40,7 +40,7 @@ def empty_database(kind: str, tmp: Path, name: str) -> Services:
 def county_in_every_state(svc: Services, parent: Path) -> dict[str, int]:
     """Cases approved, rejected, waiting for a post, claimed, in 公示 and with script-set values; their ids."""
     clock.set_now(TEST_START)
-    approved, rejected = start(svc), start(svc, "MZ-WUBAO")
+    approved, rejected = start(svc), start(svc, "MZ-TEKUN")
     drive(svc, approved)
     drive(svc, rejected, reject_at="village_review")
     waiting = start(svc, "ZR-ZHAIJIDI")

@@ -18,14 +18,14 @@ from tests.test_browser import browser, log_in, log_out, page, served, shot  # n
 from tests.test_calendar_provisional import NOTICE_2027
 from tests.test_engine import start
 
-# Accepted in late December: every 30- and 40-working-day date runs into 2027, not entered yet.
+# Accepted in late December: every 30- and 25-working-day date runs into 2027, not entered yet.
 DECEMBER = datetime(2026, 12, 21, 9, 30, tzinfo=clock.SHANGHAI)
 APPLICANTS = [
     ("MZ-DIBAO", "510123101201", "dongpo_agent", "欧阳秀兰"),
-    ("MZ-WUBAO", "510123101201", "dongpo_agent", "司马建国"),
+    ("MZ-TEKUN", "510123101201", "dongpo_agent", "司马建国"),
     ("MZ-DIBAO", "510123101201", "dongpo_agent", "诸葛桂芳"),
     ("MZ-DIBAO", "510123101201", "dongpo_agent", "上官德明"),
-    ("MZ-WUBAO", "510123101201", "dongpo_agent", "李卫东"),
+    ("MZ-TEKUN", "510123101201", "dongpo_agent", "李卫东"),
 ]
 
 

@@ -116,7 +116,7 @@ def test_draft_from_a_version_saves_with_errors_refuses_then_publishes_the_next_
 
 def test_an_unchanged_draft_is_not_published_again(catalog: Services) -> None:
     with catalog.db.write() as session:
-        draft = drafts.create_from_version(session, admin(session), current_version(session, "MZ-WUBAO").id, LIMIT)
+        draft = drafts.create_from_version(session, admin(session), current_version(session, "MZ-TEKUN").id, LIMIT)
         draft_id = draft.id
     with catalog.db.write() as session, pytest.raises(Conflict, match="完全相同"):
         drafts.publish(session, admin(session), draft_id, LIMIT)

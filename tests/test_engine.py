@@ -95,7 +95,8 @@ def drive(svc: Services, case: Case, reject_at: str | None = None) -> tuple[Case
 
 APPROVE_PATHS = {
     "MZ-DIBAO": ["village_review", "town_review", "county_approval", "publicity_confirm"],
-    "MZ-WUBAO": ["village_review", "town_review", "county_approval", "sign_agreement", "issue_certificate"],
+    "MZ-TEKUN": ["village_review", "town_investigation", "town_review", "publicity_result", "county_approval",
+                 "sign_agreement", "issue_certificate"],
     "ZR-ZHAIJIDI": ["village_review", "intake", "land_survey", "planning_review", "town_review", "county_approval"],
 }
 
@@ -119,7 +120,7 @@ def test_approve_path_runs_to_completion(services: Services, item: str) -> None:
 
 @pytest.mark.parametrize("item,reject_at", [
     ("MZ-DIBAO", "village_review"), ("MZ-DIBAO", "town_review"), ("MZ-DIBAO", "county_approval"),
-    ("MZ-WUBAO", "village_review"), ("MZ-WUBAO", "county_approval"),
+    ("MZ-TEKUN", "county_approval"),
     ("ZR-ZHAIJIDI", "intake"), ("ZR-ZHAIJIDI", "county_approval"),
 ])
 def test_reject_path_ends_rejected(services: Services, item: str, reject_at: str) -> None:
@@ -424,15 +425,16 @@ def test_cases_of_procedures_without_scripts_hold_no_variables(services: Service
 
 
 def test_running_cases_stay_on_their_version(services: Services, tmp_path: Path) -> None:
-    case = start(services, "MZ-WUBAO")
-    folder = tmp_path / "wubao"
-    shutil.copytree(ROOT / "bpmn" / "wubao", folder)
+    case = start(services, "MZ-TEKUN")
+    folder = tmp_path / "tekun"
+    shutil.copytree(ROOT / "bpmn" / "tekun", folder)
     toml = folder / "item.toml"
-    toml.write_text(toml.read_text("utf-8").replace("promised_days = 40", "promised_days = 35"), "utf-8")
+    # A changed guide makes a new version; its time limits stay, as later tests of the session count on them.
+    toml.write_text(toml.read_text("utf-8").replace("的未成年人。", "的未成年人（以省级规定为准）。"), "utf-8")
     with services.db.write() as session:
         [done] = deploy_folders(session, [folder], services.settings.max_diagram_bytes)
     assert done.created and "新版本" in str(done)
-    newer = start(services, "MZ-WUBAO")
+    newer = start(services, "MZ-TEKUN")
     assert newer.version_id != case.version_id
     final, _ = drive(services, case)
     assert final.result == "approved" and final.version_id == case.version_id

@@ -65,7 +65,7 @@ def cases(services: Services) -> Ledger:
                        reject_at="village_review")
     late = start(services, name="慕容晚成")
     clock.set_now(TEST_START + timedelta(days=21))
-    granted, _ = drive(services, start(services, "MZ-WUBAO", HEWAN, "hewan_agent", name="令狐德顺"))
+    granted, _ = drive(services, start(services, "MZ-TEKUN", HEWAN, "hewan_agent", name="令狐德顺"))
     # Worked three months after its acceptance: finished past its promised date.
     clock.set_now(TEST_START + timedelta(days=90))
     late, _ = drive(services, late)
@@ -102,7 +102,7 @@ def test_one_box_finds_any_part_of_a_name_or_number_and_an_ids_last_digits(servi
 
 def test_each_filter_narrows_to_the_case_it_names(services: Services, cases: Ledger) -> None:
     c = cases
-    assert numbers(services, q="令狐", item="MZ-WUBAO") == {c.granted.case_number}
+    assert numbers(services, q="令狐", item="MZ-TEKUN") == {c.granted.case_number}
     assert numbers(services, q="令狐", item="MZ-DIBAO") == set()
     assert numbers(services, q="皇甫", village=str(c.refused.village_id)) == {c.refused.case_number}
     assert numbers(services, q="皇甫", village=str(c.granted.village_id)) == set()
@@ -129,7 +129,7 @@ def test_fifty_to_a_page_with_the_total_and_the_filters_kept(services: Services,
 def test_a_line_says_who_handled_it_when_and_whether_on_time(services: Services, cases: Ledger) -> None:
     granted = page(services, q="令狐").lines[0]
     assert (granted.item_name, granted.village, granted.result, granted.timeliness) == (
-        "农村五保供养", "河湾村", "approved", ledger.Timeliness.ON_TIME)
+        "特困人员救助供养", "河湾村", "approved", ledger.Timeliness.ON_TIME)
     assert granted.handler and granted.completed_at is not None and granted.promised_date is not None
     running = page(services, q="端木").lines[0]
     with services.db.read() as session:
@@ -236,7 +236,7 @@ def test_the_inbox_is_narrowed_by_the_ledgers_filters_and_paged(services: Servic
         assert (len(first), len(rest)) == (50, PAGED_COUNT - 50)
         assert {row.applicant_name for row in [*first, *rest]} == {PAGED}
         assert not {row.id for row in first} & {row.id for row in rest}
-        assert inbox.count(session, committee, "post", narrow=inbox.Narrow(PAGED, "MZ-WUBAO")) == 0
+        assert inbox.count(session, committee, "post", narrow=inbox.Narrow(PAGED, "MZ-TEKUN")) == 0
         hewan = cases.granted.village_id
         assert inbox.count(session, committee, "post", narrow=inbox.Narrow(PAGED, village_id=hewan)) == 0
         last = cases.overdue.applicant_id_number[-4:]
@@ -276,7 +276,7 @@ def test_the_task_api_is_narrowed_and_paged_too(services: Services, cases: Ledge
     rest = api.get(f"/api/v1/tasks?scope=post&q={PAGED}&limit=50&offset=50", headers=headers).json
     assert (len(first["tasks"]), len(rest["tasks"])) == (50, PAGED_COUNT - 50)
     assert not {task["id"] for task in first["tasks"]} & {task["id"] for task in rest["tasks"]}
-    assert api.get(f"/api/v1/tasks?scope=post&q={PAGED}&item=MZ-WUBAO", headers=headers).json["tasks"] == []
+    assert api.get(f"/api/v1/tasks?scope=post&q={PAGED}&item=MZ-TEKUN", headers=headers).json["tasks"] == []
     assert api.get("/api/v1/tasks?offset=-1", headers=headers).status_code == 400
     assert api.get("/api/v1/tasks?village=x", headers=headers).status_code == 422
 

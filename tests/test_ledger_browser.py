@@ -25,7 +25,7 @@ from tests.test_ledger import start
 NAMES = ["欧阳慕容建华", "阿卜杜热合曼·买买提依明", "司马长风", "扎西顿珠·次仁旺堆", "上官婉清",
          "努尔艾力·阿不都热依木", "诸葛青云", "皇甫秀英"]
 VILLAGES = [("510123101201", "dongpo_agent"), ("510123101202", "hewan_agent")]
-ITEMS = ["ZR-ZHAIJIDI", "MZ-DIBAO", "MZ-WUBAO"]
+ITEMS = ["ZR-ZHAIJIDI", "MZ-DIBAO", "MZ-TEKUN"]
 COUNT = 64
 
 
@@ -107,17 +107,17 @@ def test_an_elderly_applicants_age_is_checked_against_the_id_number(page: Page) 
     clock.set_now(TEST_START)
     log_in(page, "dongpo_agent")
     page.goto("/cases/new")
-    choose_item(page, "MZ-WUBAO")
+    choose_item(page, "MZ-TEKUN")
     page.fill("#applicant_name", "阿依古丽·买买提")
     page.fill("#applicant_id_number", generate_id_number("510123", date(1991, 6, 12), 42))
     page.fill("#applicant_phone", "13981234567")
-    page.fill("#f-age", "34")
-    page.check("input[name=f-wubao_category][value=elderly]")
+    page.check("input[name=f-applied_by][value=self]")
+    page.check("input[name=f-tekun_category][value=elderly]")
     page.check("input[name=f-has_labour_capacity][value=false]")
     page.check("input[name=f-has_supporter][value=false]")
     page.fill("#f-income_source", "无固定收入，靠亲友接济")
-    page.fill("#f-reason", "本人长期患病，无劳动能力，无法定赡养人，申请农村五保供养")
+    page.fill("#f-reason", "本人长期患病，无劳动能力，无法定赡养人，申请特困人员救助供养")
     page.click("#submit-case")
-    expect(page.locator("body")).to_contain_text("“供养对象类别”为“老年人”时，申请人须年满 60 周岁")
+    expect(page.locator("body")).to_contain_text("“申请人类别”为“老年人”时，申请人须年满 60 周岁")
     expect(page.locator("body")).to_contain_text("出生日期 1991-06-12")
     shot(page, "114-form-age-check", full_page=True)

@@ -88,16 +88,16 @@ def test_the_modeler_contract_save_check_publish(admin: FlaskClient) -> None:
     bad_path = send(admin, f"/procedures/drafts/{draft_id}/files", {"files": {"../etc/passwd": "x"}})
     assert bad_path.status_code == 422 and "无效" in bad_path.json["error"]
     assert send(admin, f"/procedures/drafts/{draft_id}/files", {"nothing": 1}).status_code == 422
-    # A whole procedure: the shipped 五保 with a new code publishes as version 1 of a new item.
-    wubao = {path: content.decode() for path, content in folder_files(ROOT / "bpmn/wubao").items()}  # type: ignore
-    wubao["item.toml"] = wubao["item.toml"].replace('code = "MZ-WUBAO"', 'code = "MZ-TEKUN"')
-    saved = send(admin, f"/procedures/drafts/{draft_id}/files", {"files": wubao})
+    # A whole procedure: the shipped 特困人员 with a new code publishes as version 1 of a new item.
+    tekun = {path: content.decode() for path, content in folder_files(ROOT / "bpmn/tekun").items()}  # type: ignore
+    tekun["item.toml"] = tekun["item.toml"].replace('code = "MZ-TEKUN"', 'code = "MZ-TEKUN2"')
+    saved = send(admin, f"/procedures/drafts/{draft_id}/files", {"files": tekun})
     assert [p for p in saved.json["problems"] if p["severity"] == "error"] == [] and saved.json["item_code"] == \
-        "MZ-TEKUN"
+        "MZ-TEKUN2"
     published = send(admin, f"/procedures/drafts/{draft_id}/publish")
-    assert published.status_code == 200 and published.json == {"item_code": "MZ-TEKUN", "version": 1}
+    assert published.status_code == 200 and published.json == {"item_code": "MZ-TEKUN2", "version": 1}
     assert send(admin, f"/procedures/drafts/{draft_id}/publish").status_code == 409
-    assert "MZ-TEKUN" in text(admin.get("/procedures"))
+    assert "MZ-TEKUN2" in text(admin.get("/procedures"))
 
 
 def test_import_from_the_page_and_bad_uploads_answer_in_chinese(admin: FlaskClient) -> None:
@@ -165,7 +165,7 @@ def test_guide_editor_writes_item_toml_and_refuses_bad_numbers(admin: FlaskClien
 
 
 def test_a_draft_diff_page(admin: FlaskClient, svc: Services) -> None:
-    assert admin.get(f"/procedures/versions/{version_id(svc, 'MZ-WUBAO', 1)}/diff").status_code == 404
+    assert admin.get(f"/procedures/versions/{version_id(svc, 'MZ-TEKUN', 1)}/diff").status_code == 404
     draft_id = new_draft(admin, version_id=str(version_id(svc, "MZ-DIBAO", 1)))
     files = admin.get(f"/procedures/drafts/{draft_id}/files").json["files"]
     changed = files["process.bpmn"].replace('name="乡镇审核"', 'name="乡镇审核（入户调查）"', 1)

@@ -20,7 +20,7 @@ def test_guide_item_diagram_query_and_a_booking_served(page: Page, sqlite_servic
     expect(page.locator(".mainnav")).to_have_count(0)
     civil = page.locator(".guide-category[data-category='民政']")
     expect(civil).to_contain_text("农村居民最低生活保障")
-    expect(civil).to_contain_text("农村五保供养")
+    expect(civil).to_contain_text("特困人员救助供养")
     expect(page.locator(".guide-category[data-category='国土']")).to_contain_text("农村居民住宅用地(宅基地)审批")
     shot(page, "83-public-guide-index", full_page=True)
 
@@ -52,7 +52,7 @@ def test_guide_item_diagram_query_and_a_booking_served(page: Page, sqlite_servic
 
     page.click("#public-nav-book")
     page.check("#kind-home")
-    page.select_option("#b-item", "MZ-WUBAO")
+    page.select_option("#b-item", "MZ-TEKUN")
     page.select_option("#b-village", "510123101201")
     page.fill("#b-day", "2026-03-06")
     page.select_option("#b-slot", "afternoon")

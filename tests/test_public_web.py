@@ -19,7 +19,7 @@ from tests.test_engine import start
 from tests.test_public_window import fresh_address
 from tests.test_webui import app, client, login, post, text  # noqa: F401  (fixtures)
 
-PUBLIC_PAGES = ["/guide", "/guide/MZ-DIBAO", "/guide/MZ-WUBAO", "/guide/ZR-ZHAIJIDI", "/query", "/appointments/new"]
+PUBLIC_PAGES = ["/guide", "/guide/MZ-DIBAO", "/guide/MZ-TEKUN", "/guide/ZR-ZHAIJIDI", "/query", "/appointments/new"]
 
 
 def ask(client: FlaskClient, number: str, digits: str, address: str) -> object:  # noqa: F811
@@ -106,11 +106,11 @@ def test_a_citizen_books_and_the_staff_of_that_place_see_and_mark_it(
         app: Flask, sqlite_services: Services) -> None:  # noqa: F811
     citizen = app.test_client()
     booked = post(citizen, "/appointments/new", {
-        "kind": "home", "item": "MZ-WUBAO", "village": "510123101201", "town": "", "day": "2026-03-05",
+        "kind": "home", "item": "MZ-TEKUN", "village": "510123101201", "town": "", "day": "2026-03-05",
         "slot": "morning", "name": "慕容秀英", "phone": "13881234567", "note": "独居老人，行动不便，请上门代办"})
     assert booked.status_code == 200 and "预约成功" in text(booked) and "东坡村" in text(booked)
     assert "慕容秀英" not in booked.get_data(as_text=True) and "13881234567" not in booked.get_data(as_text=True)
-    refused = post(citizen, "/appointments/new", {"kind": "window", "item": "MZ-WUBAO", "town": "", "day": "2026-03-07",
+    refused = post(citizen, "/appointments/new", {"kind": "window", "item": "MZ-TEKUN", "town": "", "day": "2026-03-07",
                                                   "slot": "morning", "name": "慕", "phone": "1"})
     assert refused.status_code == 422
     assert "预约日期须为工作日" in text(refused) and "请选择办理窗口所在的乡镇" in text(refused)

@@ -133,15 +133,15 @@ def test_publishing_a_draft_is_one_event_not_two(fresh: Services) -> None:
     with fresh.db.write() as session:
         admin = session.scalar(select(User).where(User.username == "admin"))
         assert admin is not None
-        draft = drafts.create_from_version(session, admin, current_version_id(session, "MZ-WUBAO"), LIMIT)
-        guide = draft.files["item.toml"].replace("promised_days = 40", "promised_days = 39")
+        draft = drafts.create_from_version(session, admin, current_version_id(session, "MZ-TEKUN"), LIMIT)
+        guide = draft.files["item.toml"].replace("promised_days = 25", "promised_days = 24")
         drafts.save(session, admin, draft.id, {"item.toml": guide}, LIMIT)
         before = last_seq(fresh)
     with fresh.db.write() as session:
         admin = session.scalar(select(User).where(User.username == "admin"))
         done = drafts.publish(session, admin, draft.id, LIMIT)  # type: ignore[arg-type]
     (published,) = since(fresh, before)
-    assert published.kind == "procedure_published" and published.subject == f"MZ-WUBAO v{done.version}"
+    assert published.kind == "procedure_published" and published.subject == f"MZ-TEKUN v{done.version}"
 
 
 def test_calendar_loads_are_recorded_with_what_changed(fresh: Services, tmp_path: Path, client: FlaskClient) -> None:

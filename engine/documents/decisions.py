@@ -21,7 +21,7 @@ REASONS_KEYWORD = "x-reasons"
 OPINION_SUFFIX = "_opinion"
 REFUSALS = frozenset({DocumentKind.INTAKE_REFUSAL, DocumentKind.REFUSAL_DECISION})
 # What a decision grants or refuses, as item.toml's `decision` names it (宅基地: 许可, a licence under 行政许可法);
-# 低保 and 五保 are approved (审核确认) without one.
+# 低保 is approved (审核确认) without one.
 DEFAULT_ACT = "批准"
 NO_REASONS = "（办理环节未填写理由）"
 # 行政许可法 §32: an application not accepted is told so in writing, stamped and dated.
