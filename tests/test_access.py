@@ -45,6 +45,7 @@ qingshui_planning    S      S      S      S      S
 qingshui_leader      S      S      S      S      S
 qingshui_forestry    S      S      S      S      S
 qingshui_health      S      S      S      S      S
+qingshui_agriculture S      S      S      S      S
 shiqiao_window       -      -      -      -      -
 shiqiao_civil        -      -      -      -      -
 shiqiao_land         -      -      -      -      -
@@ -52,6 +53,7 @@ shiqiao_planning     -      -      -      -      -
 shiqiao_leader       -      -      -      -      -
 shiqiao_forestry     -      -      -      -      -
 shiqiao_health       -      -      -      -      -
+shiqiao_agriculture  -      -      -      -      -
 county_civil         S      S      S      S      S
 county_land          S      S      S      S      S
 county_hr            S      S      S      S      S
