@@ -134,7 +134,7 @@ def test_the_village_may_disagree_but_cannot_end_the_case(services: Services) ->
 def test_farmland_goes_to_the_county_for_conversion_before_the_town_approves(services: Services) -> None:
     case = register(services)
     to_reviews(services, case.id)
-    review(services, case.id, {"land_survey": {"involves_farmland": True}})
+    review(services, case.id, {"land_survey": {"involves_farmland": "yes"}})
     assert open_steps(services, case.id) == ["farmland_conversion"]
     assert post_of(services, case.id, "farmland_conversion") == ("county_natural_resources", "青山县")
     do(services, case.id, "farmland_conversion")
@@ -149,7 +149,7 @@ def test_farmland_goes_to_the_county_for_conversion_before_the_town_approves(ser
 def test_the_county_refusing_the_conversion_ends_in_a_written_refusal(services: Services) -> None:
     case = register(services)
     to_reviews(services, case.id)
-    review(services, case.id, {"land_survey": {"involves_farmland": True}})
+    review(services, case.id, {"land_survey": {"involves_farmland": "yes"}})
     do(services, case.id, "farmland_conversion", county_decision="reject",
        county_opinion="拟用地为水田，本年度农用地转用计划指标已用完，不予转用")
     final = reload(services, case.id)
