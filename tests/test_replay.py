@@ -60,7 +60,8 @@ def test_zhaijidi_replayed_at_its_parallel_review(services: Services) -> None:
     assert surveyed.promised_date == promised.isoformat() and surveyed.clock_started_at is not None
     drawn = markers_at(info, surveyed, ids)
     assert {"village_review", "intake", "land_survey", "Gateway_parallel_split"} <= set(drawn.completed)
-    assert sorted(drawn.active) == ["agriculture_review", "planning_review"] and "planning_review" not in drawn.completed
+    assert sorted(drawn.active) == ["agriculture_review", "planning_review"]
+    assert "planning_review" not in drawn.completed
 
     # Just before the survey was done: the three reviews open (the events after 受理's completion created them).
     accepted = moment(events, completed_seq(events, "现场勘察及用地审查") - 1)
