@@ -200,6 +200,22 @@ def test_a_diagram_naming_an_unknown_ending_document_is_refused(tmp_path: Path) 
     assert problem.element_id == "EndEvent_rejected_intake" and "intake_refused" in problem.message
 
 
+def test_a_step_deciding_a_result_the_engine_has_no_decision_for_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "zhaijidi"
+    shutil.copytree(ROOT / "bpmn" / "zhaijidi", folder)
+    diagram = folder / "process.bpmn"
+    text = diagram.read_text("utf-8")
+    assert 'name="caseDecision" value="approved"' in text
+    diagram.write_text(text.replace('name="caseDecision" value="approved"', 'name="caseDecision" value="granted"'),
+                       "utf-8")
+    roles = {"village_agent", "village_committee", "town_window", "town_agriculture", "town_land", "town_planning",
+             "town_leader", "county_natural_resources"}
+    with pytest.raises(DeployRefused) as caught:
+        bundle.read_folder(folder, roles, Settings.max_diagram_bytes)
+    [problem] = caught.value.problems
+    assert problem.element_id == "issue_licences" and "“granted”无效" in problem.message
+
+
 def test_clerks_issuing_at_once_on_different_cases_get_distinct_consecutive_numbers(services: Services) -> None:
     cases = [start(services) for _ in range(4)]
     issued, errors = race([lambda case=case: issue(services, case, DocumentKind.RECEIPT, "qingshui_window",

@@ -33,9 +33,6 @@ KIND_OF_RESULT = {CaseResult.APPROVED: DocumentKind.APPROVAL_DECISION,
 # and the towns' acts. 行政诉讼法 §46: 6 months to sue directly; §14 and §18: the basic court where the organ sits.
 REVIEW_DAYS, REVIEW_BASIS = 60, "《中华人民共和国行政复议法》第二十条、第二十四条"
 LITIGATION_MONTHS, LITIGATION_BASIS = 6, "《中华人民共和国行政诉讼法》第十四条、第十八条、第四十六条"
-# A user task whose completion grants the licence (`caseDecision` = approved) issues the decision then, though the
-# case runs on (宅基地: 放线 and 竣工验收 after the 批准书); the end event does not issue it again.
-DECISION_PROPERTY = "caseDecision"
 
 
 def reasons_fields(schema: dict[str, Any]) -> list[str]:
@@ -76,8 +73,9 @@ def _deciding_step(forms: dict[str, Any], end: Any) -> tuple[Any, str] | None:
 
 
 def decided_at(spec: Any) -> str | None:
-    """The result a step decides when it is completed (`caseDecision`), or None."""
-    return (getattr(spec, "extensions", None) or {}).get("properties", {}).get(DECISION_PROPERTY) or None
+    """The result a step decides when it is completed (`caseDecision`), or None; the end event that follows does
+    not issue the decision again."""
+    return (getattr(spec, "extensions", None) or {}).get("properties", {}).get(issuing.DECISION_PROPERTY) or None
 
 
 def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: Any, actor: Acting | None,
