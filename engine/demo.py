@@ -31,7 +31,7 @@ CONTACTS = {
 VILLAGE_POSTS = [("agent", "village_agent"), ("committee", "village_committee")]
 TOWN_POSTS = [("window", "town_window"), ("civil", "town_civil_affairs"), ("land", "town_land"),
               ("planning", "town_planning"), ("leader", "town_leader"),
-              ("forestry", "town_forestry"), ("health", "town_health")]
+              ("forestry", "town_forestry"), ("health", "town_health"), ("agriculture", "town_agriculture")]
 COUNTY_POSTS = [("county_civil", "county_civil_affairs"), ("county_land", "county_natural_resources"),
                 ("county_hr", "county_human_resources"), ("county_health", "county_health"),
                 ("county_disabled", "county_disabled_federation"),

@@ -26,6 +26,8 @@ ROLES = [
     ("town_land", "国土所", "town"),
     ("town_planning", "村镇规划建设办", "town"),
     ("town_leader", "分管领导", "town"),
+    # 农经发〔2019〕6号: the town's 农业农村 office reviews a 宅基地 application beside 自然资源 and planning.
+    ("town_agriculture", "农业农村办", "town"),
     ("town_forestry", "林业站", "town"),
     ("town_health", "卫健办", "town"),
     ("county_civil_affairs", "县民政局", "county"),

@@ -24,7 +24,7 @@ from webui import create_app
 
 # What each demo user may do with the open task of a case started in 东坡村 (清水镇):
 #   S  sees the case and the task   C  may claim the task   W  may complete it   -  sees neither
-# The first three columns are each shipped procedure's first task (村委会初审 / 村委会协助核实 / 村委会签署意见, all in
+# The first three columns are each shipped procedure's first task (村委会初审 / 村委会协助核实 / 村级审查, all in
 # the lane village_committee). The last two are 低保's 乡镇审核 (lane town_civil_affairs) once qingshui_civil (A
 # post) has claimed it: first with A at work, then with A marked away, when the B post covers.
 COLUMNS = ("MZ-DIBAO", "MZ-TEKUN", "ZR-ZHAIJIDI", "claimed by A", "A away")
@@ -45,6 +45,7 @@ qingshui_planning    S      S      S      S      S
 qingshui_leader      S      S      S      S      S
 qingshui_forestry    S      S      S      S      S
 qingshui_health      S      S      S      S      S
+qingshui_agriculture S      S      S      S      S
 shiqiao_window       -      -      -      -      -
 shiqiao_civil        -      -      -      -      -
 shiqiao_land         -      -      -      -      -
@@ -52,6 +53,7 @@ shiqiao_planning     -      -      -      -      -
 shiqiao_leader       -      -      -      -      -
 shiqiao_forestry     -      -      -      -      -
 shiqiao_health       -      -      -      -      -
+shiqiao_agriculture  -      -      -      -      -
 county_civil         S      S      S      S      S
 county_land          S      S      S      S      S
 county_hr            S      S      S      S      S

@@ -14,9 +14,9 @@ from engine.models import Case, CaseEvent
 from engine.services import Services
 from tests.test_browser import base_url, browser, log_in, page, shot  # noqa: F401  (fixtures)
 from tests.test_chain import EVENTS, at, tamper
-from tests.test_clock import complete
 from tests.test_engine import start
 from tests.test_replay_browser import events_of
+from tests.test_zhaijidi import to_reviews
 
 # Real-looking long names (复姓, 少数民族 names written with the middle dot) to see the columns hold them.
 NAMES = ["欧阳慕容建华", "阿卜杜热合曼·买买提依明", "司马长风", "扎西顿珠·次仁旺堆", "上官婉清"]
@@ -30,8 +30,7 @@ def tampered(sqlite_services: Services) -> Iterator[Case]:
     for name in NAMES[1:]:
         start(svc, "ZR-ZHAIJIDI", "510123101202", "hewan_agent", name=name)
     case = start(svc, "ZR-ZHAIJIDI", name=NAMES[0])
-    for element in ("village_review", "intake"):
-        complete(svc, element, case.id)
+    to_reviews(svc, case.id)
     with svc.db.read() as session:
         original = [dict(row) for row in session.execute(select(EVENTS).where(EVENTS.c.case_id == case.id)).mappings()]
     tamper(svc, update(EVENTS).where(at(case, 4)).values(actor_name="清水镇便民服务中心窗口（代）"))

@@ -52,7 +52,7 @@ def everything(error: DeployRefused) -> str:
 def test_shipped_folders_are_valid() -> None:
     for name in ("dibao", "tekun", "zhaijidi"):
         bundle = catalog.read_folder(ROOT / "bpmn" / name, {
-            "village_agent", "village_committee", "town_window", "town_civil_affairs", "town_land",
+            "village_agent", "village_committee", "town_window", "town_civil_affairs", "town_agriculture", "town_land",
             "town_planning", "town_leader", "county_civil_affairs", "county_natural_resources"}, LIMIT)
         assert bundle.process_id == name and bundle.warnings == []
 

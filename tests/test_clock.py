@@ -108,22 +108,25 @@ def test_zhaijidi_clock_starts_when_the_window_accepts(services: Services) -> No
     assert case.promised_note == "待“受理”环节受理后起算"
     assert case_clock(services, case.id) is None
     complete(services, "village_review", case.id)
+    # The village's seven days' 公示 comes before 受理: nothing is paused, as nothing runs yet.
+    clock.travel(timedelta(days=7, hours=1))
+    assert services.cases.run_due_timers() >= 1 and pauses(services, case.id) == []
     [intake] = open_tasks(services, case.id)
     assert intake.promised_date is None
-    # The window's own limit: 行政许可法 §32, five working days from the task's arrival.
-    assert step_clock(services, case.id, "intake").due_date == date(2026, 3, 9)
+    # The window's own limit: 行政许可法 §32, five working days from the task's arrival (Monday 9 March).
+    assert step_clock(services, case.id, "intake").due_date == date(2026, 3, 16)
     clock.travel(timedelta(days=3))
     complete(services, "intake", case.id)
     case = reload(services, case.id)
-    # 30 working days from Thursday 5 March, 清明 (4–6 April) not counted.
-    assert near(case.clock_started_at, at(date(2026, 3, 5)))
-    assert case.promised_date == date(2026, 4, 17)
+    # 行政许可法 §42: 20 working days from Thursday 12 March, 清明 (4–6 April) not counted.
+    assert near(case.clock_started_at, at(date(2026, 3, 12), 10))
+    assert case.promised_date == date(2026, 4, 10)
     deadline = case_clock(services, case.id)
-    assert near(deadline.started_at, at(date(2026, 3, 5)))
-    assert (deadline.due_date, deadline.status) == (date(2026, 4, 17), "open")
+    assert near(deadline.started_at, at(date(2026, 3, 12), 10))
+    assert (deadline.due_date, deadline.status) == (date(2026, 4, 10), "open")
     [started] = events(services, case.id, "clock_started")
-    assert (started.step, started.after["promised_date"]) == ("受理", "2026-04-17")
-    assert {task.promised_date for task in open_tasks(services, case.id)} == {date(2026, 4, 17)}
+    assert (started.step, started.after["promised_date"]) == ("受理", "2026-04-10")
+    assert {task.promised_date for task in open_tasks(services, case.id)} == {date(2026, 4, 10)}
     intake_clock = step_clock(services, case.id, "intake")
     assert (intake_clock.status, intake_clock.late) == ("finished", False)
 

@@ -63,6 +63,8 @@ def test_window_sees_a_case_waiting_for_its_acceptance(page: Page, sqlite_servic
     svc = sqlite_services
     case = start(svc, "ZR-ZHAIJIDI", name="司马建国")
     complete(svc, "village_review", case.id)
+    clock.travel(timedelta(days=7, hours=1))  # the village's 公示, before 受理
+    assert svc.cases.run_due_timers() >= 1
     log_in(page, "qingshui_window")
     page.get_by_role("tab", name=re.compile("岗位待办")).click()
     row = page.locator(f"tr[data-case-number='{case.case_number}']")
@@ -70,4 +72,4 @@ def test_window_sees_a_case_waiting_for_its_acceptance(page: Page, sqlite_servic
     expect(row).to_contain_text("待“受理”环节受理后起算")
     page.screenshot(path=str(ARTIFACTS / "22-inbox-awaiting-acceptance.png"))
     page.goto(f"/cases/{case.id}")
-    expect(page.locator("#open-tasks")).to_contain_text("2026-03-09")
+    expect(page.locator("#open-tasks")).to_contain_text("2026-03-16")

@@ -108,7 +108,7 @@ def test_an_approved_case_gets_the_county_departments_decision_with_the_approver
 
 
 @pytest.mark.parametrize("item,reject_at,issuer", [
-    ("MZ-DIBAO", "town_review", "清水镇人民政府"), ("ZR-ZHAIJIDI", "county_approval", "青山县自然资源局"),
+    ("MZ-DIBAO", "town_review", "清水镇人民政府"), ("ZR-ZHAIJIDI", "town_review", "清水镇人民政府"),
 ])
 def test_a_refused_case_gets_a_decision_with_reasons_and_the_applicants_rights(
         services: Services, item: str, reject_at: str, issuer: str) -> None:
@@ -179,11 +179,11 @@ def test_each_kinds_pdf_reads_as_issued_and_renders_again_to_the_same_text(
 
 
 def test_a_refused_cases_pdf_carries_its_reasons_and_rights(services: Services, tmp_path: Path) -> None:
-    final, _ = drive(services, start(services, "ZR-ZHAIJIDI"), reject_at="county_approval")
+    final, _ = drive(services, start(services, "ZR-ZHAIJIDI"), reject_at="town_review")
     [decision] = documents(services, final.id)
     text = pdf_text(rendering.pdf_file(services.db, decision.id, tmp_path, clear=True))
     assert final.case_number in text and "经核查，情况属实，材料齐全" in text
-    assert "青山县自然资源局" in text and "60日内向青山县人民政府申请行政复议" in text
+    assert "清水镇人民政府" in text and "60日内向青山县人民政府申请行政复议" in text
     assert "6个月内向青山县人民法院提起行政诉讼" in text
 
 
@@ -192,12 +192,28 @@ def test_a_diagram_naming_an_unknown_ending_document_is_refused(tmp_path: Path) 
     shutil.copytree(ROOT / "bpmn" / "zhaijidi", folder)
     diagram = folder / "process.bpmn"
     diagram.write_text(diagram.read_text("utf-8").replace('value="intake_refusal"', 'value="intake_refused"'), "utf-8")
-    roles = {"village_agent", "village_committee", "town_window", "town_land", "town_planning", "town_leader",
-             "county_natural_resources"}
+    roles = {"village_agent", "village_committee", "town_window", "town_agriculture", "town_land", "town_planning",
+             "town_leader", "county_natural_resources"}
     with pytest.raises(DeployRefused) as caught:
         bundle.read_folder(folder, roles, Settings.max_diagram_bytes)
     [problem] = caught.value.problems
     assert problem.element_id == "EndEvent_rejected_intake" and "intake_refused" in problem.message
+
+
+def test_a_step_deciding_a_result_the_engine_has_no_decision_for_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "zhaijidi"
+    shutil.copytree(ROOT / "bpmn" / "zhaijidi", folder)
+    diagram = folder / "process.bpmn"
+    text = diagram.read_text("utf-8")
+    assert 'name="caseDecision" value="approved"' in text
+    diagram.write_text(text.replace('name="caseDecision" value="approved"', 'name="caseDecision" value="granted"'),
+                       "utf-8")
+    roles = {"village_agent", "village_committee", "town_window", "town_agriculture", "town_land", "town_planning",
+             "town_leader", "county_natural_resources"}
+    with pytest.raises(DeployRefused) as caught:
+        bundle.read_folder(folder, roles, Settings.max_diagram_bytes)
+    [problem] = caught.value.problems
+    assert problem.element_id == "issue_licences" and "“granted”无效" in problem.message
 
 
 def test_clerks_issuing_at_once_on_different_cases_get_distinct_consecutive_numbers(services: Services) -> None:

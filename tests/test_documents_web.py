@@ -17,20 +17,24 @@ from engine.services import Services
 from tests.conftest import TEST_START, make_services
 from tests.test_api import auth
 from tests.test_documents import documents, pdf_text
-from tests.test_engine import drive, start
+from tests.test_engine import start
 from tests.test_webui import login, text
+from tests.test_zhaijidi import do, review, to_reviews
 from webui import create_app
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, Flask, int]]:
-    """A 宅基地 case refused by the county, its decision issued, served from a folder of its own."""
+    """A 宅基地 case refused by the county (its 农用地转用), its decision issued, served from a folder of its own."""
     clock.set_now(TEST_START)
     folder = tmp_path_factory.mktemp("documents-web")
     svc = make_services("sqlite", folder, "bianmin_documents_web")
     svc = dataclasses.replace(svc, settings=dataclasses.replace(svc.settings, attachments_dir=folder / "attachments"))
-    final, _ = drive(svc, start(svc, "ZR-ZHAIJIDI", name="欧阳晓明"), reject_at="county_approval")
-    yield svc, create_app(svc, {"TESTING": True}), final.id
+    case = start(svc, "ZR-ZHAIJIDI", name="欧阳晓明")
+    to_reviews(svc, case.id)
+    review(svc, case.id, {"land_survey": {"involves_farmland": "yes"}})
+    do(svc, case.id, "farmland_conversion", county_decision="reject")
+    yield svc, create_app(svc, {"TESTING": True}), case.id
     svc.db.dispose()
 
 

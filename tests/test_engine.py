@@ -97,7 +97,8 @@ APPROVE_PATHS = {
     "MZ-DIBAO": ["village_review", "town_review", "county_approval", "publicity_confirm"],
     "MZ-TEKUN": ["village_review", "town_investigation", "town_review", "publicity_result", "county_approval",
                  "sign_agreement", "issue_certificate"],
-    "ZR-ZHAIJIDI": ["village_review", "intake", "land_survey", "planning_review", "town_review", "county_approval"],
+    "ZR-ZHAIJIDI": ["village_review", "intake", "agriculture_review", "land_survey", "planning_review", "town_review",
+                    "issue_licences", "setting_out", "completion_inspection"],
 }
 
 
@@ -121,7 +122,7 @@ def test_approve_path_runs_to_completion(services: Services, item: str) -> None:
 @pytest.mark.parametrize("item,reject_at", [
     ("MZ-DIBAO", "village_review"), ("MZ-DIBAO", "town_review"), ("MZ-DIBAO", "county_approval"),
     ("MZ-TEKUN", "county_approval"),
-    ("ZR-ZHAIJIDI", "intake"), ("ZR-ZHAIJIDI", "county_approval"),
+    ("ZR-ZHAIJIDI", "intake"), ("ZR-ZHAIJIDI", "town_review"),
 ])
 def test_reject_path_ends_rejected(services: Services, item: str, reject_at: str) -> None:
     final, done = drive(services, start(services, item), reject_at=reject_at)
@@ -143,12 +144,16 @@ def test_tasks_route_to_the_case_village_town_and_county(services: Services) -> 
         assert session.get(User, holder(services, task)).username == "shiqiao_civil"
 
 
-def test_parallel_land_and_planning_review(services: Services) -> None:
+def test_parallel_agriculture_land_and_planning_review(services: Services) -> None:
     case = start(services, "ZR-ZHAIJIDI")
-    for _ in range(2):
-        [task] = open_tasks(services, case.id)
-        services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
-    assert [t.element_id for t in open_tasks(services, case.id)] == ["land_survey", "planning_review"]
+    [task] = open_tasks(services, case.id)
+    services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    clock.travel(timedelta(days=8))  # 村级公示
+    assert services.cases.run_due_timers() >= 1
+    [task] = open_tasks(services, case.id)
+    services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    assert [t.element_id for t in open_tasks(services, case.id)] == [
+        "agriculture_review", "land_survey", "planning_review"]
 
 
 def test_public_notice_timer_waits_seven_days(services: Services) -> None:

@@ -36,8 +36,8 @@ def from_camunda_modeler(code: str = "ZJD-CAMUNDA") -> dict[str, bytes]:
     files = folder_files(ZHAIJIDI)
     xml = files["process.bpmn"].decode("utf-8")
     xml = xml.replace("<bpmn:definitions ", f"<bpmn:definitions {FOREIGN}", 1)
-    xml = xml.replace('<bpmn:userTask id="village_review" name="村委会签署意见">',
-                      '<bpmn:userTask id="village_review" name="村委会签署意见" camunda:assignee="${村委会主任}" '
+    xml = xml.replace('<bpmn:userTask id="village_review" name="村级审查">',
+                      '<bpmn:userTask id="village_review" name="村级审查" camunda:assignee="${村委会主任}" '
                       'camunda:formKey="embedded:app:forms/village.html">', 1)
     xml = xml.replace("<spiffworkflow:instructionsForEndUser>村民小组",
                       '<zeebe:taskDefinition type="village-review" retries="3" />'
@@ -77,8 +77,8 @@ def test_camunda_extensions_are_kept_and_named_as_unsupported(own: Services) -> 
 def test_an_unknown_role_is_marked_on_its_lane() -> None:
     files = folder_files(ZHAIJIDI)
     files["process.bpmn"] = files["process.bpmn"].replace(b'name="town_land"', b'name="town_surveyor"')
-    roles = {"village_agent", "village_committee", "town_window", "town_land", "town_planning", "town_leader",
-             "county_natural_resources"}
+    roles = {"village_agent", "village_committee", "town_window", "town_agriculture", "town_land", "town_planning",
+             "town_leader", "county_natural_resources"}
     with pytest.raises(DeployRefused) as refused:
         read_files("宅基地", files, roles, 10_000_000)
     [problem] = refused.value.problems

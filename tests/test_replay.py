@@ -11,7 +11,7 @@ from engine.audit.replay import markers_at, moment
 from engine.models import Case, CaseEvent, ProcedureVersion, Task, Timer
 from engine.procedures.diagram import diagram_info
 from engine.services import Services
-from tests.test_api import make_client
+from tests.test_api import make_client, pass_publicity
 from tests.test_clock import complete
 from tests.test_engine import start
 from tests.test_webui import login
@@ -35,7 +35,9 @@ def completed_seq(events: list[CaseEvent], step: str) -> int:
 
 def test_zhaijidi_replayed_at_its_parallel_review(services: Services) -> None:
     case = start(services, "ZR-ZHAIJIDI")
-    for element in ("village_review", "intake", "land_survey"):
+    complete(services, "village_review", case.id)
+    pass_publicity(services)
+    for element in ("intake", "land_survey"):
         complete(services, element, case.id)
     events = case_events(services, case.id)
     with services.db.read() as session:
@@ -46,8 +48,8 @@ def test_zhaijidi_replayed_at_its_parallel_review(services: Services) -> None:
     assert (first.seq, first.status, first.open_tasks, first.promised_date) == (1, "running", [], None)
     assert first.data == events[0].after["data"] and first.changed == frozenset(first.data)
 
-    surveyed = moment(events, completed_seq(events, "审核及现场勘察"))
-    assert sorted(t.step for t in surveyed.open_tasks) == ["规划审查"]
+    surveyed = moment(events, completed_seq(events, "现场勘察及用地审查"))
+    assert sorted(t.step for t in surveyed.open_tasks) == ["农业农村审查", "规划审查"]
     submitted, earlier = events[surveyed.seq - 1].after, moment(events, surveyed.seq - 1).data
     assert surveyed.changed == {key for key, value in submitted.items() if earlier.get(key) != value}
     assert surveyed.changed and all(surveyed.data[key] == submitted[key] for key in submitted)
@@ -58,12 +60,13 @@ def test_zhaijidi_replayed_at_its_parallel_review(services: Services) -> None:
     assert surveyed.promised_date == promised.isoformat() and surveyed.clock_started_at is not None
     drawn = markers_at(info, surveyed, ids)
     assert {"village_review", "intake", "land_survey", "Gateway_parallel_split"} <= set(drawn.completed)
-    assert drawn.active == ["planning_review"] and "planning_review" not in drawn.completed
+    assert sorted(drawn.active) == ["agriculture_review", "planning_review"]
+    assert "planning_review" not in drawn.completed
 
-    # Just before the survey was done: both reviews open (the events after 受理's completion created them).
-    accepted = moment(events, completed_seq(events, "审核及现场勘察") - 1)
-    assert sorted(t.step for t in accepted.open_tasks) == ["审核及现场勘察", "规划审查"]
-    assert sorted(markers_at(info, accepted, ids).active) == ["land_survey", "planning_review"]
+    # Just before the survey was done: the three reviews open (the events after 受理's completion created them).
+    accepted = moment(events, completed_seq(events, "现场勘察及用地审查") - 1)
+    assert sorted(t.step for t in accepted.open_tasks) == ["农业农村审查", "现场勘察及用地审查", "规划审查"]
+    assert sorted(markers_at(info, accepted, ids).active) == ["agriculture_review", "land_survey", "planning_review"]
     # Stepping back gives what the case held then, not what it holds now.
     assert "land_survey" not in markers_at(info, accepted, ids).completed
     # Beyond either end the replay stays at the first or last event.

@@ -13,6 +13,7 @@ from engine.services import Services
 from tests.test_browser import base_url, browser, log_in, page, shot  # noqa: F401  (fixtures)
 from tests.test_clock import complete
 from tests.test_engine import drive, start
+from tests.test_zhaijidi import to_reviews
 
 
 def events_of(svc: Services, case_id: int) -> list[CaseEvent]:
@@ -35,8 +36,8 @@ def test_an_auditor_replays_a_zhaijidi_case_through_its_parallel_review(page: Pa
                                                                          sqlite_services: Services) -> None:
     svc = sqlite_services
     case = start(svc, "ZR-ZHAIJIDI", name="欧阳建华")
-    for element in ("village_review", "intake", "land_survey"):
-        complete(svc, element, case.id)
+    to_reviews(svc, case.id)
+    complete(svc, "land_survey", case.id)
     surveyed_at = len(events_of(svc, case.id))
     finished, _ = drive(svc, case)
     assert finished.status == "completed"
@@ -60,13 +61,13 @@ def test_an_auditor_replays_a_zhaijidi_case_through_its_parallel_review(page: Pa
     page.locator("body").press("ArrowLeft")
     expect(page.locator("#replay-position")).to_have_text(f"第 {len(events) - 1} 条 / 共 {len(events)} 条")
 
-    # The survey just done: its review partner still open, the survey's answers shown as changed.
+    # The survey just done: its review partners still open, the survey's answers shown as changed.
     page.goto(f"/cases/{case.id}/replay?at={survey.seq}")
     expect(page.locator("#diagram[data-ready=true]")).to_be_attached()
     expect_markers(page, "bm-completed", ["village_review", "intake", "land_survey"])
-    expect_markers(page, "bm-active", ["planning_review"])
+    expect_markers(page, "bm-active", ["agriculture_review", "planning_review"])
     expect_unmarked(page, "bm-active", ["land_survey"])
-    expect(page.locator("#open-then li[data-step]")).to_have_count(1)
+    expect(page.locator("#open-then li[data-step]")).to_have_count(2)
     changed = page.locator("#replay-data tr.changed")
     expect(changed).to_have_count(len(survey.after))
     for key in survey.after:
@@ -74,13 +75,13 @@ def test_an_auditor_replays_a_zhaijidi_case_through_its_parallel_review(page: Pa
     expect(page.locator("#event-actor")).to_have_text(survey.actor_name)
     shot(page, "67-replay-parallel-review", full_page=True)
 
-    # One event earlier (back with the ← key): both reviews open, the survey not yet done.
+    # One event earlier (back with the ← key): the three reviews open, the survey not yet done.
     page.locator("body").press("ArrowLeft")
     expect(page.locator("#replay-position")).to_have_text(f"第 {survey.seq - 1} 条 / 共 {len(events)} 条")
     expect(page.locator("#diagram[data-ready=true]")).to_be_attached()
-    expect_markers(page, "bm-active", ["land_survey", "planning_review"])
+    expect_markers(page, "bm-active", ["agriculture_review", "land_survey", "planning_review"])
     expect_unmarked(page, "bm-completed", ["land_survey"])
-    expect(page.locator("#open-then li[data-step]")).to_have_count(2)
+    expect(page.locator("#open-then li[data-step]")).to_have_count(3)
     for key in survey.after:
         expect(page.locator(f"#replay-data tr.changed[data-key='{key}']")).to_have_count(0)
     shot(page, "68-replay-both-reviews-open", full_page=True)

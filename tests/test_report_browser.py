@@ -19,14 +19,14 @@ from tests.test_browser import base_url, browser, log_in, page, shot  # noqa: F4
 from tests.test_chain import EVENTS, at, tamper
 from tests.test_clock import complete
 from tests.test_engine import drive, holder, open_tasks, start
+from tests.test_zhaijidi import to_reviews
 
 
 def long_zhaijidi_case(svc: Services) -> Case:
     """A 宅基地 case run to its end through the parallel review, its survey claimed and given back many times over
     five weeks (so the clock shows its cards) before it was done: a history of several printed pages."""
     case = start(svc, "ZR-ZHAIJIDI", name="欧阳建华")
-    for element in ("village_review", "intake"):
-        complete(svc, element, case.id)
+    to_reviews(svc, case.id)
     [survey] = [task for task in open_tasks(svc, case.id) if task.element_id == "land_survey"]
     surveyor = holder(svc, survey)
     for _ in range(18):
@@ -115,8 +115,8 @@ def test_an_auditor_prints_a_long_case_report_to_a4(page: Page, sqlite_services:
 def test_a_tampered_case_report_names_its_first_break(page: Page, sqlite_services: Services) -> None:  # noqa: F811
     svc = sqlite_services
     case = start(svc, "ZR-ZHAIJIDI", name="司马文静")
-    for element in ("village_review", "intake", "land_survey"):
-        complete(svc, element, case.id)
+    to_reviews(svc, case.id)
+    complete(svc, "land_survey", case.id)
     with svc.db.read() as session:
         original = [dict(row) for row in session.execute(select(EVENTS).where(EVENTS.c.case_id == case.id)).mappings()]
     tamper(svc, update(EVENTS).where(at(case, 3)).values(actor_name="他人"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit.chain import Acting
@@ -71,18 +72,29 @@ def _deciding_step(forms: dict[str, Any], end: Any) -> tuple[Any, str] | None:
     return None
 
 
+def decided_at(spec: Any) -> str | None:
+    """The result a step decides when it is completed (`caseDecision`), or None; the end event that follows does
+    not issue the decision again."""
+    return (getattr(spec, "extensions", None) or {}).get("properties", {}).get(issuing.DECISION_PROPERTY) or None
+
+
 def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: Any, actor: Acting | None,
                    now: datetime) -> Document | None:
     """Issue the decision of a case that ended `approved` or `rejected` at `end` (other results have none), in the
-    transaction that completes it. The deciding post is the lane of the step that gave the reasons."""
+    transaction that completes it, or at a step marked `caseDecision` (`end` is then that step). The deciding post
+    is the lane of the step that gave the reasons."""
     kind = KIND_OF_RESULT.get(result)  # type: ignore[call-overload]
     if kind is None:
         return None
     named = end.task_spec.extensions.get("properties", {}).get(issuing.DOCUMENT_PROPERTY)
     if named in issuing.ENDING_KINDS:
         kind = DocumentKind(named)
+    if session.scalar(select(Document.id).where(Document.case_id == case.id, Document.kind == str(kind))
+                      .limit(1)) is not None:
+        return None  # issued at the step that decided it
     version = rt.versions.get(session, case.version_id)
     guide = version.guide
+    department = guide.get("department")
     found = _deciding_step(version.forms, end)
     # A drawn procedure whose steps ask for no reasons still gets its decision: the end event's name says the result.
     office_id, post, reasons = case.town_id, "", end.task_spec.bpmn_name or NO_REASONS
@@ -93,6 +105,9 @@ def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: 
             office_id = org_for_role(case, role)
             office = session.get(OrgUnit, office_id)
             post = post_name(office.name if office else "", role.name)
+            if role.level == "county" and not str(department or "").startswith("县"):
+                # An item the town decides may end at a county department (宅基地's 农用地转用): that one signs.
+                department = role.name
     facts: dict[str, Any] = {"reasons": reasons, "decided_by_post": post or "—", "result": result,
                              "outcome": end.task_spec.bpmn_name or "", "item": guide.get("name", case.item_code)}
     title = None
@@ -104,4 +119,4 @@ def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: 
     if kind in REFUSALS:
         facts["rights"] = rights(session, case)
     return issuing.issue(session, case, kind, facts, actor, now, office_id=office_id, title=title,
-                         department=guide.get("department"))
+                         department=department)

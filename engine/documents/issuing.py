@@ -45,6 +45,10 @@ RIGHTS_KEYS = frozenset({"review_days", "review_body", "review_basis",
 # An end event may name the document its result is given in (`intake_refusal` where a window refuses at 受理);
 # otherwise the result says: approved, a decision to approve; rejected, a refusal.
 DOCUMENT_PROPERTY = "caseDocument"
+# A user task whose completion grants or refuses what the case asks (`caseDecision` = approved or rejected) issues
+# the decision then, though the case runs on (宅基地: 放线 and 竣工验收 after the 批准书).
+DECISION_PROPERTY = "caseDecision"
+STEP_DECISIONS = ("approved", "rejected")
 ENDING_KINDS = frozenset({DocumentKind.INTAKE_REFUSAL, DocumentKind.APPROVAL_DECISION, DocumentKind.REFUSAL_DECISION})
 WINDOW_KINDS = frozenset({DocumentKind.RECEIPT, DocumentKind.SUPPLEMENT_NOTICE, DocumentKind.INTAKE_REFUSAL})
 

@@ -63,6 +63,7 @@ def check_diagram(file: str, root: etree._Element, process_id: str, forms: dict[
                  else Problem(guide_file, message) for spec, message in marks.problems(elements, guide)]
     problems += _check_clock_places(file, root, elements)
     problems += _check_case_documents(file, elements)
+    problems += _check_step_decisions(file, elements)
     for task_spec in user_tasks:
         problems += _check_user_task(file, task_spec, forms, form_names)
     problems += _check_lanes(file, root, {spec.lane for spec in user_tasks if spec.lane} - role_codes)
@@ -182,6 +183,23 @@ def _check_case_documents(file: str, elements: list[Any]) -> list[Problem]:
             for spec in elements
             if (named := getattr(spec, "extensions", {}).get("properties", {}).get(issuing.DOCUMENT_PROPERTY))
             and named not in issuing.ENDING_KINDS]
+
+
+def _check_step_decisions(file: str, elements: list[Any]) -> list[Problem]:
+    """caseDecision: on a user task (someone decides), approved or rejected; else no decision would be issued."""
+    problems = []
+    for spec in elements:
+        named = (getattr(spec, "extensions", None) or {}).get("properties", {}).get(issuing.DECISION_PROPERTY)
+        if named is None:
+            continue
+        if not isinstance(spec, UserTask):
+            problems.append(Problem(file, f"{issuing.DECISION_PROPERTY} 只能设在用户任务上（办理人在该环节作出决定）",
+                                    spec.bpmn_id, spec.bpmn_name or None))
+        elif named not in issuing.STEP_DECISIONS:
+            allowed = "、".join(issuing.STEP_DECISIONS)
+            problems.append(Problem(file, f"{issuing.DECISION_PROPERTY} 的值“{named}”无效，应为 {allowed} 之一",
+                                    spec.bpmn_id, spec.bpmn_name or None))
+    return problems
 
 
 def _check_drawing(file: str, root: etree._Element) -> list[Problem]:

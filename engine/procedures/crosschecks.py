@@ -1,6 +1,7 @@
 """Checks between fields that a form declares under its "x-checks" keyword: one value not above another (an approved
-area not above the applied one, which may sit in an earlier form), and the applicant's age from the birth date in
-their ID number against the bounds of the item's conditions. Read here for deploying (each bad declaration named)
+area not above the applied one, which may sit in an earlier form), an area within a per-person standard for the
+household's size (宅基地), and the applicant's age from the birth date in their ID number against the bounds of the
+item's conditions. Read here for deploying (each bad declaration named)
 and for every submission."""
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from ..errors import ValidationFailed
 from ..idcard import age_on, birth_date
 
 KEYWORD = "x-checks"
-NOT_ABOVE, AGE = "not_above", "age"
+NOT_ABOVE, AGE, AREA = "not_above", "age", "area_per_person"
 # The keys each kind of check takes; the first ones named are required.
 KEYS = {NOT_ABOVE: ({"check", "field", "limit"}, set()),
-        AGE: ({"check", "basis"}, {"min", "below", "when"})}
+        AGE: ({"check", "basis"}, {"min", "below", "when"}),
+        # A provincial standard such as 四川 §52: `per_person` m² a person, a household counted as at least
+        # `counted_from` and at most `counted_to` people.
+        AREA: ({"check", "field", "persons", "per_person", "basis"}, {"counted_from", "counted_to"})}
 ID_TITLE = "身份证号码"
 
 
@@ -63,7 +67,7 @@ def declaration_problems(forms: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _problems(check: Any, own: set[str], every_field: set[str]) -> list[str]:
     if not isinstance(check, dict) or check.get("check") not in KEYS:
-        return [f"应为对象，check 为 {NOT_ABOVE}（不大于）或 {AGE}（按身份证号码核对年龄）"]
+        return [f"应为对象，check 为 {NOT_ABOVE}（不大于）、{AREA}（按人口核定面积）或 {AGE}（按身份证号码核对年龄）"]
     required, optional = KEYS[check["check"]]
     problems = [f"缺少 {key}" for key in sorted(required - set(check))]
     problems += [f"不认识的键 {key}（可用：{'、'.join(sorted(required | optional))}）"
@@ -74,6 +78,8 @@ def _problems(check: Any, own: set[str], every_field: set[str]) -> list[str]:
         if "limit" in check and check["limit"] not in every_field:
             problems.append(f"limit“{check['limit']}”不是本流程任何表单的字段")
         return problems
+    if check["check"] == AREA:
+        return problems + _area_problems(check, own, every_field)
     bounds = [check.get(key) for key in ("min", "below") if key in check]
     if not bounds:
         problems.append("至少写明 min（年满周岁）或 below（不满周岁）之一")
@@ -87,6 +93,41 @@ def _problems(check: Any, own: set[str], every_field: set[str]) -> list[str]:
     else:
         problems += [f"when 中的“{name}”不是本表单的字段" for name in when if name not in own]
     return problems
+
+
+def _area_problems(check: Mapping[str, Any], own: set[str], every_field: set[str]) -> list[str]:
+    problems = []
+    if "field" in check and check["field"] not in own:
+        problems.append(f"field“{check['field']}”不是本表单的字段")
+    if "persons" in check and check["persons"] not in every_field:
+        problems.append(f"persons“{check['persons']}”不是本流程任何表单的字段")
+    if "per_person" in check and not (_number(check["per_person"]) or 0) > 0:
+        problems.append("per_person 应为正数（每人平方米数）")
+    counted = [check.get(key) for key in ("counted_from", "counted_to") if key in check]
+    if any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in counted):
+        problems.append("counted_from、counted_to 应为正整数（按多少人计算）")
+    elif len(counted) == 2 and counted[0] > counted[1]:
+        problems.append("counted_from 不能大于 counted_to")
+    if not isinstance(check.get("basis", ""), str) or not str(check.get("basis", "")).strip():
+        problems.append("basis 应写明面积标准的依据（省级规定的条文）")
+    return problems
+
+
+def _area_problem(check: Mapping[str, Any], data: Mapping[str, Any], context: Context) -> str | None:
+    """The area above the standard for the household's counted size, or None (also when a value is missing)."""
+    field, persons = str(check.get("field")), str(check.get("persons"))
+    value = _number(data.get(field))
+    people = _number(data[persons] if persons in data else context.earlier.get(persons))
+    if value is None or people is None:
+        return None
+    counted = max(int(people), int(check.get("counted_from", 1)))
+    counted = min(counted, int(check.get("counted_to", counted)))
+    limit = float(check["per_person"]) * counted
+    if value <= limit:
+        return None
+    return (f"“{context.titles.get(field, field)}”（{value:g}）超过标准：“{context.titles.get(persons, persons)}”"
+            f"{int(people)} 人，按 {counted} 人计算，每人不超过 {float(check['per_person']):g} 平方米，"
+            f"合计不超过 {limit:g} 平方米（依据：{check['basis']}）")
 
 
 def _number(value: Any) -> float | None:
@@ -109,6 +150,10 @@ def findings(schema: Mapping[str, Any], data: Mapping[str, Any], context: Contex
                 found.setdefault(field, []).append(
                     f"“{context.titles.get(field, field)}”（{value:g}）不能大于“{context.titles.get(limit, limit)}”"
                     f"（{bound:g}）")
+        elif check.get("check") == AREA:
+            message = _area_problem(check, data, context)
+            if message:
+                found.setdefault(str(check.get("field")), []).append(message)
         elif check.get("check") == AGE and context.id_number:
             when = check.get("when") or {}
             if not all(data.get(name) == value for name, value in when.items()):

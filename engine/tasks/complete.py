@@ -20,6 +20,7 @@ from ..cases.locking import lock_task
 from ..cases.reconcile import Step, advance, element_name, mirrored
 from ..db import queue_update
 from ..deadlines import tracking
+from ..documents import decisions
 from ..errors import Conflict, StepFailed
 from ..models import Case, Task
 from ..people.access import task_access
@@ -83,5 +84,7 @@ def run_completion(rt: Runtime, session: Session, case: Case, task_id: str, task
                      before=before, after=data)
         tracking.completed(session, case, spiff_task.task_spec, task_id, version.guide,
                            rt.reference.calendar(session), now, actor)
+        if decided := decisions.decided_at(spiff_task.task_spec):
+            decisions.issue_decision(rt, session, case, decided, spiff_task, actor, now)
         before_rows.ready.pop(task_id, None)
         return advance(rt, session, case, workflow, before_rows, actor, now), workflow
