@@ -24,7 +24,8 @@ from webui import create_app
 
 # What each demo user may do with the open task of a case started in 东坡村 (清水镇):
 #   S  sees the case and the task   C  may claim the task   W  may complete it   -  sees neither
-# The first three columns are each shipped procedure's first task (村委会协助并提出意见 / 村委会评议 / 村委会签署意见, all in
+# The first three columns are each shipped procedure's first task (村委会协助并提出意见 / 村委会评议 / 村委会签署意见,
+# all in
 # the lane village_committee). The last two are 低保's 乡镇审核 (lane town_civil_affairs) once qingshui_civil (A
 # post) has claimed it: first with A at work, then with A marked away, when the B post covers.
 COLUMNS = ("MZ-DIBAO", "MZ-WUBAO", "ZR-ZHAIJIDI", "claimed by A", "A away")

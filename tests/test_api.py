@@ -559,7 +559,8 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
         'town_decision == "approve"', "__import__('os').system('id') == 0").encode()}, "__import__"),
     ("invalid TOML", {"item_toml": b"code = \n"}, "item.toml"),
     ("path without an end event", {"diagram": dibao_xml().replace(
-        '<bpmn:sequenceFlow id="Flow_publication_to_end" sourceRef="result_publication" targetRef="EndEvent_approved" />',
+        '<bpmn:sequenceFlow id="Flow_publication_to_end" sourceRef="result_publication" '
+        'targetRef="EndEvent_approved" />',
         "").encode()}, "result_publication（在村公布保障信息）：没有流出的连线，也不是结束事件"),
 ]
 
@@ -593,8 +594,8 @@ def test_refusal_and_warnings_name_file_and_element(deploy_client: FlaskClient, 
     deployed = deploy(deploy_client, deploy_services, bundle(item_toml=toml.encode(), diagram=diagram.encode()))
     assert deployed.status_code == 201, deployed.json
     [warning] = deployed.json["warnings"]
-    assert (warning["element_id"], warning["element_name"], warning["severity"]) == ("Flow_town_approve", "符合，拟纳入",
-                                                                                      "warning")
+    assert (warning["element_id"], warning["element_name"], warning["severity"]) == (
+        "Flow_town_approve", "符合，拟纳入", "warning")
     assert "town_decison" in warning["message"] and "town_decision" in warning["message"]
 
 

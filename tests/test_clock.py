@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -42,6 +43,11 @@ def dibao(services: Services, tmp_path: Path) -> str:
     """The shipped 低保 under a code of its own: other tests deploy changed versions of MZ-DIBAO itself."""
     deploy(services, variant(tmp_path, "CLOCK-DIBAO"))
     return "CLOCK-DIBAO"
+
+
+def seeded(parent: Path, code: str, **changes: Any) -> Path:
+    """The seed-shaped 低保 fixture under `code`: clock mechanics are tried on its plain chain of reviews."""
+    return variant(parent, code, source=SEED_SHAPE, **changes)
 
 
 def timer_status(svc: Services, case_id: int, element_id: str) -> str:
@@ -166,7 +172,7 @@ def test_publicity_pauses_the_case_clock(services: Services, dibao: str) -> None
 
 
 def test_supplement_step_pauses_the_clock_and_pauses_add_up(services: Services, tmp_path: Path) -> None:
-    deploy(services, variant(tmp_path, "CLOCK-BUZHENG", source=SEED_SHAPE, properties={"town_review": {"clockPause": "补正"}}))
+    deploy(services, seeded(tmp_path, "CLOCK-BUZHENG", properties={"town_review": {"clockPause": "补正"}}))
     case = start(services, "CLOCK-BUZHENG")
     complete(services, "village_review", case.id)
     clock.travel(timedelta(days=7))
@@ -183,7 +189,7 @@ def test_supplement_step_pauses_the_clock_and_pauses_add_up(services: Services, 
 
 
 def test_no_card_falls_due_while_the_clock_is_paused(services: Services, tmp_path: Path) -> None:
-    deploy(services, variant(tmp_path, "CLOCK-NOCARD", source=SEED_SHAPE, properties={"town_review": {"clockPause": "补正"}}))
+    deploy(services, seeded(tmp_path, "CLOCK-NOCARD", properties={"town_review": {"clockPause": "补正"}}))
     case = start(services, "CLOCK-NOCARD")
     complete(services, "village_review", case.id)
     clock.travel(timedelta(days=7))
@@ -205,7 +211,7 @@ def test_no_card_falls_due_while_the_clock_is_paused(services: Services, tmp_pat
 
 
 def test_step_limit_due_date_late_and_on_time(services: Services, tmp_path: Path) -> None:
-    deploy(services, variant(tmp_path, "CLOCK-STEP", source=SEED_SHAPE, properties={"town_review": {"timeLimitWorkingDays": "3"}}))
+    deploy(services, seeded(tmp_path, "CLOCK-STEP", properties={"town_review": {"timeLimitWorkingDays": "3"}}))
     late, on_time = start(services, "CLOCK-STEP"), start(services, "CLOCK-STEP")
     for case in (late, on_time):
         complete(services, "village_review", case.id)
@@ -226,7 +232,7 @@ def test_step_limit_due_date_late_and_on_time(services: Services, tmp_path: Path
 
 
 def test_step_limit_cancelled_with_its_task(services: Services, tmp_path: Path) -> None:
-    folder = variant(tmp_path, "CLOCK-CANCEL", source=SEED_SHAPE, properties={"town_review": {"timeLimitWorkingDays": "3"}})
+    folder = seeded(tmp_path, "CLOCK-CANCEL", properties={"town_review": {"timeLimitWorkingDays": "3"}})
     deploy(services, with_escalation(folder, "town_review", 2, interrupting=True))
     case = start(services, "CLOCK-CANCEL")
     complete(services, "village_review", case.id)
@@ -240,7 +246,7 @@ def test_step_limit_cancelled_with_its_task(services: Services, tmp_path: Path) 
 
 
 def test_working_day_timer_across_a_holiday_weekend(services: Services, tmp_path: Path) -> None:
-    deploy(services, variant(tmp_path, "CLOCK-WORKDAYS", source=SEED_SHAPE, timers=(
+    deploy(services, seeded(tmp_path, "CLOCK-WORKDAYS", timers=(
         '[timers.Timer_village_publicity]\ndays = 3\nunit = "working"\nbasis = "测试：公示3个工作日"\n')))
     clock.set_now(at(date(2026, 4, 2)))
     case = start(services, "CLOCK-WORKDAYS")
@@ -259,7 +265,7 @@ def test_working_day_timer_across_a_holiday_weekend(services: Services, tmp_path
 
 
 def test_boundary_timer_escalates_in_working_days(services: Services, tmp_path: Path) -> None:
-    deploy(services, with_escalation(variant(tmp_path, "CLOCK-ESCALATE", source=SEED_SHAPE), "town_review", 2))
+    deploy(services, with_escalation(seeded(tmp_path, "CLOCK-ESCALATE"), "town_review", 2))
     escalated, done_first = start(services, "CLOCK-ESCALATE"), start(services, "CLOCK-ESCALATE")
     for case in (escalated, done_first):
         complete(services, "village_review", case.id)
@@ -316,12 +322,12 @@ def test_boundary_timer_escalates_in_working_days(services: Services, tmp_path: 
 ])
 def test_deploy_refuses_bad_clock_properties(tmp_path: Path, properties: dict, timers: str | None,
                                              expected: str) -> None:
-    found = refusals(variant(tmp_path, "CLOCK-BAD", source=SEED_SHAPE, properties=properties, timers=timers))
+    found = refusals(seeded(tmp_path, "CLOCK-BAD", properties=properties, timers=timers))
     assert any(expected in text for text in found), found
 
 
 def test_api_lists_pauses_and_a_steps_due_date(services: Services, tmp_path: Path) -> None:
-    deploy(services, variant(tmp_path, "CLOCK-API", source=SEED_SHAPE, properties={"town_review": {"timeLimitWorkingDays": "3"}}))
+    deploy(services, seeded(tmp_path, "CLOCK-API", properties={"town_review": {"timeLimitWorkingDays": "3"}}))
     case = start(services, "CLOCK-API")
     complete(services, "village_review", case.id)
     client = make_client(services)

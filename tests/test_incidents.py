@@ -145,8 +145,8 @@ def test_a_case_that_later_fires_clears_its_incident(svc: Services) -> None:
     assert incident.resolved_at is not None and incident.attempts == 1
     with svc.db.read() as session:
         assert case.id not in [row.case_id for row in incidents.open_incidents(session, 50)]
-        assert session.scalar(select(Task.status).where(Task.case_id == case.id, Task.element_id == "publicity_confirm")) \
-            == "open"
+        assert session.scalar(select(Task.status).where(
+            Task.case_id == case.id, Task.element_id == "publicity_confirm")) == "open"
 
 
 def test_settings_name_the_retry_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -59,7 +59,8 @@ def test_missing_material_notice_then_return_and_acceptance(client: FlaskClient,
     case_url = registered.request.path
     again = post(client, f"{case_url}/window", ticked(MATERIALS[:2], "supplement"))
     assert again.status_code == 409 and "须一次性告知全部材料" in text(again)
-    accepted = post(client, f"{case_url}/window", ticked([*MATERIALS[:3], MATERIALS[4]], "accept"), follow_redirects=True)
+    accepted = post(client, f"{case_url}/window", ticked([*MATERIALS[:3], MATERIALS[4]], "accept"),
+                    follow_redirects=True)
     assert "已受理，办件编号" in text(accepted) and "办理中" in text(accepted)
 
 
