@@ -58,7 +58,7 @@ def fill(svc: Services, cases: int, per_case: int) -> None:
         for seq in range(1, per_case + 1):
             event = {"case_id": n, "seq": seq, "at": (NOW + timedelta(seconds=seq * 60 + n % 600)).astimezone(UTC),
                      "actor_id": None, "actor_name": "清水镇便民服务中心窗口（A岗）", "kind": "task_completed",
-                     "task_id": None, "step": "村委会初审", "before": None,
+                     "task_id": None, "step": "村委会协助并提出意见", "before": None,
                      "after": {"village_decision": "approve", "village_opinion": f"经入户调查，情况属实（{n}）"},
                      "post": "town_window@2", "address": "10.23.4.17"}
             event["prev_hash"] = prev

@@ -56,7 +56,7 @@ SELECT c.id, step.task_id, step.name, step.limit_days, :started,
     CASE WHEN k <= step.due THEN :now - interval '1 minute' ELSE :now + (k % 50 + 10) * interval '1 day' END
 FROM (SELECT id, row_number() OVER (ORDER BY id) AS k FROM case_record WHERE id > :after) c
 CROSS JOIN LATERAL (VALUES (NULL, '承诺办结期限', 30, :due_clocks),
-                           (md5(c.id::text || :prefix), '村委会初审', 10, :due_steps))
+                           (md5(c.id::text || :prefix), '村委会协助并提出意见', 10, :due_steps))
     AS step(task_id, name, limit_days, due)
 """
 

@@ -173,7 +173,8 @@ def make_templates(svc: Services) -> list[Template]:
                 begin()
                 made.append(_walk(svc, posts, item, village, steps, reject=False)[0])
             begin()
-            made.append(_walk(svc, posts, item, village, 1, reject=True)[0])
+            # Refused where the procedure can refuse: 低保's village only recommends, so its case goes on to the town.
+            made.append(_walk(svc, posts, item, village, None, reject=True)[0])
     clock.reset()
     templates = []
     for case_id in made:

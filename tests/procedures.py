@@ -73,13 +73,18 @@ def _value(name: str, prop: dict[str, Any], decision: str) -> Any:
     return None
 
 
+# 低保 in the seed's shape (a chain of reviews, each with a yes/no gateway): what script, condition and repair tests
+# build on, kept apart from the shipped 低保 so that their flows stay where those tests put things.
+SEED_SHAPE = Path(__file__).resolve().parent / "fixtures" / "dibao_seed_shape"
+
+
 def dibao_with_scripts(parent: Path, code: str, scripts: dict[str, tuple[str, str, str]]) -> Path:
-    """A copy of the 低保 folder as item `code`, with a script task put on sequence flows.
+    """A copy of the seed-shaped 低保 folder as item `code`, with a script task put on sequence flows.
 
     `scripts` maps a flow id to the (element id, name, Python source) of the script task placed on it.
     """
     folder = parent / code
-    shutil.copytree(ROOT / "bpmn" / "dibao", folder)
+    shutil.copytree(SEED_SHAPE, folder)
     diagram = folder / "process.bpmn"
     root = etree.fromstring(diagram.read_bytes())
     [process] = root.xpath("//bpmn:process", namespaces=NS)
@@ -169,13 +174,14 @@ def dibao_with_loop(parent: Path, code: str, passes: int) -> Path:
 
 
 def variant(parent: Path, code: str, *, properties: dict[str, dict[str, str | None]] | None = None,
-            timers: str | None = None, source: str = "dibao") -> Path:
-    """A copy of a shipped procedure as item `code`, with spiffworkflow properties set (None: removed) by element id.
+            timers: str | None = None, source: str | Path = "dibao") -> Path:
+    """A copy of a shipped procedure (or of a fixture folder given as a path) as item `code`, with spiffworkflow
+    properties set (None: removed) by element id.
 
     `timers` replaces item.toml's `[timers]` tables (the shipped ones are dropped; "" drops them only).
     """
     folder = parent / code
-    shutil.copytree(ROOT / "bpmn" / source, folder)
+    shutil.copytree(source if isinstance(source, Path) else ROOT / "bpmn" / source, folder)
     diagram = folder / "process.bpmn"
     root = etree.fromstring(diagram.read_bytes())
     for element_id, values in (properties or {}).items():

@@ -24,8 +24,8 @@ from webui import create_app
 
 # What each demo user may do with the open task of a case started in 东坡村 (清水镇):
 #   S  sees the case and the task   C  may claim the task   W  may complete it   -  sees neither
-# The first three columns are each shipped procedure's first task (村委会初审 / 村委会协助核实 / 村级审查, all in
-# the lane village_committee). The last two are 低保's 乡镇审核 (lane town_civil_affairs) once qingshui_civil (A
+# The first three columns are each shipped procedure's first task (村委会协助并提出意见 / 村委会协助核实 / 村级审查,
+# all in the lane village_committee). The last two are 低保's 乡镇审核 (lane town_civil_affairs) once qingshui_civil (A
 # post) has claimed it: first with A at work, then with A marked away, when the B post covers.
 COLUMNS = ("MZ-DIBAO", "MZ-TEKUN", "ZR-ZHAIJIDI", "claimed by A", "A away")
 TABLE = """
@@ -224,9 +224,12 @@ def test_case_list_is_the_same_on_the_page_and_in_the_api(sqlite_services: Servi
     # Started at the same moment, so the order also depends on how ties are broken.
     running = [start(sqlite_services).id, start(sqlite_services, "MZ-TEKUN").id]
     rejected = start(sqlite_services)
-    task = open_task(sqlite_services, rejected.id)
-    sqlite_services.cases.complete(user_id(sqlite_services, "dongpo_committee"), task.id,
-                                   task_form(sqlite_services, task, "reject"))
+    # The village does not recommend it, the town investigates and finds the family ineligible.
+    for username, decision in (("dongpo_committee", "reject"), ("qingshui_civil", "approve"),
+                               ("qingshui_civil", "reject")):
+        task = open_task(sqlite_services, rejected.id)
+        sqlite_services.cases.complete(user_id(sqlite_services, username), task.id,
+                                       task_form(sqlite_services, task, decision))
     page = browsers[username].get(f"/ledger?{query}").get_data(as_text=True)
     shown = [int(case_id) for case_id in re.findall(r'<tr data-case-id="(\d+)"', page)]
     listed = api.get(f"/api/v1/cases?{query}", headers=auth(sqlite_services, username)).json["cases"]

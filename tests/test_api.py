@@ -122,7 +122,7 @@ def test_whole_dibao_case_through_the_api(client: FlaskClient, services: Service
     # The agent who accepted it handles it and reads the numbers in clear; lists mask them for everyone.
     assert "*" not in case["applicant"]["id_number"] and len(case["applicant"]["id_number"]) == 18
     [first] = case["tasks"]
-    assert first["step"] == "村委会初审" and first["role"]["code"] == "village_committee"
+    assert first["step"] == "村委会协助并提出意见" and first["role"]["code"] == "village_committee"
     assert first["org"]["code"] == DONGPO and first["assignee"] is None
 
     # The committee sees it on its post, claims it, then finds it among its own tasks.
@@ -141,26 +141,29 @@ def test_whole_dibao_case_through_the_api(client: FlaskClient, services: Service
     client.post(f"/api/v1/tasks/{first['id']}/claim", headers=auth(services, "dongpo_committee"))
     after_village = complete(client, services, "dongpo_committee", first["id"])
     assert after_village.status_code == 200, after_village.json
-    assert after_village.json["tasks"] == [] and after_village.json["status"] == "running"  # 初审公示 7 days
+    # The committee only recommends: the case goes straight on to the town's investigation.
+    assert [task["step"] for task in after_village.json["tasks"]] == ["家庭经济状况调查"]
 
-    pass_publicity(services)
+    for _ in ("town_investigation", "town_review"):
+        task = post_task_for(client, services, "qingshui_civil", case["id"])
+        assert complete(client, services, "qingshui_civil", task["id"]).status_code == 200
+    pass_publicity(services)  # the town's 初审意见 posted in the village for 7 days
     for username in ("qingshui_civil", "county_civil"):
         task = post_task_for(client, services, username, case["id"])
         response = complete(client, services, username, task["id"])
         assert response.status_code == 200, response.json
-    pass_publicity(services)
-    last = post_task_for(client, services, "dongpo_committee", case["id"])
-    assert last["step"] == "公示结果确认"
-    final = complete(client, services, "dongpo_committee", last["id"])
+    last = post_task_for(client, services, "county_civil", case["id"])
+    assert last["step"] == "在村公布保障信息"
+    final = complete(client, services, "county_civil", last["id"])
     assert final.status_code == 200, final.json
     assert final.json["status"] == "completed" and final.json["result"] == "approved"
 
     detail = client.get(f"/api/v1/cases/{case['id']}", headers=auth(services, "county_civil")).json
     assert detail["status"] == "completed" and detail["result"] == "approved" and detail["tasks"] == []
     assert detail["data"]["application"]["household_size"] >= 1
-    assert [step["step"] for step in detail["data"]["steps"]] == ["村委会初审", "乡镇审核", "县民政局审批",
-                                                                   "公示结果确认"]
-    assert detail["data"]["steps"][2]["data"]["county_decision"] == "approve"
+    assert [step["step"] for step in detail["data"]["steps"]] == [
+        "村委会协助并提出意见", "家庭经济状况调查", "乡镇初审", "公示结果确认", "县民政局审核确认", "在村公布保障信息"]
+    assert detail["data"]["steps"][4]["data"]["county_decision"] == "approve"
     assert ISO_SHANGHAI.match(detail["completed_at"])
     assert detail["variables"] == {}  # 低保 as shipped computes nothing
 
@@ -172,7 +175,7 @@ def test_whole_dibao_case_through_the_api(client: FlaskClient, services: Service
     assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(events, events[1:], strict=False))
     kinds = [event["kind"] for event in events]
     assert kinds[0] == "case_started" and kinds[-1] == "case_completed"
-    assert kinds.count("task_completed") == 4 and kinds.count("timer_fired") == 2
+    assert kinds.count("task_completed") == 6 and kinds.count("timer_fired") == 1
     assert {"task_claimed", "task_released"} <= set(kinds)
     assert all(ISO_SHANGHAI.match(event["at"]) for event in events)
 
@@ -406,10 +409,11 @@ def test_wrong_form_data_for_a_task_is_refused(client: FlaskClient, services: Se
     before = counts(services)
     response = complete(client, services, "dongpo_committee", task["id"],
                         {"village_decision": "maybe", "village_opinion": 3})
-    assert response.status_code == 422 and "村委会初审" in response.json["error"]
-    assert len(response.json["details"]) == 2
-    assert response.json["fields"] == {"village_decision": ["“初审结论”的取值不在可选范围内"],
-                                       "village_opinion": ["“审核意见”应填写文字"]}
+    assert response.status_code == 422 and "村委会协助并提出意见" in response.json["error"]
+    assert len(response.json["details"]) == 3
+    assert response.json["fields"] == {"village_decision": ["“村委会意见”的取值不在可选范围内"],
+                                       "village_opinion": ["“意见及理由”应填写文字"],
+                                       "appraisal_held": ["“是否组织民主评议”为必填项"]}
     not_json = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=auth(services, "dongpo_committee"),
                            data="village_decision=approve", content_type="text/plain")
     assert not_json.status_code == 400
@@ -432,7 +436,7 @@ def test_a_step_stores_only_the_fields_its_form_declares(client: FlaskClient, se
     for name in ("county_decision", "town_decision", "case_number", "__builtins__"):
         assert f"“{name}”" in response.json["error"] and name in response.json["fields"]
     assert "保留" in response.json["fields"]["case_number"][0] and "保留" in response.json["fields"]["__builtins__"][0]
-    assert "村委会初审" in response.json["fields"]["county_decision"][0]
+    assert "村委会协助并提出意见" in response.json["fields"]["county_decision"][0]
     assert counts(services) == before
     with services.db.read() as session:
         assert session.get(Case, case["id"]).workflow_state == state
@@ -537,14 +541,14 @@ def test_admin_deploys_a_procedure(deploy_client: FlaskClient, deploy_services: 
     response = client.post("/api/v1/cases", headers=auth(svc, "dongpo_agent"), json={
         "item_code": "API-DIBAO", "village_code": DONGPO, "applicant": applicant(DONGPO),
         "data": fill(listed["application_schema"])})
-    assert response.status_code == 201 and response.json["tasks"][0]["step"] == "村委会初审"
+    assert response.status_code == 201 and response.json["tasks"][0]["step"] == "村委会协助并提出意见"
 
 
 REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("malformed XML", {"diagram": b"<bpmn:definitions><unclosed></bpmn:definitions>"}, "不是合法的 XML"),
     ("external entity", {"diagram": ('<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n'
                                      + dibao_xml().split("\n", 1)[1].replace(
-                                         "村代办员</bpmn:documentation>", "&e;</bpmn:documentation>")).encode()},
+                                         "乡镇窗口受理</bpmn:documentation>", "&e;</bpmn:documentation>")).encode()},
      "DOCTYPE"),
     ("10 MB diagram", {"diagram": dibao_xml().replace(
         "</bpmn:definitions>", "<!--" + "x" * (10 * 1024 * 1024) + "--></bpmn:definitions>").encode()}, "过大"),
@@ -552,11 +556,12 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
                            .encode()}, "county_wizard"),
     ("missing form file", {"drop_form": "town_review.schema.json"}, "town_review.schema.json"),
     ("unsafe condition", {"diagram": dibao_xml().replace(
-        'village_decision == "approve"', "__import__('os').system('id') == 0").encode()}, "__import__"),
+        'town_decision == "approve"', "__import__('os').system('id') == 0").encode()}, "__import__"),
     ("invalid TOML", {"item_toml": b"code = \n"}, "item.toml"),
     ("path without an end event", {"diagram": dibao_xml().replace(
-        '<bpmn:sequenceFlow id="Flow_confirm_to_end" sourceRef="publicity_confirm" targetRef="EndEvent_approved" />',
-        "").encode()}, "publicity_confirm（公示结果确认）：没有流出的连线，也不是结束事件"),
+        '<bpmn:sequenceFlow id="Flow_publication_to_end" sourceRef="result_publication" '
+        'targetRef="EndEvent_approved" />',
+        "").encode()}, "result_publication（在村公布保障信息）：没有流出的连线，也不是结束事件"),
 ]
 
 
@@ -589,8 +594,8 @@ def test_refusal_and_warnings_name_file_and_element(deploy_client: FlaskClient, 
     deployed = deploy(deploy_client, deploy_services, bundle(item_toml=toml.encode(), diagram=diagram.encode()))
     assert deployed.status_code == 201, deployed.json
     [warning] = deployed.json["warnings"]
-    assert (warning["element_id"], warning["element_name"], warning["severity"]) == ("Flow_town_approve", "同意",
-                                                                                      "warning")
+    assert (warning["element_id"], warning["element_name"], warning["severity"]) == (
+        "Flow_town_approve", "符合，拟纳入", "warning")
     assert "town_decison" in warning["message"] and "town_decision" in warning["message"]
 
 

@@ -46,7 +46,7 @@ def county(services: Services) -> County:
     cancelled = start(services, "MZ-DIBAO", name="东方明珠")
     services.cases.cancel(user_id(services, "admin"), cancelled.id, "申请人迁出本县，申请已无必要")
     refused, _ = drive(services, start(services, "MZ-DIBAO", LIULIN, "liulin_agent", name="上官婉清"),
-                       reject_at="village_review")
+                       reject_at="town_review")
     clock.set_now(LATER)
     granted, _ = drive(services, start(services, "MZ-TEKUN", HEWAN, "hewan_agent", name="司马秀英"))
     clock.set_now(TEST_START)

@@ -181,49 +181,49 @@ def test_dibao_case_from_village_to_town_in_the_browser(page: Page, sqlite_servi
     shot(page, "03-inbox-committee-post-tasks")
     claim_and_open(page, case_number)
     page.check("input[name=f-village_decision][value=approve]")
+    page.check("input[name=f-appraisal_held][value=true]")
     page.fill("#f-village_opinion", "经入户调查，情况属实，同意")
     shot(page, "04-task-form-village-review", full_page=True)
     page.click("#submit-task")
     expect(page.locator(".flash-success")).to_contain_text("已办理")
 
-    # The case page: diagram with the completed step marked, the running notice timer, the history.
+    # The case page: diagram with the completed step marked, the town's investigation next, the history.
     page.goto(case_url)
     diagram = page.locator("#diagram")
     expect(diagram).to_have_attribute("data-ready", "true")
     expect(diagram.locator("svg").first).to_be_visible()
     expect(diagram.locator(".djs-element.bm-completed[data-element-id='village_review']")).to_have_count(1)
-    expect(diagram.locator(".djs-element.bm-active[data-element-id='Timer_village_publicity']")).to_have_count(1)
+    expect(diagram.locator(".djs-element.bm-active[data-element-id='town_investigation']")).to_have_count(1)
     history = page.locator("#history")
-    for kind in ("受理", "任务到达", "认领", "办理", "开始计时"):
+    for kind in ("受理", "任务到达", "认领", "办理"):
         expect(history).to_contain_text(kind)
     expect(page.locator("#step-data")).to_contain_text("经入户调查，情况属实，同意")
     shot(page, "05-case-page-with-diagram", full_page=True)
     log_out(page)
 
-    # Seven days of public notice pass; the case reaches the town.
-    clock.travel(timedelta(days=8))
-    assert sqlite_services.cases.run_due_timers() >= 1
-
+    # The town investigates (recorded here without the browser), then gives its 初审意见 in the browser.
+    [investigation] = open_tasks(sqlite_services, int(case_url.rstrip("/").rsplit("/", 1)[1]))
+    sqlite_services.cases.complete(user_id(sqlite_services, "qingshui_civil"), investigation.id,
+                                   form(sqlite_services, investigation, "approve"))
     log_in(page, "qingshui_civil")
     page.get_by_role("tab", name=re.compile("岗位待办")).click()
-    expect(page.locator(f"tr[data-case-number='{case_number}']")).to_contain_text("乡镇审核")
+    expect(page.locator(f"tr[data-case-number='{case_number}']")).to_contain_text("乡镇初审")
     shot(page, "06-inbox-town-post-tasks")
     claim_and_open(page, case_number)
-    expect(page.locator("#task-form")).to_contain_text("审核结论")
+    expect(page.locator("#task-form")).to_contain_text("初审意见")
     page.check("input[name=f-town_decision][value=approve]")
-    page.fill("#f-town_opinion", "材料齐全，公示无异议，同意报县民政局审批")
+    page.fill("#f-town_opinion", "收入低于标准，财产符合规定，拟纳入，在村公示")
     page.click("#submit-task")
     expect(page.locator(".flash-success")).to_contain_text("已办理")
 
     page.goto(case_url)
     expect(diagram).to_have_attribute("data-ready", "true")
-    for element in ("village_review", "Timer_village_publicity", "town_review"):
+    for element in ("village_review", "town_investigation", "town_review"):
         expect(diagram.locator(f".djs-element.bm-completed[data-element-id='{element}']")).to_have_count(1)
-    expect(diagram.locator(".djs-element.bm-active[data-element-id='county_approval']")).to_have_count(1)
-    expect(page.locator("#open-tasks")).to_contain_text("县民政局审批")
-    expect(history).to_contain_text("计时届满")
-    shot(page, "07-case-page-at-county", full_page=True)
-    diagram.screenshot(path=str(ARTIFACTS / "08-diagram-at-county.png"))
+    expect(diagram.locator(".djs-element.bm-active[data-element-id='Timer_village_publicity']")).to_have_count(1)
+    expect(history).to_contain_text("开始计时")
+    shot(page, "07-case-page-in-publicity", full_page=True)
+    diagram.screenshot(path=str(ARTIFACTS / "08-diagram-in-publicity.png"))
     print(f"\nbrowser flow took {time.perf_counter() - started:.1f} s")
 
 
@@ -288,12 +288,12 @@ def test_step_without_a_form_is_done_with_a_comment(page: Page, sqlite_services:
     page.goto(f"/cases/{case.id}")
     page.locator("a", has_text="办理").first.click()
     expect(page.locator(".instructions")).to_contain_text(TOWN_INSTRUCTIONS)
-    page.fill("textarea", "已核对村委会初审材料：户籍、收入证明、入户调查记录齐全，同意上报")
+    page.fill("textarea", "已核对村委会协助并提出意见材料：户籍、收入证明、入户调查记录齐全，同意上报")
     shot(page, "14-task-without-form", full_page=True)
     page.click("#submit-task")
     expect(page.locator(".flash-success")).to_contain_text("乡镇核对")
     page.goto(f"/cases/{case.id}")
-    expect(page.locator("body")).to_contain_text("已核对村委会初审材料")
+    expect(page.locator("body")).to_contain_text("已核对村委会协助并提出意见材料")
 
 
 def test_changing_ones_password(page: Page, sqlite_services: Services) -> None:

@@ -154,12 +154,12 @@ def test_procedures_list_draft_guide_and_diff(page: Page, catalog_services: Serv
     expect(town).to_contain_text("乡镇审核（入户调查、邻里访问）")
     shot(page, "43-diff", full_page=True)
 
-    # The 低保 guide: its two 公示 timers take 7 calendar days each from the rule the guide cites.
+    # The 低保 guide: its 公示 timer takes 7 calendar days from the rule the guide cites (57号 §19).
     page.goto(f"/procedures/drafts/{changed_id}/guide")
     village = page.locator("#guide-timers tr[data-timer='Timer_village_publicity']")
     expect(village.locator("input[type=number]")).to_have_value("7")
     expect(village.locator("select")).to_have_value("calendar")
-    expect(page.locator("#guide-timers tr")).to_have_count(3)
+    expect(page.locator("#guide-timers tr")).to_have_count(2)
     expect(page.locator("#g-promised")).to_have_value("25")
     page.locator("#guide-timers").scroll_into_view_if_needed()
     shot(page, "44-guide-timers")

@@ -15,6 +15,7 @@ from engine.models import ProcedureVersion
 from engine.procedures import bundle as catalog
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services
+from tests.procedures import SEED_SHAPE
 
 ROLES = {"village_agent", "village_committee", "town_civil_affairs", "county_civil_affairs"}
 LIMIT = Settings.max_diagram_bytes
@@ -22,8 +23,9 @@ LIMIT = Settings.max_diagram_bytes
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
+    # The deploy checks edit the seed-shaped 低保: its yes/no gateways are where these tests put their broken code.
     target = tmp_path / "dibao"
-    shutil.copytree(ROOT / "bpmn" / "dibao", target)
+    shutil.copytree(SEED_SHAPE, target)
     return target
 
 
@@ -223,7 +225,10 @@ def test_condition_reading_a_variable_nothing_sets_is_a_warning(services: Servic
     assert "scroe" in by_element["Flow_tally_check"].message and "level" not in by_element["Flow_tally_check"].message
 
 
-def test_refused_deploy_stores_nothing_and_changed_folder_gets_new_version(services: Services, folder: Path) -> None:
+def test_refused_deploy_stores_nothing_and_changed_folder_gets_new_version(services: Services, tmp_path: Path) -> None:
+    # The shipped 低保 as deployed: unchanged, it makes no new version.
+    folder = tmp_path / "dibao"
+    shutil.copytree(ROOT / "bpmn" / "dibao", folder)
     with services.db.read() as session:
         count = session.scalar(select(func.count()).select_from(ProcedureVersion))
     broken = folder.parent / "broken"

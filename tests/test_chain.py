@@ -16,7 +16,7 @@ from engine.audit.chain import Break
 from engine.models import Case, CaseEvent, ServiceItem
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services
-from tests.procedures import variant
+from tests.procedures import SEED_SHAPE, variant
 from tests.test_engine import form, holder, open_tasks, start
 
 EVENTS = CaseEvent.__table__
@@ -32,7 +32,7 @@ def history_of_seven(svc: Services) -> Case:
         deployed = session.get(ServiceItem, CHAIN_ITEM) is not None
     if not deployed:
         with tempfile.TemporaryDirectory() as tmp, svc.db.write() as session:
-            deploy_folders(session, [variant(Path(tmp), CHAIN_ITEM, properties={
+            deploy_folders(session, [variant(Path(tmp), CHAIN_ITEM, source=SEED_SHAPE, properties={
                 "Timer_village_publicity": {"clockPause": None}})], svc.settings.max_diagram_bytes)
     case = start(svc, CHAIN_ITEM)
     [task] = open_tasks(svc, case.id)

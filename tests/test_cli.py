@@ -66,7 +66,8 @@ def test_deploy_prints_warnings_and_reads_the_diagram_limit_from_settings(tmp_pa
     result = runner.invoke(main, ["deploy", str(folder)], env=env)
     assert result.exit_code == 0, result.output
     assert "已部署 CLI-DIBAO v1（新版本）" in result.output
-    assert "提示：dibao/process.bpmn：Flow_town_approve（同意）：条件表达式读取的变量“town_desicion”" in result.output
+    assert ("提示：dibao/process.bpmn：Flow_town_approve（符合，拟纳入）：条件表达式读取的变量“town_desicion”"
+            in result.output)
     svc.db.dispose()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from engine.procedures.bundle import read_folder
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services
 from tests.conftest import user_id
-from tests.procedures import variant, with_escalation
+from tests.procedures import SEED_SHAPE, variant, with_escalation
 from tests.test_api import auth, make_client
 from tests.test_engine import form, holder, open_tasks, start
 
@@ -42,6 +43,11 @@ def dibao(services: Services, tmp_path: Path) -> str:
     """The shipped 低保 under a code of its own: other tests deploy changed versions of MZ-DIBAO itself."""
     deploy(services, variant(tmp_path, "CLOCK-DIBAO"))
     return "CLOCK-DIBAO"
+
+
+def seeded(parent: Path, code: str, **changes: Any) -> Path:
+    """The seed-shaped 低保 fixture under `code`: clock mechanics are tried on its plain chain of reviews."""
+    return variant(parent, code, source=SEED_SHAPE, **changes)
 
 
 def timer_status(svc: Services, case_id: int, element_id: str) -> str:
@@ -134,10 +140,11 @@ def test_zhaijidi_clock_starts_when_the_window_accepts(services: Services) -> No
 def test_publicity_pauses_the_case_clock(services: Services, dibao: str) -> None:
     case = start(services, dibao)
     assert case.promised_date == date(2026, 4, 14)
-    complete(services, "village_review", case.id)
-    # The 初审公示 runs seven calendar days (item.toml [timers]) and holds the clock: no card can fall due.
+    for step in ("village_review", "town_investigation", "town_review"):
+        complete(services, step, case.id)
+    # The town's 初审意见 is posted seven calendar days (item.toml [timers]) and holds the clock: no card can fall due.
     [paused] = pauses(services, case.id)
-    assert (paused.reason, paused.step, paused.ended_at) == ("公示", "初审公示7天", None)
+    assert (paused.reason, paused.step, paused.ended_at) == ("公示", "初审意见在村公示7天", None)
     assert case_clock(services, case.id).next_check_at is None
     with services.db.read() as session:
         [timer] = session.scalars(select(Timer).where(Timer.case_id == case.id)).all()
@@ -161,14 +168,14 @@ def test_publicity_pauses_the_case_clock(services: Services, dibao: str) -> None
     assert {task.promised_date for task in open_tasks(services, case.id)} == {date(2026, 4, 23)}
     kinds = [(event.kind, event.step) for event in
              events(services, case.id, "clock_paused", "clock_resumed", "due_date_changed")]
-    assert kinds == [("clock_paused", "初审公示7天"), ("due_date_changed", "承诺办结期限"),
-                     ("clock_resumed", "初审公示7天"), ("due_date_changed", "承诺办结期限")]
+    assert kinds == [("clock_paused", "初审意见在村公示7天"), ("due_date_changed", "承诺办结期限"),
+                     ("clock_resumed", "初审意见在村公示7天"), ("due_date_changed", "承诺办结期限")]
     moved = events(services, case.id, "due_date_changed")[-1]
     assert (moved.before["due_date"], moved.after["due_date"]) == ("2026-04-16", "2026-04-23")
 
 
 def test_supplement_step_pauses_the_clock_and_pauses_add_up(services: Services, tmp_path: Path) -> None:
-    deploy(services, variant(tmp_path, "CLOCK-BUZHENG", properties={"town_review": {"clockPause": "补正"}}))
+    deploy(services, seeded(tmp_path, "CLOCK-BUZHENG", properties={"town_review": {"clockPause": "补正"}}))
     case = start(services, "CLOCK-BUZHENG")
     complete(services, "village_review", case.id)
     clock.travel(timedelta(days=7))
@@ -185,7 +192,7 @@ def test_supplement_step_pauses_the_clock_and_pauses_add_up(services: Services, 
 
 
 def test_no_card_falls_due_while_the_clock_is_paused(services: Services, tmp_path: Path) -> None:
-    deploy(services, variant(tmp_path, "CLOCK-NOCARD", properties={"town_review": {"clockPause": "补正"}}))
+    deploy(services, seeded(tmp_path, "CLOCK-NOCARD", properties={"town_review": {"clockPause": "补正"}}))
     case = start(services, "CLOCK-NOCARD")
     complete(services, "village_review", case.id)
     clock.travel(timedelta(days=7))
@@ -207,7 +214,7 @@ def test_no_card_falls_due_while_the_clock_is_paused(services: Services, tmp_pat
 
 
 def test_step_limit_due_date_late_and_on_time(services: Services, tmp_path: Path) -> None:
-    deploy(services, variant(tmp_path, "CLOCK-STEP", properties={"town_review": {"timeLimitWorkingDays": "3"}}))
+    deploy(services, seeded(tmp_path, "CLOCK-STEP", properties={"town_review": {"timeLimitWorkingDays": "3"}}))
     late, on_time = start(services, "CLOCK-STEP"), start(services, "CLOCK-STEP")
     for case in (late, on_time):
         complete(services, "village_review", case.id)
@@ -228,7 +235,7 @@ def test_step_limit_due_date_late_and_on_time(services: Services, tmp_path: Path
 
 
 def test_step_limit_cancelled_with_its_task(services: Services, tmp_path: Path) -> None:
-    folder = variant(tmp_path, "CLOCK-CANCEL", properties={"town_review": {"timeLimitWorkingDays": "3"}})
+    folder = seeded(tmp_path, "CLOCK-CANCEL", properties={"town_review": {"timeLimitWorkingDays": "3"}})
     deploy(services, with_escalation(folder, "town_review", 2, interrupting=True))
     case = start(services, "CLOCK-CANCEL")
     complete(services, "village_review", case.id)
@@ -242,7 +249,7 @@ def test_step_limit_cancelled_with_its_task(services: Services, tmp_path: Path) 
 
 
 def test_working_day_timer_across_a_holiday_weekend(services: Services, tmp_path: Path) -> None:
-    deploy(services, variant(tmp_path, "CLOCK-WORKDAYS", timers=(
+    deploy(services, seeded(tmp_path, "CLOCK-WORKDAYS", timers=(
         '[timers.Timer_village_publicity]\ndays = 3\nunit = "working"\nbasis = "测试：公示3个工作日"\n')))
     clock.set_now(at(date(2026, 4, 2)))
     case = start(services, "CLOCK-WORKDAYS")
@@ -261,7 +268,7 @@ def test_working_day_timer_across_a_holiday_weekend(services: Services, tmp_path
 
 
 def test_boundary_timer_escalates_in_working_days(services: Services, tmp_path: Path) -> None:
-    deploy(services, with_escalation(variant(tmp_path, "CLOCK-ESCALATE"), "town_review", 2))
+    deploy(services, with_escalation(seeded(tmp_path, "CLOCK-ESCALATE"), "town_review", 2))
     escalated, done_first = start(services, "CLOCK-ESCALATE"), start(services, "CLOCK-ESCALATE")
     for case in (escalated, done_first):
         complete(services, "village_review", case.id)
@@ -318,12 +325,12 @@ def test_boundary_timer_escalates_in_working_days(services: Services, tmp_path: 
 ])
 def test_deploy_refuses_bad_clock_properties(tmp_path: Path, properties: dict, timers: str | None,
                                              expected: str) -> None:
-    found = refusals(variant(tmp_path, "CLOCK-BAD", properties=properties, timers=timers))
+    found = refusals(seeded(tmp_path, "CLOCK-BAD", properties=properties, timers=timers))
     assert any(expected in text for text in found), found
 
 
 def test_api_lists_pauses_and_a_steps_due_date(services: Services, tmp_path: Path) -> None:
-    deploy(services, variant(tmp_path, "CLOCK-API", properties={"town_review": {"timeLimitWorkingDays": "3"}}))
+    deploy(services, seeded(tmp_path, "CLOCK-API", properties={"town_review": {"timeLimitWorkingDays": "3"}}))
     case = start(services, "CLOCK-API")
     complete(services, "village_review", case.id)
     client = make_client(services)

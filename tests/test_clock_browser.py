@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from engine import clock
 from engine.services import Services
 from tests.conftest import ARTIFACTS
-from tests.procedures import variant
+from tests.procedures import SEED_SHAPE, variant
 from tests.test_browser import base_url, browser, log_in, page  # noqa: F401  (fixtures)
 from tests.test_clock import complete, deploy
 from tests.test_engine import open_tasks, start
@@ -22,8 +22,9 @@ ITEM = "CLOCK-UI"
 def test_case_page_lists_pauses_and_task_page_shows_step_due(page: Page, sqlite_services: Services,  # noqa: F811
                                                               tmp_path: Path) -> None:
     svc = sqlite_services
-    deploy(svc, variant(tmp_path, ITEM, properties={"town_review": {"clockPause": "补正"},
-                                                    "county_approval": {"timeLimitWorkingDays": "5"}}))
+    # Clock mechanics on the seed-shaped fixture: a 公示, then a 补正 pause at its town review.
+    deploy(svc, variant(tmp_path, ITEM, source=SEED_SHAPE, properties={
+        "town_review": {"clockPause": "补正"}, "county_approval": {"timeLimitWorkingDays": "5"}}))
     case = start(svc, ITEM, name="欧阳秀英")
     complete(svc, "village_review", case.id)
     clock.travel(timedelta(days=7))

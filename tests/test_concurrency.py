@@ -119,8 +119,8 @@ def test_concurrent_starts_get_unique_case_numbers(services: Services) -> None:
 
 def test_two_schedulers_fire_a_due_timer_exactly_once(services: Services) -> None:
     case = start(services)
-    [task] = open_tasks(services, case.id)
-    services.cases.complete(holder(services, task), task.id, form(services, task, "approve"))
+    while tasks := open_tasks(services, case.id):  # the village's opinion, the town's investigation and 初审
+        services.cases.complete(holder(services, tasks[0]), tasks[0].id, form(services, tasks[0], "approve"))
     clock.travel(timedelta(days=8))
     second = CaseService(services.db.__class__(services.db.url))
     results, errors = race([lambda: scheduler.tick(services.cases), lambda: scheduler.tick(second)])
@@ -130,7 +130,7 @@ def test_two_schedulers_fire_a_due_timer_exactly_once(services: Services) -> Non
         fired = session.scalar(select(func.count()).select_from(CaseEvent).where(
             CaseEvent.case_id == case.id, CaseEvent.kind == "timer_fired"))
     assert fired == 1
-    assert [t.element_id for t in open_tasks(services, case.id)] == ["town_review"]
+    assert [t.element_id for t in open_tasks(services, case.id)] == ["publicity_confirm"]
     assert scheduler.tick(services.cases) == 0
 
 

@@ -24,7 +24,7 @@ def test_elements_forms_and_guide_fields_that_changed_are_named() -> None:
     new = dict(old)
     xml = new["process.bpmn"]
     # A changed name and lane, a changed condition, a removed end event (its shape too), an added task.
-    xml = xml.replace('name="乡镇审核"', 'name="乡镇审核（入户调查）"', 1)
+    xml = xml.replace('name="乡镇初审"', 'name="乡镇初审（重新调查后）"', 1)
     xml = xml.replace('<bpmn:flowNodeRef>town_review</bpmn:flowNodeRef>', '', 1)
     xml = xml.replace('<bpmn:flowNodeRef>county_approval</bpmn:flowNodeRef>',
                       '<bpmn:flowNodeRef>county_approval</bpmn:flowNodeRef>'

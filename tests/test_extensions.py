@@ -53,15 +53,15 @@ def notifications(svc: Services, who: str, case_id: int) -> list[str]:
 
 
 def at_county_step(svc: Services) -> tuple[Case, Task]:
-    """A 低保 case past the village, its 公示 and the town: the county's approval step is open."""
+    """A 低保 case past the village, the town's investigation and 初审, and the 公示: the county's step is open."""
     case = start(svc)
-    for expected in ("village_review", "town_review"):
+    for expected in ("village_review", "town_investigation", "town_review", "publicity_confirm"):
+        if expected == "publicity_confirm":
+            clock.travel(timedelta(days=8))
+            assert svc.cases.run_due_timers() >= 1
         task = open_tasks(svc, case.id)[0]
         assert task.element_id == expected
         svc.cases.complete(holder(svc, task), task.id, form(svc, task, "approve"))
-        if expected == "village_review":
-            clock.travel(timedelta(days=8))
-            assert svc.cases.run_due_timers() >= 1
     task = open_tasks(svc, case.id)[0]
     assert task.element_id == "county_approval"
     return case, task

@@ -56,7 +56,7 @@ def test_a_shipped_form_opens_in_the_editor_and_its_preview_gives_back_the_same_
     assert page.status_code == 200
     assert "表单编辑" in text(page) and "forms/county_approval.schema.json" in text(page)
     design = page_design(page)
-    assert [f["title"] for f in design["fields"]] == ["审批结论", "审批意见", "月保障金额(元)"]
+    assert [f["title"] for f in design["fields"]] == ["审核确认意见", "审核确认意见及理由", "月保障金额(元)"]
     answer = preview(client, draft_id, "county_approval", {"design": design})
     assert answer.status_code == 200, answer.text
     for path, written in answer.json["files"].items():
@@ -103,8 +103,8 @@ def test_a_bad_definition_is_refused_on_its_field(client: FlaskClient, sqlite_se
     assert answer.status_code == 422
     fields = answer.json["fields"]
     assert set(fields) == {"1", "2"}
-    assert "“审核意见”：字段名“town_decision”与第 1 个字段重复" in fields["1"]
-    assert "“审核意见”：最少字数 50 大于最多字数 10" in fields["1"]
+    assert "“初审意见及理由”：字段名“town_decision”与第 1 个字段重复" in fields["1"]
+    assert "“初审意见及理由”：最少字数 50 大于最多字数 10" in fields["1"]
     assert any("格式规则（正则表达式）无法使用" in m for m in fields["2"])
     assert answer.json["error"].startswith("表单定义有误，未保存")
 

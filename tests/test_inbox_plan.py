@@ -42,7 +42,7 @@ def _fill(svc: Services) -> None:
         case = cases[n % len(cases)]
         open_ = n < OPEN_PER_POST * 2
         rows.append({
-            "id": str(uuid.uuid4()), "case_id": case.id, "element_id": "village_review", "name": "村委会初审",
+            "id": str(uuid.uuid4()), "case_id": case.id, "element_id": "village_review", "name": "村委会协助并提出意见",
             # Half the open rows on the committee's post, the other half on the town's civil-affairs post.
             "role_code": committee.role_code if n % 2 else "town_civil_affairs",
             "org_id": committee.org_id if n % 2 else case.town_id, "form_file": None, "ui_form_file": None,

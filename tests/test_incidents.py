@@ -67,10 +67,12 @@ def town_review_post_without_level(svc: Services) -> Iterator[None]:
 
 def in_publicity(svc: Services, item: str, village: str = DONGPO, agent: str = "dongpo_agent",
                  name: str | None = None) -> Case:
-    """A case whose village review is approved: its 7-day 公示 timer is waiting."""
+    """A case worked up to its first 公示 (the seed shape's after the village review, 低保's after the town's 初审):
+    its 7-day timer is waiting."""
     case = start(svc, item, village, agent, name)
-    [task] = open_tasks(svc, case.id)
-    svc.cases.complete(holder(svc, task), task.id, form(svc, task, "approve"))
+    while tasks := open_tasks(svc, case.id):
+        for task in tasks:
+            svc.cases.complete(holder(svc, task), task.id, form(svc, task, "approve"))
     return case
 
 
@@ -90,7 +92,7 @@ def test_a_failing_case_becomes_an_incident_and_the_next_case_still_moves_on(svc
     clock.travel(timedelta(days=8))
     assert svc.cases.run_due_timers() == 1
     # The second case's 公示 ended in the same tick.
-    assert [t.element_id for t in open_tasks(svc, fine.id)] == ["town_review"]
+    assert [t.element_id for t in open_tasks(svc, fine.id)] == ["publicity_confirm"]
     # The first stays where it was, its timer still waiting, and is recorded.
     assert open_tasks(svc, broken.id) == [] and waiting_timers(svc, broken.id) == ["初审公示7天"]
     incident = incident_of(svc, broken.id)
@@ -138,13 +140,13 @@ def test_a_case_that_later_fires_clears_its_incident(svc: Services) -> None:
         assert incident is not None and "没有所属层级" in incident.message
     clock.travel(timedelta(seconds=svc.settings.incident_retry_seconds))
     assert svc.cases.run_due_timers() == 1
-    assert [t.element_id for t in open_tasks(svc, case.id)] == ["town_review"]
+    assert [t.element_id for t in open_tasks(svc, case.id)] == ["publicity_confirm"]
     incident = incident_of(svc, case.id)
     assert incident.resolved_at is not None and incident.attempts == 1
     with svc.db.read() as session:
         assert case.id not in [row.case_id for row in incidents.open_incidents(session, 50)]
-        assert session.scalar(select(Task.status).where(Task.case_id == case.id, Task.element_id == "town_review")) \
-            == "open"
+        assert session.scalar(select(Task.status).where(
+            Task.case_id == case.id, Task.element_id == "publicity_confirm")) == "open"
 
 
 def test_settings_name_the_retry_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

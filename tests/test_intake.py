@@ -23,7 +23,8 @@ from tests.procedures import applicant, fill
 
 DONGPO = "510123101201"
 DIBAO = "MZ-DIBAO"
-MATERIALS = ["户主书面申请书", "户口簿及家庭成员身份证复印件", "家庭收入证明", "重病、重残等其他有关证明材料"]
+MATERIALS = ["户主书面申请书", "户口簿及家庭成员身份证复印件", "家庭收入证明", "重病、重残等其他有关证明材料",
+             "家庭经济状况核对授权书及诚信承诺书", "委托书（委托村委会或他人代为申请的）"]
 
 
 def ticks(*missing: str) -> list[dict[str, Any]]:
@@ -229,7 +230,7 @@ def test_replay_shows_the_window_statuses_and_the_checklist_as_ticked(services: 
     assert registered.status == "supplement"
     noticed = replay.moment(events, seq["supplement_requested"])
     assert noticed.status == "supplement" and noticed.clock_started_at is None
-    assert [m["received"] for m in noticed.materials] == [True, True, False, True]
+    assert [m["received"] for m in noticed.materials] == [True, True, False, True, True, True]
     accepted = replay.moment(events, seq["case_accepted"])
     assert accepted.status == "running" and accepted.promised_date and accepted.clock_started_at is not None
     assert all(m["received"] for m in accepted.materials)

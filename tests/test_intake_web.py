@@ -17,7 +17,8 @@ from tests.test_api import auth, make_client
 from tests.test_webui import app, as_posted, client, login, post, summary, text  # noqa: F401  (the app fixtures)
 
 DONGPO = "510123101201"
-MATERIALS = ["户主书面申请书", "户口簿及家庭成员身份证复印件", "家庭收入证明", "重病、重残等其他有关证明材料"]
+MATERIALS = ["户主书面申请书", "户口簿及家庭成员身份证复印件", "家庭收入证明", "重病、重残等其他有关证明材料",
+             "家庭经济状况核对授权书及诚信承诺书", "委托书（委托村委会或他人代为申请的）"]
 
 
 def new_case_form(svc: Services, person: dict[str, str], received: list[str], outcome: str,
@@ -58,7 +59,8 @@ def test_missing_material_notice_then_return_and_acceptance(client: FlaskClient,
     case_url = registered.request.path
     again = post(client, f"{case_url}/window", ticked(MATERIALS[:2], "supplement"))
     assert again.status_code == 409 and "须一次性告知全部材料" in text(again)
-    accepted = post(client, f"{case_url}/window", ticked(MATERIALS[:3], "accept"), follow_redirects=True)
+    accepted = post(client, f"{case_url}/window", ticked([*MATERIALS[:3], MATERIALS[4]], "accept"),
+                    follow_redirects=True)
     assert "已受理，办件编号" in text(accepted) and "办理中" in text(accepted)
 
 

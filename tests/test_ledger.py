@@ -62,7 +62,7 @@ def cases(services: Services) -> Ledger:
     overdue = start(services, name="欧阳建国")
     running = start(services, "ZR-ZHAIJIDI", name="端木晓燕")
     refused, _ = drive(services, start(services, "MZ-DIBAO", LIULIN, "liulin_agent", name="皇甫玉珍"),
-                       reject_at="village_review")
+                       reject_at="town_review")
     late = start(services, name="慕容晚成")
     clock.set_now(TEST_START + timedelta(days=21))
     granted, _ = drive(services, start(services, "MZ-TEKUN", HEWAN, "hewan_agent", name="令狐德顺"))

@@ -37,7 +37,7 @@ def county(sqlite_services: Services) -> list[Case]:
                                                    strict=False):
         made.append(start(sqlite_services, item, village, agent, name=name, phone=f"139{index:08d}"))
     drive(sqlite_services, made[1])
-    drive(sqlite_services, made[4], reject_at="village_review")
+    drive(sqlite_services, made[4], reject_at="town_review")
     return made
 
 

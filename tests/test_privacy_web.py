@@ -62,7 +62,7 @@ def test_another_posts_clerk_sees_numbers_masked_the_handler_in_clear(services: 
     assert events["chain_intact"] and SPOUSE_ID not in str(events["events"])
 
     committee = make_client(services)
-    login(committee, "dongpo_committee")  # its 村委会初审 step is open: it handles the case
+    login(committee, "dongpo_committee")  # its 村委会协助并提出意见 step is open: it handles the case
     html = committee.get(f"/cases/{case.id}").get_data(as_text=True)
     assert case.applicant_id_number in html and phone in html and SPOUSE_ID in html
     assert "查看完整" not in html
@@ -95,7 +95,8 @@ def test_reveal_needs_a_reason_and_is_logged_in_the_table_and_the_system_chain(s
     assert case.applicant_id_number not in land.get(f"/tasks/{task.id}").get_data(as_text=True)
     on_task = post(land, f"/cases/{case.id}/reveal", {"field": "applicant_phone", "reason": "办理需要",
                                                       "back": f"task:{task.id}"})
-    assert on_task.status_code == 200 and case.applicant_phone in text(on_task) and "村委会初审" in text(on_task)
+    assert on_task.status_code == 200 and case.applicant_phone in text(on_task)
+    assert "村委会协助并提出意见" in text(on_task)
     row, _ = reveals_of(services, case.id)
     land_id = user_id(services, "qingshui_land")
     assert (row.user_id, row.field, row.reason) == (land_id, "applicant_id_number", "核实身份")

@@ -140,8 +140,7 @@ def test_guide_editor_writes_item_toml_and_refuses_bad_numbers(admin: FlaskClien
             "materials-0-original": "1", "materials-3-name": "残疾人证复印件", "materials-3-copies": "2",
             "materials-5-name": "", "timers-Timer_village_publicity-days": "7",
             "timers-Timer_village_publicity-unit": "calendar",
-            "timers-Timer_village_publicity-basis": "民发〔2021〕57号：公示期为7天",
-            "timers-Timer_result_publicity-days": ""}
+            "timers-Timer_village_publicity-basis": "民发〔2021〕57号：公示期为7天"}
     bad = post(admin, f"/procedures/drafts/{draft_id}/guide", form | {"promised_days": "二十五"})
     assert bad.status_code == 422 and "承诺时限应为不小于 0 的整数" in text(bad)
     assert admin.get(f"/procedures/drafts/{draft_id}/files").json["files"]["item.toml"] == before
@@ -156,7 +155,7 @@ def test_guide_editor_writes_item_toml_and_refuses_bad_numbers(admin: FlaskClien
     # What the editor does not show is kept.
     assert written["steps"] == guide["steps"] and written["application_form"] == guide["application_form"]
     diff = admin.get(f"/procedures/drafts/{draft_id}/diff")
-    assert diff.status_code == 200 and "promised_days" in diff.text and "Timer_result_publicity" in diff.text
+    assert diff.status_code == 200 and "promised_days" in diff.text and "Timer_village_publicity" in diff.text
     published = post(admin, f"/procedures/drafts/{draft_id}/publish", {})
     assert published.status_code == 302 and "/procedures" in published.headers["Location"]
     page = admin.get(f"/procedures/versions/{version_id(svc, 'MZ-DIBAO', 2)}/diff")
@@ -168,10 +167,10 @@ def test_a_draft_diff_page(admin: FlaskClient, svc: Services) -> None:
     assert admin.get(f"/procedures/versions/{version_id(svc, 'MZ-TEKUN', 1)}/diff").status_code == 404
     draft_id = new_draft(admin, version_id=str(version_id(svc, "MZ-DIBAO", 1)))
     files = admin.get(f"/procedures/drafts/{draft_id}/files").json["files"]
-    changed = files["process.bpmn"].replace('name="乡镇审核"', 'name="乡镇审核（入户调查）"', 1)
+    changed = files["process.bpmn"].replace('name="乡镇初审"', 'name="乡镇初审（重新调查后）"', 1)
     send(admin, f"/procedures/drafts/{draft_id}/files", {"files": {"process.bpmn": changed}})
     page = admin.get(f"/procedures/drafts/{draft_id}/diff")
-    assert page.status_code == 200 and "乡镇审核（入户调查）" in text(page)
+    assert page.status_code == 200 and "乡镇初审（重新调查后）" in text(page)
     assert 'data-changed="[&#34;town_review&#34;]"' in page.text
 
 

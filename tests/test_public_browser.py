@@ -44,7 +44,7 @@ def test_guide_item_diagram_query_and_a_booking_served(page: Page, sqlite_servic
     result = page.locator("#query-result")
     expect(result.locator("#query-number")).to_have_text(case.case_number)
     expect(result.locator("#query-status")).to_have_text("办理中")
-    expect(result.locator("#query-steps")).to_have_text("村委会初审")
+    expect(result.locator("#query-steps")).to_have_text("村委会协助并提出意见")
     expect(result.locator("#query-promised")).to_have_text(case.promised_date.isoformat())
     expect(page.locator("body")).not_to_contain_text("司马慧琳")
     expect(page.locator("body")).not_to_contain_text(case.applicant_phone)

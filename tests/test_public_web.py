@@ -70,7 +70,7 @@ def test_the_query_shows_progress_and_no_page_shows_anything_personal(
     found = ask(client, case.case_number, case.applicant_id_number[-4:], fresh_address())
     assert found.status_code == 200
     result = text(found)
-    for expected in (case.case_number, "农村居民最低生活保障", "办理中", "村委会初审", "2026-03-02",
+    for expected in (case.case_number, "农村居民最低生活保障", "办理中", "村委会协助并提出意见", "2026-03-02",
                      case.promised_date.isoformat()):
         assert expected in result, expected
     html = found.get_data(as_text=True)

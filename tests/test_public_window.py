@@ -47,7 +47,7 @@ def test_the_right_pair_shows_progress_and_nothing_personal(services: Services) 
     assert progress.case_number == case.case_number
     assert progress.item_name == "农村居民最低生活保障"
     assert progress.status == "running" and progress.result is None and progress.completed_on is None
-    assert progress.current_steps == ["村委会初审"]
+    assert progress.current_steps == ["村委会协助并提出意见"]
     assert progress.accepted_on == MONDAY
     assert progress.promised_date == case.promised_date and not progress.promised_provisional
     shown = repr(dataclasses.asdict(progress))

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from engine import clock
 from engine.audit import chain as audit
 from engine.audit import system
-from engine.config import ROOT
 from engine.errors import Conflict, Forbidden, StepFailed, StepHeld, ValidationFailed
 from engine.models import Case, CaseEvent, Deadline, Incident, Notification, ProcedureVersion, SystemEvent, Task, Timer
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services
 from tests.conftest import make_services, user_id
+from tests.procedures import SEED_SHAPE
 from tests.test_engine import drive, form, holder, open_tasks, start
 
 ITEM = "MZ-DIBAO-SCORE"
@@ -29,10 +29,10 @@ BROKEN = 'village_decision == "approve" and village_score &gt;= 60'
 
 
 def dibao_copy(parent: Path, condition: str) -> Path:
-    """The 低保 folder as item ITEM, its village approval flow under `condition`."""
+    """The seed-shaped 低保 folder as item ITEM, its village approval flow under `condition`."""
     folder = parent / ITEM
     shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(ROOT / "bpmn" / "dibao", folder)
+    shutil.copytree(SEED_SHAPE, folder)
     diagram = folder / "process.bpmn"
     text = diagram.read_text("utf-8")
     assert text.count(APPROVE) == 1

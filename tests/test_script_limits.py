@@ -168,7 +168,7 @@ def test_an_attack_is_stopped_and_another_town_works_meanwhile(services: Service
     complete_village_review(services, other)
     attacker.join(timeout=30)
     assert took and took[0] < 3 * LIMIT, took
-    assert [task.element_id for task in open_tasks(services, other.id)] == []  # now waiting for its 公示
+    assert [task.element_id for task in open_tasks(services, other.id)] == ["town_investigation"]  # moved on
 
 
 def test_a_killed_worker_is_replaced(services: Services, one_second: None, tmp_path: Path) -> None:

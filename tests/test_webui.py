@@ -130,14 +130,27 @@ def case_count(svc: Services) -> int:
 
 
 def to_town(svc: Services, case: Case) -> Task:
-    """Village review approved and the 7-day public notice passed: the case waits at the town."""
+    """The village committee has given its opinion: the case waits at the town for its investigation."""
     village_task = open_task(svc, case.id)
     svc.cases.complete(user_id(svc, "dongpo_committee"), village_task.id, task_form(svc, village_task))
+    town_task = open_task(svc, case.id)
+    assert town_task.element_id == "town_investigation"
+    return town_task
+
+
+def to_county(svc: Services, case: Case) -> Task:
+    """Investigated, found eligible by the town, posted 7 days without objection: the case waits at the county."""
+    to_town(svc, case)
+    for _ in ("town_investigation", "town_review"):
+        task = open_task(svc, case.id)
+        svc.cases.complete(user_id(svc, "qingshui_civil"), task.id, task_form(svc, task))
     clock.travel(timedelta(days=8))
     svc.cases.run_due_timers()
-    town_task = open_task(svc, case.id)
-    assert town_task.element_id == "town_review"
-    return town_task
+    confirm = open_task(svc, case.id)
+    svc.cases.complete(user_id(svc, "qingshui_civil"), confirm.id, task_form(svc, confirm))
+    county_task = open_task(svc, case.id)
+    assert county_task.element_id == "county_approval"
+    return county_task
 
 
 @pytest.fixture
@@ -199,7 +212,7 @@ def test_inbox_lists_post_tasks_and_claim_release(client: FlaskClient, sqlite_se
     assert case.case_number in page
     assert mask_id_number(case.applicant_id_number) in page
     assert case.applicant_id_number not in post_tab.get_data(as_text=True)
-    assert "农村居民最低生活保障" in page and "东坡村" in page and "村委会初审" in page
+    assert "农村居民最低生活保障" in page and "东坡村" in page and "村委会协助并提出意见" in page
     assert "认领" in page and "2026-03-02 09:00" in page and case.promised_date.isoformat() in page
     assert case.case_number not in text(client.get("/inbox?tab=mine"))
 
@@ -259,7 +272,7 @@ def test_village_agent_starts_a_case(client: FlaskClient, sqlite_services: Servi
     number = re.search(r"已受理，办件编号 (MZ-DIBAO-\d{8}-\d{4})", body)
     assert number, body
     # The agent who accepted the case handles it: the ID number shows in clear here (lists mask it for everyone).
-    assert "办理中" in body and "村委会初审" in body and person["id_number"] in body
+    assert "办理中" in body and "村委会协助并提出意见" in body and person["id_number"] in body
     assert mask_id_number(person["id_number"]) not in body
     assert "家庭人口 3" in body and "家庭年人均收入(元) 2400.5" in body and "有无重残人员 是" in body
     with sqlite_services.db.read() as session:
@@ -344,29 +357,27 @@ def test_wrong_task_data_shows_chinese_errors_and_changes_nothing(client: FlaskC
     post(client, f"/tasks/{task.id}/claim")
     form = client.get(f"/tasks/{task.id}")
     page = text(form)
-    assert form.status_code == 200 and "初审结论" in page and "同意" in page and "不同意" in page
+    assert form.status_code == 200 and "村委会意见" in page and "建议纳入" in page and "不建议纳入" in page
     assert 'type="radio" name="f-village_decision" value="approve"' in form.get_data(as_text=True)
-    assert "入户调查核实家庭收入" in page  # the diagram's instructions for the step
+    assert "村委会只提建议，不作决定" in page  # the diagram's instructions for the step
     count = events(sqlite_services, case.id)
 
-    response = post(client, f"/tasks/{task.id}", {"f-village_opinion": "缺"})
+    response = post(client, f"/tasks/{task.id}", {"f-appraisal_held": "false", "f-village_opinion": "缺"})
     assert response.status_code == 422
-    assert field_errors(response) == {"f-village_decision": ["“初审结论”为必填项"],
-                                      "f-village_opinion": ["“审核意见”至少填写 2 个字"]}
-    assert summary(response) == ["“初审结论”为必填项", "“审核意见”至少填写 2 个字"]
+    assert field_errors(response) == {"f-village_decision": ["“村委会意见”为必填项"],
+                                      "f-village_opinion": ["“意见及理由”至少填写 2 个字"]}
+    assert summary(response) == ["“村委会意见”为必填项", "“意见及理由”至少填写 2 个字"]
     assert "缺</textarea>" in response.get_data(as_text=True)
-    response = post(client, f"/tasks/{task.id}", {"f-village_decision": "maybe", "f-village_opinion": "情况属实"})
-    assert response.status_code == 422 and "“初审结论”的取值不在可选范围内" in text(response)
+    response = post(client, f"/tasks/{task.id}", {"f-village_decision": "maybe", "f-appraisal_held": "false",
+                                                  "f-village_opinion": "情况属实"})
+    assert response.status_code == 422 and "“村委会意见”的取值不在可选范围内" in text(response)
     assert events(sqlite_services, case.id) == count
     assert open_task(sqlite_services, case.id).id == task.id
 
 
 def test_number_field_with_letters_is_a_chinese_error(client: FlaskClient, sqlite_services: Services) -> None:
     case = start(sqlite_services)
-    town_task = to_town(sqlite_services, case)
-    sqlite_services.cases.complete(user_id(sqlite_services, "qingshui_civil"), town_task.id,
-                                   task_form(sqlite_services, town_task))
-    county_task = open_task(sqlite_services, case.id)
+    county_task = to_county(sqlite_services, case)
     login(client, "county_civil")
     count = events(sqlite_services, case.id)
     response = post(client, f"/tasks/{county_task.id}", {
@@ -394,22 +405,22 @@ def test_completing_a_task_shows_on_the_case_page(client: FlaskClient, sqlite_se
     task = open_task(sqlite_services, case.id)
     login(client, "dongpo_committee")
     post(client, f"/tasks/{task.id}/claim")
-    response = post(client, f"/tasks/{task.id}",
-                    {"f-village_decision": "approve", "f-village_opinion": "情况属实，同意"})
+    response = post(client, f"/tasks/{task.id}", {"f-village_decision": "approve", "f-appraisal_held": "true",
+                                                  "f-village_opinion": "情况属实，同意"})
     assert response.status_code == 302
     assert "已办理" in text(client.get(response.location))
 
     page = client.get(f"/cases/{case.id}")
     body = text(page)
-    assert "初审结论 同意" in body and "审核意见 情况属实，同意" in body
-    assert "初审公示7天" in body and "2026-03-09 09:00" in body  # the running public-notice timer
-    for kind in ("受理", "任务到达", "认领", "办理", "开始计时"):
+    assert "村委会意见 建议纳入" in body and "意见及理由 情况属实，同意" in body and "是否组织民主评议 是" in body
+    assert "家庭经济状况调查" in body  # the town's step the case went on to
+    for kind in ("受理", "任务到达", "认领", "办理"):
         assert kind in body
     html = page.get_data(as_text=True)
     completed = re.search(r'data-completed="([^"]*)"', html).group(1)
     active = re.search(r'data-active="([^"]*)"', html).group(1)
     assert "village_review" in unescape(completed) and "StartEvent_apply" in unescape(completed)
-    assert "Timer_village_publicity" in unescape(active)
+    assert "town_investigation" in unescape(active)
     assert "bpmn-navigated-viewer.production.min.js" in html
 
     diagram = client.get(f"/cases/{case.id}/diagram.bpmn")
@@ -449,18 +460,22 @@ def test_a_case_without_scripts_has_no_computed_values_section(client: FlaskClie
 
 def test_rejected_case_shows_completed_with_result(client: FlaskClient, sqlite_services: Services) -> None:
     case = start(sqlite_services)
+    investigation = to_town(sqlite_services, case)
+    sqlite_services.cases.complete(user_id(sqlite_services, "qingshui_civil"), investigation.id,
+                                   task_form(sqlite_services, investigation))
     task = open_task(sqlite_services, case.id)
-    login(client, "dongpo_committee")
-    response = post(client, f"/tasks/{task.id}", {"f-village_decision": "reject", "f-village_opinion": "收入超过标准"})
+    login(client, "qingshui_civil")
+    response = post(client, f"/tasks/{task.id}", {"f-town_decision": "reject", "f-town_opinion": "家庭存款超过规定"})
     assert response.status_code == 302  # an unclaimed task is claimed by completing it
     page = client.get(f"/cases/{case.id}")
     body = text(page)
-    assert "已办结" in body and "不予" in body and "初审结论 不同意" in body and "当前没有待办理的环节" in body
+    assert "已办结" in body and "不予" in body and "初审意见 不符合条件（书面告知理由）" in body
+    assert "当前没有待办理的环节" in body
     completed = unescape(re.search(r'data-completed="([^"]*)"', page.get_data(as_text=True)).group(1))
-    assert "EndEvent_rejected_village" in completed and "Gateway_village" in completed
-    assert "Flow_village_reject" in completed and "Flow_village_approve" not in completed
+    assert "EndEvent_rejected_town" in completed and "Gateway_town" in completed
+    assert "Flow_town_reject" in completed and "Flow_town_approve" not in completed
     assert client.get(f"/tasks/{task.id}").status_code == 200
-    assert "该任务已由东坡村村委会（A岗）于 2026-03-02 09:00 办理完毕" in text(client.get(f"/tasks/{task.id}"))
+    assert "该任务已由清水镇民政办（A岗）于 2026-03-02 09:00 办理完毕" in text(client.get(f"/tasks/{task.id}"))
     english = text(client.get(f"/cases/{case.id}?lang=en"))
     assert "Completed" in english and "Refused" in english and "History" in english
 

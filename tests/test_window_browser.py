@@ -5,12 +5,10 @@ Screenshots 125–129 land in test-artifacts/."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from engine import clock
 from engine.services import Services
 from tests.conftest import ARTIFACTS
 from tests.test_browser import base_url, browser, log_in, log_out, page, shot  # noqa: F401  (fixtures)
@@ -107,12 +105,10 @@ def fill_step(opened: Page, kind: str, values: dict[str, str]) -> None:
 
 
 def drive_to_town(svc: Services, case_id: int) -> None:
-    """The village committee's review and the 公示 pass, so the town's review is open."""
+    """The village committee has given its opinion, so the town's investigation is open."""
     task = open_tasks(svc, case_id)[0]
     svc.cases.complete(holder(svc, task), task.id, form(svc, task, "approve"))
-    clock.travel(timedelta(days=8))
-    assert svc.cases.run_due_timers() >= 1
-    assert open_tasks(svc, case_id)[0].element_id == "town_review"
+    assert open_tasks(svc, case_id)[0].element_id == "town_investigation"
 
 
 def shot_path(name: str) -> Path:
