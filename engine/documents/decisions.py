@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..audit.chain import Acting
 from ..cases.context import Runtime
+from ..deadlines import marks
 from ..models import Case, Document, OrgUnit
 from ..people.jurisdiction import org_for_role
 from ..procedures.forms import FORM_PROPERTY, task_form
@@ -75,7 +76,7 @@ def _deciding_step(forms: dict[str, Any], end: Any) -> tuple[Any, str] | None:
 def decided_at(spec: Any) -> str | None:
     """The result a step decides when it is completed (`caseDecision`), or None; the end event that follows does
     not issue the decision again."""
-    return (getattr(spec, "extensions", None) or {}).get("properties", {}).get(issuing.DECISION_PROPERTY) or None
+    return marks.properties(spec).get(issuing.DECISION_PROPERTY) or None
 
 
 def issue_decision(rt: Runtime, session: Session, case: Case, result: str, end: Any, actor: Acting | None,

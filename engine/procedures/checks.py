@@ -189,7 +189,7 @@ def _check_step_decisions(file: str, elements: list[Any]) -> list[Problem]:
     """caseDecision: on a user task (someone decides), approved or rejected; else no decision would be issued."""
     problems = []
     for spec in elements:
-        named = (getattr(spec, "extensions", None) or {}).get("properties", {}).get(issuing.DECISION_PROPERTY)
+        named = marks.properties(spec).get(issuing.DECISION_PROPERTY)
         if named is None:
             continue
         if not isinstance(spec, UserTask):

@@ -72,14 +72,14 @@ def _problems(check: Any, own: set[str], every_field: set[str]) -> list[str]:
     problems = [f"缺少 {key}" for key in sorted(required - set(check))]
     problems += [f"不认识的键 {key}（可用：{'、'.join(sorted(required | optional))}）"
                  for key in sorted(set(check) - required - optional)]
+    if "field" in required and "field" in check and check["field"] not in own:
+        problems.append(f"field“{check['field']}”不是本表单的字段")
     if check["check"] == NOT_ABOVE:
-        if "field" in check and check["field"] not in own:
-            problems.append(f"field“{check['field']}”不是本表单的字段")
         if "limit" in check and check["limit"] not in every_field:
             problems.append(f"limit“{check['limit']}”不是本流程任何表单的字段")
         return problems
     if check["check"] == AREA:
-        return problems + _area_problems(check, own, every_field)
+        return problems + _area_problems(check, every_field)
     bounds = [check.get(key) for key in ("min", "below") if key in check]
     if not bounds:
         problems.append("至少写明 min（年满周岁）或 below（不满周岁）之一")
@@ -95,10 +95,8 @@ def _problems(check: Any, own: set[str], every_field: set[str]) -> list[str]:
     return problems
 
 
-def _area_problems(check: Mapping[str, Any], own: set[str], every_field: set[str]) -> list[str]:
+def _area_problems(check: Mapping[str, Any], every_field: set[str]) -> list[str]:
     problems = []
-    if "field" in check and check["field"] not in own:
-        problems.append(f"field“{check['field']}”不是本表单的字段")
     if "persons" in check and check["persons"] not in every_field:
         problems.append(f"persons“{check['persons']}”不是本流程任何表单的字段")
     if "per_person" in check and not (_number(check["per_person"]) or 0) > 0:
