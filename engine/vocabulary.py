@@ -30,6 +30,36 @@ class TaskStatus(StrEnum):
     OPEN = "open"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    # Out of every inbox while others act on it: its 会签 signers, a signer added before its holder (加签),
+    # or the signer added after its holder, who has answered.
+    HELD = "held"
+    # 后加签: a signer added after the holder, whose row opens once the holder has answered.
+    PENDING = "pending"
+
+
+class Arrival(StrEnum):
+    """How an open task reached its holder other than by the case moving on; the inbox and task page say why."""
+
+    SENT_BACK = "sent_back"  # 退回 from a later step, with the reason
+    WITHDRAWN = "withdrawn"  # 撤回 by the one who completed it
+    TRANSFERRED = "transferred"  # 转办 from another post, for good
+    DELEGATED = "delegated"  # 委派 to a colleague, who answers back
+    DELEGATE_ANSWERED = "delegate_answered"  # the colleague's answer, back with the delegator for sign-off
+    SIGN_OFF = "sign_off"  # one signer's share of a 会签/或签 step
+    ADDED_SIGNER = "added_signer"  # 加签 by the holder, before or after themselves
+    SIGNED_BEFORE = "signed_before"  # back with the holder after the signer added before them answered
+
+
+class TaskOperation(StrEnum):
+    """The task operations beyond 认领/办理, each decided by `engine.people.access.may_operate`."""
+
+    SEND_BACK = "send_back"  # 退回
+    WITHDRAW = "withdraw"  # 撤回
+    TRANSFER = "transfer"  # 转办
+    DELEGATE = "delegate"  # 委派
+    ADD_SIGNER = "add_signer"  # 加签
+    COPY = "copy"  # 抄送
+    CHASE = "chase"  # 催办
 
 
 class TimerStatus(StrEnum):
@@ -123,6 +153,16 @@ class EventKind(StrEnum):
     CASE_DEEMED_ACCEPTED = "case_deemed_accepted"
     # 不予受理 with reasons; the case ends and enters the refusal register.
     INTAKE_REFUSED = "intake_refused"
+    # Task operations (engine/tasks/*): each names the task it acted on and the reason given.
+    TASK_SENT_BACK = "task_sent_back"
+    TASK_WITHDRAWN = "task_withdrawn"
+    TASK_TRANSFERRED = "task_transferred"
+    TASK_DELEGATED = "task_delegated"
+    DELEGATE_ANSWERED = "delegate_answered"
+    SIGNER_ADDED = "signer_added"
+    TASK_SIGNED = "task_signed"
+    CASE_COPIED = "case_copied"
+    TASK_CHASED = "task_chased"
 
 
 class ProxyStepKind(StrEnum):

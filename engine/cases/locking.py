@@ -27,6 +27,8 @@ LOCK_TASK = select(
     Case, TASKS.c.id.label("task_id"), TASKS.c.name.label("task_name"), TASKS.c.role_code.label("task_role_code"),
     TASKS.c.org_id.label("task_org_id"), TASKS.c.form_file, TASKS.c.status.label("task_status"),
     TASKS.c.assignee_id, TASKS.c.completed_by_id, TASKS.c.completed_at.label("task_completed_at"),
+    TASKS.c.element_id, TASKS.c.signing_for, TASKS.c.sign_position, TASKS.c.delegated_by_id, TASKS.c.arrival,
+    TASKS.c.opened_by_task_id,
     _ACTOR.c.id.label("actor_id"), _ACTOR.c.username.label("actor_username"),
     _ACTOR.c.display_name.label("actor_name"), _ACTOR.c.role_code.label("actor_role_code"),
     _ACTOR.c.org_id.label("actor_org_id"), _ACTOR.c.away.label("actor_away"),
@@ -59,6 +61,13 @@ class TaskRecord:
     assignee: Person | None
     completed_at: datetime | None
     completed_by: Person | None
+    completed_by_id: int | None = None
+    element_id: str = ""
+    signing_for: str | None = None
+    sign_position: str | None = None
+    delegated_by_id: int | None = None
+    arrival: str | None = None
+    opened_by_task_id: str | None = None
 
     @property
     def assignee_away(self) -> bool:
@@ -84,8 +93,13 @@ def lock_case(session: Session, case_id: int) -> Case:
     return case
 
 
-def lock_task(session: Session, actor_id: int, task_id: str) -> tuple[Actor, TaskRecord, Case]:
-    """Lock the task's case and row for `actor_id`; refuse a task of another post or one no longer open."""
+def lock_task(session: Session, actor_id: int, task_id: str, *, open_only: bool = True,
+              post_only: bool = True) -> tuple[Actor, TaskRecord, Case]:
+    """Lock the task's case and row for `actor_id`; refuse a task of another post or one no longer open.
+
+    撤回 locks a completed task (`open_only=False`), 催办 one of another post (`post_only=False`); the operation
+    then asks `access.may_operate` itself.
+    """
     row = session.execute(LOCK_TASK, {"task_id": task_id, "user_id": actor_id}, execution_options=FRESH).first()
     if row is None:
         actor(session, actor_id)  # a missing or disabled account is refused as such
@@ -100,12 +114,20 @@ def lock_task(session: Session, actor_id: int, task_id: str) -> tuple[Actor, Tas
         assignee = person(session, row.assignee_id)
     completer = person(session, row.completed_by_id) if row.task_status == TaskStatus.COMPLETED else None
     task = TaskRecord(row.task_id, case.id, row.task_name, row.task_role_code, row.task_org_id, row.form_file,
-                      row.task_status, row.assignee_id, assignee, row.task_completed_at, completer)
+                      row.task_status, row.assignee_id, assignee, row.task_completed_at, completer,
+                      row.completed_by_id, row.element_id, row.signing_for, row.sign_position, row.delegated_by_id,
+                      row.arrival, row.opened_by_task_id)
     if not access.holds_post(who, task):
         # Off the usual path: the actor may be the substitute named for the post's away holder.
         who = replace(who, covers=covered_posts(session, who.id))
-    if not access.holds_post(who, task):
+    if post_only and not access.holds_post(who, task):
         raise Forbidden("您不是该任务所属岗位的人员，无权办理")
+    if not open_only:
+        return who, task, case
+    if task.status == TaskStatus.HELD:
+        raise Conflict("该任务正在等待会签或加签人员办理，暂不能操作")
+    if task.status == TaskStatus.PENDING:
+        raise Conflict("该加签任务要等前一位办理人办理后才能办理")
     if task.status == TaskStatus.COMPLETED:
         by = task.completed_by.display_name if task.completed_by else "他人"
         raise Conflict(f"该任务已由{by}于 {clock.to_minute(task.completed_at)} 办理完毕，无需重复办理")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -34,6 +35,12 @@ from .context import Runtime
 # sent at commit (see Database.write).
 TASKS, TIMERS, CASES = Task.__table__, Timer.__table__, Case.__table__
 INSERT = {table: insert(table).inline() for table in (TASKS, TIMERS)}
+# One statement shape for every new task row: the operations' columns are empty unless a task arrives by one.
+NO_ARRIVAL = {"arrival": None, "arrival_note": None, "arrival_by_id": None, "signing_for": None,
+              "sign_position": None, "delegated_by_id": None, "answer": None}
+CANCEL_SIGNERS = update(TASKS).where(
+    TASKS.c.signing_for == bindparam("task_id"), TASKS.c.status.in_([TaskStatus.OPEN, TaskStatus.PENDING])
+).values(status=TaskStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -93,11 +100,13 @@ def write_case(session: Session, case: Case, **values: Any) -> None:
 
 
 def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, before: Mirrored,
-            actor: Acting | None, now: datetime) -> Step:
+            actor: Acting | None, now: datetime, *, opened_by: str | None = None,
+            arrival: Callable[[OpenTask], dict[str, Any]] | None = None) -> Step:
     """Run engine steps, then make task rows, timer rows and case status agree with the workflow.
 
     `before` is what the rows mirrored when the workflow was loaded (the rows always mirror the
-    stored state), so only the difference is written and nothing needs to be read back.
+    stored state), so only the difference is written and nothing needs to be read back. New task rows
+    record `opened_by` (the completed task that opened them) and what `arrival` says of them (退回, 撤回).
     """
     with variables.collecting() as scripted, scriptpool.step_budget():
         try:
@@ -133,6 +142,8 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
         _create_timer(session, case, after.timers[timer_id], ctx, actor, now)
     for task_id in sorted(before.ready.keys() - after.ready.keys()):
         queue_update(session, TASKS, task_id, status=TaskStatus.CANCELLED)
+        # Its signers' shares (会签, 加签) go with it.
+        queue_write(session, CANCEL_SIGNERS, {"task_id": task_id})
         chain.append(session, case, EventKind.TASK_CANCELLED, actor, now, task_id=task_id)
         spec = before.ready[task_id].task_spec
         if marks.step_limit(spec):
@@ -143,7 +154,7 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
     open_tasks = [_open_task(rt, session, case, spiff_task) for spiff_task in ready.values()]
     for task in open_tasks:
         if task.id not in before.ready:
-            _create_task(session, case, task, ctx, actor, now)
+            _create_task(session, case, task, ctx, actor, now, opened_by, arrival(task) if arrival else None)
     if workflow.is_completed() and case.status == CaseStatus.RUNNING:
         end = _end_of_finished(workflow)
         properties = end.task_spec.extensions.get("properties", {})
@@ -211,12 +222,13 @@ class _Clock:
 
 
 def _create_task(session: Session, case: Case, task: OpenTask, ctx: _Clock, actor: Acting | None,
-                 now: datetime) -> None:
+                 now: datetime, opened_by: str | None, arrival: dict[str, Any] | None) -> None:
     row = {
         "id": task.id, "case_id": case.id, "element_id": task.element_id, "name": task.name,
         "role_code": task.role_code, "org_id": task.org_id, "form_file": task.form_file,
         "ui_form_file": task.ui_form_file, "status": TaskStatus.OPEN, "created_at": now, "assignee_id": None,
         "completed_at": None, "completed_by_id": None, "promised_date": case.promised_date,
+        "opened_by_task_id": opened_by, **NO_ARRIVAL, **(arrival or {}),
     }
     queue_write(session, INSERT[TASKS], row)
     chain.append(session, case, EventKind.TASK_CREATED, actor, now, task_id=task.id, step=task.name,

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..deadlines import promised
 from ..models import Case
-from ..tasks import claim, complete
+from ..tasks import claim, complete, sendback, withdraw
 from . import deemed, immediate, intake, repair, timers
 from . import window as window_
 from .context import Runtime
@@ -40,6 +40,15 @@ class CaseService(Runtime):
 
     def complete(self, actor_id: int, task_id: str, data: Any) -> Step:
         return complete.complete(self, actor_id, task_id, data)
+
+    def send_back_targets(self, actor_id: int, task_id: str) -> list[sendback.EarlierStep]:
+        return sendback.targets(self, actor_id, task_id)
+
+    def send_back(self, actor_id: int, task_id: str, target_id: str, reason: str) -> Step:
+        return sendback.send_back(self, actor_id, task_id, target_id, reason)
+
+    def withdraw(self, actor_id: int, task_id: str, reason: str) -> Step:
+        return withdraw.withdraw(self, actor_id, task_id, reason)
 
     def fire_timers(self, case_id: int) -> int:
         return timers.fire_timers(self, case_id)

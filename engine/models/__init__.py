@@ -26,6 +26,7 @@ from .deadlines import (
     Extension,
     Notification,
 )
+from .operations import CaseCopy, Chase
 from .people import ApiToken, LoginAttempt, OrgUnit, Role, User
 from .procedures import ProcedureDraft, ProcedureVersion, ServiceItem
 from .window import (
@@ -52,9 +53,11 @@ __all__ = [
     "CalendarYear",
     "Card",
     "Case",
+    "CaseCopy",
     "CaseEvent",
     "CaseIntake",
     "CaseSequence",
+    "Chase",
     "ClockPause",
     "Complaint",
     "DEADLINE_CHECK_ROWS",

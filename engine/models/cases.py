@@ -104,6 +104,20 @@ class Task(Base):
     # The case's promised date, kept on the task too so an inbox is read in deadline order straight from
     # one index instead of sorting every open task of a post (tens of thousands in a large county).
     promised_date: Mapped[date | None] = mapped_column(Date)
+    # The task whose completion opened this one: 撤回 takes a step back only while what it opened is untouched.
+    opened_by_task_id: Mapped[str | None] = mapped_column(String(36))
+    # How it reached its holder other than by the case moving on (退回, 转办, 委派, 加签 …), why, and from whom.
+    arrival: Mapped[str | None] = mapped_column(String(20))
+    arrival_note: Mapped[str | None] = mapped_column(Text)
+    arrival_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # A signer's share of a workflow task (会签/或签, or 加签): the id of that task's own row, which is HELD
+    # meanwhile; `sign_position` is "before" or "after" the holder for an added signer, empty for 会签.
+    signing_for: Mapped[str | None] = mapped_column(String(36), index=True)
+    sign_position: Mapped[str | None] = mapped_column(String(10))
+    # 委派: the holder who delegated it, and gets it back with the colleague's answer for sign-off.
+    delegated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # What a signer, a delegate or a holder awaiting the signer added after them submitted, kept until it counts.
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     case: Mapped[Case] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])

@@ -1,5 +1,6 @@
-"""The one rule for each question of access: may this actor see a case, see a task, claim it, complete it, accept,
-see and repair the incidents, ask or decide an extension, use the supervision desk, audit and verify histories.
+"""The one rule for each question of access: may this actor see a case, see a task, claim it, complete it, operate
+on it (退回, 撤回, 转办, 委派, 加签, 抄送, 催办), accept, see and repair the incidents, ask or decide an extension,
+use the supervision desk, audit and verify histories.
 
 The engine enforces these, and the web UI and the API ask them what to show; nobody re-derives them.
 """
@@ -14,7 +15,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from ..models import Appointment, Case, OrgUnit, Role, Task
-from ..vocabulary import ENDED, TaskStatus
+from ..vocabulary import ENDED, TaskOperation, TaskStatus
 
 
 class Placed(Protocol):
@@ -217,8 +218,7 @@ def may_take_enquiry(user: Staff, enquiry: EnquiryLike) -> bool:
 
 def may_receive_enquiry(post_level: str, post_org_id: int, enquiry: CaseLike) -> bool:
     """转办 goes to a post serving the person's place: their village, its town or its county, at the role's level."""
-    return post_org_id == {"village": enquiry.village_id, "town": enquiry.town_id,
-                           "county": enquiry.county_id}.get(post_level)
+    return may_receive_task(post_level, post_org_id, enquiry)
 def appointments_visible_to(user: Placed) -> ColumnElement[bool]:
     """Bookings are seen as cases are, with their names and phones: by the staff of the place booked and of the
     units above it (a village sees the home visits in it, a town its window and its villages' visits)."""
@@ -346,3 +346,39 @@ def may_verify_everything(user: Staff) -> bool:
 def lands_on_audit_desk(user: Staff) -> bool:
     """Where signing in leads when no page was asked for: the auditor's desk is an auditor's inbox."""
     return user.role_code == AUDITOR_ROLE
+
+
+class OperatedTask(PostTask, Protocol):
+    completed_by_id: int | None
+    signing_for: str | None
+    delegated_by_id: int | None
+
+
+# 催办: the supervisors and the town leader of the case's jurisdiction, and the village agent of its village
+# (who carries the applicant's case and answers to them for it).
+CHASING_ROLES = (SUPERVISOR_ROLE, TOWN_LEADER_ROLE)
+
+
+def may_operate(user: Staff, operation: TaskOperation, task: OperatedTask, case: CaseLike) -> bool:
+    """Who may do which task operation. A holder who may complete the task sends it back, transfers, delegates,
+    adds a signer and copies; a signer's share (会签) and a delegate's task are only answered or copied. 撤回 is for
+    the one who completed the step; 催办 for a chaser of the case's jurisdiction, on a task still waiting."""
+    if operation == TaskOperation.WITHDRAW:
+        return task.status == TaskStatus.COMPLETED and task.completed_by_id == user.id and holds_post(user, task)
+    if operation == TaskOperation.CHASE:
+        if task.status not in (TaskStatus.OPEN, TaskStatus.HELD):
+            return False
+        if user.role_code == PROXY_ROLE:
+            return may_record_proxy(user, case)
+        return user.role_code in CHASING_ROLES and may_see_case(user, case)
+    if not task_access(user, task).may_complete:
+        return False
+    if operation == TaskOperation.COPY:
+        return True
+    return task.signing_for is None and task.delegated_by_id is None
+
+
+def may_receive_task(post_level: str, post_org_id: int, case: CaseLike) -> bool:
+    """转办, 加签 and 抄送 reach only posts that serve the case's place, at their role's level."""
+    return post_org_id == {"village": case.village_id, "town": case.town_id,
+                           "county": case.county_id}.get(post_level)

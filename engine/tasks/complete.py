@@ -87,4 +87,4 @@ def run_completion(rt: Runtime, session: Session, case: Case, task_id: str, task
         if decided := decisions.decided_at(spiff_task.task_spec):
             decisions.issue_decision(rt, session, case, decided, spiff_task, actor, now)
         before_rows.ready.pop(task_id, None)
-        return advance(rt, session, case, workflow, before_rows, actor, now), workflow
+        return advance(rt, session, case, workflow, before_rows, actor, now, opened_by=task_id), workflow
