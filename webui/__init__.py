@@ -78,6 +78,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         ledger,
         modeler,
         notifications,
+        operations,
         people,
         personal,
         procedures,
@@ -113,6 +114,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(ratings.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(appointments.bp)
+    app.register_blueprint(operations.bp)
     app.register_blueprint(api.bp)
     i18n.install(app)
 

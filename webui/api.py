@@ -516,6 +516,9 @@ def _task_json(task: Any) -> dict[str, Any]:
         "assignee": _person(task.assignee_username, task.assignee_name),
         "form": task.form_file, "ui_form": task.ui_form_file, "card": task.card,
         "step_due_date": _day(task.step_due_date),
+        # How it reached its holder other than by the case moving on (退回, 撤回, 转办, 委派, 会签, 加签), and why.
+        "arrival": task.arrival, "arrival_note": task.arrival_note, "signing_for": task.signing_for,
+        "sign_position": task.sign_position,
     }
 
 
@@ -1061,3 +1064,15 @@ def answer_follow_up(follow_up_id: int) -> Any:
     with services().db.read() as session:
         row = session.get(FollowUp, answered.id)
         return _follow_up_json(row)
+
+
+# -- task operations: 退回 and 撤回 (engine/tasks/sendback.py, withdraw.py) -------------------------
+
+
+# -- task operations: 转办 and 委派 -------------------------------------------------------------
+
+
+# -- task operations: 会签/或签 and 加签 -------------------------------------------------------
+
+
+# -- task operations: 抄送 and 催办 -------------------------------------------------------------

@@ -1308,6 +1308,14 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "Ratings given in the period, by the window and the person who accepted the case; "
                           "satisfied means 基本满意 or better."),
     "desk_ratings_none": ("期间内没有评价。", "No ratings in the period."),
+    # task operations: 退回 and 撤回
+
+    # task operations: 转办 and 委派
+
+    # task operations: 会签/或签 and 加签
+
+    # task operations: 抄送 and 催办
+
 }
 
 EVENT_KINDS: dict[str, tuple[str, str]] = {
@@ -1346,6 +1354,15 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "case_rated": ("服务评价", "service rated"),
     "complaint_filed": ("投诉", "complaint"),
     "follow_up_answered": ("整改回访答复", "follow-up answered"),
+    "task_sent_back": ("退回", "sent back"),
+    "task_withdrawn": ("撤回", "withdrawn"),
+    "task_transferred": ("转办", "transferred"),
+    "task_delegated": ("委派", "delegated"),
+    "delegate_answered": ("受委派人办理后交回", "delegate answered"),
+    "signer_added": ("加签", "signer added"),
+    "task_signed": ("会签签署", "signed"),
+    "case_copied": ("抄送", "copied"),
+    "task_chased": ("催办", "chased"),
 }
 
 # Keys of event payloads shown in the history.

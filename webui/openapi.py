@@ -12,6 +12,7 @@ from engine.vocabulary import (
     AppointmentKind,
     AppointmentSlot,
     AppointmentStatus,
+    Arrival,
     CaseStatus,
     Channel,
     DeadlineStatus,
@@ -278,6 +279,13 @@ SCHEMAS: dict[str, Any] = {
             "ui_form": {**NULLABLE_STRING, "description": "表单界面 Schema 文件名"},
             "card": {**CARD, "description": "任务显示的警示：环节自身的，没有时为办件的"},
             "step_due_date": {**NULLABLE_DATE, "description": "该环节自身的办理期限（无则为 null）"},
+            "arrival": {"enum": [*Arrival, None], "description":
+                        "任务不是随办件正常流转到达时，到达的方式：sent_back 退回、withdrawn 撤回、transferred 转办、"
+                        "delegated 委派、delegate_answered 受委派人办理后交回、sign_off 会签/或签、"
+                        "added_signer 加签、signed_before 前加签人已签署后回到本人"},
+            "arrival_note": {**NULLABLE_STRING, "description": "退回、撤回、转办、委派或加签时写明的理由"},
+            "signing_for": {**NULLABLE_STRING, "description": "会签或加签任务所签署的流程任务 ID"},
+            "sign_position": {"enum": ["before", "after", None], "description": "加签人在原办理人之前或之后签署"},
         },
     },
     "Notification": {
@@ -1194,6 +1202,18 @@ PATHS["/followups/{follow_up_id}/answer"] = {"post": {
                   "403": _error("调用者不是本辖区的电子监察人员"), "404": _error("整改回访不存在"),
                   "409": _error("已答复过（消息写明由谁、何时）"), "422": _error("答复为空或过长")},
 }}
+
+# -- task operations: 退回 and 撤回 ----------------------------------------------------------------
+
+
+# -- task operations: 转办 and 委派 ----------------------------------------------------------------
+
+
+# -- task operations: 会签/或签 and 加签 ------------------------------------------------------------
+
+
+# -- task operations: 抄送 and 催办 ----------------------------------------------------------------
+
 
 BAD_INPUT = _error("请求格式不正确：文字含空字符（U+0000）或孤立的代理码位，JSON 嵌套超过 32 层、含 NaN/Infinity "
                    "或不是 JSON 对象，或参数不合要求；未做任何改动")

@@ -52,6 +52,8 @@ _VILLAGE, _ASSIGNEE = OrgUnit.__table__.alias("village"), USERS.alias("assignee"
 TASK_ROWS = select(
     TASKS.c.id, TASKS.c.name, TASKS.c.element_id, TASKS.c.role_code, TASKS.c.org_id, TASKS.c.status,
     TASKS.c.created_at, TASKS.c.form_file, TASKS.c.ui_form_file, TASKS.c.assignee_id,
+    TASKS.c.arrival, TASKS.c.arrival_note, TASKS.c.signing_for, TASKS.c.sign_position, TASKS.c.delegated_by_id,
+    TASKS.c.completed_by_id,
     CASES.c.id.label("case_id"), CASES.c.case_number, CASES.c.item_code, ITEMS.c.name.label("item_name"),
     CASES.c.applicant_name, CASES.c.applicant_id_number, CASES.c.promised_date, CASES.c.promised_note,
     CASES.c.promised_provisional, CASES.c.village_id, CASES.c.town_id, CASES.c.county_id, CASES.c.version_id,
