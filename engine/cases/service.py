@@ -50,6 +50,12 @@ class CaseService(Runtime):
     def withdraw(self, actor_id: int, task_id: str, reason: str) -> Step:
         return withdraw.withdraw(self, actor_id, task_id, reason)
 
+    # 转办 and 委派
+
+    # 会签/或签 and 加签
+
+    # 抄送 and 催办
+
     def fire_timers(self, case_id: int) -> int:
         return timers.fire_timers(self, case_id)
 
