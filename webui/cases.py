@@ -203,7 +203,8 @@ def _task_notice(user: User, task: Task) -> tuple[str | None, access.TaskAccess]
 
 def render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
                 errors: dict[str, list[str]] | None = None, conflict: str | None = None, status: int = 200,
-                revealed: dict[str, Any] | None = None) -> Any:
+                revealed: dict[str, Any] | None = None, operation: dict[str, Any] | None = None) -> Any:
+    """The task page; `operation` brings back a refused task operation's form (its name, message, what was typed)."""
     with helpers.services().db.read() as db:
         task = helpers.visible_task(db, task_id)
         case = task.case
@@ -213,7 +214,8 @@ def render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
         ui = version.forms.get(task.ui_form_file or "", {})
         notice, decided = _task_notice(g.user, task)
         held = engine_incidents.open_step_incident(db, case.id)
-        kept = None
+        # A step sent back, withdrawn or answered by another (委派, 加签) opens with the answer it came with.
+        kept = task.answer if task.status == TaskStatus.OPEN else None
         if held is not None and held.task_id == task.id and task.status == TaskStatus.OPEN:
             # Shown above the form, which stays filled with what was kept: the clerk may wait for the repair or
             # send other answers.
@@ -231,7 +233,7 @@ def render_task(task_id: str, raw: Any = None, summary: list[str] | None = None,
             computed=_computed(version, case, viewer), due_state=due_state(case.promised_date, case.status),
             step_deadline=tracking.step_deadlines(db, [task.id]).get(task.id), today=clock.local_now().date(),
             ext=supervision.extension_panel(db, g.user, case), viewer=viewer,
-            application_reveals=application_reveals,
+            application_reveals=application_reveals, operation=operation or {},
         ), status
 
 
@@ -355,7 +357,7 @@ def examine(case_id: int) -> Any:
 
 
 def render_case(case_id: int, revealed: dict[str, Any] | None = None, window_error: BianminError | None = None,
-                window_form: Any = None) -> Any:
+                window_form: Any = None, operation: dict[str, Any] | None = None) -> Any:
     """The case page; `revealed` holds the personal values this user just revealed, shown in clear this once.
 
     A window case examined again with a problem comes back with the clerk's ticks and the message."""
@@ -403,7 +405,7 @@ def render_case(case_id: int, revealed: dict[str, Any] | None = None, window_err
             window_rows=intake.checklist_rows(version.guide, at_window.intake.materials if at_window else None,
                                               window_form),
             may_examine=found.status in AT_WINDOW and access.may_accept(g.user),
-            documents=issuing.of_case(db, found.id),
+            documents=issuing.of_case(db, found.id), operation=operation or {},
         )
 
 

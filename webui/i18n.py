@@ -1309,6 +1309,26 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "satisfied means 基本满意 or better."),
     "desk_ratings_none": ("期间内没有评价。", "No ratings in the period."),
     # task operations: 退回 and 撤回
+    "send_back": ("退回", "Send back"),
+    "send_back_hint": ("发现前面环节有误或材料不全时，退回到已办理过的环节重新办理；办件从该环节继续，"
+                       "原办理人会看到退回理由和上次的办理内容。",
+                       "Send the case back to a step already done; it goes on from there, and that step's holder "
+                       "sees why and what they answered before."),
+    "send_back_to": ("退回到", "Send back to"),
+    "send_back_reason": ("退回理由", "Reason"),
+    "send_back_submit": ("确认退回", "Send back"),
+    "sent_back_done": ("办件 {case} 已退回，现由“{steps}”重新办理", "Case {case} sent back to {steps}"),
+    "arrival_sent_back": ("本环节由{who}于 {when} 退回：", "Sent back by {who} at {when}: "),
+    "arrival_withdrawn": ("本环节由{who}于 {when} 撤回重办：", "Withdrawn by {who} at {when}: "),
+    "arrival_answer_kept": ("表单中已填入上次的办理内容，请修改后提交。",
+                            "The form holds what was answered before; correct it and submit."),
+    "withdraw": ("撤回", "Withdraw"),
+    "withdraw_hint": ("您刚办理的“{step}”（{when}）在下一环节办理前可以撤回重办。",
+                      "You may take back {step} ({when}) until the next step acts on it."),
+    "withdraw_reason": ("撤回理由", "Reason"),
+    "withdraw_submit": ("撤回重办", "Withdraw"),
+    "withdraw_blocked": ("您办理的“{step}”已不能撤回：{why}", "{step} can no longer be withdrawn: {why}"),
+    "withdrawn_done": ("已撤回，办件 {case} 回到您手中重办", "Withdrawn: case {case} is back with you"),
 
     # task operations: 转办 and 委派
 

@@ -121,6 +121,7 @@ class Task(Base):
     case: Mapped[Case] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    arrival_by: Mapped[User | None] = relationship(foreign_keys=[arrival_by_id])
 
     @property
     def assignee_away(self) -> bool:

@@ -18,7 +18,8 @@ from ..cases.context import Runtime
 from ..cases.locking import lock_task
 from ..cases.reconcile import OpenTask, Step, advance, element_name, mirrored
 from ..errors import Conflict
-from ..models import Task, User
+from ..models import Case, Task, User
+from ..procedures.spiff import load_state
 from ..vocabulary import Arrival, EventKind, TaskOperation
 from .operated import ensure_may, previous_answer, reason
 from .rewind import earlier_steps, rewind
@@ -39,13 +40,22 @@ class EarlierStep:
 
 
 def targets(rt: Runtime, actor_id: int, task_id: str) -> list[EarlierStep]:
-    """The steps the holder of `task_id` may send its case back to, earliest first (empty if they may not)."""
+    """The steps the holder of `task_id` may send its case back to, earliest first; refused if they may not."""
     with rt.db.write() as session:
         actor, task, case = lock_task(session, actor_id, task_id)
         ensure_may(actor, TaskOperation.SEND_BACK, task, case)
-        workflow = rt.load(case, rt.versions.get(session, case.version_id))
-        current = _ready(workflow, task_id)
-        return [_earlier(step) for step in earlier_steps(current)]
+        return offered(rt, session, case, task_id)
+
+
+def offered(rt: Runtime, session: Session, case: Case, task_id: str) -> list[EarlierStep]:
+    """What a page offers to send back to, read from the stored state without the case lock or the state cache
+    (`send_back` checks the choice again under the lock); empty once the task is no longer open."""
+    version = rt.versions.get(session, case.version_id)
+    workflow = load_state(case.workflow_state, version.spec, version.subprocess_specs)
+    current = workflow.get_task_from_id(UUID(task_id))
+    if current is None or current.state != TaskState.READY:
+        return []
+    return [_earlier(step) for step in earlier_steps(current)]
 
 
 def send_back(rt: Runtime, actor_id: int, task_id: str, target_id: str, why: str) -> Step:

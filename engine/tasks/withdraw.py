@@ -46,7 +46,8 @@ def withdraw(rt: Runtime, actor_id: int, task_id: str, why: str) -> Step:
         ensure_may(actor, TaskOperation.WITHDRAW, task, case)
         if case.status != CaseStatus.RUNNING:
             raise Conflict("办件已办结，不能撤回")
-        _refuse_if_acted(session, case.id, task_id)
+        if refused := blocker(session, case.id, task_id):
+            raise Conflict(refused)
         now = clock.now()
         workflow = rt.load(case, rt.versions.get(session, case.version_id))
         before_rows = mirrored(workflow)
@@ -68,15 +69,16 @@ def withdraw(rt: Runtime, actor_id: int, task_id: str, why: str) -> Step:
     return step
 
 
-def _refuse_if_acted(session: Session, case_id: int, task_id: str) -> None:
+def blocker(session: Session, case_id: int, task_id: str) -> str | None:
+    """Why the completed task can no longer be withdrawn, or None: asked by the case page before it offers 撤回."""
     seq = session.execute(COMPLETION, {"case_id": case_id, "task_id": task_id}).scalar()
     if seq is None:
-        raise Conflict("该环节没有办理记录，不能撤回")
+        return "该环节没有办理记录，不能撤回"
     acted = session.execute(ACTED_SINCE, {"case_id": case_id, "seq": seq}).first()
     if acted is None:
-        return
+        return None
     step = f"“{acted.step}”" if acted.step else "后续环节"
     if acted.kind == EventKind.TIMER_FIRED:
-        raise Conflict(f"{step}已期满，办件已继续办理，不能撤回")
-    raise Conflict(f"{step}已由{acted.actor_name}{WORDS.get(acted.kind, '办理')}，不能撤回；"
-                   "如需更正，请联系后续环节的办理人退回")
+        return f"{step}已期满，办件已继续办理，不能撤回"
+    return (f"{step}已由{acted.actor_name}{WORDS.get(acted.kind, '办理')}，不能撤回；"
+            "如需更正，请联系后续环节的办理人退回")
