@@ -1069,6 +1069,37 @@ def answer_follow_up(follow_up_id: int) -> Any:
 # -- task operations: 退回 and 撤回 (engine/tasks/sendback.py, withdraw.py) -------------------------
 
 
+@bp.get("/tasks/<task_id>/send-back")
+def send_back_targets(task_id: str) -> Any:
+    steps = services().cases.send_back_targets(_user().id, task_id)
+    return {"task_id": task_id, "targets": [
+        {"task_id": step.task_id, "step": step.name, "element_id": step.element_id, "whole_split": step.whole_split}
+        for step in steps]}
+
+
+@bp.post("/tasks/<task_id>/send-back")
+def send_back_task(task_id: str) -> Any:
+    body = _json_body()
+    target = body.get("target_task_id")
+    if not isinstance(target, str):
+        raise BadRequest("target_task_id 应为要退回到的环节的任务 ID（见 GET /tasks/{task_id}/send-back）")
+    return _moved(services().cases.send_back(_user().id, task_id, target, body.get("reason")))
+
+
+@bp.post("/tasks/<task_id>/withdraw")
+def withdraw_task(task_id: str) -> Any:
+    return _moved(services().cases.withdraw(_user().id, task_id, _json_body().get("reason")))
+
+
+def _moved(step: Any) -> dict[str, Any]:
+    """The case after a task operation moved it, with the tasks now open on it."""
+    with services().db.read() as session:
+        payload = _case_summary(session, queries.case_row(session, step.case.id))
+    payload["open_tasks"] = [{"id": task.id, "step": task.name, "element_id": task.element_id}
+                             for task in step.open_tasks]
+    return payload
+
+
 # -- task operations: 转办 and 委派 -------------------------------------------------------------
 
 

@@ -1204,6 +1204,52 @@ PATHS["/followups/{follow_up_id}/answer"] = {"post": {
 }}
 
 # -- task operations: 退回 and 撤回 ----------------------------------------------------------------
+REASON = {"type": "string", "minLength": 1, "maxLength": 500, "description": "理由（必填，不超过 500 字）"}
+SCHEMAS["Moved"] = {"allOf": [_ref("Case"), {"type": "object", "properties": {"open_tasks": {
+    "type": "array", "description": "操作后办件上的待办任务",
+    "items": {"type": "object", "properties": {"id": STRING, "step": STRING, "element_id": STRING}}}}}]}
+SCHEMAS["SendBackTargets"] = {"type": "object", "properties": {"task_id": STRING, "targets": {
+    "type": "array", "description": "可退回到的环节，按办理先后排列",
+    "items": {"type": "object", "properties": {
+        "task_id": {"type": "string", "description": "退回时作为 target_task_id 提交"},
+        "step": STRING, "element_id": STRING,
+        "whole_split": {"type": "boolean", "description": "true：并行办理（联办）的各环节全部重办"}}}}}}
+PATHS["/tasks/{task_id}/send-back"] = {"get": {
+    "summary": "退回：可退回到的环节",
+    "description": "本办件在该任务之前已办理过的环节：本路径上的，以及在该任务之前已汇合的并行分支上的；"
+                   "仍与该任务同时办理的并行分支不在其中（可选“各环节全部重办”）。只有可以办理该任务的人可以查询。",
+    "operationId": "listSendBackTargets", "tags": ["tasks"], "parameters": [TASK_ID],
+    "responses": {"200": _json(_ref("SendBackTargets"), "可退回到的环节"), "401": UNAUTHORIZED,
+                  "403": _error("不是该任务所属岗位的人员，或任务已由他人认领"), "404": NOT_FOUND,
+                  "409": _error("任务已办理完毕或已撤销")},
+}, "post": {
+    "summary": "退回：把办件退回到之前已办理过的环节，附理由",
+    "description": "办件从所选环节继续；该环节的原办理人（仍在该岗位时）收到任务，看到退回理由和上次的办理内容"
+                   "（任务的 arrival 为 sent_back）。退回到并行分支上的环节时，其他分支的办理结果保留，"
+                   "汇合处等待该分支重办。流程状态不随退回次数增长。记入办件历史（task_sent_back）。",
+    "operationId": "sendBackTask", "tags": ["tasks"], "parameters": [TASK_ID],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["target_task_id", "reason"],
+        "properties": {"target_task_id": STRING, "reason": REASON}}}}},
+    "responses": {"200": _json(_ref("Moved"), "退回后的办件"), "401": UNAUTHORIZED,
+                  "403": _error("不是可以办理该任务的人（不是该岗位的人员、任务已由他人认领、或是会签/受委派的任务）"),
+                  "404": NOT_FOUND,
+                  "409": _error("任务已办理完毕或已撤销，或所选环节不是可退回的环节"),
+                  "422": _error("未填写退回理由或理由过长")},
+}}
+PATHS["/tasks/{task_id}/withdraw"] = {"post": {
+    "summary": "撤回：办理人取回自己刚办理的环节重办，附理由",
+    "description": "只有该环节的办理人可以撤回，且须在之后没有任何人办理、认领或出具文书、公示等计时未届满时；"
+                   "撤回后该环节回到本人（arrival 为 withdrawn，表单带上次的内容），由它产生的后续任务撤销。"
+                   "记入办件历史（task_withdrawn）。",
+    "operationId": "withdrawTask", "tags": ["tasks"], "parameters": [TASK_ID],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["reason"], "properties": {"reason": REASON}}}}},
+    "responses": {"200": _json(_ref("Moved"), "撤回后的办件"), "401": UNAUTHORIZED,
+                  "403": _error("不是该环节的办理人"), "404": NOT_FOUND,
+                  "409": _error("下一环节已办理或已认领（消息写明由谁），或办件已办结"),
+                  "422": _error("未填写撤回理由或理由过长")},
+}}
 
 
 # -- task operations: 转办 and 委派 ----------------------------------------------------------------
