@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha256sum 
 # The modeler page's script and styles, bundled from webui/modeler-src and node_modules; never committed.
 MODELER   := webui/static/build/modeler.js
 
-.PHONY: run test setup system-deps lint bench bench-deadlines bench-faults bench-replay bench-documents clean
+.PHONY: run test setup system-deps lint bench bench-deadlines bench-faults bench-replay bench-documents bench-sendback clean
 
 run: setup
 	$(BIN)/bianmin load-demo
@@ -64,6 +64,10 @@ bench-documents: setup system-deps
 # Seconds: a database of its own on the PostgreSQL server, one 宅基地 case of 500 events replayed at each of them.
 bench-replay: setup
 	$(BIN)/python bench/replay.py
+
+# Under a minute: one case sent back 1,000 times on SQLite and on the PostgreSQL server; size and times per 100.
+bench-sendback: setup
+	$(BIN)/python bench/sendback.py
 
 clean:
 	rm -rf $(VENV) node_modules var test-artifacts webui/static/build
