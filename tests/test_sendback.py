@@ -98,8 +98,9 @@ def test_one_of_the_parallel_reviews_is_sent_back_from_the_towns_decision(servic
     review(services, case.id)
     leader = task_of(services, case.id, "town_review")
     offered = targets(services, leader)
-    assert {"村级审查", "受理", "农业农村审查", "现场勘察及用地审查", "规划审查"} <= set(offered)
-    assert any(name.startswith("并行办理的各环节全部重办") for name in offered)
+    # 受理 started the clock and its notice is with the applicant: the case is not sent back before it.
+    assert set(offered) == {"农业农村审查", "现场勘察及用地审查", "规划审查",
+                            "并行办理的各环节全部重办（农业农村审查、现场勘察及用地审查、规划审查）"}
     send_back(services, leader, "规划审查", "规划审查意见未注明是否符合村庄规划")
     # Only that branch is done again; the other two reviews keep their answers and the join waits for it.
     assert open_steps(services, case.id) == ["planning_review"]
@@ -122,10 +123,33 @@ def test_a_review_still_running_beside_another_is_not_behind_it(services: Servic
     review(services, case.id, order=["agriculture_review", "planning_review"])
     survey = task_of(services, case.id, "land_survey")
     # The other two reviews ran beside the survey, not before it: they come back only with the whole 联办.
-    assert set(targets(services, survey)) == {
-        "村级审查", "受理", "并行办理的各环节全部重办（农业农村审查、现场勘察及用地审查、规划审查）"}
-    send_back(services, survey, "受理", "申请表的用地位置与现场不符，请窗口重新核对后受理")
-    assert open_steps(services, case.id) == ["intake"]
+    assert list(targets(services, survey)) == ["并行办理的各环节全部重办（农业农村审查、现场勘察及用地审查、规划审查）"]
+    send_back(services, survey, "并行办理的各环节全部重办（农业农村审查、现场勘察及用地审查、规划审查）",
+              "申请表的用地位置与现场不符，三个部门须按更正后的位置重新审查")
+    assert open_steps(services, case.id) == sorted(REVIEWS)
+
+
+def test_no_send_back_past_a_decision_already_issued(services: Services) -> None:
+    case = register(services)
+    to_reviews(services, case.id)
+    review(services, case.id)
+    do(services, case.id, "town_review", approved_area_sqm=110.0)
+    # Before the licences are issued the town's decision may still be sent back to.
+    assert "乡镇人民政府审批" in targets(services, task_of(services, case.id, "issue_licences"))
+    do(services, case.id, "issue_licences", homestead_certificate_no="清水宅批〔2026〕31号",
+       planning_permit_no="乡字第510123202600031号")
+    setting_out = task_of(services, case.id, "setting_out")
+    # The 准予许可决定书 went out with the licences: nothing before it may be done again by 退回.
+    assert targets(services, setting_out) == {}
+    with pytest.raises(Conflict, match="只能退回到"):
+        services.cases.send_back(holder(services, setting_out), setting_out.id,
+                                 step_id(services, case.id, "issue_licences"), "许可证号填错")
+    assert open_steps(services, case.id) == ["setting_out"]
+
+
+def step_id(svc: Services, case_id: int, element_id: str) -> str:
+    with svc.db.read() as session:
+        return session.scalars(select(Task.id).where(Task.case_id == case_id, Task.element_id == element_id)).one()
 
 
 def test_withdrawn_while_the_next_step_is_untouched(services: Services) -> None:

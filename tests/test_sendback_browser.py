@@ -29,7 +29,7 @@ def test_one_parallel_review_sent_back_and_another_withdrawn(page: Page,  # noqa
     page.locator("#open-tasks a").first.click()
     page.locator("#send-back summary").click()
     options = page.locator("#send-back-target option")
-    expect(options).to_contain_text(["村级审查", "受理", "农业农村审查", "现场勘察及用地审查", "规划审查"])
+    expect(options).to_contain_text(["并行办理的各环节全部重办", "农业农村审查", "现场勘察及用地审查", "规划审查"])
     page.select_option("#send-back-target", label="规划审查")
     page.fill("#send-back-reason", REASON)
     page.screenshot(path=str(ARTIFACTS / "168-send-back-form.png"), full_page=True)

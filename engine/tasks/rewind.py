@@ -67,6 +67,14 @@ def earlier_steps(current: SpiffTask) -> list[SpiffTask]:
     return sorted(steps, key=lambda task: len(_path(task)))
 
 
+def undone(target: SpiffTask, current: SpiffTask) -> list[SpiffTask]:
+    """The completed tasks a rewind from `current` to `target` would drop: after `target`, and after the join
+    where its branch was merged on the way to `current`."""
+    tops = [target, _merging_join(target, current)]
+    return [task for top in tops if top is not None for task in top
+            if task is not top and task.state == TaskState.COMPLETED]
+
+
 def rewind(workflow: BpmnWorkflow, target: SpiffTask, current: SpiffTask | None) -> list[SpiffTask]:
     """Make `target` the step to do next, dropping what came after it on the way to `current`.
 

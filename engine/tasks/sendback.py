@@ -17,12 +17,14 @@ from ..audit import chain
 from ..cases.context import Runtime
 from ..cases.locking import lock_task
 from ..cases.reconcile import OpenTask, Step, advance, element_name, mirrored
+from ..deadlines import marks
+from ..documents import decisions
 from ..errors import Conflict
 from ..models import Case, Task, User
 from ..procedures.spiff import load_state
 from ..vocabulary import Arrival, EventKind, TaskOperation
 from .operated import ensure_may, previous_answer, reason
-from .rewind import earlier_steps, rewind
+from .rewind import earlier_steps, rewind, undone
 
 TASKS, USERS = Task.__table__, User.__table__
 COMPLETER = select(USERS.c.id, USERS.c.role_code, USERS.c.org_id, USERS.c.active).join(
@@ -55,7 +57,18 @@ def offered(rt: Runtime, session: Session, case: Case, task_id: str) -> list[Ear
     current = workflow.get_task_from_id(UUID(task_id))
     if current is None or current.state != TaskState.READY:
         return []
-    return [_earlier(step) for step in earlier_steps(current)]
+    return [_earlier(step) for step in _open_to(current)]
+
+
+def _open_to(current: SpiffTask) -> list[SpiffTask]:
+    """The earlier steps except those whose redoing would undo a formal act towards the applicant: the 受理 that
+    started the clock (its notice is in their hands) or a written decision issued at a step."""
+    return [step for step in earlier_steps(current)
+            if not any(_formal(task) for task in [step, *undone(step, current)])]
+
+
+def _formal(task: SpiffTask) -> bool:
+    return task.task_spec.manual and bool(marks.is_acceptance(task.task_spec) or decisions.decided_at(task.task_spec))
 
 
 def send_back(rt: Runtime, actor_id: int, task_id: str, target_id: str, why: str) -> Step:
@@ -68,12 +81,12 @@ def send_back(rt: Runtime, actor_id: int, task_id: str, target_id: str, why: str
         workflow = rt.load(case, rt.versions.get(session, case.version_id))
         before_rows = mirrored(workflow)
         current = _ready(workflow, task_id)
-        steps = {str(step.id): step for step in earlier_steps(current)}
+        steps = {str(step.id): step for step in _open_to(current)}
         target = steps.get(target_id)
         if target is None:
             raise Conflict("只能退回到本办件在当前环节之前已办理过的环节，请刷新页面后重新选择")
         # The answers of the steps done again, and who gave them, by diagram element: shown to the new holder.
-        redone = [step for step in steps.values() if step is target or step.is_descendant_of(target)]
+        redone = [target, *undone(target, current)]
         earlier = {step.task_spec.bpmn_id: (previous_answer(session, case.id, str(step.id)), _completer(
             session, str(step.id))) for step in redone if step.task_spec.manual}
         name = element_name(target.task_spec)
