@@ -215,3 +215,13 @@ def test_sent_back_four_hundred_times_at_the_same_size_and_speed(services: Servi
     assert last < first * 2 + 0.010
     with services.db.read() as session:
         assert audit.verify(session, case.id) == []
+
+
+def test_acceptance_is_not_withdrawn(services: Services) -> None:
+    case = register(services)
+    to_reviews(services, case.id)
+    intake = step_id(services, case.id, "intake")
+    window = row(services, intake).completed_by_id
+    with pytest.raises(Conflict, match="受理已生效"):
+        services.cases.withdraw(window, intake, "受理时漏看了材料")
+    assert open_steps(services, case.id) == sorted(REVIEWS)

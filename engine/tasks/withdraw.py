@@ -14,6 +14,7 @@ from ..audit import chain
 from ..cases.context import Runtime
 from ..cases.locking import lock_task
 from ..cases.reconcile import OpenTask, Step, advance, mirrored
+from ..deadlines import marks
 from ..errors import Conflict
 from ..models import CaseEvent
 from ..vocabulary import Arrival, CaseStatus, EventKind, TaskOperation
@@ -54,6 +55,8 @@ def withdraw(rt: Runtime, actor_id: int, task_id: str, why: str) -> Step:
         target = workflow.get_task_from_id(UUID(task_id))
         if target is None or target.state != TaskState.COMPLETED:
             raise Conflict("该环节已不在办件当前的流程中，不能撤回")
+        if marks.is_acceptance(target.task_spec):
+            raise Conflict("受理已生效、承诺期限已起算，不能撤回；如受理有误，请联系系统管理员处理")
         answer = previous_answer(session, case.id, task_id)
         # Everything it led to lies below it in the tree: nothing was completed since, so no join was passed.
         rewind(workflow, target, None)
