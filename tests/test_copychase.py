@@ -210,6 +210,8 @@ def test_copy_refusals_change_nothing(services: Services) -> None:
         services.cases.copy_case(committee, village.id, [Post("town_mayor", org(services, QINGSHUI))], "")
     with pytest.raises(NotFound, match="岗位不存在"):
         services.cases.copy_case(committee, village.id, [Post("county_civil_affairs", org(services, QINGSHUI))], "")
+    with pytest.raises(Forbidden, match="不接收抄送"):
+        services.cases.copy_case(committee, village.id, [Post("admin", org(services, COUNTY))], "")
     with pytest.raises(ValidationFailed, match="请选择要抄送的岗位"):
         services.cases.copy_case(committee, village.id, [], "")
     with pytest.raises(ValidationFailed, match="不能超过 500 字"):

@@ -103,7 +103,8 @@ def _copy_targets(db: Session, case: Case, own: tuple[str, int]) -> list[dict[st
     order = {"village": 0, "town": 1, "county": 2}
     return [{"value": f"{row.code}@{row.id}", "name": f"{row.org_name} {row.name}", "level": row.level}
             for row in sorted(rows, key=lambda row: (order.get(row.level, 3), row.code))
-            if access.may_receive_task(row.level, row.id, case) and (row.code, row.id) != own]
+            if access.may_receive_task(row.level, row.id, case) and access.may_be_copied(row.code)
+            and (row.code, row.id) != own]
 
 
 @bp.app_template_global()

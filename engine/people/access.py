@@ -389,6 +389,11 @@ def may_receive_task(post_level: str, post_org_id: int, case: CaseLike) -> bool:
                            "county": case.county_id}.get(post_level)
 
 
+def may_be_copied(role_code: str) -> bool:
+    """抄送 tells those who handle or watch cases; administrators and auditors work on the system and the record."""
+    return role_code not in (ADMIN_ROLE, AUDITOR_ROLE)
+
+
 def copies_readable_by(user: Staff, covered: Collection[tuple[str, int]]) -> set[tuple[str, int]]:
     """抄送我的: the copies to the user's own post and to the posts they stand in for (代岗, `covered`) are theirs."""
     return {(user.role_code, user.org_id), *covered}

@@ -124,6 +124,8 @@ def _check_post(rt: Runtime, session: Session, post: Post, case: Case) -> None:
     if not holders:
         raise NotFound(f"岗位不存在或没有在职人员（角色“{post.role_code}”，单位 ID {post.org_id}）")
     assert role is not None
+    if not access.may_be_copied(post.role_code):
+        raise Forbidden(f"“{role.name}”岗位不接收抄送：抄送只发给办理或监督办件的岗位")
     if not access.may_receive_task(role.level, post.org_id, case):
         raise Forbidden(f"“{_post_names(session, [post])[0]}”不在本办件的辖区内：只能抄送给办件所在村、乡镇或县的岗位")
 
