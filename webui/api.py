@@ -49,6 +49,7 @@ from engine.people.jurisdiction import Actor
 from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
 from engine.supervision import desk
+from engine.tasks import copy as copying
 from engine.tasks import inbox
 from engine.vocabulary import CaseStatus, FollowUpStatus
 from engine.window import appointments, enquiries, proxy, ratings
@@ -151,6 +152,14 @@ def _limit() -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit 应为 1 至 {MAX_LIMIT} 之间的整数")
     return limit
+
+
+def _offset() -> int:
+    """The `offset` query argument of a paged list."""
+    offset = request.args.get("offset", "0")
+    if not (offset.isdigit() and len(offset) <= 9):
+        raise BadRequest("offset 应为不小于 0 的整数")
+    return int(offset)
 
 
 def _card_filter() -> str:
@@ -442,15 +451,13 @@ def list_tasks() -> Any:
         raise BadRequest("scope 只能是 mine（我的任务）、post（本岗位待认领任务）或 cover（代岗任务）")
     card = _card_filter()
     limit = _limit()
-    offset = request.args.get("offset", "0")
-    if not (offset.isdigit() and len(offset) <= 9):
-        raise BadRequest("offset 应为不小于 0 的整数")
+    offset = _offset()
     # Narrowed as the inbox page and the ledger are: the search box, item and village.
     wanted = audit_desk.search_from({key: request.args.get(key, "") for key in ("q", "item", "village")})
     narrow = inbox.Narrow(wanted.text, wanted.item_code, wanted.village_id)
     # One query, no count: the task list is the benchmark's hot path; a caller pages on until a page comes back short.
     with services().db.read() as session:
-        rows = inbox.tasks(session, _user(), scope, limit=limit, card=card, narrow=narrow, offset=int(offset))
+        rows = inbox.tasks(session, _user(), scope, limit=limit, card=card, narrow=narrow, offset=offset)
     return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
 
 
@@ -883,6 +890,7 @@ def supervision() -> Any:
     with services().db.read() as session:
         by = {dimension: desk.counts(session, _user(), chosen, dimension) for dimension in desk.DIMENSIONS}
         carded = desk.carded(session, _user(), chosen)
+        chases = desk.chases(session, _user(), chosen)
     return {
         "period": {"start": chosen.period.start.isoformat(), "end": chosen.period.end.isoformat(),
                    "preset": chosen.period.preset},
@@ -897,6 +905,9 @@ def supervision() -> Any:
             "days_overdue": entry.days_overdue,
             "holders": [{"name": holder.name or None, "post": holder.post} for holder in entry.holders],
         } for entry in carded],
+        "chases": [{"post": {"role": line.role_code, "org_id": line.org_id,
+                             "name": f"{line.org_name} {line.role_name}"},
+                    "handler": line.handler_name, "chases": line.chases, "tasks": line.tasks} for line in chases],
     }
 
 
@@ -1107,3 +1118,51 @@ def _moved(step: Any) -> dict[str, Any]:
 
 
 # -- task operations: 抄送 and 催办 -------------------------------------------------------------
+
+
+@bp.post("/tasks/<task_id>/copy")
+def copy_task(task_id: str) -> Any:
+    body = _json_body()
+    made = services().cases.copy_case(_user().id, task_id, copying.parse_posts(body.get("posts")), body.get("note"))
+    return {"task_id": task_id, "copies": [{
+        "id": row.id, "case_id": row.case_id, "step": row.step, "post": {"role": row.role_code, "org_id": row.org_id},
+        "note": row.note, "copied_at": _iso(row.copied_at)} for row in made]}, 201
+
+
+@bp.get("/copies")
+def list_copies() -> Any:
+    limit, offset = _limit(), _offset()
+    with services().db.read() as session:
+        rows = copying.copied_to(session, _user(), limit=limit, offset=offset)
+        total, unread = copying.count(session, _user()), copying.count(session, _user(), unread_only=True)
+    return {"total": total, "unread": unread, "copies": [_copy_json(row) for row in rows]}
+
+
+@bp.post("/copies/<int:copy_id>/read")
+def read_copy(copy_id: int) -> Any:
+    with services().db.write() as session:
+        copying.mark_read(session, _user(), copy_id, clock.now())
+    with services().db.read() as session:
+        return _copy_json(copying.copy_row(session, _user(), copy_id))
+
+
+def _copy_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "case_id": row.case_id, "case_number": row.case_number, "item_code": row.item_code,
+        "item_name": row.item_name, "applicant_name": row.applicant_name,
+        "applicant_id_number": mask_id_number(row.applicant_id_number), "village": row.village_name,
+        "task_id": row.task_id, "step": row.step, "post": {"role": row.role_code, "org_id": row.org_id},
+        "copied_by": _person(row.copier_username, row.copier_name), "copied_at": _iso(row.copied_at),
+        "note": row.note, "read_at": _iso(row.read_at),
+    }
+
+
+@bp.post("/tasks/<task_id>/chase")
+def chase_task(task_id: str) -> Any:
+    row = services().cases.chase(_user().id, task_id, _json_body().get("note"))
+    with services().db.read() as session:
+        handler = session.get(User, row.handler_id) if row.handler_id else None
+    return {"id": row.id, "case_id": row.case_id, "task_id": row.task_id, "step": row.step,
+            "post": {"role": row.role_code, "org_id": row.org_id},
+            "handler": _person(handler.username, handler.display_name) if handler else None,
+            "chased_at": _iso(row.chased_at), "note": row.note}, 201

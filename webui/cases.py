@@ -51,6 +51,8 @@ bp = Blueprint("cases", __name__)
 VIEWER_SCRIPT = "bpmn-navigated-viewer.production.min.js"
 # The engine keys applicant errors by the applicant's fields; the form names its inputs after them.
 APPLICANT_FIELDS = {"name": "applicant_name", "id_number": "applicant_id_number", "phone": "applicant_phone"}
+# Every task action withheld: the case page as opened from 抄送我的.
+READ_ONLY = access.TaskAccess(Standing.NOT_YOUR_POST, may_claim=False, may_complete=False)
 
 
 # -- access ----------------------------------------------------------------------------------------
@@ -357,12 +359,13 @@ def examine(case_id: int) -> Any:
 
 
 def render_case(case_id: int, revealed: dict[str, Any] | None = None, window_error: BianminError | None = None,
-                window_form: Any = None, operation: dict[str, Any] | None = None) -> Any:
+                window_form: Any = None, operation: dict[str, Any] | None = None, copied: Any = None) -> Any:
     """The case page; `revealed` holds the personal values this user just revealed, shown in clear this once.
 
-    A window case examined again with a problem comes back with the clerk's ticks and the message."""
+    A window case examined again with a problem comes back with the clerk's ticks and the message. Opened from
+    抄送我的 (`copied`, whose reader the caller checked), it is read-only: no task action is offered."""
     with helpers.services().db.read() as db:
-        found = helpers.visible_case(db, case_id)
+        found = helpers.visible_case(db, case_id) if copied is None else db.get(Case, case_id)
         at_window = engine_window.waiting_case(helpers.services().cases, db, found)
         viewer = personal.viewer(db, found, revealed)
         version = _version(db, found)
@@ -382,7 +385,7 @@ def render_case(case_id: int, revealed: dict[str, Any] | None = None, window_err
         raised = shown_cards.raised_cards(db, found.id)
         open_tasks = [{
             "task": row, "post": f"{orgs.get(row.org_id, '')} {roles.get(row.role_code, row.role_code)}",
-            "access": access.task_access(g.user, row),
+            "access": access.task_access(g.user, row) if copied is None else READ_ONLY,
             "deadline": next((d for d in deadlines if d.task_id == row.id and d.status == DeadlineStatus.OPEN), None),
         } for row in tasks if row.status == TaskStatus.OPEN]
         done, active = markers(diagram_info(version), tasks, timers, events)
@@ -405,7 +408,7 @@ def render_case(case_id: int, revealed: dict[str, Any] | None = None, window_err
             window_rows=intake.checklist_rows(version.guide, at_window.intake.materials if at_window else None,
                                               window_form),
             may_examine=found.status in AT_WINDOW and access.may_accept(g.user),
-            documents=issuing.of_case(db, found.id), operation=operation or {},
+            documents=issuing.of_case(db, found.id), operation=operation or {}, copied=copied,
         )
 
 

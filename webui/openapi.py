@@ -1259,6 +1259,84 @@ PATHS["/tasks/{task_id}/withdraw"] = {"post": {
 
 
 # -- task operations: 抄送 and 催办 ----------------------------------------------------------------
+NOTE = {"type": ["string", "null"], "maxLength": 500, "description": "说明（选填，不超过 500 字）"}
+POST = {"type": "object", "required": ["role", "org_id"], "properties": {
+    "role": {"type": "string", "description": "角色代码，如 county_civil_affairs"},
+    "org_id": {"type": "integer", "description": "岗位所在单位的 ID（见 GET /orgs）"}}}
+COPY_ID = {"name": "copy_id", "in": "path", "required": True, "schema": {"type": "integer"},
+           "description": "抄送记录 ID"}
+SCHEMAS["CaseCopy"] = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "case_id": {"type": "integer"}, "case_number": STRING, "item_code": STRING,
+    "item_name": STRING, "applicant_name": STRING,
+    "applicant_id_number": {"type": "string", "description": "身份证号码（已脱敏）"}, "village": STRING,
+    "task_id": NULLABLE_STRING, "step": {"type": "string", "description": "抄送时所在的环节"}, "post": POST,
+    "copied_by": {"oneOf": [_ref("Person"), {"type": "null"}], "description": "抄送人；流程图设置的自动抄送为 null"},
+    "copied_at": DATE_TIME, "note": STRING,
+    "read_at": {**NULLABLE_DATE_TIME, "description": "本岗位首次打开的时间；未读为 null"}}}
+SCHEMAS["Supervision"]["properties"]["chases"] = {
+    "type": "array", "description": "期间内每个岗位、每位办理人被催办的次数，多的在前；handler 为 null 表示催办时任务"
+                                    "仍在岗位待认领",
+    "items": {"type": "object", "properties": {
+        "post": {"type": "object", "properties": {"role": STRING, "org_id": {"type": "integer"}, "name": STRING}},
+        "handler": NULLABLE_STRING, "chases": {"type": "integer", "description": "催办次数"},
+        "tasks": {"type": "integer", "description": "涉及的任务数"}}}}
+PATHS["/tasks/{task_id}/copy"] = {"post": {
+    "summary": "抄送：把办件告知办件所在村、乡镇或县的岗位，对方只能查阅，不产生任务",
+    "description": "由可以办理该任务的人（本岗位认领人或尚未认领时的岗位人员）抄送，可一次抄送多个岗位，全部成功或全部"
+                   "不做。每个岗位在同一环节只抄送一次。被抄送岗位的在职人员收到提醒，在“抄送我的”（GET /copies）中"
+                   "看到该办件。流程图中用户任务的 copyTo 属性（角色代码，逗号分隔）在该环节办结时自动抄送。"
+                   "记入办件历史（case_copied）。",
+    "operationId": "copyTask", "tags": ["tasks"], "parameters": [TASK_ID],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["posts"],
+        "properties": {"posts": {"type": "array", "minItems": 1, "maxItems": 50, "items": POST}, "note": NOTE}}}}},
+    "responses": {"201": _json({"type": "object", "properties": {"task_id": STRING, "copies": {
+        "type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "case_id": {"type": "integer"}, "step": STRING, "post": POST, "note": STRING,
+            "copied_at": DATE_TIME}}}}}, "新建的抄送记录"),
+                  "400": BAD_REQUEST, "401": UNAUTHORIZED,
+                  "403": _error("不是可以办理该任务的人（不是该岗位的人员或任务已由他人认领），"
+                                "或所选岗位不在本办件的辖区内"),
+                  "404": _error("任务不存在，或所选岗位不存在、没有在职人员"),
+                  "409": _error("任务已办理完毕或已撤销，或本环节已抄送过所选岗位（消息写明哪些）"),
+                  "422": _error("没有选择岗位、岗位格式不对，或说明超过 500 字")},
+}}
+PATHS["/copies"] = {"get": {
+    "summary": "抄送我的：抄送给本岗位（及本人代岗的岗位）的办件，最新的在前",
+    "operationId": "listCopies", "tags": ["tasks"],
+    "parameters": [LIMIT, {"name": "offset", "in": "query", "required": False,
+                           "schema": {"type": "integer", "minimum": 0}, "description": "跳过的条数（分页）"}],
+    "responses": {"200": _json({"type": "object", "properties": {
+        "total": {"type": "integer"}, "unread": {"type": "integer", "description": "本岗位未读的条数"},
+        "copies": {"type": "array", "items": _ref("CaseCopy")}}}, "抄送记录"),
+                  "400": BAD_REQUEST, "401": UNAUTHORIZED},
+}}
+PATHS["/copies/{copy_id}/read"] = {"post": {
+    "summary": "抄送我的：标记为已读（对本岗位所有人员）",
+    "description": "已读时间只记第一次；再次标记不改变。办件本身可按 GET /cases/{case_id} 查阅。",
+    "operationId": "readCopy", "tags": ["tasks"], "parameters": [COPY_ID],
+    "responses": {"200": _json(_ref("CaseCopy"), "标记后的抄送记录"), "401": UNAUTHORIZED,
+                  "404": _error("抄送记录不存在，或不是抄送给本岗位的")},
+}}
+PATHS["/tasks/{task_id}/chase"] = {"post": {
+    "summary": "催办：提醒办理人尽快办理尚未办理的任务",
+    "description": "本辖区的电子监察人员、乡镇分管领导，以及办件所在村的代办员可以催办待办（或等待会签、加签）的任务。"
+                   "提醒已认领的办理人；尚未认领时提醒该岗位全部在职人员；办理人不在岗时同时提醒 B 岗或代岗人员。"
+                   "同一人对同一任务催办后，在任务有新的动作（认领、释放、办理等）之前不能再次催办。"
+                   "记入办件历史（task_chased），计入电子监察的催办次数（GET /supervision 的 chases）。",
+    "operationId": "chaseTask", "tags": ["tasks"], "parameters": [TASK_ID],
+    "requestBody": {"required": False, "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"note": NOTE}}}}},
+    "responses": {"201": _json({"type": "object", "properties": {
+        "id": {"type": "integer"}, "case_id": {"type": "integer"}, "task_id": STRING, "step": STRING, "post": POST,
+        "handler": {"oneOf": [_ref("Person"), {"type": "null"}], "description": "被催办的办理人；尚未认领为 null"},
+        "chased_at": DATE_TIME, "note": STRING}}, "催办记录"),
+                  "400": BAD_REQUEST, "401": UNAUTHORIZED,
+                  "403": _error("不是本辖区的电子监察人员、乡镇分管领导或办件所在村的代办员"),
+                  "404": _error("任务不存在"),
+                  "409": _error("任务已办理完毕或已撤销，或本人已催办过且任务尚未有新的动作（消息写明催办时间）"),
+                  "422": _error("说明超过 500 字")},
+}}
 
 
 BAD_INPUT = _error("请求格式不正确：文字含空字符（U+0000）或孤立的代理码位，JSON 嵌套超过 32 层、含 NaN/Infinity "

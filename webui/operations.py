@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from engine.errors import BianminError
-from engine.models import Case, Task
+from engine import clock
+from engine.audit import desk
+from engine.errors import BianminError, NotFound
+from engine.models import Case, OrgUnit, Role, Task, User
 from engine.people import access
+from engine.tasks import chase as chasing
+from engine.tasks import copy as copying
 from engine.tasks import sendback, withdraw
 from engine.vocabulary import CaseStatus, TaskOperation, TaskStatus
 
@@ -86,3 +91,109 @@ def withdraw_task(task_id: str) -> Any:
 
 
 # -- 抄送 and 催办 -------------------------------------------------------------------------------
+
+
+def _copy_targets(db: Session, case: Case, own: tuple[str, int]) -> list[dict[str, Any]]:
+    """The posts with someone on them that serve the case (its village, town and county at each role's level),
+    the task's own post left out, village first; as the copy form offers them."""
+    rows = db.execute(
+        select(Role.code, Role.name, Role.level, OrgUnit.id, OrgUnit.name.label("org_name")).distinct()
+        .select_from(User).join(Role, Role.code == User.role_code).join(OrgUnit, OrgUnit.id == User.org_id)
+        .where(User.active.is_(True), User.org_id.in_([case.village_id, case.town_id, case.county_id])))
+    order = {"village": 0, "town": 1, "county": 2}
+    return [{"value": f"{row.code}@{row.id}", "name": f"{row.org_name} {row.name}", "level": row.level}
+            for row in sorted(rows, key=lambda row: (order.get(row.level, 3), row.code))
+            if access.may_receive_task(row.level, row.id, case) and access.may_be_copied(row.code)
+            and (row.code, row.id) != own]
+
+
+@bp.app_template_global()
+def copy_offer(task: Task) -> list[dict[str, Any]] | None:
+    """The posts the viewer may copy this task's case to, or None when 抄送 is not theirs."""
+    if task.status != TaskStatus.OPEN or not access.may_operate(g.user, TaskOperation.COPY, task, task.case):
+        return None
+    with helpers.services().db.read() as db:
+        return _copy_targets(db, task.case, (task.role_code, task.org_id))
+
+
+@bp.app_template_global()
+def chase_offer(task: Task, case: Case) -> bool:
+    return access.may_operate(g.user, TaskOperation.CHASE, task, case)
+
+
+@bp.app_template_global()
+def copies_unread() -> int:
+    """The 抄送我的 link's number: copies to the viewer's posts not yet opened."""
+    with helpers.services().db.read() as db:
+        return copying.count(db, g.user, unread_only=True)
+
+
+@bp.app_template_global()
+def case_copies_and_chases(case: Case) -> dict[str, Any]:
+    with helpers.services().db.read() as db:
+        return {"copies": copying.of_case(db, case.id), "chases": chasing.of_case(db, case.id)}
+
+
+def _posted_posts(values: list[str]) -> list[copying.Post]:
+    """The form's `post` checkboxes (`role@org id`) as the engine names posts; a malformed one names no post."""
+    posts = []
+    for value in values:
+        role, _, org = value.rpartition("@")
+        posts.append(copying.Post(role, int(org) if org.isdigit() and len(org) <= 9 else 0))
+    return list(dict.fromkeys(posts))
+
+
+@bp.post("/tasks/<task_id>/copy")
+@login_required
+def copy_task(task_id: str) -> Any:
+    try:
+        made = helpers.services().cases.copy_case(g.user.id, task_id, _posted_posts(request.form.getlist("post")),
+                                                  request.form.get("note", ""))
+    except BianminError as exc:
+        return cases.render_task(task_id, operation={"name": "copy", "error": exc.message, "form": request.form},
+                                 status=exc.status)
+    flash(t("copied_done", n=len(made)), "success")
+    return redirect(url_for("cases.task", task_id=task_id))
+
+
+@bp.get("/copies")
+@login_required
+def copies() -> Any:
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and len(page) <= 6 else 1
+    with helpers.services().db.read() as db:
+        total = copying.count(db, g.user)
+        pages = desk.page_count(total)
+        page = max(1, min(page, pages))
+        rows = copying.copied_to(db, g.user, limit=desk.PAGE_SIZE, offset=(page - 1) * desk.PAGE_SIZE)
+        unread = copying.count(db, g.user, unread_only=True)
+    return render_template("copies.html", rows=rows, unread=unread,
+                           found={"page": page, "pages": pages, "total": total})
+
+
+@bp.get("/copies/<int:copy_id>")
+@login_required
+def open_copy(copy_id: int) -> Any:
+    """Opened from 抄送我的: read for the post, and the case shown read-only, without any task action."""
+    svc = helpers.services()
+    with svc.db.write() as db:
+        row = copying.mark_read(db, g.user, copy_id, clock.now())
+        readable = {(post.role_code, post.org_id) for post in copying.posts_of(db, g.user)}
+        if not access.may_see_copied_case(g.user, db.get(Case, row.case_id), readable,
+                                          [(row.role_code, row.org_id)]):
+            raise NotFound("抄送记录不存在")
+    return cases.render_case(row.case_id, copied=row)
+
+
+@bp.post("/tasks/<task_id>/chase")
+@login_required
+def chase_task(task_id: str) -> Any:
+    with helpers.services().db.read() as db:
+        case_id = helpers.visible_task(db, task_id).case_id
+    try:
+        helpers.services().cases.chase(g.user.id, task_id, request.form.get("note", ""))
+    except BianminError as exc:
+        return cases.render_case(case_id, operation={"name": "chase", "task_id": task_id, "error": exc.message,
+                                                     "form": request.form}), exc.status
+    flash(t("chased_done"), "success")
+    return redirect(url_for("cases.case", case_id=case_id) + "#case-chases")

@@ -69,6 +69,7 @@ def index() -> Any:
         figures = _figures(db, user, chosen)
         towns, items = desk.towns(db, user), desk.items(db)
         satisfaction = _satisfaction(db, user, chosen)
+        chases = desk.chases(db, user, chosen)
     chart = {"towns": [{"name": line.label, **{f"{kind}_{name}": line.counts[kind][name] for kind in desk.KINDS
                                                for name in desk.MEASURES}} for line in figures["by"]["town"]],
              "items": [{"name": line.label, "overdue": line.overdue,
@@ -77,7 +78,7 @@ def index() -> Any:
                                                           "overdue_total")}}
     return render_template("supervision.html", chosen=chosen, problem=problem, towns=towns, items=items,
                            chart=chart, today=clock.local_now().date(), limit=desk.LIST_LIMIT,
-                           **figures, **satisfaction), 422 if problem else 200
+                           chases=chases, **figures, **satisfaction), 422 if problem else 200
 
 
 def _carded_rows(carded: list[desk.Carded]) -> list[list[Any]]:

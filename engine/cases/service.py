@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..deadlines import promised
-from ..models import Case
-from ..tasks import claim, complete, sendback, withdraw
+from ..models import Case, CaseCopy, Chase
+from ..tasks import chase, claim, complete, copy, sendback, withdraw
 from . import deemed, immediate, intake, repair, timers
 from . import window as window_
 from .context import Runtime
@@ -55,6 +55,12 @@ class CaseService(Runtime):
     # 会签/或签 and 加签
 
     # 抄送 and 催办
+
+    def copy_case(self, actor_id: int, task_id: str, posts: list[copy.Post], note: str = "") -> list[CaseCopy]:
+        return copy.copy_case(self, actor_id, task_id, posts, note)
+
+    def chase(self, actor_id: int, task_id: str, note: str = "") -> Chase:
+        return chase.chase(self, actor_id, task_id, note)
 
     def fire_timers(self, case_id: int) -> int:
         return timers.fire_timers(self, case_id)

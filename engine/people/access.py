@@ -357,6 +357,15 @@ class OperatedTask(PostTask, Protocol):
 # 催办: the supervisors and the town leader of the case's jurisdiction, and the village agent of its village
 # (who carries the applicant's case and answers to them for it).
 CHASING_ROLES = (SUPERVISOR_ROLE, TOWN_LEADER_ROLE)
+# A task still waiting: on its post or holder, or held while its signers act (会签, 加签).
+CHASEABLE = (TaskStatus.OPEN, TaskStatus.HELD)
+
+
+def may_chase(user: Staff, case: CaseLike) -> bool:
+    """Whether the user chases the case's tasks at all; `may_operate` adds that the task must still be waiting."""
+    if user.role_code == PROXY_ROLE:
+        return may_record_proxy(user, case)
+    return user.role_code in CHASING_ROLES and may_see_case(user, case)
 
 
 def may_operate(user: Staff, operation: TaskOperation, task: OperatedTask, case: CaseLike) -> bool:
@@ -366,11 +375,7 @@ def may_operate(user: Staff, operation: TaskOperation, task: OperatedTask, case:
     if operation == TaskOperation.WITHDRAW:
         return task.status == TaskStatus.COMPLETED and task.completed_by_id == user.id and holds_post(user, task)
     if operation == TaskOperation.CHASE:
-        if task.status not in (TaskStatus.OPEN, TaskStatus.HELD):
-            return False
-        if user.role_code == PROXY_ROLE:
-            return may_record_proxy(user, case)
-        return user.role_code in CHASING_ROLES and may_see_case(user, case)
+        return task.status in CHASEABLE and may_chase(user, case)
     if not task_access(user, task).may_complete:
         return False
     if operation == TaskOperation.COPY:
@@ -382,3 +387,21 @@ def may_receive_task(post_level: str, post_org_id: int, case: CaseLike) -> bool:
     """转办, 加签 and 抄送 reach only posts that serve the case's place, at their role's level."""
     return post_org_id == {"village": case.village_id, "town": case.town_id,
                            "county": case.county_id}.get(post_level)
+
+
+def may_be_copied(role_code: str) -> bool:
+    """抄送 tells those who handle or watch cases; administrators and auditors work on the system and the record."""
+    return role_code not in (ADMIN_ROLE, AUDITOR_ROLE)
+
+
+def copies_readable_by(user: Staff, covered: Collection[tuple[str, int]]) -> set[tuple[str, int]]:
+    """抄送我的: the copies to the user's own post and to the posts they stand in for (代岗, `covered`) are theirs."""
+    return {(user.role_code, user.org_id), *covered}
+
+
+def may_see_copied_case(user: Staff, case: CaseLike, readable: Collection[tuple[str, int]],
+                        copied_to: Collection[tuple[str, int]]) -> bool:
+    """A copy is read on the case page, read-only. A copy only reaches posts serving the case (`may_receive_task`),
+    whose holders see the case anyway; the one more reader is a substitute from elsewhere standing in for such a
+    post."""
+    return may_see_case(user, case) or not set(readable).isdisjoint(copied_to)

@@ -20,6 +20,7 @@ from ..deadlines import marks
 from ..documents import issuing
 from ..errors import Problem, Severity
 from ..sandbox import PROVIDED_NAMES, ScriptRejected, check_expression, check_script, syntax_tree
+from ..tasks import copy as copying
 from .diagram import NS
 from .forms import COMMENT_FORM, FORM_PROPERTY, UI_FORM_PROPERTY
 from .spiff import CASE_DATA_NAMES, make_parser
@@ -62,6 +63,8 @@ def check_diagram(file: str, root: etree._Element, process_id: str, forms: dict[
     problems += [Problem(file, message, spec.bpmn_id, spec.bpmn_name or None) if spec is not None
                  else Problem(guide_file, message) for spec, message in marks.problems(elements, guide)]
     problems += _check_clock_places(file, root, elements)
+    problems += [Problem(file, message, spec.bpmn_id, spec.bpmn_name or None)
+                 for spec, message in copying.problems(elements, role_codes)]
     problems += _check_case_documents(file, elements)
     problems += _check_step_decisions(file, elements)
     for task_spec in user_tasks:

@@ -1,4 +1,5 @@
-"""The supervision desk's figures: deadlines counted by town, department, item and handler, and the carded list.
+"""The supervision desk's figures: deadlines counted by town, department, item and handler, the carded list, and
+the chases (催办) per post and handler.
 
 Everything is one aggregate query per dimension in the database (no row-by-row Python), over the deadlines of
 the asker's jurisdiction (`access.case_visible_to`). A deadline belongs to a period when it was running at some
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..deadlines.clocks import day_start
 from ..errors import ValidationFailed
-from ..models import Case, Deadline, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, User
+from ..models import Case, Chase, Deadline, OrgUnit, ProcedureVersion, Role, ServiceItem, Task, User
 from ..people.access import Placed, case_visible_to, towns_visible_to
 from ..vocabulary import CardColor, DeadlineStatus, TaskStatus
 
@@ -250,6 +251,31 @@ def carded(session: Session, user: Placed, chosen: Filters, limit: int = LIST_LI
     return [Carded(row, held.get(row.case_id, []) if row.task_id is None else
                    [Holder(row.handler_name or "", f"{row.step_org_name} {row.role_name}")],
                    max((today - row.due_date).days, 0) if row.due_date else 0) for row in rows]
+
+
+# -- 催办 --------------------------------------------------------------------------------------------
+
+_CHASED_ORG, _CHASED = OrgUnit.__table__.alias("chased_org"), User.__table__.alias("chased")
+CHASES = select(
+    Chase.role_code, Chase.org_id, Role.name.label("role_name"), _CHASED_ORG.c.name.label("org_name"),
+    Chase.handler_id, _CHASED.c.display_name.label("handler_name"), func.count().label("chases"),
+    func.count(func.distinct(Chase.task_id)).label("tasks"),
+).select_from(
+    Chase.__table__.join(Case, Case.id == Chase.case_id).join(Role, Role.code == Chase.role_code)
+    .join(_CHASED_ORG, _CHASED_ORG.c.id == Chase.org_id).outerjoin(_CHASED, _CHASED.c.id == Chase.handler_id)
+).group_by(Chase.role_code, Chase.org_id, Role.name, _CHASED_ORG.c.name, Chase.handler_id, _CHASED.c.display_name)
+
+
+def chases(session: Session, user: Placed, chosen: Filters) -> Sequence[Row[Any]]:
+    """催办次数 in the period per post and handler (none: chased while the post had not claimed it), most first."""
+    conditions = [case_visible_to(user), Chase.chased_at >= chosen.period.start_at,
+                  Chase.chased_at < chosen.period.end_before]
+    if chosen.town_id is not None:
+        conditions.append(Case.town_id == chosen.town_id)
+    if chosen.item_code:
+        conditions.append(Case.item_code == chosen.item_code)
+    return session.execute(CHASES.where(*conditions).order_by(
+        func.count().desc(), _CHASED_ORG.c.name, Role.name, _CHASED.c.display_name)).all()
 
 
 # -- what the filters offer -------------------------------------------------------------------------

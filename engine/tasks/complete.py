@@ -27,6 +27,7 @@ from ..people.access import task_access
 from ..procedures import crosschecks, forms, variables
 from ..vocabulary import EventKind, IncidentKind, TaskStatus
 from .claim import refusal
+from .copy import copy_on_completion
 
 TASKS = Task.__table__
 
@@ -84,6 +85,7 @@ def run_completion(rt: Runtime, session: Session, case: Case, task_id: str, task
                      before=before, after=data)
         tracking.completed(session, case, spiff_task.task_spec, task_id, version.guide,
                            rt.reference.calendar(session), now, actor)
+        copy_on_completion(rt, session, case, task_id, task_name, spiff_task.task_spec, now)
         if decided := decisions.decided_at(spiff_task.task_spec):
             decisions.issue_decision(rt, session, case, decided, spiff_task, actor, now)
         before_rows.ready.pop(task_id, None)

@@ -112,6 +112,23 @@ function WorkingDays({ element, id, property, label, description }) {
   });
 }
 
+// 抄送 (engine/tasks/copy.py COPY_TO): role codes, comma-separated; each copied at its role's level of the case's place.
+function CopyTo({ element, id }) {
+  const debounce = useService('debounceInput');
+  const config = useService('bianminConfig');
+  const { getValue, setValue } = useProperty(element, 'copyTo');
+  const known = () => config.roles.map((role) => role.code);
+  return jsx(TextFieldEntry, {
+    element, id, label: '办结时抄送（角色代码，逗号分隔）', getValue, setValue, debounce,
+    description: '此环节办结时抄送给办件所在村、乡镇或县的这些岗位，仅供查阅，例如 town_leader,county_civil_affairs',
+    validate: (value) => {
+      const unknown = (value || '').split(/[,，、]/).map((code) => code.trim())
+        .filter((code) => code && !known().includes(code));
+      return unknown.length ? `不是已知的角色代码：${unknown.join('、')}` : null;
+    }
+  });
+}
+
 function Pause({ element, id }) {
   const { getValue, setValue } = useProperty(element, 'clockPause');
   return jsx(SelectEntry, {
@@ -208,6 +225,7 @@ function entries(element) {
       property: 'timeLimitWorkingDays', label: '环节时限（工作日）', description: '任务到达后须在此工作日数内办结，逾期标红'
     });
     add('pause', Pause, isSelectEntryEdited);
+    add('copy-to', CopyTo, isTextFieldEntryEdited);
   }
   if (timerDefinition(element)) {
     add('timer-type', TimerType, isSelectEntryEdited);
