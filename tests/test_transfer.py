@@ -21,6 +21,7 @@ from engine.people import access
 from engine.people.accounts import set_away
 from engine.services import Services
 from engine.tasks import inbox
+from engine.vocabulary import TaskOperation
 from tests.conftest import user_id
 from tests.test_engine import form, holder, open_tasks, start
 
@@ -301,6 +302,11 @@ def test_the_delegate_only_answers(services: Services) -> None:
         services.cases.send_back_targets(deputy, town.id)
     with pytest.raises(Conflict, match="不能释放"):
         services.cases.release(deputy, town.id)
+    # Nor add a signer (加签): the one rule says so for every operation but 抄送.
+    with services.db.read() as session:
+        seen, found = inbox.task_row(session, town.id), actor(session, deputy)
+        assert [operation for operation in TaskOperation if access.may_operate(found, operation, seen, seen)] == [
+            TaskOperation.COPY]
     # Nor may the clerk, while it is with the colleague.
     with pytest.raises(Forbidden, match="您不能转办该任务"):
         services.cases.transfer(clerk, town.id, "county_civil_affairs", county(services), REASON)
