@@ -8,7 +8,7 @@ from sqlalchemy import select
 from engine.cases.locking import actor
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Enquiry, OrgUnit
-from engine.people.jurisdiction import Actor
+from engine.people.jurisdiction import Actor, Post, receiving_posts
 from engine.services import Services
 from engine.vocabulary import EnquiryStatus
 from engine.window import enquiries
@@ -33,11 +33,11 @@ def listed(svc: Services, username: str, scope: str) -> list[int]:
         return [row.id for row in enquiries.listing(session, who(svc, username), scope, 200)]
 
 
-def post_of(svc: Services, enquiry: Enquiry, role_code: str) -> enquiries.Post:
+def post_of(svc: Services, enquiry: Enquiry, role_code: str) -> Post:
     with svc.db.read() as session:
         found = session.get(Enquiry, enquiry.id)
         assert found is not None
-        return next(post for post in enquiries.receiving_posts(session, found) if post.role_code == role_code)
+        return next(post for post in receiving_posts(session, found) if post.role_code == role_code)
 
 
 def test_registered_and_answered_on_the_spot(services: Services) -> None:
@@ -95,7 +95,7 @@ def test_transfer_goes_only_to_a_post_serving_the_place(services: Services) -> N
     with services.db.read() as session:
         found = session.get(Enquiry, asked.id)
         assert found is not None
-        labels = [post.label for post in enquiries.receiving_posts(session, found)]
+        labels = [post.label for post in receiving_posts(session, found)]
         shiqiao = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "石桥镇"))
     assert labels[0].startswith("东坡村") and any(label.startswith("青山县") for label in labels)
     assert not any("电子监察" in label or "系统管理员" in label for label in labels)

@@ -1111,7 +1111,43 @@ def _moved(step: Any) -> dict[str, Any]:
     return payload
 
 
-# -- task operations: 转办 and 委派 -------------------------------------------------------------
+# -- task operations: 转办 and 委派 (engine/tasks/transfer.py, delegate.py) ------------------------
+
+
+@bp.get("/tasks/<task_id>/receivers")
+def task_receivers(task_id: str) -> Any:
+    offered = services().cases.task_receivers(_user().id, task_id)
+    return {"task_id": task_id,
+            "posts": [{"role": post.role_code, "org_id": post.org_id, "label": post.label} for post in offered.posts],
+            "colleagues": [{"user": colleague.username, "name": colleague.display_name, "label": colleague.label}
+                           for colleague in offered.colleagues]}
+
+
+@bp.post("/tasks/<task_id>/transfer")
+def transfer_task(task_id: str) -> Any:
+    body = _json_body()
+    services().cases.transfer(_user().id, task_id, body.get("role"), body.get("org_id"), body.get("reason"))
+    return _reloaded_task(task_id)
+
+
+@bp.post("/tasks/<task_id>/delegate")
+def delegate_task(task_id: str) -> Any:
+    body = _json_body()
+    username = body.get("user")
+    with services().db.read() as session:
+        colleague = session.scalar(select(User.id).where(User.username == username)) \
+            if isinstance(username, str) else None
+    if colleague is None:
+        message = "user 应为要委派的同事的用户名（见 GET /tasks/{task_id}/receivers）"
+        raise ValidationFailed(message, fields={"user": [message]})
+    services().cases.delegate(_user().id, task_id, colleague, body.get("reason"))
+    return _reloaded_task(task_id)
+
+
+@bp.post("/tasks/<task_id>/delegate/recall")
+def recall_delegation(task_id: str) -> Any:
+    services().cases.recall_delegation(_user().id, task_id)
+    return _reloaded_task(task_id)
 
 
 # -- task operations: 会签/或签 and 加签 -------------------------------------------------------

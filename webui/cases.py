@@ -195,6 +195,7 @@ def _task_notice(user: User, task: Task) -> tuple[str | None, access.TaskAccess]
         Standing.NOT_OPEN: lambda: t("task_not_open"),
         Standing.NOT_YOUR_POST: lambda: t("task_not_your_post"),
         Standing.AWAY: lambda: t("task_you_are_away"),
+        Standing.DELEGATED: lambda: t("task_delegated_to", who=holder),
         Standing.CLAIMED_BY_OTHER: lambda: t("task_claimed_by_other", who=holder),
         Standing.UNCLAIMED: lambda: t("task_unclaimed_note"),
         Standing.COVERING: lambda: t("covering_for", name=holder),
@@ -251,6 +252,8 @@ def task(task_id: str) -> Any:
         schema = forms.task_form(version.forms, found.form_file)
         case_number, step = found.case.case_number, found.name
         may_complete = access.task_access(g.user, found).may_complete
+        # 委派: the delegate's submission goes back to the one who delegated it (engine/tasks/delegate.py).
+        done = "delegate_answer_done" if found.delegated_by_id is not None else "task_done"
     errors: dict[str, list[str]] = {}
     data, summary = check_form(schema, request.form, errors)
     # Someone who may not work the task gets the engine's own refusal, not a form to correct.
@@ -267,7 +270,7 @@ def task(task_id: str) -> Any:
         return redirect(url_for("cases.task", task_id=task_id))
     except Conflict as exc:
         return render_task(task_id, raw=request.form, conflict=exc.message, status=409)
-    flash(t("task_done", case=case_number, step=step), "success")
+    flash(t(done, case=case_number, step=step), "success")
     return redirect(url_for("inbox.index", tab="mine"))
 
 

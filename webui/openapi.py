@@ -1253,6 +1253,73 @@ PATHS["/tasks/{task_id}/withdraw"] = {"post": {
 
 
 # -- task operations: 转办 and 委派 ----------------------------------------------------------------
+SCHEMAS["TaskReceivers"] = {"type": "object", "properties": {
+    "task_id": STRING,
+    "posts": {"type": "array",
+              "description": "可转办至的岗位：本办件所在村（社区）、乡镇、县的各办理岗位（有在职人员的），"
+                             "当前岗位、电子监察、审计和系统管理员除外",
+              "items": {"type": "object", "properties": {
+                  "role": {"type": "string", "description": "角色编码，转办时作为 role 提交"},
+                  "org_id": {"type": "integer", "description": "单位 ID，转办时作为 org_id 提交"},
+                  "label": {"type": "string", "description": "单位 · 岗位名称"}}}},
+    "colleagues": {"type": "array", "description": "可委派的同事：在岗、所在岗位服务本办件所在地的在职人员，本人除外；"
+                                                   "同岗位、同单位的排在前面",
+                   "items": {"type": "object", "properties": {
+                       "user": {"type": "string", "description": "用户名，委派时作为 user 提交"},
+                       "name": STRING, "label": {"type": "string", "description": "姓名（单位 · 岗位）"}}}}}}
+HANDED = ("该任务不在您手中：不是该任务所属岗位的人员、任务已由他人认领，"
+          "或是会签、加签、受委派的任务（受委派人只能办理后交回）")
+PATHS["/tasks/{task_id}/receivers"] = {"get": {
+    "summary": "转办、委派：可接收该任务的岗位和同事",
+    "description": "只有可以办理该任务的人（本岗位人员，已认领的为认领人）可以查询；"
+                   "转办和委派时会在加锁后再次检查所选对象。",
+    "operationId": "listTaskReceivers", "tags": ["tasks"], "parameters": [TASK_ID],
+    "responses": {"200": _json(_ref("TaskReceivers"), "可转办的岗位和可委派的同事"), "401": UNAUTHORIZED,
+                  "403": _error(HANDED), "404": NOT_FOUND, "409": _error("任务已办理完毕或已撤销")},
+}}
+PATHS["/tasks/{task_id}/transfer"] = {"post": {
+    "summary": "转办：把任务永久转交本办件所在地的另一岗位，附理由",
+    "description": "任务转到所选岗位（角色在其层级的单位）待认领，原岗位不再办理；"
+                   "流程本身不变，环节期限和警示随任务转移。"
+                   "接收岗位须服务本办件所在的村（社区）、乡镇或县，不是当前岗位，且有在职人员；该岗位人员收到提醒。"
+                   "任务的 arrival 为 transferred，arrival_note 为理由。记入办件历史（task_transferred，写明转出、"
+                   "转入岗位和理由）。",
+    "operationId": "transferTask", "tags": ["tasks"], "parameters": [TASK_ID],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["role", "org_id", "reason"],
+        "properties": {"role": {"type": "string", "description": "接收岗位的角色编码"},
+                       "org_id": {"type": "integer", "description": "接收岗位所在单位的 ID"}, "reason": REASON}}}}},
+    "responses": {"200": _json(_ref("Task"), "转办后的任务"), "401": UNAUTHORIZED, "403": _error(HANDED),
+                  "404": NOT_FOUND, "409": _error("任务已办理完毕或已撤销（消息写明由谁、何时办理）"),
+                  "422": _error("未填写转办理由或理由过长；所选岗位不存在、不服务本办件所在地（如其他乡镇的岗位）、"
+                                "就是当前岗位，或没有在职人员；未做任何改动")},
+}}
+PATHS["/tasks/{task_id}/delegate"] = {"post": {
+    "summary": "委派：请一位同事代为办理，办理后交回本人审核，附理由",
+    "description": "任务交给所选同事（arrival 为 delegated），出现在其“我的任务”中；"
+                   "同事通过 POST /tasks/{task_id}/complete "
+                   "提交，按该环节表单同样校验，但流程不前进：内容保存后任务交回委派人（arrival 为 delegate_answered，"
+                   "表单预填同事的办理内容），由委派人审核后提交，办件才继续办理。受委派人不能转办、再委派、退回或加签。"
+                   "同事须在岗，且所在岗位服务本办件所在的村（社区）、乡镇或县。记入办件历史（task_delegated、"
+                   "delegate_answered）。",
+    "operationId": "delegateTask", "tags": ["tasks"], "parameters": [TASK_ID],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["user", "reason"],
+        "properties": {"user": {"type": "string", "description": "同事的用户名"}, "reason": REASON}}}}},
+    "responses": {"200": _json(_ref("Task"), "委派后的任务"), "401": UNAUTHORIZED, "403": _error(HANDED),
+                  "404": NOT_FOUND, "409": _error("任务已办理完毕或已撤销"),
+                  "422": _error("未填写委派理由或理由过长；用户不存在，是本人，不在岗，是电子监察、审计或系统管理员，"
+                                "或所在岗位不服务本办件所在地；未做任何改动")},
+}}
+PATHS["/tasks/{task_id}/delegate/recall"] = {"post": {
+    "summary": "收回委派：委派人在同事办理前取回任务",
+    "description": "任务回到委派人手中（arrival 清空），同事收到提醒且不能再办理。"
+                   "记入办件历史（task_delegated，recalled 为 true）。",
+    "operationId": "recallDelegation", "tags": ["tasks"], "parameters": [TASK_ID],
+    "responses": {"200": _json(_ref("Task"), "收回后的任务"), "401": UNAUTHORIZED,
+                  "403": _error("不是委派人，或不是该任务所属岗位的人员"), "404": NOT_FOUND,
+                  "409": _error("任务不在委派中（同事已办理交回，或已收回），或已办理完毕")},
+}}
 
 
 # -- task operations: 会签/或签 and 加签 ------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -15,7 +16,7 @@ from engine.models import Case, OrgUnit, Role, Task, User
 from engine.people import access
 from engine.tasks import chase as chasing
 from engine.tasks import copy as copying
-from engine.tasks import sendback, withdraw
+from engine.tasks import sendback, transfer, withdraw
 from engine.vocabulary import CaseStatus, TaskOperation, TaskStatus
 
 from . import cases, helpers
@@ -85,6 +86,86 @@ def withdraw_task(task_id: str) -> Any:
 
 
 # -- 转办 and 委派 -------------------------------------------------------------------------------
+
+
+@bp.app_template_global()
+def hand_offer(task: Task) -> dict[str, Any] | None:
+    """Where the viewer may hand this open task: other posts (转办) and colleagues (委派), each None when that
+    operation is not theirs; None when neither is."""
+    if task.status != TaskStatus.OPEN:
+        return None
+    may = {operation: access.may_operate(g.user, operation, task, task.case)
+           for operation in (TaskOperation.TRANSFER, TaskOperation.DELEGATE)}
+    if not any(may.values()):
+        return None
+    with helpers.services().db.read() as db:
+        offered = transfer.offered(db, g.user, (task.role_code, task.org_id), task.case)
+    # Posts by unit, village first as they are listed (Jinja's groupby would sort the units by name).
+    units = [(unit, list(posts)) for unit, posts in groupby(offered.posts, key=lambda post: post.unit)]
+    return {"posts": units if may[TaskOperation.TRANSFER] else None,
+            "colleagues": offered.colleagues if may[TaskOperation.DELEGATE] else None}
+
+
+@bp.app_template_global()
+def may_recall_delegation(task: Task) -> bool:
+    return access.may_recall_delegation(g.user, task)
+
+
+def _named(task_id: str) -> tuple[str, str]:
+    """The case number and step name a flash message names, read before the task moves on."""
+    with helpers.services().db.read() as db:
+        found = helpers.visible_task(db, task_id)
+        return found.case.case_number, found.name
+
+
+def _refused(task_id: str, name: str, exc: BianminError) -> Any:
+    """The task page again with the refused operation's form open, the engine's message and what was typed."""
+    return cases.render_task(task_id, operation={"name": name, "error": exc.message, "form": request.form},
+                             status=exc.status)
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
+@bp.post("/tasks/<task_id>/transfer")
+@login_required
+def transfer_task(task_id: str) -> Any:
+    number, step = _named(task_id)
+    # The choice is "role@org id", as the page lists the posts.
+    role, _, org = request.form.get("post", "").partition("@")
+    try:
+        post = helpers.services().cases.transfer(g.user.id, task_id, role, _number(org),
+                                                 request.form.get("reason", ""))
+    except BianminError as exc:
+        return _refused(task_id, "transfer", exc)
+    flash(t("transferred_done", case=number, step=step, post=post.label), "success")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/delegate")
+@login_required
+def delegate_task(task_id: str) -> Any:
+    number, step = _named(task_id)
+    try:
+        colleague = helpers.services().cases.delegate(g.user.id, task_id, _number(request.form.get("user", "")),
+                                                      request.form.get("reason", ""))
+    except BianminError as exc:
+        return _refused(task_id, "delegate", exc)
+    flash(t("delegated_done", case=number, step=step, who=colleague.display_name), "success")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/delegate/recall")
+@login_required
+def recall_delegation(task_id: str) -> Any:
+    number, step = _named(task_id)
+    try:
+        helpers.services().cases.recall_delegation(g.user.id, task_id)
+    except BianminError as exc:
+        return cases.render_task(task_id, conflict=exc.message, status=exc.status)
+    flash(t("recalled_done", case=number, step=step), "success")
+    return redirect(url_for("cases.task", task_id=task_id))
 
 
 # -- 会签/或签 and 加签 -------------------------------------------------------------------------

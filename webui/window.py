@@ -11,7 +11,7 @@ from engine import clock
 from engine.audit import privacy
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.models import Case, User
-from engine.people import access
+from engine.people import access, jurisdiction
 from engine.window import enquiries, proxy
 
 from . import helpers, personal
@@ -120,7 +120,7 @@ def index() -> Any:
 def enquiry(enquiry_id: int) -> Any:
     with helpers.services().db.read() as db:
         found = enquiries.one(db, g.user, enquiry_id)
-        posts = enquiries.receiving_posts(db, found)
+        posts = jurisdiction.receiving_posts(db, found)
     return render_template("enquiry.html", e=found, posts=posts, methods=enquiries.ANSWER_METHODS,
                            may_answer=access.may_answer_enquiry(g.user, found) and found.status != "answered",
                            may_take=access.may_take_enquiry(g.user, found) and found.status != "answered")

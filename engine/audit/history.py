@@ -73,6 +73,9 @@ def changes(event: Any, step_form: Mapping[str, Any] | None, fields: Mapping[str
     elif event.kind == EventKind.TASK_CREATED:
         role = after.get("role_name") or after.get("role") or ""
         after, before = {"post": f"{org_names.get(after.get('org_id'), '')} {role}".strip()}, {}
+    elif event.kind == EventKind.TASK_TRANSFERRED:
+        # The posts by name; the new post's codes are there for the replay.
+        after = {key: value for key, value in after.items() if key not in ("role", "org_id")}
     elif event.kind == EventKind.DUE_DATE_CHANGED:
         # A due date moved: what stayed the same (still provisional or not) is no news.
         kept = [key for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key)]

@@ -198,8 +198,11 @@ def _apply(state: _State, event: Any) -> None:
     elif kind == EventKind.TASK_CREATED:
         state.tasks[event.task_id] = TaskAt(event.task_id, event.step, TaskStatus.OPEN, None,
                                             after.get("role"), after.get("org_id"))
-    elif kind in (EventKind.TASK_CLAIMED, EventKind.TASK_RELEASED):
+    elif kind in (EventKind.TASK_CLAIMED, EventKind.TASK_RELEASED, EventKind.TASK_DELEGATED,
+                  EventKind.DELEGATE_ANSWERED):
         state.task(event.task_id, assignee=after.get("assignee"))
+    elif kind == EventKind.TASK_TRANSFERRED:
+        state.task(event.task_id, assignee=None, role=after.get("role"), org_id=after.get("org_id"))
     elif kind == EventKind.TASK_COMPLETED:
         state.merge(after)
         state.task(event.task_id, status=TaskStatus.COMPLETED)

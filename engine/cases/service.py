@@ -6,7 +6,8 @@ from typing import Any
 
 from ..deadlines import promised
 from ..models import Case, CaseCopy, Chase
-from ..tasks import chase, claim, complete, copy, sendback, withdraw
+from ..people.jurisdiction import Post
+from ..tasks import chase, claim, complete, copy, delegate, sendback, transfer, withdraw
 from . import deemed, immediate, intake, repair, timers
 from . import window as window_
 from .context import Runtime
@@ -51,6 +52,18 @@ class CaseService(Runtime):
         return withdraw.withdraw(self, actor_id, task_id, reason)
 
     # 转办 and 委派
+
+    def task_receivers(self, actor_id: int, task_id: str) -> transfer.Receivers:
+        return transfer.receivers(self, actor_id, task_id)
+
+    def transfer(self, actor_id: int, task_id: str, role_code: Any, org_id: Any, reason: Any) -> Post:
+        return transfer.transfer(self, actor_id, task_id, role_code, org_id, reason)
+
+    def delegate(self, actor_id: int, task_id: str, colleague_id: Any, reason: Any) -> delegate.Colleague:
+        return delegate.delegate(self, actor_id, task_id, colleague_id, reason)
+
+    def recall_delegation(self, actor_id: int, task_id: str) -> TaskRecord:
+        return delegate.recall(self, actor_id, task_id)
 
     # 会签/或签 and 加签
 

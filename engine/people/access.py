@@ -46,6 +46,8 @@ class PostTask(Protocol):
     org_id: int
     status: str
     assignee_id: int | None
+    # 委派: the holder who handed the task to its assignee, a colleague who answers it back to them.
+    delegated_by_id: int | None
 
     @property
     def assignee_away(self) -> bool | None:
@@ -71,9 +73,14 @@ def may_see_case(user: Placed, case: CaseLike) -> bool:
 
 
 def holds_post(user: Staff, task: PostTask) -> bool:
-    """The post's own holders, and the substitute named for it while its holder is away."""
+    """The post's own holders, the substitute named for it while its holder is away, and for a delegated task
+    (委派) the colleague it was handed to, for that one task."""
     post = (task.role_code, task.org_id)
-    return post == (user.role_code, user.org_id) or post in user.covers
+    return post == (user.role_code, user.org_id) or post in user.covers or delegated_to(user, task)
+
+
+def delegated_to(user: Staff, task: PostTask) -> bool:
+    return task.delegated_by_id is not None and task.assignee_id == user.id
 
 
 def needs_substitute(other_holders: int) -> bool:
@@ -128,6 +135,7 @@ class Standing(StrEnum):
     NOT_OPEN = "not_open"
     NOT_YOUR_POST = "not_your_post"
     AWAY = "away"
+    DELEGATED = "delegated"  # handed to a colleague (委派), who answers it back to the one who delegated it
     CLAIMED_BY_OTHER = "claimed_by_other"
     UNCLAIMED = "unclaimed"
     COVERING = "covering"  # the B post works a task claimed by the A post, who is away
@@ -142,7 +150,8 @@ class TaskAccess:
 
 
 def task_access(user: Staff, task: PostTask) -> TaskAccess:
-    """Post holders work unclaimed tasks; a claimed task is its holder's, or the B post's while A is away."""
+    """Post holders work unclaimed tasks; a claimed task is its holder's, or the B post's while A is away; a
+    delegated one only its delegate's."""
     if task.status == TaskStatus.COMPLETED:
         standing = Standing.COMPLETED
     elif task.status != TaskStatus.OPEN:
@@ -155,6 +164,9 @@ def task_access(user: Staff, task: PostTask) -> TaskAccess:
         standing = Standing.UNCLAIMED
     elif task.assignee_id == user.id:
         standing = Standing.YOURS
+    elif task.delegated_by_id is not None:
+        # Not covered by the B post while the delegate is away: the delegator takes it back instead.
+        standing = Standing.DELEGATED
     elif task.assignee_away:
         standing = Standing.COVERING
     else:
@@ -351,7 +363,6 @@ def lands_on_audit_desk(user: Staff) -> bool:
 class OperatedTask(PostTask, Protocol):
     completed_by_id: int | None
     signing_for: str | None
-    delegated_by_id: int | None
 
 
 # 催办: the supervisors and the town leader of the case's jurisdiction, and the village agent of its village
@@ -405,3 +416,17 @@ def may_see_copied_case(user: Staff, case: CaseLike, readable: Collection[tuple[
     whose holders see the case anyway; the one more reader is a substitute from elsewhere standing in for such a
     post."""
     return may_see_case(user, case) or not set(readable).isdisjoint(copied_to)
+def works_tasks(role_code: str) -> bool:
+    """The supervision desks watch and audit cases; they hold no task, so 转办 and 委派 never reach them."""
+    return role_code not in DESK_ROLES
+
+
+def may_receive_delegation(colleague: Staff, case: CaseLike) -> bool:
+    """委派 goes to a colleague at work whose own post serves the case's place (their unit, at its level)."""
+    return (works_tasks(colleague.role_code) and not colleague.away
+            and may_receive_task(colleague.org_level, colleague.org_id, case))
+
+
+def may_recall_delegation(user: Staff, task: OperatedTask) -> bool:
+    """收回委派: the one who delegated an open task takes it back before the colleague has answered."""
+    return task.status == TaskStatus.OPEN and task.delegated_by_id == user.id and holds_post(user, task)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import BianminError
 from ..models import OrgUnit, Role, User
-from .access import CaseLike
+from .access import CaseLike, works_tasks
 
 
 def covered_posts(session: Session, user_id: int) -> frozenset[tuple[str, int]]:
@@ -26,6 +26,24 @@ def org_for_role(case: CaseLike, role: Role) -> int:
     if role.level not in by_level:
         raise BianminError(f"角色“{role.name}”没有所属层级，不能作为泳道办理任务")
     return by_level[role.level]
+
+
+@dataclass(frozen=True)
+class Post:
+    role_code: str
+    org_id: int
+    label: str
+    unit: str = ""
+
+
+def receiving_posts(session: Session, place: CaseLike) -> list[Post]:
+    """The posts that serve a place (a case's or an enquirer's) and so may receive its work by 转办: every role
+    at its village, town and county, at the role's level, the supervision desks left out."""
+    orgs = {org.level: org for org in session.scalars(select(OrgUnit).where(
+        OrgUnit.id.in_([place.village_id, place.town_id, place.county_id])))}
+    roles = [role for role in session.scalars(select(Role).order_by(Role.name)) if works_tasks(role.code)]
+    return [Post(role.code, orgs[level].id, f"{orgs[level].name} · {role.name}", orgs[level].name)
+            for level in ("village", "town", "county") if level in orgs for role in roles if role.level == level]
 
 
 @dataclass(frozen=True)

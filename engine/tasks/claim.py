@@ -20,6 +20,8 @@ def refusal(task: TaskRecord, standing: Standing) -> BianminError:
     if standing == Standing.AWAY:
         return Forbidden("您已标记为不在岗，请先恢复在岗再办理任务")
     holder = task.assignee.display_name if task.assignee else "他人"
+    if standing == Standing.DELEGATED:
+        return Conflict(f"该任务已委派给{holder}办理，待其办理后交回委派人")
     return Conflict(f"该任务已由{holder}认领，请联系其办理或等待其释放")
 
 
@@ -43,6 +45,9 @@ def release(rt: Runtime, actor_id: int, task_id: str) -> TaskRecord:
         actor, task, case = lock_task(session, actor_id, task_id)
         if task.assignee_id != actor.id:
             raise Conflict("只能释放自己认领的任务")
+        if task.delegated_by_id is not None:
+            # Released, it would sit with the post still marked delegated: it goes back by answering or recall.
+            raise Conflict("受委派的任务不能释放：请办理后交回委派人，或请委派人收回")
         queue_update(session, TASKS, task.id, assignee_id=None)
         chain.append(session, case, EventKind.TASK_RELEASED, actor, clock.now(), task_id=task.id, step=task.name,
                      before={"assignee": actor.display_name}, after={"assignee": None})

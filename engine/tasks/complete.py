@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from .. import clock, scriptpool
@@ -21,13 +19,15 @@ from ..cases.reconcile import Step, advance, element_name, mirrored
 from ..db import queue_update
 from ..deadlines import tracking
 from ..documents import decisions
-from ..errors import Conflict, StepFailed
+from ..errors import StepFailed
 from ..models import Case, Task
 from ..people.access import task_access
-from ..procedures import crosschecks, forms, variables
+from ..procedures import forms, variables
 from ..vocabulary import EventKind, IncidentKind, TaskStatus
+from . import delegate
 from .claim import refusal
 from .copy import copy_on_completion
+from .operated import checked_answer
 
 TASKS = Task.__table__
 
@@ -38,6 +38,9 @@ def complete(rt: Runtime, actor_id: int, task_id: str, data: Any) -> Step:
     try:
         with rt.db.write() as session:
             actor, task, case = lock_task(session, actor_id, task_id)
+            if task.delegated_by_id is not None:
+                # 委派: the colleague's answer goes back to the one who delegated it; the workflow task stays open.
+                return delegate.answer(rt, session, actor, task, case, data)
             decided = task_access(actor, task)
             if not decided.may_complete:
                 raise refusal(task, decided.standing)
@@ -64,12 +67,7 @@ def run_completion(rt: Runtime, session: Session, case: Case, task_id: str, task
     forms.validate(schema, data, task_name)
     workflow = rt.load(case, version)
     before_rows = mirrored(workflow)
-    spiff_task = workflow.get_task_from_id(UUID(task_id))
-    if spiff_task is None or spiff_task.state != TaskState.READY:
-        raise Conflict("该任务在流程中已不可办理，请刷新页面")
-    crosschecks.enforce(schema, data, crosschecks.Context(
-        spiff_task.data, case.applicant_id_number, now.astimezone(clock.SHANGHAI).date(),
-        crosschecks.titles(version.forms)), task_name)
+    spiff_task = checked_answer(workflow, case, version.forms, schema, task_id, task_name, data, now)
     before = {key: spiff_task.data.get(key) for key in data}
     spiff_task.data.update(data)
     # Opened here as well as in advance(), so what the task's own post-script sets is recorded too, and

@@ -35,11 +35,13 @@ _STOOD_IN = select(_HOLDER.c.id).where(
 INBOX: dict[str, ColumnElement[bool]] = {
     # Open tasks claimed by the user, plus those of away colleagues on the same post. Written as one
     # IN over the few covered holders (not an OR of the two), so each holder's tasks are read from
-    # the claimed-task index; the IS NOT NULL lets the database match that partial index.
+    # the claimed-task index; the IS NOT NULL lets the database match that partial index. A task delegated
+    # to an away colleague (委派) stays the delegate's: the one who delegated it takes it back.
     "mine": and_(TASKS.c.status == TaskStatus.OPEN, TASKS.c.assignee_id.is_not(None),
                  TASKS.c.assignee_id.in_(_COVERED), or_(
                      TASKS.c.assignee_id == bindparam("user_id"),
-                     and_(TASKS.c.role_code == bindparam("role_code"), TASKS.c.org_id == bindparam("org_id")))),
+                     and_(TASKS.c.role_code == bindparam("role_code"), TASKS.c.org_id == bindparam("org_id"),
+                          TASKS.c.delegated_by_id.is_(None)))),
     # Open, unclaimed tasks of the user's post: anyone on the post may claim them.
     "post": and_(TASKS.c.status == TaskStatus.OPEN, TASKS.c.role_code == bindparam("role_code"),
                  TASKS.c.org_id == bindparam("org_id"), TASKS.c.assignee_id.is_(None)),

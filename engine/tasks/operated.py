@@ -1,15 +1,22 @@
-"""What the task operations share: the reason each must give, the refusal each words the same way, earlier answers."""
+"""What the task operations share: the reason each gives, one wording of refusals, earlier answers, answer checks."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.task import Task as SpiffTask
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from ..errors import Forbidden, ValidationFailed
-from ..models import CaseEvent
+from .. import clock
+from ..errors import Conflict, Forbidden, ValidationFailed
+from ..models import Case, CaseEvent
 from ..people.access import OperatedTask, Staff, may_operate
+from ..procedures import crosschecks
 from ..vocabulary import EventKind, TaskOperation
 
 REASON_LIMIT = 500
@@ -57,3 +64,16 @@ def _why_not(actor: Staff, operation: TaskOperation, task: OperatedTask) -> str:
 def previous_answer(session: Session, case_id: int, task_id: str) -> dict[str, Any] | None:
     """What was submitted when the task was last completed: shown to whoever gets the step back."""
     return session.execute(LAST_ANSWER, {"case_id": case_id, "task_id": task_id}).scalar()
+
+
+def checked_answer(workflow: BpmnWorkflow, case: Case, version_forms: dict[str, Any], schema: dict[str, Any],
+                   task_id: str, task_name: str, data: Any, now: datetime) -> SpiffTask:
+    """The READY workflow task that `data` (already valid for its form) answers, once the cross-checks against the
+    case's earlier answers hold: asked of the holder's completion and of a delegate's answer (委派) alike."""
+    spiff_task = workflow.get_task_from_id(UUID(task_id))
+    if spiff_task is None or spiff_task.state != TaskState.READY:
+        raise Conflict("该任务在流程中已不可办理，请刷新页面")
+    crosschecks.enforce(schema, data, crosschecks.Context(
+        spiff_task.data, case.applicant_id_number, now.astimezone(clock.SHANGHAI).date(),
+        crosschecks.titles(version_forms)), task_name)
+    return spiff_task

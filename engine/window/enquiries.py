@@ -7,7 +7,7 @@ that post's holders see it waiting and the one who takes it becomes its owner (�
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, false, func, or_, select
@@ -226,19 +226,3 @@ def villages(session: Session, user: access.Staff) -> list[Row[Any]]:
     """The villages whose people the user may register for (`may_see_case` read as for a case of that village)."""
     rows = session.connection().execute(VILLAGE_ROWS).all()
     return [row for row in rows if access.may_see_case(user, row)]
-
-
-@dataclass(frozen=True)
-class Post:
-    role_code: str
-    org_id: int
-    label: str
-
-
-def receiving_posts(session: Session, enquiry: Enquiry) -> list[Post]:
-    """The posts a 转办 may go to: every role at the person's village, town and county, desks left out."""
-    orgs = {org.level: org for org in session.scalars(select(OrgUnit).where(
-        OrgUnit.id.in_([enquiry.village_id, enquiry.town_id, enquiry.county_id])))}
-    roles = list(session.scalars(select(Role).where(Role.code.not_in(access.DESK_ROLES)).order_by(Role.name)))
-    return [Post(role.code, orgs[level].id, f"{orgs[level].name} · {role.name}")
-            for level in ("village", "town", "county") if level in orgs for role in roles if role.level == level]
