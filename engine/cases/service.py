@@ -6,7 +6,7 @@ from typing import Any
 
 from ..deadlines import promised
 from ..models import Case
-from ..tasks import claim, complete, sendback, withdraw
+from ..tasks import addsign, claim, complete, sendback, withdraw
 from . import deemed, immediate, intake, repair, timers
 from . import window as window_
 from .context import Runtime
@@ -53,6 +53,10 @@ class CaseService(Runtime):
     # 转办 and 委派
 
     # 会签/或签 and 加签
+
+    def add_signer(self, actor_id: int, task_id: str, role_code: str, org_id: int, position: str,
+                   reason: str) -> addsign.Added:
+        return addsign.add_signer(self, actor_id, task_id, role_code, org_id, position, reason)
 
     # 抄送 and 催办
 
