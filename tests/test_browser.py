@@ -288,7 +288,7 @@ def test_step_without_a_form_is_done_with_a_comment(page: Page, sqlite_services:
     page.goto(f"/cases/{case.id}")
     page.locator("a", has_text="办理").first.click()
     expect(page.locator(".instructions")).to_contain_text(TOWN_INSTRUCTIONS)
-    page.fill("textarea", "已核对村委会协助并提出意见材料：户籍、收入证明、入户调查记录齐全，同意上报")
+    page.fill("#task-form textarea", "已核对村委会协助并提出意见材料：户籍、收入证明、入户调查记录齐全，同意上报")
     shot(page, "14-task-without-form", full_page=True)
     page.click("#submit-task")
     expect(page.locator(".flash-success")).to_contain_text("乡镇核对")

@@ -50,7 +50,7 @@ from engine.procedures import bundle, forms
 from engine.procedures.deploy import deploy, known_roles
 from engine.supervision import desk
 from engine.tasks import copy as copying
-from engine.tasks import inbox
+from engine.tasks import countersign, inbox
 from engine.vocabulary import CaseStatus, FollowUpStatus
 from engine.window import appointments, enquiries, proxy, ratings
 
@@ -1151,6 +1151,51 @@ def recall_delegation(task_id: str) -> Any:
 
 
 # -- task operations: 会签/或签 and 加签 -------------------------------------------------------
+
+
+@bp.post("/tasks/<task_id>/signers")
+def add_signer(task_id: str) -> Any:
+    """加签: the holder adds a post to sign the task before or after them; a signer's share is then completed
+    through POST /tasks/{id}/complete like any task."""
+    body = _json_body()
+    text = _text_fields(body, ("role", "position", "reason"))
+    org_id = body.get("org_id")
+    if not isinstance(org_id, int) or isinstance(org_id, bool):
+        raise ValidationFailed("org_id 应为整数：加签岗位所在村、镇或县的 ID", fields={"org_id": ["应为整数"]})
+    added = services().cases.add_signer(_user().id, task_id, text["role"], org_id, text["position"],
+                                        text["reason"])
+    with services().db.read() as session:
+        task, signer = inbox.task_row(session, added.task_id), inbox.task_row(session, added.signer_id)
+    return {"task": _task_json(task), "signer": _task_json(signer)}, 201
+
+
+@bp.get("/cases/<int:case_id>/signatures")
+def case_signatures(case_id: int) -> Any:
+    """Every round of signing of the case (会签/或签/按比例, 加签): mode, tally, and each post's share."""
+    svc = services()
+    with svc.db.read() as session:
+        _visible_case(session, case_id)
+        version = svc.cases.versions.get(session, session.scalar(select(Case.version_id).where(Case.id == case_id)))
+        found = countersign.signings(session, version, case_id)
+        shown = (lambda value: value) if privacy.handles(session, _user(), case_id) else privacy.mask_data
+    return {"case_id": case_id, "signings": [_signing_json(signing, shown) for signing in found]}
+
+
+def _signing_json(signing: countersign.Signing, shown: Any) -> dict[str, Any]:
+    outcome = None if signing.outcome is None else "approved" if signing.outcome else "refused"
+    return {
+        "task_id": signing.task_id, "step": signing.step, "element_id": signing.element_id, "kind": signing.kind,
+        "status": signing.status, "opened_at": _iso(signing.opened_at), "ratio": signing.ratio,
+        "needed": signing.needed, "signed": signing.signed, "total": signing.total, "approvals": signing.approvals,
+        "refusals": signing.refusals, "outcome": outcome, "decision_field": signing.decision_field,
+        "holder": signing.holder,
+        "signatures": [{
+            "task_id": s.task_id, "role": s.role_code, "role_name": s.role_name, "org_id": s.org_id,
+            "org_name": s.org_name, "status": s.status, "signed_by": s.signed_by, "signed_at": _iso(s.signed_at),
+            "decision": s.decision, "approved": s.approved, "opinion": s.opinion or None, "answer": shown(s.answer),
+            "position": s.position, "reason": s.reason,
+        } for s in signing.signatures],
+    }
 
 
 # -- task operations: 抄送 and 催办 -------------------------------------------------------------

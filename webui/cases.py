@@ -44,7 +44,7 @@ from engine.vocabulary import AT_WINDOW, CaseStatus, DeadlineStatus, TaskStatus,
 
 from . import formrender, helpers, incidents, intake, personal, supervision
 from .auth import login_required
-from .i18n import CARD_COLORS, CASE_RESULTS, EVENT_FIELDS, EXTENSION_DECISIONS, label, t
+from .i18n import CARD_COLORS, CASE_RESULTS, EVENT_FIELDS, EXTENSION_DECISIONS, SIGN_POSITIONS, label, t
 
 bp = Blueprint("cases", __name__)
 
@@ -327,6 +327,8 @@ def _plain(key: str, value: Any) -> str:
         return label(CASE_RESULTS, str(value))
     if key == "decision":
         return label(EXTENSION_DECISIONS, str(value))
+    if key == "position":
+        return label(SIGN_POSITIONS, str(value))
     if key == "version":
         return f"v{value}"
     if key == "mapping" and isinstance(value, dict):

@@ -1375,6 +1375,64 @@ STRINGS: dict[str, tuple[str, str]] = {
     "arrival_word_signed_before": ("加签已签", "signer answered"),
 
     # task operations: 会签/或签 and 加签
+    "signings": ("会签与加签", "Sign-offs and added signers"),
+    "signings_hint": ("多个岗位共同签署的环节（会签、或签、按比例）和办理人加签的岗位：谁已签署、何时、结论和意见，"
+                      "还有谁未签。",
+                      "Steps signed by several posts and signers added by a holder: who signed, when, how, and who "
+                      "is still to sign."),
+    "sign_mode_all": ("会签（共 {n} 个岗位，须全部同意）", "Joint sign-off ({n} posts, all must approve)"),
+    "sign_mode_any": ("或签（共 {n} 个岗位，一个同意即通过）", "Any-one sign-off ({n} posts, one approval suffices)"),
+    "sign_mode_ratio": ("会签（共 {n} 个岗位，{ratio} 同意即通过，即至少 {needed} 个同意）",
+                        "Sign-off ({n} posts, {ratio} must approve: at least {needed})"),
+    "sign_mode_before": ("加签：{holder}请其在本人之前签署", "Signer added by {holder}, signing before them"),
+    "sign_mode_after": ("加签：{holder}请其在本人之后签署", "Signer added by {holder}, signing after them"),
+    "sign_tally": ("已签 {signed}/{total}：同意 {approvals}、不同意 {refusals}",
+                   "Signed {signed}/{total}: {approvals} approved, {refusals} refused"),
+    "sign_signing": ("签署中", "Signing"),
+    "sign_approved": ("已通过", "Approved"),
+    "sign_refused": ("未通过", "Refused"),
+    "sign_cancelled": ("已撤销", "Cancelled"),
+    "sign_done": ("已签署", "Signed"),
+    "sign_waiting": ("待签署", "To sign"),
+    "sign_pending": ("待原办理人办理后签署", "After the holder"),
+    "sign_not_needed": ("已有结果，无需签署", "Not needed"),
+    "sign_reason": ("加签理由：", "Reason: "),
+    "col_signer": ("签署人", "Signed by"),
+    "col_signed_at": ("签署时间", "Signed at"),
+    "col_sign_decision": ("结论", "Decision"),
+    "col_sign_opinion": ("意见", "Opinion"),
+    "sign_tag_all": ("会签", "Joint"),
+    "sign_tag_any": ("或签", "Any-one"),
+    "sign_tag_ratio": ("比例会签", "Share"),
+    "sign_tag_before": ("加签", "Added"),
+    "sign_tag_after": ("加签", "Added"),
+    "sign_step_held": ("本环节由以下岗位签署，不进入任何人的待办；结果确定后办件自动进入下一环节。",
+                       "This step is signed by the posts below and sits in nobody's inbox; the case moves on once "
+                       "the outcome is decided."),
+    "signed_before_note": ("{who}已在您之前签署，其意见已填入下方表单，请核对后办理。",
+                           "{who} signed before you; their answer is filled in below: check it and submit."),
+    "signer_after_note": ("{holder}已办理，请您在其之后签署；表单中已填入其办理内容，您提交后本环节即办结。",
+                          "{holder} has answered; you sign after them. Their answer is filled in below; your "
+                          "submission completes the step."),
+    "signer_after_waiting": ("已加签“{post}”在您之后签署：您办理后，任务转其签署，其提交后本环节办结。",
+                             "“{post}” signs after you: once you submit, it goes to them, and their submission "
+                             "completes the step."),
+    "signer_before_waiting": ("已加签“{post}”在您之前签署，其签署后任务回到您这里。",
+                              "“{post}” signs before you; the task comes back to you afterwards."),
+    "add_signer": ("加签", "Add a signer"),
+    "add_signer_hint": ("请其他岗位在您之前或之后签署本环节，仅限本办件。", "Ask another post to sign this step "
+                        "before or after you, for this case only."),
+    "add_signer_post": ("加签岗位", "Post"),
+    "add_signer_choose": ("（请选择岗位）", "(choose a post)"),
+    "add_signer_position": ("签署顺序", "Order"),
+    "add_signer_before": ("在我之前签署（其签署后回到我）", "Before me (comes back to me)"),
+    "add_signer_after": ("在我之后签署（我办理后转其签署，由其办结）", "After me (they complete the step)"),
+    "add_signer_reason": ("加签理由", "Reason"),
+    "add_signer_submit": ("确认加签", "Add signer"),
+    "signer_added_before": ("已加签：{post}将先行签署，签署后本任务回到您的待办（办件 {case}）。",
+                            "Signer added: {post} signs first; the task then comes back to you ({case})."),
+    "signer_added_after": ("已加签：您办理本任务后，转{post}签署（办件 {case}）。",
+                           "Signer added: after you submit, {post} signs ({case})."),
 
     # task operations: 抄送 and 催办
     "copy": ("抄送", "Copy to"),
@@ -1469,7 +1527,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "task_delegated": ("委派", "delegated"),
     "delegate_answered": ("受委派人办理后交回", "delegate answered"),
     "signer_added": ("加签", "signer added"),
-    "task_signed": ("会签签署", "signed"),
+    "task_signed": ("签署", "signed"),
     "case_copied": ("抄送", "copied"),
     "task_chased": ("催办", "chased"),
 }
@@ -1527,6 +1585,9 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "copy_note": ("抄送说明", "note"),
     "chased": ("被催办", "chased"),
     "chase_note": ("催办说明", "note"),
+    "position": ("加签顺序", "order"),
+    "signer_post": ("签署岗位", "signing post"),
+    "held": ("由签署岗位会签", "signed by several posts"),
 }
 
 # A case's status where it is not simply running or completed.
@@ -1564,6 +1625,12 @@ CARD_COLORS: dict[str, tuple[str, str]] = {
 EXTENSION_DECISIONS: dict[str, tuple[str, str]] = {
     "approved": ("批准", "approved"),
     "refused": ("不予批准", "refused"),
+}
+
+# 加签: where the added signer signs, as the history shows it.
+SIGN_POSITIONS: dict[str, tuple[str, str]] = {
+    "before": ("在原办理人之前签署", "before the holder"),
+    "after": ("在原办理人之后签署", "after the holder"),
 }
 
 # A case's result (the end event's caseResult); a procedure's own result codes are shown as they are.

@@ -1323,6 +1323,67 @@ PATHS["/tasks/{task_id}/delegate/recall"] = {"post": {
 
 
 # -- task operations: 会签/或签 and 加签 ------------------------------------------------------------
+SCHEMAS["AddSigner"] = {"type": "object", "required": ["role", "org_id", "position", "reason"], "properties": {
+    "role": {"type": "string", "description": "加签岗位的角色代码，如 town_civil_affairs"},
+    "org_id": {"type": "integer", "description": "该岗位所在机构的 ID：须是办件所在的村、乡镇或县（按角色层级）"},
+    "position": {"enum": ["before", "after"], "description":
+                 "before 在本人之前签署（其签署后任务回到本人）；after 在本人之后签署（本人办理后转其签署，"
+                 "其提交即办结本环节）"},
+    "reason": {"type": "string", "minLength": 1, "maxLength": 500, "description": "加签理由"}}}
+SCHEMAS["Signature"] = {"type": "object", "properties": {
+    "task_id": {"type": "string", "description": "该岗位签署用的任务 ID（通过 POST /tasks/{task_id}/complete 签署）"},
+    "role": STRING, "role_name": STRING, "org_id": {"type": "integer"}, "org_name": STRING,
+    "status": {"enum": list(TaskStatus), "description": "open 待签署，pending 待原办理人办理后签署，completed 已签署，"
+                                                       "cancelled 结果已定无需签署或环节已撤销"},
+    "signed_by": NULLABLE_STRING, "signed_at": NULLABLE_DATE_TIME,
+    "decision": {"description": "结论字段（decision_field）的取值"},
+    "approved": {"type": ["boolean", "null"], "description": "会签：该结论是否为同意（signApprove）；加签为 null"},
+    "opinion": {**NULLABLE_STRING, "description": "意见字段的内容"},
+    "answer": {"type": ["object", "null"], "additionalProperties": True,
+               "description": "提交的表单内容（不办理该办件的人看到的个人号码已遮盖）"},
+    "position": {"enum": ["before", "after", None], "description": "加签：在原办理人之前或之后签署"},
+    "reason": {**NULLABLE_STRING, "description": "加签理由"}}}
+SCHEMAS["Signing"] = {"type": "object", "properties": {
+    "task_id": {"type": "string", "description": "被签署的流程任务（环节本身的任务，签署期间为 held）"},
+    "step": STRING, "element_id": STRING,
+    "kind": {"enum": ["all", "any", "ratio", "before", "after"], "description":
+             "all 会签（须全部同意）、any 或签（一个同意即通过）、ratio 按比例会签；before/after 加签"},
+    "status": {"enum": list(TaskStatus), "description": "环节本身任务的状态：held 签署中，completed 已办结"},
+    "opened_at": DATE_TIME, "ratio": {**NULLABLE_STRING, "description": "按比例会签的比例，如 2/3"},
+    "needed": {"type": "integer", "description": "通过所需的同意数"}, "signed": {"type": "integer"},
+    "total": {"type": "integer"}, "approvals": {"type": "integer"}, "refusals": {"type": "integer"},
+    "outcome": {"enum": ["approved", "refused", None], "description": "会签结果；未定或加签为 null"},
+    "decision_field": NULLABLE_STRING, "holder": {**NULLABLE_STRING, "description": "环节任务的办理人"},
+    "signatures": {"type": "array", "items": _ref("Signature")}}}
+PATHS["/tasks/{task_id}/signers"] = {"post": {
+    "summary": "加签：办理人请本办件所在村、乡镇或县的另一岗位在本人之前或之后签署本环节（仅限本办件）",
+    "operationId": "addSigner", "tags": ["tasks"], "parameters": [TASK_ID],
+    "description": "只有可办理该任务的人员（已认领或尚未被他人认领）可以加签；会签、加签任务本身不能再加签。"
+                   "before：本人的任务暂停（held），加签岗位签署后回到本人，表单预填其意见；after：加签任务待本人"
+                   "办理后开放，加签人提交即以其内容办结本环节。一次只能有一个未签署的加签岗位。"
+                   "加签岗位的任务与普通任务一样认领，并通过 POST /tasks/{task_id}/complete 签署。"
+                   "每次拒绝都说明原因，且不作任何改动。",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AddSigner")}}},
+    "responses": {"201": _json({"type": "object", "properties": {"task": _ref("Task"), "signer": _ref("Task")}},
+                               "本人的任务和加签岗位的任务"),
+                  "401": UNAUTHORIZED,
+                  "403": _error("调用者不是该任务所属岗位的人员、任务已由他人认领，或该任务是会签、加签任务"),
+                  "404": NOT_FOUND,
+                  "409": _error("任务已办理、已撤销或正在等待会签或加签人员办理，或已有一个待签署的加签岗位"),
+                  "422": _error("缺少加签理由、加签位置无效，或所选岗位不存在、不服务本办件所在地、是本岗位、"
+                                "无在职人员（fields 按字段归类）")},
+}}
+PATHS["/cases/{case_id}/signatures"] = {"get": {
+    "summary": "办件的会签与加签：每一轮签署的方式、计数，以及各岗位谁何时签署、结论和意见，还有谁未签",
+    "operationId": "getCaseSignatures", "tags": ["cases"], "parameters": [CASE_ID],
+    "description": "会签环节由流程图设定（用户任务的 signMode、signPosts、signField、signApprove、signRatio）："
+                   "环节到达时为每个岗位各开一个签署任务，各岗位通过 POST /tasks/{task_id}/complete 签署；"
+                   "结果一经确定（全部同意、一个同意、达到比例，或已不可能达到），以决定性的签署内容办结本环节，"
+                   "其余未签的任务撤销。",
+    "responses": {"200": _json({"type": "object", "properties": {
+        "case_id": {"type": "integer"}, "signings": {"type": "array", "items": _ref("Signing")}}},
+        "会签与加签，按开始时间先后"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+}}
 
 
 # -- task operations: 抄送 and 催办 ----------------------------------------------------------------

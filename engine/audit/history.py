@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..vocabulary import EventKind
+from ..vocabulary import EventKind, TaskStatus
 
 SUBMITTING = (EventKind.CASE_STARTED, EventKind.TASK_COMPLETED)
 
@@ -72,7 +72,10 @@ def changes(event: Any, step_form: Mapping[str, Any] | None, fields: Mapping[str
         after, before = {key: after[key] for key in _STARTED_SHOWN if after.get(key) is not None}, {}
     elif event.kind == EventKind.TASK_CREATED:
         role = after.get("role_name") or after.get("role") or ""
-        after, before = {"post": f"{org_names.get(after.get('org_id'), '')} {role}".strip()}, {}
+        post = f"{org_names.get(after.get('org_id'), '')} {role}".strip()
+        # 会签/加签: a signer's share is named as such, and a sign-off step's own row says its posts sign it.
+        shown = {"signer_post": post} if after.get("signing_for") else {"post": post}
+        after, before = shown | ({"held": True} if after.get("status") == TaskStatus.HELD else {}), {}
     elif event.kind == EventKind.TASK_TRANSFERRED:
         # The posts by name; the new post's codes are there for the replay.
         after = {key: value for key, value in after.items() if key not in ("role", "org_id")}

@@ -98,6 +98,8 @@ class _State:
     cards: list[CardAt] = field(default_factory=list)
     end_step: str | None = None
     materials: list[dict[str, Any]] = field(default_factory=list)
+    # Signer rows (会签, 加签): the task each signs for, and whether they sign before or after its holder.
+    signing: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def merge(self, values: dict[str, Any] | None) -> None:
         for key, value in (values or {}).items():
@@ -196,8 +198,11 @@ def _apply(state: _State, event: Any) -> None:
     elif kind == EventKind.INTAKE_REFUSED:
         state.status = CaseStatus.NOT_ACCEPTED
     elif kind == EventKind.TASK_CREATED:
-        state.tasks[event.task_id] = TaskAt(event.task_id, event.step, TaskStatus.OPEN, None,
+        # A sign-off step's own row is created held, a signer added after the holder waiting.
+        state.tasks[event.task_id] = TaskAt(event.task_id, event.step, after.get("status", TaskStatus.OPEN), None,
                                             after.get("role"), after.get("org_id"))
+        if after.get("signing_for"):
+            state.signing[event.task_id] = (after["signing_for"], after.get("sign_position"))
     elif kind in (EventKind.TASK_CLAIMED, EventKind.TASK_RELEASED, EventKind.TASK_DELEGATED,
                   EventKind.DELEGATE_ANSWERED):
         state.task(event.task_id, assignee=after.get("assignee"))
@@ -208,6 +213,11 @@ def _apply(state: _State, event: Any) -> None:
         state.task(event.task_id, status=TaskStatus.COMPLETED)
     elif kind == EventKind.TASK_CANCELLED:
         state.task(event.task_id, status=TaskStatus.CANCELLED)
+        # Its signers' shares go with it, as the rows do.
+        for signer in _signers(state, event.task_id, TaskStatus.OPEN, TaskStatus.PENDING):
+            state.task(signer, status=TaskStatus.CANCELLED)
+    elif kind in (EventKind.SIGNER_ADDED, EventKind.TASK_SIGNED):
+        _apply_signing(state, event, after)
     elif kind == EventKind.VARIABLES_SET:
         state.merge(after)
     elif kind == EventKind.TIMER_STARTED:
@@ -223,6 +233,29 @@ def _apply(state: _State, event: Any) -> None:
         state.status = CaseStatus.CANCELLED
     else:
         _apply_clock(state, event, after)
+
+
+def _signers(state: _State, task_id: str | None, *statuses: str) -> list[str]:
+    return [signer for signer, (signs_for, _) in state.signing.items()
+            if signs_for == task_id and signer in state.tasks and state.tasks[signer].status in statuses]
+
+
+def _apply_signing(state: _State, event: Any, after: dict[str, Any]) -> None:
+    """加签 before the holder holds their task; a signer's signature is done, and one added before the holder gives
+    the task back; a holder's answer before the signer added after them opens that signer's task."""
+    if event.kind == EventKind.SIGNER_ADDED:
+        if after.get("position") == "before":
+            state.task(event.task_id, status=TaskStatus.HELD)
+        return
+    signs = state.signing.get(event.task_id or "")
+    if signs is None:
+        state.task(event.task_id, status=TaskStatus.HELD)
+        for signer in _signers(state, event.task_id, TaskStatus.PENDING):
+            state.task(signer, status=TaskStatus.OPEN)
+        return
+    state.task(event.task_id, status=TaskStatus.COMPLETED)
+    if signs[1] == "before":
+        state.task(signs[0], status=TaskStatus.OPEN)
 
 
 def _apply_clock(state: _State, event: Any, after: dict[str, Any]) -> None:

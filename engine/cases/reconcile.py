@@ -27,6 +27,7 @@ from ..people.jurisdiction import org_for_role
 from ..procedures import variables
 from ..procedures.forms import FORM_PROPERTY, UI_FORM_PROPERTY
 from ..procedures.spiff import MAX_TASK_DEPTH, deepest_task, dump_state, end_reached, utc_from_iso, waiting_tasks
+from ..tasks import countersign
 from ..vocabulary import CaseResult, CaseStatus, DeadlineStatus, EventKind, TaskStatus, TimerStatus
 from .context import Runtime
 
@@ -230,9 +231,17 @@ def _create_task(session: Session, case: Case, task: OpenTask, ctx: _Clock, acto
         "completed_at": None, "completed_by_id": None, "promised_date": case.promised_date,
         "opened_by_task_id": opened_by, **NO_ARRIVAL, **(arrival or {}),
     }
-    queue_write(session, INSERT[TASKS], row)
+    # 会签/或签: the step's own row is held out of every inbox while its posts sign, each on a row of their own.
+    signers = countersign.signers(ctx.rt, session, case, row, task.spec)
+    held = {"status": TaskStatus.HELD} if signers else {}
+    queue_write(session, INSERT[TASKS], row | held)
     chain.append(session, case, EventKind.TASK_CREATED, actor, now, task_id=task.id, step=task.name,
-                 after={"role": task.role_code, "role_name": task.role_name, "org_id": task.org_id})
+                 after={"role": task.role_code, "role_name": task.role_name, "org_id": task.org_id, **held})
+    for signer in signers:
+        queue_write(session, INSERT[TASKS], signer.row)
+        chain.append(session, case, EventKind.TASK_CREATED, actor, now, task_id=signer.row["id"], step=task.name,
+                     after={"role": signer.row["role_code"], "role_name": signer.role_name,
+                            "org_id": signer.row["org_id"], "signing_for": task.id})
     if task.limit_days:
         tracking.open_step(session, case, task.id, task.name, task.limit_days, ctx.guide, ctx.calendar, now)
     if marks.pause_reason(task.spec):

@@ -21,7 +21,7 @@ from ..people.jurisdiction import Actor
 from ..procedures import variables
 from ..procedures.forms import FORM_PROPERTY, UI_FORM_PROPERTY
 from ..procedures.spiff import LoadedVersion, dump_state, spec_registry
-from ..tasks.complete import TASKS, run_completion
+from ..tasks.complete import TASKS, submit
 from ..vocabulary import (
     WITHOUT_WORKFLOW,
     CaseStatus,
@@ -40,6 +40,7 @@ from .reconcile import Step, element_name, mirrored, write_case
 
 TIMERS = Timer.__table__
 MAX_REASON_CHARS = 500
+LIVE = (TaskStatus.OPEN, TaskStatus.HELD, TaskStatus.PENDING)
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,8 @@ def retry(rt: Runtime, actor_id: int, case_id: int) -> Step:
             chain.append(session, case, EventKind.STEP_RETRIED, admin, now, task_id=task.id, step=task.name,
                          after={"incident": incident.id, "version": version.version if version else None})
             held = (task.id, task.name, clerk, dict(incident.submitted or {}), admin)
-            step, workflow = run_completion(rt, session, case, task.id, task.name, task.form_file, task.assignee_id,
-                                            clerk, incident.submitted, now)
+            # A signer's share (会签, 加签) is signed again, as its clerk sent it.
+            step, workflow = submit(rt, session, case, task, clerk, incident.submitted, now)
             incidents.resolve(session, case_id, now, IncidentKind.STEP)
     except StepFailed as exc:
         if held is None:
@@ -246,8 +247,9 @@ def cancel(rt: Runtime, actor_id: int, case_id: int, reason: str) -> Case:
         case = lock_case(session, case_id)
         _running(case)
         now = clock.now()
+        # Held and waiting rows too: a sign-off step's own row, a holder waiting for the signer added before them.
         for row in session.execute(select(Task.id, Task.name).where(
-                Task.case_id == case_id, Task.status == TaskStatus.OPEN).order_by(Task.created_at)):
+                Task.case_id == case_id, Task.status.in_(LIVE)).order_by(Task.created_at)):
             queue_update(session, TASKS, row.id, status=TaskStatus.CANCELLED)
             chain.append(session, case, EventKind.TASK_CANCELLED, admin, now, task_id=row.id, step=row.name)
         session.execute(update(Timer).where(Timer.case_id == case_id, Timer.status == TimerStatus.WAITING)

@@ -7,7 +7,7 @@ from typing import Any
 from ..deadlines import promised
 from ..models import Case, CaseCopy, Chase
 from ..people.jurisdiction import Post
-from ..tasks import chase, claim, complete, copy, delegate, sendback, transfer, withdraw
+from ..tasks import addsign, chase, claim, complete, copy, delegate, sendback, transfer, withdraw
 from . import deemed, immediate, intake, repair, timers
 from . import window as window_
 from .context import Runtime
@@ -66,6 +66,10 @@ class CaseService(Runtime):
         return delegate.recall(self, actor_id, task_id)
 
     # 会签/或签 and 加签
+
+    def add_signer(self, actor_id: int, task_id: str, role_code: str, org_id: int, position: str,
+                   reason: str) -> addsign.Added:
+        return addsign.add_signer(self, actor_id, task_id, role_code, org_id, position, reason)
 
     # 抄送 and 催办
 

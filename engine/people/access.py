@@ -384,7 +384,9 @@ def may_operate(user: Staff, operation: TaskOperation, task: OperatedTask, case:
     adds a signer and copies; a signer's share (会签) and a delegate's task are only answered or copied. 撤回 is for
     the one who completed the step; 催办 for a chaser of the case's jurisdiction, on a task still waiting."""
     if operation == TaskOperation.WITHDRAW:
-        return task.status == TaskStatus.COMPLETED and task.completed_by_id == user.id and holds_post(user, task)
+        # A signer's share (会签, 加签) is no step of the case's path: there is nothing to take back to.
+        return (task.status == TaskStatus.COMPLETED and task.completed_by_id == user.id and holds_post(user, task)
+                and task.signing_for is None)
     if operation == TaskOperation.CHASE:
         return task.status in CHASEABLE and may_chase(user, case)
     if not task_access(user, task).may_complete:
@@ -430,3 +432,9 @@ def may_receive_delegation(colleague: Staff, case: CaseLike) -> bool:
 def may_recall_delegation(user: Staff, task: OperatedTask) -> bool:
     """收回委派: the one who delegated an open task takes it back before the colleague has answered."""
     return task.status == TaskStatus.OPEN and task.delegated_by_id == user.id and holds_post(user, task)
+
+
+def may_add_as_signer(post_role: str, post_level: str, post_org_id: int, case: CaseLike) -> bool:
+    """加签 reaches a post that serves the case (`may_receive_task`) and works cases: never the supervision, audit
+    or administration desks, which watch cases and do not sign them."""
+    return works_tasks(post_role) and may_receive_task(post_level, post_org_id, case)

@@ -1,5 +1,5 @@
-"""Checks of one BPMN diagram before it is stored: parsing, user tasks' posts and forms, sandboxed code, timers,
-the drawing, paths that stop short of an end event, and variables read that nothing sets."""
+"""Checks of one BPMN diagram before it is stored: parsing, user tasks' posts and forms, sign-offs, sandboxed code,
+timers, the drawing, paths that stop short of an end event, and variables read that nothing sets."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ..documents import issuing
 from ..errors import Problem, Severity
 from ..sandbox import PROVIDED_NAMES, ScriptRejected, check_expression, check_script, syntax_tree
 from ..tasks import copy as copying
+from ..tasks import countersign
 from .diagram import NS
 from .forms import COMMENT_FORM, FORM_PROPERTY, UI_FORM_PROPERTY
 from .spiff import CASE_DATA_NAMES, make_parser
@@ -67,6 +68,10 @@ def check_diagram(file: str, root: etree._Element, process_id: str, forms: dict[
                  for spec, message in copying.problems(elements, role_codes)]
     problems += _check_case_documents(file, elements)
     problems += _check_step_decisions(file, elements)
+    # 会签/或签: who signs, how many must approve, and the form field each signer's decision is in.
+    problems += [Problem(file, message, spec.bpmn_id, spec.bpmn_name or None)
+                 for spec, message in countersign.problems(elements, forms, role_codes)]
+    problems += _check_sign_places(file, root, elements)
     for task_spec in user_tasks:
         problems += _check_user_task(file, task_spec, forms, form_names)
     problems += _check_lanes(file, root, {spec.lane for spec in user_tasks if spec.lane} - role_codes)
@@ -165,17 +170,31 @@ def _timer_problem(timer: str, source: str) -> str | None:
 
 def _check_clock_places(file: str, root: etree._Element, elements: list[Any]) -> list[Problem]:
     """A clock property on an element SpiffWorkflow reads no properties of (a gateway, a flow) would do nothing."""
+    read = {spec.bpmn_id for spec in elements if marks.properties(spec)}
+    return [_at(file, element, f"{name} 只能设在用户任务或定时器上")
+            for element, name in _properties_outside(root, elements, marks.CLOCK_PROPERTIES, read)]
+
+
+def _check_sign_places(file: str, root: etree._Element, elements: list[Any]) -> list[Problem]:
+    """会签 is a property of a user task: anywhere else nobody would sign."""
+    user_tasks = {spec.bpmn_id for spec in elements if isinstance(spec, UserTask)}
+    placed = dict(_properties_outside(root, elements, countersign.SIGN_PROPERTIES, user_tasks))
+    return [_at(file, element, "会签属性（signMode 等）只能设在用户任务上") for element in placed]
+
+
+def _properties_outside(root: etree._Element, elements: list[Any], names: tuple[str, ...],
+                        allowed: set[str]) -> list[tuple[etree._Element, str]]:
+    """Each element (and property name) that carries one of the properties `names` without being `allowed` to."""
     if not elements:
         return []  # the diagram did not parse: that problem is reported already
-    read = {spec.bpmn_id for spec in elements if marks.properties(spec)}
-    names = " or ".join(f"@name='{name}'" for name in marks.CLOCK_PROPERTIES)
-    problems = []
-    for node in root.xpath(f"//bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[{names}]",
+    condition = " or ".join(f"@name='{name}'" for name in names)
+    found = []
+    for node in root.xpath(f"//bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[{condition}]",
                            namespaces=NS):
         element = node.getparent().getparent().getparent()
-        if element.get("id") not in read:
-            problems.append(_at(file, element, f"{node.get('name')} 只能设在用户任务或定时器上"))
-    return problems
+        if element.get("id") not in allowed:
+            found.append((element, str(node.get("name"))))
+    return found
 
 
 def _check_case_documents(file: str, elements: list[Any]) -> list[Problem]:

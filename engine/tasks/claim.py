@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
 from .. import clock
 from ..audit import chain
+from ..audit.chain import Acting
 from ..cases.context import Runtime
 from ..cases.locking import TaskRecord, lock_task
 from ..db import queue_update
 from ..errors import BianminError, Conflict, Forbidden
-from ..models import Task
+from ..models import Case, Task
 from ..people.access import Standing, task_access
 from ..vocabulary import EventKind
 
@@ -33,11 +38,16 @@ def claim(rt: Runtime, actor_id: int, task_id: str) -> TaskRecord:
         decided = task_access(actor, task)
         if not decided.may_claim:
             raise refusal(task, decided.standing)
-        before = {"assignee": task.assignee.display_name if task.assignee else None}
-        queue_update(session, TASKS, task.id, assignee_id=actor.id)
-        chain.append(session, case, EventKind.TASK_CLAIMED, actor, clock.now(), task_id=task.id, step=task.name,
-                     before=before, after={"assignee": actor.display_name})
+        take(session, case, task, actor, clock.now())
         return task
+
+
+def take(session: Session, case: Case, task: TaskRecord, actor: Acting, now: datetime) -> None:
+    """Make the (locked) task the actor's, on the record: also when an operation claims it on the way (加签)."""
+    before = {"assignee": task.assignee.display_name if task.assignee else None}
+    queue_update(session, TASKS, task.id, assignee_id=actor.id)
+    chain.append(session, case, EventKind.TASK_CLAIMED, actor, now, task_id=task.id, step=task.name,
+                 before=before, after={"assignee": actor.display_name})
 
 
 def release(rt: Runtime, actor_id: int, task_id: str) -> TaskRecord:

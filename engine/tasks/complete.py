@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.task import Task as SpiffTask
 from sqlalchemy.orm import Session
 
 from .. import clock, scriptpool
@@ -23,8 +24,9 @@ from ..errors import StepFailed
 from ..models import Case, Task
 from ..people.access import task_access
 from ..procedures import forms, variables
+from ..procedures.spiff import LoadedVersion
 from ..vocabulary import EventKind, IncidentKind, TaskStatus
-from . import delegate
+from . import addsign, countersign, delegate
 from .claim import refusal
 from .copy import copy_on_completion
 from .operated import checked_answer
@@ -45,11 +47,12 @@ def complete(rt: Runtime, actor_id: int, task_id: str, data: Any) -> Step:
             if not decided.may_complete:
                 raise refusal(task, decided.standing)
             held = (case.id, task.id, task.name, actor)
-            now = clock.now()
-            step, workflow = run_completion(rt, session, case, task.id, task.name, task.form_file,
-                                            task.assignee_id, actor, data, now)
-            # A step kept after an earlier failure has now gone through as sent again: nothing left to repair.
-            incidents.resolve(session, case.id, now, IncidentKind.STEP)
+            now, revision = clock.now(), case.revision
+            step, workflow = submit(rt, session, case, task, actor, data, now)
+            if case.revision != revision:
+                # A step kept after an earlier failure has now gone through as sent again: nothing left to repair.
+                # (A signature that decides nothing yet has not moved the case.)
+                incidents.resolve(session, case.id, now, IncidentKind.STEP)
     except StepFailed as exc:
         if held is None:
             raise
@@ -59,15 +62,59 @@ def complete(rt: Runtime, actor_id: int, task_id: str, data: Any) -> Step:
     return step
 
 
-def run_completion(rt: Runtime, session: Session, case: Case, task_id: str, task_name: str, form_file: str | None,
-                   assignee_id: int | None, actor: Acting, data: Any, now: datetime) -> tuple[Step, BpmnWorkflow]:
-    """Submit `data` as `actor`'s completion of the (locked, open) task and move the case on."""
+class Submitted(Protocol):
+    """The (locked, open) task row a submission is for."""
+
+    id: str
+    name: str
+    form_file: str | None
+    assignee_id: int | None
+    signing_for: str | None
+    sign_position: str | None
+
+
+def submit(rt: Runtime, session: Session, case: Case, task: Submitted, actor: Acting, data: Any,
+           now: datetime) -> tuple[Step, BpmnWorkflow]:
+    """Submit `data` for the task: a signer's share (会签, 加签) and a holder's answer before the signer added after
+    them are checked and kept; the workflow task completes only with the answer that decides it."""
+    waiting = None if task.signing_for else addsign.waiting_after(session, task.id)
+    if task.signing_for is None and waiting is None:
+        return run_completion(rt, session, case, task.id, task.name, task.form_file, task.assignee_id, actor, data,
+                              now)
     version = rt.versions.get(session, case.version_id)
+    workflow = rt.load(case, version)
+    step_id = task.signing_for or task.id
+    spiff_task = _checked(version, workflow, case, step_id, task.name, task.form_file, data, now)
+    if waiting is not None:
+        decided = addsign.hand_on(session, case, task, waiting, actor, data, now)
+    elif task.sign_position:
+        decided = addsign.sign(session, case, task, actor, data, now)
+    else:
+        decided = countersign.sign(session, case, spiff_task.task_spec, task, actor, data, now)
+    if decided is None:
+        # Nothing moved: the workflow goes back to the cache as it was.
+        return Step(case, []), workflow
+    return run_completion(rt, session, case, step_id, task.name, task.form_file, None, actor, decided.answer, now,
+                          workflow)
+
+
+def _checked(version: LoadedVersion, workflow: BpmnWorkflow, case: Case, task_id: str, task_name: str,
+             form_file: str | None, data: Any, now: datetime) -> SpiffTask:
+    """The workflow's ready task `task_id`, once `data` passes its form and the form's checks against the case."""
     schema = forms.task_form(version.forms, form_file)
     forms.validate(schema, data, task_name)
-    workflow = rt.load(case, version)
+    return checked_answer(workflow, case, version.forms, schema, task_id, task_name, data, now)
+
+
+def run_completion(rt: Runtime, session: Session, case: Case, task_id: str, task_name: str, form_file: str | None,
+                   assignee_id: int | None, actor: Acting, data: Any, now: datetime,
+                   workflow: BpmnWorkflow | None = None) -> tuple[Step, BpmnWorkflow]:
+    """Submit `data` as `actor`'s completion of the (locked, open) task and move the case on; `workflow` is the
+    case's, when the caller has loaded it already."""
+    version = rt.versions.get(session, case.version_id)
+    workflow = workflow or rt.load(case, version)
     before_rows = mirrored(workflow)
-    spiff_task = checked_answer(workflow, case, version.forms, schema, task_id, task_name, data, now)
+    spiff_task = _checked(version, workflow, case, task_id, task_name, form_file, data, now)
     before = {key: spiff_task.data.get(key) for key in data}
     spiff_task.data.update(data)
     # Opened here as well as in advance(), so what the task's own post-script sets is recorded too, and

@@ -27,7 +27,23 @@ const config = {
   },
   roles: [],
   forms: () => Object.keys(files).filter((path) => /^forms\/[^/]+\.schema\.json$/.test(path)).map(baseName),
-  uiForms: () => Object.keys(files).filter((path) => /^forms\/[^/]+\.uischema\.json$/.test(path)).map(baseName)
+  uiForms: () => Object.keys(files).filter((path) => /^forms\/[^/]+\.uischema\.json$/.test(path)).map(baseName),
+  // A draft form's fields with their options: what a sign-off's decision field (signField) is chosen from.
+  formFields: (name) => {
+    let schema;
+    try {
+      schema = JSON.parse(files[`forms/${name}`] || '{}');
+    } catch (error) {
+      return [];
+    }
+    return Object.entries((schema && schema.properties) || {}).map(([key, prop]) => ({
+      name: key,
+      title: (prop && prop.title) || key,
+      options: [...((prop && prop.oneOf) || []).filter((option) => option && 'const' in option)
+        .map((option) => ({ value: String(option.const), title: option.title || String(option.const) })),
+      ...((prop && prop.enum) || []).map((value) => ({ value: String(value), title: String(value) }))]
+    }));
+  }
 };
 
 function baseName(path) {

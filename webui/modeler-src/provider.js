@@ -1,5 +1,5 @@
-// The 便民属性 group of the properties panel: what Bianmin's engine reads from a lane, a user task, a timer, a
-// script task and a gateway's outgoing flows, kept as standard BPMN or spiffworkflow:properties.
+// The 便民属性 group of the properties panel: what Bianmin's engine reads from a lane, a user task (its form, clock and
+// sign-off), a timer, a script task and a gateway's outgoing flows, kept as standard BPMN or spiffworkflow:properties.
 import { jsx } from '@bpmn-io/properties-panel/preact/jsx-runtime';
 import { useEffect } from '@bpmn-io/properties-panel/preact/hooks';
 import {
@@ -213,6 +213,104 @@ function TimerExpression({ element, id }) {
   });
 }
 
+// 会签/或签 (engine/tasks/countersign.py): who signs, how many must approve, and which answer approves.
+const SIGN_MODES = [
+  { value: '', label: '（不会签：由泳道的岗位办理）' },
+  { value: 'all', label: '会签：所列岗位须全部同意' },
+  { value: 'any', label: '或签：任一岗位同意即可' },
+  { value: 'ratio', label: '按比例会签：达到比例即通过（如 2/3）' }
+];
+const SIGN_PROPERTIES = ['signMode', 'signRatio', 'signPosts', 'signField', 'signApprove'];
+
+function SignMode({ element, id }) {
+  const bpmnFactory = useService('bpmnFactory');
+  const commandStack = useService('commandStack');
+  const setValue = (value) => {
+    // Off: every sign-off property goes, in one undo step; another mode keeps a ratio only for ratio.
+    const changes = value ? { signMode: value } : Object.fromEntries(SIGN_PROPERTIES.map((name) => [name, '']));
+    if (value && value !== 'ratio') changes.signRatio = '';
+    setProperties(element, changes, bpmnFactory, commandStack);
+  };
+  return jsx(SelectEntry, {
+    element, id, label: '会签方式', getValue: () => getProperty(element, 'signMode'), setValue,
+    getOptions: () => SIGN_MODES,
+    description: '多个岗位共同签署本环节：各岗位各有一个签署任务，结果确定后办件自动进入下一环节'
+  });
+}
+
+function SignRatio({ element, id }) {
+  const debounce = useService('debounceInput');
+  const { getValue, setValue } = useProperty(element, 'signRatio');
+  const validate = (value) => {
+    const found = /^\s*(\d{1,3})\s*\/\s*(\d{1,3})\s*$/.exec(value || '');
+    return found && Number(found[1]) > 0 && Number(found[1]) <= Number(found[2]) ? null
+      : '请写成“同意数/岗位数”，如 2/3；分子须大于 0 且不大于分母';
+  };
+  return jsx(TextFieldEntry, {
+    element, id, label: '通过比例', getValue, setValue, debounce, validate,
+    description: '如 2/3：三分之二的岗位同意即通过（按岗位数向上取整）'
+  });
+}
+
+function SignPosts({ element, id }) {
+  const debounce = useService('debounceInput');
+  const config = useService('bianminConfig');
+  const { getValue, setValue } = useProperty(element, 'signPosts');
+  const codes = (value) => (value || '').split(/[,，]/).map((code) => code.trim()).filter(Boolean);
+  const named = codes(getValue()).map((code) => {
+    const role = config.roles.find((known) => known.code === code);
+    return role ? role.name : `${code}（未知）`;
+  });
+  const validate = (value) => {
+    const unknown = codes(value).filter((code) => !config.roles.some((role) => role.code === code));
+    if (unknown.length) return `不是已知的角色代码：${unknown.join('、')}`;
+    return new Set(codes(value)).size < 2 ? '会签至少要有两个岗位' : null;
+  };
+  return jsx(TextFieldEntry, {
+    element, id, label: '签署岗位（角色代码，用逗号分隔）', getValue, setValue, debounce, validate,
+    description: named.length ? `签署的岗位：${named.join('、')}（按各角色的层级，由办件所在村、乡镇或县的该岗位签署）`
+      : `如 town_civil_affairs,town_leader。可选：${config.roles.map((role) => `${role.code}（${role.name}）`).join('、')}`
+  });
+}
+
+function SignField({ element, id }) {
+  const config = useService('bianminConfig');
+  const bpmnFactory = useService('bpmnFactory');
+  const commandStack = useService('commandStack');
+  const getValue = () => getProperty(element, 'signField');
+  const getOptions = () => {
+    const fields = config.formFields(getProperty(element, 'formJsonSchemaFilename'));
+    const options = [{ value: '', label: '（请选择表单中记录结论的字段）' },
+      ...fields.filter((field) => field.options.length).map((field) => ({ value: field.name, label: `${field.title}（${field.name}）` }))];
+    const current = getValue();
+    if (current && !options.some((option) => option.value === current)) {
+      options.push({ value: current, label: `${current}（表单中没有此字段）` });
+    }
+    return options;
+  };
+  // A new field's approving value is chosen again.
+  const setValue = (value) => setProperties(element, { signField: value, signApprove: '' }, bpmnFactory, commandStack);
+  return jsx(SelectEntry, {
+    element, id, label: '结论字段', getValue, setValue, getOptions,
+    description: '每位签署人在此字段中给出结论（如“审核结论”）'
+  });
+}
+
+function SignApprove({ element, id }) {
+  const config = useService('bianminConfig');
+  const { getValue, setValue } = useProperty(element, 'signApprove');
+  const getOptions = () => {
+    const field = config.formFields(getProperty(element, 'formJsonSchemaFilename'))
+      .find((found) => found.name === getProperty(element, 'signField'));
+    const options = [{ value: '', label: '（请选择表示同意的取值）' },
+      ...(field ? field.options : []).map((option) => ({ value: option.value, label: `${option.title}（${option.value}）` }))];
+    const current = getValue();
+    if (current && !options.some((option) => option.value === current)) options.push({ value: current, label: current });
+    return options;
+  };
+  return jsx(SelectEntry, { element, id, label: '表示同意的取值', getValue, setValue, getOptions });
+}
+
 function entries(element) {
   const found = [];
   const add = (id, component, isEdited, extra = {}) => found.push({ id: `bm-${id}`, component, isEdited, ...extra });
@@ -226,6 +324,13 @@ function entries(element) {
     });
     add('pause', Pause, isSelectEntryEdited);
     add('copy-to', CopyTo, isTextFieldEntryEdited);
+    add('sign-mode', SignMode, isSelectEntryEdited);
+    if (getProperty(element, 'signMode')) {
+      if (getProperty(element, 'signMode') === 'ratio') add('sign-ratio', SignRatio, isTextFieldEntryEdited);
+      add('sign-posts', SignPosts, isTextFieldEntryEdited);
+      add('sign-field', SignField, isSelectEntryEdited);
+      add('sign-approve', SignApprove, isSelectEntryEdited);
+    }
   }
   if (timerDefinition(element)) {
     add('timer-type', TimerType, isSelectEntryEdited);

@@ -1,6 +1,7 @@
 // Draws a BPMN diagram into a .diagram box with bpmn-js (NavigatedViewer) and marks elements: the case page, the
 // replay, the version diff and the public guide share it. The box says where its XML is (data-xml-url) and what to
-// say when that fails. Returns the viewer (nothing when bpmn-js is missing) for a page that has to fit it again.
+// say when that fails; `notes` (optional) puts a short text above elements. Returns the viewer (nothing when bpmn-js
+// is missing) for a page that has to fit it again.
 (function () {
   "use strict";
   // bpmn-js writes labels at 12 px; below this scale Chinese strokes run together, so a wide diagram (a 联办 item
@@ -57,7 +58,22 @@
     });
   }
 
-  window.bianminDiagram = function (box, markers) {
+  // A small note above an element, e.g. a sign-off's tally ("会签 2/3"), with its full wording on hover.
+  function addNotes(viewer, notes) {
+    var overlays = viewer.get("overlays");
+    var registry = viewer.get("elementRegistry");
+    Object.keys(notes || {}).forEach(function (id) {
+      if (!registry.get(id)) { return; }
+      var note = notes[id];
+      var tag = document.createElement("span");
+      tag.className = "bm-tally bm-tally-" + note.state;
+      tag.textContent = note.text;
+      tag.title = note.title || "";
+      overlays.add(id, "bm-note", { position: { top: -22, left: 0 }, html: tag });
+    });
+  }
+
+  window.bianminDiagram = function (box, markers, notes) {
     var message = box.querySelector(".diagram-message");
     function fail(text) {
       box.classList.add("diagram-failed");
@@ -91,6 +107,7 @@
           return (active.length ? active : marked).map(function (m) { return m.element; })
             .filter(function (e) { return e.width !== undefined; });
         }
+        addNotes(viewer, notes);
         place(viewer, box, focus());
         zoomControls(viewer, box, focus);
         message.hidden = true;
