@@ -472,3 +472,16 @@ def test_history_names_signers_and_a_signature_is_not_withdrawn(services: Servic
     with services.db.read() as session:
         actor = locking.actor(session, holder(services, signed))
         assert not access.may_operate(actor, TaskOperation.WITHDRAW, signed, session.get(Case, case.id))
+
+
+def test_a_step_decided_by_its_signers_is_not_withdrawn_by_the_last_of_them(services: Services) -> None:
+    case = to_step(services, "会签庚", "town_review")
+    step = held(services, case.id, "town_review")
+    shares = signers(services, case.id, "town_review")
+    for role in sorted(shares, key=lambda code: code == "town_civil_affairs"):
+        sign(services, shares[role], "approve")
+    done = row(services, step.id)
+    assert done.status == "completed"
+    with pytest.raises(Conflict, match="多个岗位签署"):
+        services.cases.withdraw(done.completed_by_id, step.id, "想改意见")
+    assert row(services, step.id).status == "completed"

@@ -192,7 +192,7 @@ def _task_notice(user: User, task: Task) -> tuple[str | None, access.TaskAccess]
     notes = {
         Standing.COMPLETED: lambda: t("task_completed_by", who=task.completed_by.display_name if task.completed_by
                                       else t("system"), when=helpers.local_time(task.completed_at)),
-        Standing.NOT_OPEN: lambda: t("task_not_open"),
+        Standing.NOT_OPEN: lambda: t("task_held_for_signers" if task.status == TaskStatus.HELD else "task_not_open"),
         Standing.NOT_YOUR_POST: lambda: t("task_not_your_post"),
         Standing.AWAY: lambda: t("task_you_are_away"),
         Standing.DELEGATED: lambda: t("task_delegated_to", who=holder),

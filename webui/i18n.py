@@ -538,6 +538,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "view_case": ("查看办件", "View case"),
     "task_done": ("已办理：{case} {step}", "Done: {case} {step}"),
     "task_not_open": ("该任务已不在办理中", "This task is no longer open"),
+    "task_held_for_signers": ("本环节正由签署岗位会签或加签，签署结果确定后自动办结或回到原办理人",
+                              "This step waits for its signers; it completes, or comes back, once they have decided"),
     "task_completed_by": ("该任务已由{who}于 {when} 办理完毕", "This task was completed by {who} at {when}"),
     "task_claimed_by_other": ("该任务已由{who}认领，您不能办理", "This task is claimed by {who}; you cannot handle it"),
     "task_not_your_post": ("您不是该任务所属岗位的人员，只能查看", "You do not hold this task's post; view only"),

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -16,7 +16,7 @@ from ..cases.locking import lock_task
 from ..cases.reconcile import OpenTask, Step, advance, mirrored
 from ..deadlines import marks
 from ..errors import Conflict
-from ..models import CaseEvent
+from ..models import CaseEvent, Task
 from ..vocabulary import Arrival, CaseStatus, EventKind, TaskOperation
 from .operated import ensure_may, previous_answer, reason
 from .rewind import rewind
@@ -36,6 +36,8 @@ COMPLETION = select(EVENTS.c.seq).where(
 ACTED_SINCE = select(EVENTS.c.kind, EVENTS.c.step, EVENTS.c.actor_name).where(
     EVENTS.c.case_id == bindparam("case_id"), EVENTS.c.seq > bindparam("seq"), EVENTS.c.kind.in_(ACTED),
 ).order_by(EVENTS.c.seq.desc()).limit(1)
+TASKS = Task.__table__
+SIGNED = select(exists().where(TASKS.c.signing_for == bindparam("task_id")))
 WORDS = {EventKind.TASK_CLAIMED: "认领", EventKind.DOCUMENT_ISSUED: "出具"}
 
 
@@ -55,6 +57,9 @@ def withdraw(rt: Runtime, actor_id: int, task_id: str, why: str) -> Step:
         target = workflow.get_task_from_id(UUID(task_id))
         if target is None or target.state != TaskState.COMPLETED:
             raise Conflict("该环节已不在办件当前的流程中，不能撤回")
+        if session.scalar(SIGNED, {"task_id": task_id}):
+            raise Conflict("该环节由多个岗位签署（会签或加签）后办结，不能由一人撤回；"
+                           "如需更正，请联系后续环节的办理人退回")
         if marks.is_acceptance(target.task_spec):
             raise Conflict("受理已生效、承诺期限已起算，不能撤回；如受理有误，请联系系统管理员处理")
         answer = previous_answer(session, case.id, task_id)
