@@ -27,6 +27,7 @@ from .deadlines import (
     Notification,
 )
 from .operations import CaseCopy, Chase
+from .outbox import OutboxMessage, Secret
 from .people import ApiToken, LoginAttempt, OrgUnit, Role, User
 from .procedures import ProcedureDraft, ProcedureVersion, ServiceItem
 from .window import (
@@ -76,12 +77,14 @@ __all__ = [
     "LoginAttempt",
     "Notification",
     "OrgUnit",
+    "OutboxMessage",
     "ProcedureDraft",
     "ProcedureVersion",
     "ProxyStep",
     "QueryAttempt",
     "Rating",
     "Role",
+    "Secret",
     "ServiceItem",
     "SystemChainHead",
     "SystemEvent",
