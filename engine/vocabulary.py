@@ -93,6 +93,16 @@ class IncidentKind(StrEnum):
     TIMER = "timer"
     # A clerk's completion whose following path failed: the input is kept for the retry.
     STEP = "step"
+    # A service task's call that failed its last retry (or could not be retried): retried or skipped by hand.
+    SERVICE = "service"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    # Given up after the last retry, or an answer that no retry can change: an incident says so.
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 class CaseResult(StrEnum):
@@ -163,6 +173,12 @@ class EventKind(StrEnum):
     TASK_SIGNED = "task_signed"
     CASE_COPIED = "case_copied"
     TASK_CHASED = "task_chased"
+    # The outbox (engine/outbox): a service task's call queued, sent with its result, failed (retried or given up),
+    # or skipped by an administrator with the reason.
+    SERVICE_CALL_QUEUED = "service_call_queued"
+    SERVICE_CALL_SENT = "service_call_sent"
+    SERVICE_CALL_FAILED = "service_call_failed"
+    SERVICE_CALL_SKIPPED = "service_call_skipped"
 
 
 class ProxyStepKind(StrEnum):

@@ -83,22 +83,52 @@ def dibao_with_scripts(parent: Path, code: str, scripts: dict[str, tuple[str, st
 
     `scripts` maps a flow id to the (element id, name, Python source) of the script task placed on it.
     """
+    bpmn = f"{{{NS['bpmn']}}}"
+
+    def script_task(element_id: str, name: str, source: str) -> Any:
+        task = etree.Element(bpmn + "scriptTask", id=element_id, name=name)
+        etree.SubElement(task, bpmn + "script").text = source
+        return task
+
+    return dibao_with_tasks(parent, code, {flow: script_task(*task) for flow, task in scripts.items()})
+
+
+def dibao_with_service(parent: Path, code: str, flow_id: str, element_id: str, name: str, connector: str,
+                       params: dict[str, str], result: str) -> Path:
+    """The seed-shaped 低保 as item `code` with a service task on `flow_id`, in spiff-arena's form: a
+    `serviceTaskOperator` naming the connector, each parameter an expression over the case data."""
+    bpmn, spiff = f"{{{NS['bpmn']}}}", f"{{{NS['spiffworkflow']}}}"
+    task = etree.Element(bpmn + "serviceTask", id=element_id, name=name)
+    operator = etree.SubElement(etree.SubElement(task, bpmn + "extensionElements"), spiff + "serviceTaskOperator",
+                                id=connector, resultVariable=result)
+    listed = etree.SubElement(operator, spiff + "parameters")
+    for key, value in params.items():
+        etree.SubElement(listed, spiff + "parameter", id=key, type="any", value=value)
+    return dibao_with_tasks(parent, code, {flow_id: task})
+
+
+def dibao_with_tasks(parent: Path, code: str, tasks: dict[str, Any]) -> Path:
+    """The seed-shaped 低保 as item `code` with each given task element put on the sequence flow keyed to it."""
     folder = parent / code
     shutil.copytree(SEED_SHAPE, folder)
     diagram = folder / "process.bpmn"
     root = etree.fromstring(diagram.read_bytes())
     [process] = root.xpath("//bpmn:process", namespaces=NS)
     bpmn = f"{{{NS['bpmn']}}}"
-    for flow_id, (element_id, name, source) in scripts.items():
+    for flow_id, task in tasks.items():
+        element_id = task.get("id")
         [flow] = process.xpath(f"bpmn:sequenceFlow[@id='{flow_id}']", namespaces=NS)
         target, onward = flow.get("targetRef"), f"{flow_id}_after_script"
         [incoming] = process.xpath(f"*[@id='{target}']/bpmn:incoming[text()='{flow_id}']", namespaces=NS)
         incoming.text = onward
         flow.set("targetRef", element_id)
-        task = etree.SubElement(process, bpmn + "scriptTask", id=element_id, name=name)
-        etree.SubElement(task, bpmn + "incoming").text = flow_id
-        etree.SubElement(task, bpmn + "outgoing").text = onward
-        etree.SubElement(task, bpmn + "script").text = source
+        process.append(task)
+        # BPMN's order: extensionElements, then incoming and outgoing, then the task's own content (a script).
+        at = len(task.findall(bpmn + "extensionElements"))
+        for offset, (tag, text) in enumerate([("incoming", flow_id), ("outgoing", onward)]):
+            link = etree.Element(bpmn + tag)
+            link.text = text
+            task.insert(at + offset, link)
         etree.SubElement(process, bpmn + "sequenceFlow", id=onward, sourceRef=element_id, targetRef=target)
         _draw_between(root, flow_id, element_id, onward)
     diagram.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

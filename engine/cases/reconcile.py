@@ -23,6 +23,8 @@ from ..deadlines import clocks, marks, tracking
 from ..documents import decisions
 from ..errors import StepFailed
 from ..models import Case, Task, Timer
+from ..outbox import calls as service_calls
+from ..outbox import queue as outbox
 from ..people.jurisdiction import org_for_role
 from ..procedures import variables
 from ..procedures.forms import FORM_PROPERTY, UI_FORM_PROPERTY
@@ -109,7 +111,7 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
     stored state), so only the difference is written and nothing needs to be read back. New task rows
     record `opened_by` (the completed task that opened them) and what `arrival` says of them (退回, 撤回).
     """
-    with variables.collecting() as scripted, scriptpool.step_budget():
+    with variables.collecting() as scripted, scriptpool.step_budget(), service_calls.collecting() as calls:
         try:
             workflow.do_engine_steps()
         except WorkflowException as exc:
@@ -139,6 +141,8 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
             chain.append(session, case, EventKind.VARIABLES_SET, actor, now, task_id=change.task_id,
                          step=change.step, before=change.before or None, after=change.after)
         changes["variables"] = variables.merged(case.variables, scripted)
+    if calls:
+        outbox.queue(session, case, calls, actor, now)
     for timer_id in sorted(after.timers.keys() - before.timers.keys()):
         _create_timer(session, case, after.timers[timer_id], ctx, actor, now)
     for task_id in sorted(before.ready.keys() - after.ready.keys()):

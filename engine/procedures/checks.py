@@ -19,6 +19,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from ..deadlines import marks
 from ..documents import issuing
 from ..errors import Problem, Severity
+from ..outbox import calls as service_calls
 from ..sandbox import PROVIDED_NAMES, ScriptRejected, check_expression, check_script, syntax_tree
 from ..tasks import copy as copying
 from ..tasks import countersign
@@ -66,6 +67,8 @@ def check_diagram(file: str, root: etree._Element, process_id: str, forms: dict[
     problems += _check_clock_places(file, root, elements)
     problems += [Problem(file, message, spec.bpmn_id, spec.bpmn_name or None)
                  for spec, message in copying.problems(elements, role_codes)]
+    problems += [Problem(file, message, spec.bpmn_id, spec.bpmn_name or None)
+                 for spec, message in service_calls.problems(elements)]
     problems += _check_case_documents(file, elements)
     problems += _check_step_decisions(file, elements)
     # 会签/或签: who signs, how many must approve, and the form field each signer's decision is in.
@@ -93,6 +96,10 @@ def _at(file: str, element: etree._Element, message: str, severity: Severity = S
 
 
 def _code(root: etree._Element) -> Iterator[_Code]:
+    # A service task's parameters are expressions over the case data, kept in attributes (spiff-arena's form).
+    for node in root.xpath("//spiffworkflow:serviceTaskOperator//spiffworkflow:parameter[@value]", namespaces=NS):
+        element = next(node.iterancestors(f"{{{NS['bpmn']}}}serviceTask"), node)
+        yield _Code(element, "服务任务参数", "eval", node.get("value"), "")
     for path, kind, mode, levels in CODE_PLACES:
         for node in root.xpath(path, namespaces=NS):
             if not (node.text or "").strip():

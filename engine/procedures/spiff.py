@@ -18,8 +18,9 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, full_tag
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..errors import DeployRefused, NotFound, Problem
 from ..models import ProcedureVersion
+from ..outbox.calls import WaitingServiceTask
 from .variables import RecordingScriptEngine
 
 # The task iterator stops at depth 1,000 without an error, and a workflow whose unfinished tasks lie
@@ -66,8 +68,18 @@ def _refused(problem: Problem) -> DeployRefused:
     return DeployRefused(str(problem), problems=[problem])
 
 
+class _Parser(SpiffBpmnParser):
+    """spiff-arena's dialect, with service tasks that wait for the outbox instead of calling out mid-step."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("serviceTask"): (SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("serviceTask")][0],
+                                  WaitingServiceTask),
+    }
+
+
 def make_parser(validate: bool = False) -> SpiffBpmnParser:
-    return SpiffBpmnParser(validator=BpmnValidator() if validate else None)
+    return _Parser(validator=BpmnValidator() if validate else None)
 
 
 class _StateConverter(BpmnWorkflowConverter):
@@ -91,6 +103,7 @@ class _StateConverter(BpmnWorkflowConverter):
 
 _config = dict(SPIFF_CONFIG)
 _config[BpmnWorkflow] = _StateConverter
+_config[WaitingServiceTask] = ServiceTaskConverter
 _serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
 # The library knows only datetime, timedelta and UUID; a script may set a date (the sandbox offers it) or a
 # Decimal, and without these the step that set it could not be saved.

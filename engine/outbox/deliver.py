@@ -1,0 +1,153 @@
+"""The outbox worker: claims due calls, calls their connectors outside any lock, and brings each result back to its
+case in a new locked transaction; failures are retried with back-off and jitter, then become an incident."""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from connectors import REGISTRY, ConnectorError, Secrets
+
+from .. import clock
+from ..audit import chain
+from ..cases.context import Runtime
+from ..cases.locking import lock_case
+from ..cases.reconcile import Step, advance, mirrored
+from ..models import Incident, OutboxMessage
+from ..vocabulary import EventKind, IncidentKind, OutboxStatus
+
+# Parallel calls per run: one connector that hangs holds one of them, never the others or any case.
+WORKERS = 4
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    case_id: int | None
+    task_id: str | None
+    step: str | None
+    connector: str
+    params: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+
+
+def deliver_due(rt: Runtime, secrets: Secrets, timeout_seconds: float, limit: int = 20) -> int:
+    """Send the calls that are due; returns how many were tried. Safe to run in several processes at once."""
+    claimed = _claim(rt, timeout_seconds, limit)
+    if not claimed:
+        return 0
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(claimed)), thread_name_prefix="outbox") as pool:
+        list(pool.map(lambda message: send(rt, secrets, timeout_seconds, message), claimed))
+    return len(claimed)
+
+
+def _claim(rt: Runtime, timeout_seconds: float, limit: int) -> list[Claimed]:
+    now = clock.now()
+    with rt.db.write() as session:
+        due = select(OutboxMessage).where(
+            OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_try_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        ).order_by(OutboxMessage.next_try_at, OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)
+        rows = list(session.scalars(due))
+        # Held for the call's time-out and a margin: a worker that dies mid-call leaves it to the next run.
+        until = now + timedelta(seconds=timeout_seconds + 30)
+        for row in rows:
+            row.claimed_until = until
+        return [Claimed(row.id, row.case_id, row.task_id, row.step, row.connector, dict(row.params),
+                        row.idempotency_key, row.attempts) for row in rows]
+
+
+def send(rt: Runtime, secrets: Secrets, timeout_seconds: float, message: Claimed) -> None:
+    connector = REGISTRY.get(message.connector)
+    try:
+        if connector is None:
+            raise ConnectorError(f"连接器“{message.connector}”不存在", retryable=False)
+        result = connector.call(message.params, secrets, timeout_seconds, message.idempotency_key)
+    except ConnectorError as exc:
+        _failed(rt, message, exc.message, exc.retryable)
+    except Exception as exc:  # noqa: BLE001 - a connector's own bug must not stop the worker; it is an incident
+        _failed(rt, message, f"连接器内部错误（{type(exc).__name__}）", False)
+    else:
+        _answered(rt, message, result)
+
+
+def _answered(rt: Runtime, message: Claimed, result: dict[str, Any]) -> Step | None:
+    now = clock.now()
+    with rt.db.write() as session:
+        # The case first, as every writer locks it: then the row, which a retry or skip may have settled meanwhile.
+        case = lock_case(session, message.case_id) if message.case_id is not None else None
+        row = session.get(OutboxMessage, message.id, with_for_update=True)
+        if row is None or row.status != OutboxStatus.PENDING:
+            return None
+        row.status, row.result, row.sent_at, row.attempts = OutboxStatus.SENT, result, now, row.attempts + 1
+        row.claimed_until, row.last_error = None, None
+        if case is None:
+            return None
+        step, workflow = _continue(rt, session, case, message, result, EventKind.SERVICE_CALL_SENT, now,
+                                   {"connector": message.connector, "attempt": row.attempts})
+    if workflow is not None:
+        rt.states.put(case.id, case.revision, workflow)
+    return step
+
+
+def _continue(rt: Runtime, session: Session, case: Any, message: Claimed, result: Any, kind: EventKind,
+              now: datetime, after: dict[str, Any]) -> tuple[Step | None, Any]:
+    """Complete the waiting service task with `result` (under its result variable) and move the case on."""
+    version = rt.versions.get(session, case.version_id)
+    workflow = rt.load(case, version)
+    task = workflow.get_task_from_id(UUID(message.task_id)) if message.task_id else None
+    chain.append(session, case, kind, None, now, task_id=message.task_id, step=message.step, after=after)
+    if task is None or task.state != TaskState.STARTED:
+        # Sent back or cancelled meanwhile: the answer is kept on the outbox row and the case is not moved.
+        return None, None
+    before = mirrored(workflow)
+    task.data[task.task_spec.result_variable] = result
+    task.complete()
+    return advance(rt, session, case, workflow, before, None, now), workflow
+
+
+def _failed(rt: Runtime, message: Claimed, error: str, retryable: bool) -> None:
+    now = clock.now()
+    with rt.db.write() as session:
+        case = lock_case(session, message.case_id) if message.case_id is not None else None
+        row = session.get(OutboxMessage, message.id, with_for_update=True)
+        if row is None or row.status != OutboxStatus.PENDING:
+            return
+        row.attempts += 1
+        row.last_error, row.claimed_until = error[:2000], None
+        given_up = not retryable or row.attempts >= rt.retry.max_attempts
+        if given_up:
+            row.status = OutboxStatus.FAILED
+        else:
+            # Full jitter over the doubling wait, so calls that failed together do not all come back together.
+            wait = rt.retry.wait(row.attempts).total_seconds()
+            row.next_try_at = now + timedelta(seconds=wait / 2 + random.uniform(0, wait / 2))
+        if case is None:
+            return
+        chain.append(session, case, EventKind.SERVICE_CALL_FAILED, None, now, task_id=message.task_id,
+                     step=message.step, after={"connector": message.connector, "attempt": row.attempts,
+                                               "message": row.last_error, "given_up": given_up,
+                                               **({} if given_up else {"next_try_at": row.next_try_at.isoformat()})})
+        if given_up:
+            _incident(session, case.id, message, row.last_error, row.attempts, now)
+
+
+def _incident(session: Session, case_id: int, message: Claimed, error: str, attempts: int, now: datetime) -> None:
+    open_one = session.scalar(select(Incident).where(
+        Incident.case_id == case_id, Incident.kind == IncidentKind.SERVICE, Incident.resolved_at.is_(None)))
+    incident = open_one or Incident(case_id=case_id, kind=IncidentKind.SERVICE, opened_at=now, given_up=True)
+    incident.step = (message.step or message.connector)[:200]
+    incident.message = f"连接器“{message.connector}”调用失败：{error}"
+    incident.attempts, incident.last_failed_at, incident.next_try_at = attempts, now, None
+    incident.task_id = message.task_id
+    if open_one is None:
+        session.add(incident)

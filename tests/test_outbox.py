@@ -1,0 +1,242 @@
+"""Service tasks through the outbox, on SQLite and PostgreSQL, against a real HTTP server on 127.0.0.1: the case waits
+at the task, the worker calls outside the case lock with only the mapped parameters, retries with back-off, and
+gives up into an incident; a connector that hangs delays no other case."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from connectors import REGISTRY, ConnectorError
+from engine import clock
+from engine.audit import chain as audit
+from engine.models import Case, CaseEvent, Incident, OutboxMessage
+from engine.outbox import deliver
+from engine.procedures.deploy import deploy_folders
+from engine.services import Services
+from tests.procedures import dibao_with_service
+from tests.test_engine import form, holder, open_tasks, start
+
+ITEM = "MZ-DIBAO-LOOKUP"
+TIMEOUT = 1.0
+
+
+class NoSecrets:
+    """These calls name no secret; asking for one is a test failure."""
+
+    def get(self, name: str) -> str:
+        raise AssertionError(f"no secret expected, asked for {name}")
+
+
+@dataclass
+class Population:
+    """A local stand-in of the population database's HTTP API: answers from a script, records every request."""
+
+    answers: list[tuple[int, Any, float]] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def next(self) -> tuple[int, Any, float]:
+        return self.answers.pop(0) if self.answers else (200, {"household": []}, 0.0)
+
+
+@pytest.fixture(scope="module")
+def population() -> Iterator[tuple[Population, int]]:
+    state = Population()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the library's name
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state.received.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body)})
+            status, answer, delay = state.next()
+            time.sleep(delay)
+            raw = answer.encode() if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting: what a hanging server looks like to it
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state, server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+DEPLOYED: set[tuple[str, int]] = set()
+
+
+def deployed(svc: Services, port: int, tmp: Path) -> None:
+    """低保 with a 人口库核验 service task before the village review, calling this test's server."""
+    if (svc.db.url, port) in DEPLOYED:
+        return
+    folder = dibao_with_service(tmp, ITEM, "Flow_start", "population_lookup", "人口库核验", "http/json", {
+        "url": f"'http://127.0.0.1:{port}/household'",
+        "body": "{'case_number': case_number, 'name': applicant['name']}",
+    }, "household")
+    with svc.db.write() as session:
+        deploy_folders(session, [folder], svc.settings.max_diagram_bytes)
+    DEPLOYED.add((svc.db.url, port))
+
+
+@pytest.fixture
+def lookup(services: Services, population: tuple[Population, int], tmp_path: Path) -> Population:
+    state, port = population
+    deployed(services, port, tmp_path)
+    state.answers.clear()
+    state.received.clear()
+    return state
+
+
+def outbox_of(svc: Services, case_id: int) -> OutboxMessage:
+    with svc.db.read() as session:
+        return session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id)).one()
+
+
+def run_worker(svc: Services) -> int:
+    return deliver.deliver_due(svc.cases, NoSecrets(), TIMEOUT)
+
+
+def kinds(svc: Services, case_id: int) -> list[str]:
+    with svc.db.read() as session:
+        return list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)
+                                    .order_by(CaseEvent.seq)))
+
+
+def test_the_case_waits_for_the_call_and_goes_on_with_its_answer(services: Services, lookup: Population) -> None:
+    lookup.answers.append((200, {"household": [{"name": "欧阳秀兰", "relation": "户主"}]}, 0.0))
+    case = start(services, ITEM, name="欧阳秀兰")
+    # Nothing was called inside the case's transaction: the case waits at the service task, its call in the outbox.
+    assert open_tasks(services, case.id) == [] and lookup.received == []
+    queued = outbox_of(services, case.id)
+    assert (queued.status, queued.connector, queued.attempts) == ("pending", "http/json", 0)
+    assert run_worker(services) >= 1
+    [sent] = lookup.received
+    # Only the mapped parameters left the system: the case number and the name, not the phone or the application.
+    assert sent["body"] == {"case_number": case.case_number, "name": "欧阳秀兰"}
+    assert sent["headers"]["Idempotency-Key"] == queued.idempotency_key
+    [village] = open_tasks(services, case.id)
+    assert village.element_id == "village_review"
+    done = outbox_of(services, case.id)
+    assert (done.status, done.attempts, done.result["body"]["household"][0]["name"]) == ("sent", 1, "欧阳秀兰")
+    history = kinds(services, case.id)
+    assert history.index("service_call_queued") < history.index("service_call_sent") < history.index("task_created")
+    with services.db.read() as session:
+        assert audit.verify(session, case.id) == []
+        # The history names the parameters sent, never their values.
+        queued_event = session.scalars(select(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.kind == "service_call_queued")).one()
+        assert queued_event.after == {"connector": "http/json", "parameters": ["body", "url"]}
+        assert "欧阳秀兰" not in json.dumps(queued_event.after, ensure_ascii=False)
+
+
+def test_a_5xx_is_retried_with_back_off_then_succeeds(services: Services, lookup: Population) -> None:
+    lookup.answers += [(503, {"error": "维护中"}, 0.0), (502, "bad gateway", 0.0), (200, {"household": []}, 0.0)]
+    case = start(services, ITEM, name="诸葛明远")
+    run_worker(services)
+    first = outbox_of(services, case.id)
+    assert (first.status, first.attempts, first.last_error) == ("pending", 1, "对方返回 HTTP 503")
+    wait = first.next_try_at - clock.now()
+    # The first wait is the retry policy's, with jitter: between half of it and all of it.
+    policy = services.cases.retry.wait(1)
+    assert policy / 2 <= wait <= policy
+    assert run_worker(services) == 0  # not due yet
+    clock.travel(wait + timedelta(seconds=1))
+    run_worker(services)
+    second = outbox_of(services, case.id)
+    assert (second.attempts, second.next_try_at - clock.now() > policy / 2) == (2, True)
+    clock.travel(services.cases.retry.wait(2) + timedelta(seconds=1))
+    run_worker(services)
+    assert outbox_of(services, case.id).status == "sent"
+    assert [task.element_id for task in open_tasks(services, case.id)] == ["village_review"]
+    assert kinds(services, case.id).count("service_call_failed") == 2
+    # The same idempotency key went with each attempt.
+    assert len({request["headers"]["Idempotency-Key"] for request in lookup.received}) == 1
+
+
+def test_a_malformed_answer_is_an_incident_at_once(services: Services, lookup: Population) -> None:
+    lookup.answers.append((200, "<html>系统维护</html>", 0.0))
+    case = start(services, ITEM, name="司马光华")
+    run_worker(services)
+    failed = outbox_of(services, case.id)
+    assert (failed.status, failed.attempts, failed.last_error) == ("failed", 1, "应答不是有效的 JSON")
+    with services.db.read() as session:
+        incident = session.scalars(select(Incident).where(Incident.case_id == case.id)).one()
+        current = session.get(Case, case.id)
+    assert (incident.kind, incident.step, incident.resolved_at) == ("service", "人口库核验", None)
+    assert "应答不是有效的 JSON" in incident.message
+    assert current.status == "running" and open_tasks(services, case.id) == []
+
+
+def test_refused_connections_and_time_outs_are_retried_up_to_the_cap(services: Services, lookup: Population) -> None:
+    # Every answer comes too late for the time-out.
+    lookup.answers += [(200, {}, TIMEOUT + 0.5)] * services.cases.retry.max_attempts
+    case = start(services, ITEM, name="欧阳慧琳")
+    for attempt in range(1, services.cases.retry.max_attempts + 1):
+        assert run_worker(services) >= 1
+        row = outbox_of(services, case.id)
+        assert row.attempts == attempt and "超时" in (row.last_error or "")
+        clock.travel(services.cases.retry.wait(attempt) + timedelta(seconds=1))
+    assert outbox_of(services, case.id).status == "failed"
+    with services.db.read() as session:
+        assert session.scalars(select(Incident.kind).where(Incident.case_id == case.id)).one() == "service"
+
+
+def test_the_http_connector_maps_each_failure(population: tuple[Population, int]) -> None:
+    state, port = population
+    connector = REGISTRY["http/json"]
+    state.answers[:] = [(404, {"error": "无此人"}, 0.0), (500, {}, 0.0), (200, "不是 JSON", 0.0)]
+    expected = [("对方返回 HTTP 404", False), ("对方返回 HTTP 500", True), ("应答不是有效的 JSON", False)]
+    for message, retryable in expected:
+        with pytest.raises(ConnectorError) as caught:
+            connector.call({"url": f"http://127.0.0.1:{port}/x", "body": {}}, NoSecrets(), TIMEOUT, "k")
+        assert (caught.value.message, caught.value.retryable) == (message, retryable)
+    closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    free_port = closed.server_address[1]
+    closed.server_close()
+    with pytest.raises(ConnectorError) as refused:
+        connector.call({"url": f"http://127.0.0.1:{free_port}/x"}, NoSecrets(), TIMEOUT, "k")
+    assert refused.value.retryable and refused.value.message.startswith("无法连接")
+    assert connector.check({"url": "ftp://x", "extra": 1}) != []
+
+
+def test_a_hanging_connector_delays_no_other_case(services: Services, lookup: Population) -> None:
+    hang = 8.0
+    lookup.answers.append((200, {}, hang))
+    slow = start(services, ITEM, name="上官婉清")
+    others = [start(services, name=f"夏侯{given}") for given in ("一鸣", "二娃", "三妹", "四海", "五洲")]
+    worker = threading.Thread(target=lambda: deliver.deliver_due(services.cases, NoSecrets(), hang + 5))
+    began = time.perf_counter()
+    worker.start()
+    time.sleep(0.5)
+    timings = []
+    for case in others:
+        [task] = open_tasks(services, case.id)
+        answer = form(services, task, "approve")
+        started = time.perf_counter()
+        services.cases.complete(holder(services, task), task.id, answer)
+        timings.append(time.perf_counter() - started)
+    during = time.perf_counter() - began
+    worker.join()
+    print(f"\n[{services.db.engine.dialect.name}] while one call hung {hang:.0f} s: 5 other completions took "
+          f"{', '.join(f'{t * 1000:.0f}' for t in timings)} ms (all done {during:.1f} s after the call began)")
+    assert during < hang / 2 and max(timings) < 1.0
+    assert [task.element_id for task in open_tasks(services, slow.id)] == ["village_review"]
