@@ -20,10 +20,12 @@ from sqlalchemy import select
 from connectors import REGISTRY, ConnectorError
 from engine import clock
 from engine.audit import chain as audit
+from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.models import Case, CaseEvent, Incident, OutboxMessage
 from engine.outbox import deliver
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services
+from tests.conftest import user_id
 from tests.procedures import dibao_with_service
 from tests.test_engine import form, holder, open_tasks, start
 
@@ -240,3 +242,31 @@ def test_a_hanging_connector_delays_no_other_case(services: Services, lookup: Po
           f"{', '.join(f'{t * 1000:.0f}' for t in timings)} ms (all done {during:.1f} s after the call began)")
     assert during < hang / 2 and max(timings) < 1.0
     assert [task.element_id for task in open_tasks(services, slow.id)] == ["village_review"]
+
+
+def test_an_administrator_retries_or_skips_a_failed_call(services: Services, lookup: Population) -> None:
+    lookup.answers += [(400, {"error": "参数错误"}, 0.0), (200, {"household": []}, 0.0), (422, {}, 0.0)]
+    case = start(services, ITEM, name="慕容雪梅")
+    run_worker(services)
+    assert outbox_of(services, case.id).status == "failed"
+    admin = user_id(services, "admin")
+    with pytest.raises(Forbidden):
+        services.cases.retry_call(user_id(services, "dongpo_agent"), case.id)
+    services.cases.retry_call(admin, case.id)
+    assert outbox_of(services, case.id).status == "pending"
+    with services.db.read() as session:
+        assert session.scalars(select(Incident.resolved_at).where(Incident.case_id == case.id)).one() is not None
+    run_worker(services)
+    assert [task.element_id for task in open_tasks(services, case.id)] == ["village_review"]
+    # Skipping: the call is given up with the reason and the step goes on without a result.
+    other = start(services, ITEM, name="慕容雪松")
+    run_worker(services)
+    with pytest.raises(ValidationFailed):
+        services.cases.skip_call(admin, other.id, " ")
+    services.cases.skip_call(admin, other.id, "人口库停机维护三天，窗口已人工核对户口簿")
+    assert outbox_of(services, other.id).status == "skipped"
+    assert [task.element_id for task in open_tasks(services, other.id)] == ["village_review"]
+    with pytest.raises(Conflict):
+        services.cases.skip_call(admin, other.id, "再跳过")
+    with services.db.read() as session:
+        assert audit.verify(session, other.id) == []

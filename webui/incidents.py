@@ -114,6 +114,22 @@ def retry(case_id: int) -> Any:
     return _back(case_id)
 
 
+@bp.post("/cases/<int:case_id>/repair/call")
+@login_required
+def call(case_id: int) -> Any:
+    """A service call that failed its last retry: send it again, or skip it with the reason."""
+    try:
+        if request.form.get("action") == "skip":
+            helpers.services().cases.skip_call(g.user.id, case_id, request.form.get("reason", ""))
+            flash(t("repair_call_skipped"), "success")
+        else:
+            helpers.services().cases.retry_call(g.user.id, case_id)
+            flash(t("repair_call_requeued"), "success")
+    except (StepFailed, ValidationFailed, Conflict) as exc:
+        _refused(exc)
+    return _back(case_id)
+
+
 @bp.post("/cases/<int:case_id>/repair/migrate")
 @login_required
 def migrate(case_id: int) -> Any:

@@ -72,7 +72,7 @@ def newer_versions(session: Session, case: Case) -> list[ProcedureVersion]:
         .order_by(ProcedureVersion.version.desc())))
 
 
-def _admin(session: Session, actor_id: int) -> Actor:
+def administrator(session: Session, actor_id: int) -> Actor:
     admin = read_actor(session, actor_id)
     if not access.may_repair(admin):
         raise Forbidden("只有系统管理员可以修复办件（重试、迁移版本或撤销）")
@@ -94,7 +94,7 @@ def retry(rt: Runtime, actor_id: int, case_id: int) -> Step:
     held: tuple[str, str, User, dict[str, Any], Actor] | None = None
     try:
         with rt.db.write() as session:
-            admin = _admin(session, actor_id)
+            admin = administrator(session, actor_id)
             case = lock_case(session, case_id)
             _running(case)
             incident = incidents.open_step_incident(session, case_id)
@@ -136,7 +136,7 @@ def migrate(rt: Runtime, actor_id: int, case_id: int, target_version_id: int,
     Everything is checked before anything changes; a mapping that does not fit is refused with every problem.
     """
     with rt.db.write() as session:
-        admin = _admin(session, actor_id)
+        admin = administrator(session, actor_id)
         case = lock_case(session, case_id)
         _running(case)
         source = rt.versions.get(session, case.version_id)
@@ -243,7 +243,7 @@ def cancel(rt: Runtime, actor_id: int, case_id: int, reason: str) -> Case:
         message = f"撤销原因不能超过 {MAX_REASON_CHARS} 字"
         raise ValidationFailed(message, fields={"reason": [message]})
     with rt.db.write() as session:
-        admin = _admin(session, actor_id)
+        admin = administrator(session, actor_id)
         case = lock_case(session, case_id)
         _running(case)
         now = clock.now()

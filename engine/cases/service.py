@@ -6,6 +6,7 @@ from typing import Any
 
 from ..deadlines import promised
 from ..models import Case, CaseCopy, Chase
+from ..outbox import repair as outbox_repair
 from ..people.jurisdiction import Post
 from ..tasks import addsign, chase, claim, complete, copy, delegate, sendback, transfer, withdraw
 from . import deemed, immediate, intake, repair, timers
@@ -87,6 +88,12 @@ class CaseService(Runtime):
 
     def retry_step(self, actor_id: int, case_id: int) -> Step:
         return repair.retry(self, actor_id, case_id)
+
+    def retry_call(self, actor_id: int, case_id: int) -> Any:
+        return outbox_repair.retry(self, actor_id, case_id)
+
+    def skip_call(self, actor_id: int, case_id: int, reason: str) -> Step | None:
+        return outbox_repair.skip(self, actor_id, case_id, reason)
 
     def migrate(self, actor_id: int, case_id: int, version_id: int, mapping: dict[str, str] | None = None) -> Case:
         return repair.migrate(self, actor_id, case_id, version_id, mapping)

@@ -18,6 +18,7 @@ from connectors import REGISTRY, ConnectorError, Secrets
 
 from .. import clock
 from ..audit import chain
+from ..audit.chain import Acting
 from ..cases.context import Runtime
 from ..cases.locking import lock_case
 from ..cases.reconcile import Step, advance, mirrored
@@ -92,27 +93,27 @@ def _answered(rt: Runtime, message: Claimed, result: dict[str, Any]) -> Step | N
         row.claimed_until, row.last_error = None, None
         if case is None:
             return None
-        step, workflow = _continue(rt, session, case, message, result, EventKind.SERVICE_CALL_SENT, now,
+        step, workflow = resume(rt, session, case, message, result, EventKind.SERVICE_CALL_SENT, now,
                                    {"connector": message.connector, "attempt": row.attempts})
     if workflow is not None:
         rt.states.put(case.id, case.revision, workflow)
     return step
 
 
-def _continue(rt: Runtime, session: Session, case: Any, message: Claimed, result: Any, kind: EventKind,
-              now: datetime, after: dict[str, Any]) -> tuple[Step | None, Any]:
+def resume(rt: Runtime, session: Session, case: Any, message: Claimed, result: Any, kind: EventKind,
+              now: datetime, after: dict[str, Any], actor: Acting | None = None) -> tuple[Step | None, Any]:
     """Complete the waiting service task with `result` (under its result variable) and move the case on."""
     version = rt.versions.get(session, case.version_id)
     workflow = rt.load(case, version)
     task = workflow.get_task_from_id(UUID(message.task_id)) if message.task_id else None
-    chain.append(session, case, kind, None, now, task_id=message.task_id, step=message.step, after=after)
+    chain.append(session, case, kind, actor, now, task_id=message.task_id, step=message.step, after=after)
     if task is None or task.state != TaskState.STARTED:
         # Sent back or cancelled meanwhile: the answer is kept on the outbox row and the case is not moved.
         return None, None
     before = mirrored(workflow)
     task.data[task.task_spec.result_variable] = result
     task.complete()
-    return advance(rt, session, case, workflow, before, None, now), workflow
+    return advance(rt, session, case, workflow, before, actor, now), workflow
 
 
 def _failed(rt: Runtime, message: Claimed, error: str, retryable: bool) -> None:
