@@ -48,6 +48,8 @@ class Settings:
     script_workers: int = 2  # BIANMIN_SCRIPT_WORKERS: script workers per process that runs cases
     incident_retry_seconds: int = 60  # BIANMIN_INCIDENT_RETRY_SECONDS: first wait before a failed case is retried
     incident_max_attempts: int = 8  # BIANMIN_INCIDENT_MAX_ATTEMPTS: failures after which retrying stops
+    # BIANMIN_CONNECTOR_TIMEOUT: longest wait for one call to an outside system; the outbox retries after it.
+    connector_timeout_seconds: int = 10
 
     def session_key(self) -> str:
         """The key that signs web sessions; there is no fallback, so a process without one refuses to start."""
@@ -124,4 +126,5 @@ def load_settings() -> Settings:
         script_workers=_int("BIANMIN_SCRIPT_WORKERS", Settings.script_workers),
         incident_retry_seconds=_int("BIANMIN_INCIDENT_RETRY_SECONDS", Settings.incident_retry_seconds),
         incident_max_attempts=_int("BIANMIN_INCIDENT_MAX_ATTEMPTS", Settings.incident_max_attempts),
+        connector_timeout_seconds=_int("BIANMIN_CONNECTOR_TIMEOUT", Settings.connector_timeout_seconds),
     )
