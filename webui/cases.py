@@ -321,7 +321,7 @@ def change_rows(changes: list[history.Change]) -> list[tuple[str, str, str]]:
 def _plain(key: str, value: Any) -> str:
     if value is None:
         return "—"
-    if key in ("due_at", "accepted_at"):
+    if key in ("due_at", "accepted_at", "next_try_at"):
         return helpers.local_time(str(value))
     if key == "result":
         return label(CASE_RESULTS, str(value))
