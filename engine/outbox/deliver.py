@@ -22,6 +22,7 @@ from ..audit.chain import Acting
 from ..cases.context import Runtime
 from ..cases.locking import lock_case
 from ..cases.reconcile import Step, advance, mirrored
+from ..errors import BianminError
 from ..models import Incident, OutboxMessage
 from ..vocabulary import EventKind, IncidentKind, OutboxStatus
 
@@ -75,6 +76,9 @@ def send(rt: Runtime, secrets: Secrets, timeout_seconds: float, message: Claimed
         result = connector.call(message.params, secrets, timeout_seconds, message.idempotency_key)
     except ConnectorError as exc:
         _failed(rt, message, exc.message, exc.retryable)
+    except BianminError as exc:
+        # A secret not entered, or not readable with this process's key: a person must act, retrying will not help.
+        _failed(rt, message, exc.message, False)
     except Exception as exc:  # noqa: BLE001 - a connector's own bug must not stop the worker; it is an incident
         _failed(rt, message, f"连接器内部错误（{type(exc).__name__}）", False)
     else:
