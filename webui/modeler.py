@@ -10,6 +10,7 @@ from typing import Any, Literal
 from flask import Blueprint, current_app, g, make_response, render_template, request
 from sqlalchemy import select
 
+from connectors import REGISTRY
 from engine.errors import Forbidden, NotFound
 from engine.models import ProcedureDraft, Role
 from engine.people import access
@@ -68,6 +69,16 @@ def roles() -> Any:
     with helpers.services().db.read() as db:
         rows = db.scalars(select(Role).order_by(Role.level, Role.code)).all()
         return {"roles": [{"code": role.code, "name": role.name, "level": role.level} for role in rows]}
+
+
+@bp.route("/modeler/connectors")
+@login_required
+def connectors() -> Any:
+    """What a service task may call: each connector's name, title and declared parameters (never a secret)."""
+    _require_modeler()
+    return {"connectors": [{"name": c.name, "title": c.title, "parameters": c.parameters,
+                            "secret_parameters": list(c.secret_parameters)}
+                           for c in sorted(REGISTRY.values(), key=lambda c: c.name)]}
 
 
 @bp.route("/modeler/check-code", methods=["POST"])

@@ -23,9 +23,11 @@ const config = {
     publish: root.dataset.publishUrl,
     checkCode: root.dataset.checkCodeUrl,
     roles: root.dataset.rolesUrl,
+    connectors: root.dataset.connectorsUrl,
     formEditor: root.dataset.formEditorUrl
   },
   roles: [],
+  connectors: [],
   forms: () => Object.keys(files).filter((path) => /^forms\/[^/]+\.schema\.json$/.test(path)).map(baseName),
   uiForms: () => Object.keys(files).filter((path) => /^forms\/[^/]+\.uischema\.json$/.test(path)).map(baseName),
   // A draft form's fields with their options: what a sign-off's decision field (signField) is chosen from.
@@ -173,12 +175,14 @@ modeler.get('eventBus').on('commandStack.changed', () => {
 });
 
 async function load() {
-  const [draft, roles] = await Promise.all([call(config.urls.files), call(config.urls.roles)]);
+  const [draft, roles, connectors] = await Promise.all([
+    call(config.urls.files), call(config.urls.roles), call(config.urls.connectors)]);
   if (!draft.response.ok) {
     say(draft.body.error || '无法读取草稿文件', 'is-error');
     return;
   }
   config.roles = roles.response.ok ? roles.body.roles : [];
+  config.connectors = connectors.response.ok ? connectors.body.connectors : [];
   Object.assign(files, draft.body.files);
   const xml = files[DIAGRAM] || blankDiagram(`Process_${root.dataset.draftId}`, root.dataset.name);
   try {

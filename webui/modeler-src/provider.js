@@ -10,6 +10,7 @@ import { useService } from 'bpmn-js-properties-panel';
 import { is, getBusinessObject } from 'bpmn-js/lib/util/ModelUtil';
 import { getProperty, setProperties } from './properties';
 import CodeChecker from './checker';
+import { serviceEntries } from './service';
 
 // engine/deadlines/marks.py PAUSE_REASONS (行政许可法 §45, 公示, 补正, 现场勘察).
 const PAUSE_REASONS = ['公示', '补正', '现场勘察', '听证', '检验检测', '鉴定', '专家评审'];
@@ -311,7 +312,7 @@ function SignApprove({ element, id }) {
   return jsx(SelectEntry, { element, id, label: '表示同意的取值', getValue, setValue, getOptions });
 }
 
-function entries(element) {
+function entries(element, config) {
   const found = [];
   const add = (id, component, isEdited, extra = {}) => found.push({ id: `bm-${id}`, component, isEdited, ...extra });
   if (is(element, 'bpmn:Lane')) add('role', LaneRole, isSelectEntryEdited);
@@ -341,13 +342,14 @@ function entries(element) {
     add('pause', Pause, isSelectEntryEdited);
   }
   if (is(element, 'bpmn:ScriptTask')) add('script', Script, isTextAreaEntryEdited);
+  serviceEntries(element, add, config);
   if (isGatewayFlow(element)) add('condition', Condition, isTextAreaEntryEdited);
   return found;
 }
 
-function BianminPropertiesProvider(propertiesPanel) {
+function BianminPropertiesProvider(propertiesPanel, bianminConfig) {
   this.getGroups = (element) => (groups) => {
-    const found = entries(element);
+    const found = entries(element, bianminConfig);
     if (!found.length) return groups;
     // Our timer entries replace the generic ones: the engine reads the expression as Python, checked as typed.
     const kept = timerDefinition(element) ? groups.filter((group) => group.id !== 'timer') : groups;
@@ -358,7 +360,7 @@ function BianminPropertiesProvider(propertiesPanel) {
   propertiesPanel.registerProvider(LOW_PRIORITY, this);
 }
 
-BianminPropertiesProvider.$inject = ['propertiesPanel'];
+BianminPropertiesProvider.$inject = ['propertiesPanel', 'bianminConfig'];
 
 export default {
   __init__: ['bianminPropertiesProvider'],
