@@ -146,6 +146,15 @@ def _login(client: smtplib.SMTP, username: str, password: str) -> None:
         raise smtplib.SMTPAuthenticationError(code, text)
 
 
+def _hang_up(client: smtplib.SMTP) -> None:
+    """QUIT without letting its answer count: once the mail is accepted, a failed goodbye must not cause a resend
+    (smtplib's own context manager raises on a QUIT reply other than 221)."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
+
+
 def call(params: Mapping[str, Any], secrets: Secrets, timeout_seconds: float, idempotency_key: str) -> dict[str, Any]:
     mode = params.get("starttls", "auto")
     host, port = params["host"], params.get("port", 465 if mode == "tls" else 587)
@@ -154,38 +163,40 @@ def call(params: Mapping[str, Any], secrets: Secrets, timeout_seconds: float, id
     message = compose(params, idempotency_key)
     where = "连接"
     failure: ConnectorError | None = None
+    client: smtplib.SMTP | None = None
     try:
         if mode == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout_seconds,
-                                                    context=_tls_context(params))
+            client = smtplib.SMTP_SSL(host, port, timeout=timeout_seconds, context=_tls_context(params))
         else:
             client = smtplib.SMTP(host, port, timeout=timeout_seconds)
-        with client:
-            where = "EHLO"
-            client.ehlo()
-            encrypted = mode == "tls"
-            if mode in ("auto", "require"):
-                if client.has_extn("starttls"):
-                    where = "STARTTLS"
-                    client.starttls(context=_tls_context(params))
-                    client.ehlo()
-                    encrypted = True
-                elif mode == "require":
-                    raise ConnectorError(f"邮件服务器 {host}:{port} 不支持 STARTTLS，"
-                                         "而本次发送要求加密（starttls=require）", retryable=False)
-            if password is not None:
-                if not encrypted and mode != "off":
-                    # "auto" means encrypt when possible, not send a password in clear when it is not.
-                    raise ConnectorError(f"邮件服务器 {host}:{port} 未提供 STARTTLS，拒绝以明文发送登录密码；"
-                                         "如确需明文（仅限本机或内网中继），请设 starttls=off", retryable=False)
-                where = "登录"
-                _login(client, params["username"], password)
-            where = "发送"
-            refused = client.send_message(message)
+        where = "EHLO"
+        client.ehlo()
+        encrypted = mode == "tls"
+        if mode in ("auto", "require"):
+            if client.has_extn("starttls"):
+                where = "STARTTLS"
+                client.starttls(context=_tls_context(params))
+                client.ehlo()
+                encrypted = True
+            elif mode == "require":
+                raise ConnectorError(f"邮件服务器 {host}:{port} 不支持 STARTTLS，"
+                                     "而本次发送要求加密（starttls=require）", retryable=False)
+        if password is not None:
+            if not encrypted and mode != "off":
+                # "auto" means encrypt when possible, not send a password in clear when it is not.
+                raise ConnectorError(f"邮件服务器 {host}:{port} 未提供 STARTTLS，拒绝以明文发送登录密码；"
+                                     "如确需明文（仅限本机或内网中继），请设 starttls=off", retryable=False)
+            where = "登录"
+            _login(client, params["username"], password)
+        where = "发送"
+        refused = client.send_message(message)
     except ConnectorError as exc:
         failure = _scrubbed(exc, params.get("username", ""), password)
     except (smtplib.SMTPException, OSError) as exc:
         failure = _scrubbed(_mapped(exc, where, timeout_seconds), params.get("username", ""), password)
+    finally:
+        if client is not None:
+            _hang_up(client)
     if failure is not None:
         # Raised outside the handler so it carries no __context__: the original may quote the server's echo.
         raise failure

@@ -271,6 +271,17 @@ def test_one_refused_recipient_does_not_fail_the_mail_sent_to_the_others() -> No
     assert result["refused"]["lisi@example.cn"].startswith("550 5.1.1")
 
 
+def test_a_failed_goodbye_after_acceptance_is_still_a_sent_mail() -> None:
+    class RudeQuit(Recorder):
+        async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+            return "421 4.3.2 Shutting down"
+
+    recorder = RudeQuit()
+    with smtp_server(recorder) as port:
+        result = send(params(port))
+    assert len(recorder.delivered) == 1 and result["accepted"]
+
+
 def test_an_unknown_secret_is_reported_before_connecting(sqlite_services: Services) -> None:
     settings = dataclasses.replace(sqlite_services.settings, secrets_key=Fernet.generate_key().decode())
     with sqlite_services.db.read() as session, pytest.raises(NotFound, match="no.such.secret"):
