@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from .audit import system
 from .config import Settings, load_settings
+from .db import Database
 from .errors import NotFound, SecretsUnavailable, ValidationFailed
 from .models import User
 from .models.outbox import Secret
@@ -76,14 +77,22 @@ def names(session: Session) -> list[str]:
 
 
 class Reader:
-    """The `connectors.base.Secrets` a connector call gets: decrypts one named secret when the call asks for it."""
+    """The `connectors.base.Secrets` a connector call gets: decrypts one named secret when the call asks for it.
 
-    def __init__(self, session: Session, settings: Settings) -> None:
-        self._session = session
+    Given a `Database`, each look-up is its own short read, so one reader serves the outbox worker's threads at
+    once and holds no transaction open during a call; given a `Session`, it reads in that session (one thread).
+    """
+
+    def __init__(self, source: Session | Database, settings: Settings) -> None:
+        self._source = source
         self._settings = settings
 
     def get(self, name: str) -> str:
-        ciphertext = self._session.scalar(select(Secret.ciphertext).where(Secret.name == name))
+        if isinstance(self._source, Database):
+            with self._source.read() as session:
+                ciphertext = _ciphertext(session, name)
+        else:
+            ciphertext = _ciphertext(self._source, name)
         if ciphertext is None:
             raise NotFound(f"机密“{name}”不存在：请系统管理员先录入该机密")
         # Checked after the look-up so an unknown name is reported as such even on a process without a key.
@@ -99,7 +108,12 @@ class Reader:
         return "<secrets.Reader>"
 
 
-def reader(session: Session, settings: Settings) -> Reader:
-    """Secrets by name for one connector call, read in `session`; the key is checked only when one is asked for,
-    so a call that needs none works on a process without BIANMIN_SECRETS_KEY."""
-    return Reader(session, settings)
+def _ciphertext(session: Session, name: str) -> str | None:
+    return session.scalar(select(Secret.ciphertext).where(Secret.name == name))
+
+
+def reader(source: Session | Database, settings: Settings) -> Reader:
+    """Secrets by name for connector calls, read in `source` (a session, or the database for a short read per
+    look-up); the key is checked only when one is asked for, so a call that needs none works on a process without
+    BIANMIN_SECRETS_KEY."""
+    return Reader(source, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography.fernet import Fernet
@@ -43,6 +44,19 @@ def test_round_trip_encrypted_at_rest_and_recorded_by_name(services: Services) -
     with services.db.read() as session:
         assert secrets.reader(session, settings).get("sms.gateway-key_1") == "新的值"
         assert secrets.names(session).count("sms.gateway-key_1") == 1
+
+
+def test_a_reader_on_the_database_serves_several_threads(services: Services) -> None:
+    settings = keyed(services)
+    with services.db.write() as session:
+        for n in range(4):
+            secrets.store(session, f"thread.{n}", f"{VALUE}-{n}", None, clock.now(), settings=settings)
+    shared = secrets.reader(services.db, settings)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda n: shared.get(f"thread.{n % 4}"), range(16)))
+    assert found == [f"{VALUE}-{n % 4}" for n in range(16)]
+    with pytest.raises(NotFound):
+        shared.get("thread.none")
 
 
 def test_names_never_show_values(services: Services) -> None:
