@@ -50,6 +50,10 @@ class Settings:
     incident_max_attempts: int = 8  # BIANMIN_INCIDENT_MAX_ATTEMPTS: failures after which retrying stops
     # BIANMIN_CONNECTOR_TIMEOUT: longest wait for one call to an outside system; the outbox retries after it.
     connector_timeout_seconds: int = 10
+    # BIANMIN_SECRETS_KEY: the Fernet key that encrypts stored secrets (engine/secrets.py): 32 random bytes in
+    # URL-safe base64, 44 characters. Several keys separated by commas rotate: the first encrypts, any decrypts.
+    # Unset: no secret can be stored or read, and there is deliberately no fallback (see engine/secrets.py).
+    secrets_key: str | None = None
 
     def session_key(self) -> str:
         """The key that signs web sessions; there is no fallback, so a process without one refuses to start."""
@@ -127,4 +131,5 @@ def load_settings() -> Settings:
         incident_retry_seconds=_int("BIANMIN_INCIDENT_RETRY_SECONDS", Settings.incident_retry_seconds),
         incident_max_attempts=_int("BIANMIN_INCIDENT_MAX_ATTEMPTS", Settings.incident_max_attempts),
         connector_timeout_seconds=_int("BIANMIN_CONNECTOR_TIMEOUT", Settings.connector_timeout_seconds),
+        secrets_key=os.environ.get("BIANMIN_SECRETS_KEY", "").strip() or None,
     )

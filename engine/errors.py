@@ -103,6 +103,13 @@ class Unavailable(Busy):
                                     f"请约 {self.retry_after_seconds} 秒后重试")
 
 
+class SecretsUnavailable(BianminError):
+    """Stored secrets cannot be written or read: BIANMIN_SECRETS_KEY is unset, malformed, or not the key they were
+    written with. An operator's fix (the environment), not something the user who met it can correct."""
+
+    status = 503
+
+
 class StepFailed(BianminError):
     """A step the diagram could not carry through; the case stays as it was before the step.
 

@@ -244,6 +244,7 @@ class SystemEventKind(StrEnum):
     PRIVILEGED_LOGIN_FAILED = "privileged_login_failed"
     MIGRATION_APPLIED = "migration_applied"
     DATA_REVEALED = "data_revealed"
+    SECRET_SET = "secret_set"
 
 
 class AppointmentKind(StrEnum):

@@ -381,6 +381,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event_privileged_login_failed": ("特权账号登录失败", "Privileged sign-in failed"),
     "event_migration_applied": ("数据库升级", "Database upgraded"),
     "event_data_revealed": ("查看完整个人信息", "Personal data revealed"),
+    "event_secret_set": ("设置机密（仅记名称）", "Secret set (name only)"),
     # personal data (个人信息): masked for those who do not handle the case, revealed with a reason, logged
     "reveal_button": ("查看完整", "Show in full"),
     "reveal_reason": ("查看理由", "Reason"),
