@@ -10,11 +10,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from connectors import Secrets
+
 from . import democlock
 from .audit import anchors
 from .cases.service import CaseService
 from .db import Database
 from .deadlines import cards, promised
+from .outbox import deliver
 
 log = logging.getLogger("bianmin.scheduler")
 
@@ -73,10 +76,25 @@ def write_anchor(db: Database, directory: Path) -> int:
     return written
 
 
-def build(cases: CaseService, *, blocking: bool, interval: int, anchors_dir: Path | None = None) -> BaseScheduler:
+def send_outbox(cases: CaseService, secrets: Secrets, timeout_seconds: float) -> int:
+    """Due connector calls (engine.outbox): a job of its own, so a slow outside system never holds the timers."""
+    sent = deliver.deliver_due(cases, secrets, timeout_seconds)
+    if sent:
+        log.info("tried %d connector call(s)", sent)
+    return sent
+
+
+def build(cases: CaseService, *, blocking: bool, interval: int, anchors_dir: Path | None = None,
+          outbox: tuple[Secrets, float] | None = None, timers: bool = True) -> BaseScheduler:
+    """The timers' job (unless `timers` is off: a process that only sends the outbox), yesterday's anchor when
+    `anchors_dir` is given, and the outbox's job when `outbox` gives its secrets and time-out."""
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
-    scheduler.add_job(tick, "interval", seconds=interval, args=[cases], id="timers",
-                      max_instances=1, coalesce=True)
+    if timers:
+        scheduler.add_job(tick, "interval", seconds=interval, args=[cases], id="timers",
+                          max_instances=1, coalesce=True)
+    if outbox is not None:
+        scheduler.add_job(send_outbox, "interval", seconds=interval, args=[cases, *outbox], id="outbox",
+                          max_instances=1, coalesce=True)
     if anchors_dir is not None:
         scheduler.add_job(write_anchor, "interval", seconds=interval, args=[cases.db, anchors_dir], id="anchors",
                           max_instances=1, coalesce=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
+from cryptography.fernet import Fernet
 
-from engine import clock, democlock
+from engine import clock, democlock, secrets
 from engine.config import ROOT
-from engine.models import Case
+from engine.models import Case, Secret
 from tests.conftest import make_services
 from tests.test_calendar_provisional import NOTICE_2027
 from tests.test_engine import start
@@ -98,3 +100,21 @@ def test_clock_advance_moves_a_demo_database_and_refuses_a_production_one(tmp_pa
     assert refused.exit_code == 1 and "这是正式数据库，时钟不可调整" in refused.output
     shown = runner.invoke(main, ["clock", "show"], env={"BIANMIN_DATABASE_URL": production})
     assert "正式数据库" in shown.output and abs(clock.now() - before) < timedelta(hours=1)
+
+
+def test_secret_is_stored_encrypted_from_the_prompt_and_never_printed(tmp_path: Path) -> None:
+    svc = make_services("sqlite", tmp_path, "bianmin_cli_secret")
+    runner = CliRunner()
+    key = Fernet.generate_key().decode()
+    env = {"BIANMIN_DATABASE_URL": svc.db.url, "BIANMIN_SECRETS_KEY": key}
+    value = "短信网关-Key-7f3a9c"
+    result = runner.invoke(main, ["secret", "sms_gateway_key"], input=f"{value}\n{value}\n", env=env)
+    assert result.exit_code == 0, result.output
+    assert value not in result.output and "已保存机密“sms_gateway_key”" in result.output
+    with svc.db.read() as session:
+        assert value not in session.get(Secret, "sms_gateway_key").ciphertext
+    settings = replace(svc.settings, secrets_key=key)
+    assert secrets.reader(svc.db, settings).get("sms_gateway_key") == value
+    # A clerk's account may not set one.
+    refused = runner.invoke(main, ["secret", "x", "--by", "dongpo_agent"], input="v\nv\n", env=env)
+    assert refused.exit_code != 0 and "不是系统管理员" in refused.output

@@ -11,15 +11,15 @@ from typing import Any, NoReturn
 import click
 from sqlalchemy import select
 
-from engine import backup, clock, demo, democlock, restore, scheduler, setup
+from engine import backup, clock, demo, democlock, restore, scheduler, secrets, setup
 from engine.audit import chain, system
 from engine.audit import export as exporting
 from engine.config import write_secret_key
 from engine.deadlines import calendar as holidays
 from engine.deadlines import promised
-from engine.errors import BianminError
-from engine.models import Case
-from engine.people import accounts, places
+from engine.errors import BianminError, Forbidden
+from engine.models import Case, User
+from engine.people import access, accounts, places
 from engine.procedures.deploy import Deployed, deploy_folders
 from engine.services import Services, open_services
 
@@ -542,7 +542,7 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
     if not no_scheduler:
         svc = app.extensions["bianmin"]
         scheduler.build(svc.cases, blocking=False, interval=svc.settings.scheduler_interval_seconds,
-                        anchors_dir=svc.settings.anchors_dir).start()
+                        anchors_dir=svc.settings.anchors_dir, outbox=_outbox(svc)).start()
     click.echo(f"便民 Bianmin 正在运行：http://{host}:{port}/")
     waitress_serve(app, host=host, port=port, threads=8)
 
@@ -553,5 +553,38 @@ def run_scheduler(interval: int | None) -> None:
     """Run the timer scheduler in the foreground (several may run against one PostgreSQL)."""
     svc = services()
     interval = interval or svc.settings.scheduler_interval_seconds
-    click.echo(f"定时任务已启动，每 {interval} 秒检查一次到期的定时器和昨日的锚点")
-    scheduler.build(svc.cases, blocking=True, interval=interval, anchors_dir=svc.settings.anchors_dir).start()
+    click.echo(f"定时任务已启动，每 {interval} 秒检查一次到期的定时器、昨日的锚点和待发送的外部调用")
+    scheduler.build(svc.cases, blocking=True, interval=interval, anchors_dir=svc.settings.anchors_dir,
+                    outbox=_outbox(svc)).start()
+
+
+@main.command("worker")
+@click.option("--interval", type=int, help="Seconds between checks (default: BIANMIN_SCHEDULER_INTERVAL or 30).")
+def run_worker(interval: int | None) -> None:
+    """Send the outbox's connector calls only (several may run against one PostgreSQL; each call is claimed)."""
+    svc = services()
+    interval = interval or svc.settings.scheduler_interval_seconds
+    click.echo(f"外部调用发送进程已启动，每 {interval} 秒发送一次到期的调用")
+    scheduler.build(svc.cases, blocking=True, interval=interval, outbox=_outbox(svc), timers=False).start()
+
+
+def _outbox(svc: Services) -> tuple[secrets.Reader, float]:
+    return secrets.reader(svc.db, svc.settings), float(svc.settings.connector_timeout_seconds)
+
+
+@main.command("secret")
+@click.argument("name")
+@click.option("--by", "username", default="admin", show_default=True, help="The administrator recorded as setting it.")
+def set_secret(name: str, username: str) -> None:
+    """Store (or replace) a connector secret, typed without echo; it is never shown again."""
+    svc = services()
+    value = click.prompt(f"机密“{name}”的值（输入时不显示）", hide_input=True, confirmation_prompt=True)
+    try:
+        with svc.db.write() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None or not access.may_manage_people(user):
+                raise Forbidden(f"账号 {username} 不是系统管理员，不能录入机密")
+            secrets.store(session, name, value, user.id, clock.now(), settings=svc.settings)
+    except BianminError as exc:
+        _fail(exc)
+    click.echo(f"已保存机密“{name}”（已加密；之后不会再显示）")
