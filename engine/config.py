@@ -50,6 +50,9 @@ class Settings:
     incident_max_attempts: int = 8  # BIANMIN_INCIDENT_MAX_ATTEMPTS: failures after which retrying stops
     # BIANMIN_CONNECTOR_TIMEOUT: longest wait for one call to an outside system; the outbox retries after it.
     connector_timeout_seconds: int = 10
+    # BIANMIN_SMS_GATEWAY_URL and BIANMIN_SMS_KEY_SECRET (the stored secret's name): applicants' SMS; none if unset.
+    sms_gateway_url: str | None = None
+    sms_key_secret: str = "sms_gateway_key"
     # BIANMIN_SECRETS_KEY: the Fernet key that encrypts stored secrets (engine/secrets.py): 32 random bytes in
     # URL-safe base64, 44 characters. Several keys separated by commas rotate: the first encrypts, any decrypts.
     # Unset: no secret can be stored or read, and there is deliberately no fallback (see engine/secrets.py).
@@ -131,5 +134,7 @@ def load_settings() -> Settings:
         incident_retry_seconds=_int("BIANMIN_INCIDENT_RETRY_SECONDS", Settings.incident_retry_seconds),
         incident_max_attempts=_int("BIANMIN_INCIDENT_MAX_ATTEMPTS", Settings.incident_max_attempts),
         connector_timeout_seconds=_int("BIANMIN_CONNECTOR_TIMEOUT", Settings.connector_timeout_seconds),
+        sms_gateway_url=os.environ.get("BIANMIN_SMS_GATEWAY_URL", "").strip() or None,
+        sms_key_secret=os.environ.get("BIANMIN_SMS_KEY_SECRET", "").strip() or Settings.sms_key_secret,
         secrets_key=os.environ.get("BIANMIN_SECRETS_KEY", "").strip() or None,
     )

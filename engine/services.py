@@ -8,6 +8,7 @@ from .cases.incidents import RetryPolicy
 from .cases.service import CaseService
 from .config import Settings, load_settings
 from .db import Database
+from .outbox.applicant import ApplicantSms
 from .scriptpool import Limits, configure
 
 
@@ -24,4 +25,5 @@ def open_services(database_url: str | None = None) -> Services:
     db = Database(database_url or settings.database_url, lock_timeout=settings.lock_timeout_seconds,
                   statement_timeout=settings.statement_timeout_seconds)
     retry = RetryPolicy(settings.incident_retry_seconds, settings.incident_max_attempts)
-    return Services(settings=settings, db=db, cases=CaseService(db, settings.reference_ttl_seconds, retry))
+    sms = ApplicantSms(settings.sms_gateway_url, settings.sms_key_secret) if settings.sms_gateway_url else None
+    return Services(settings=settings, db=db, cases=CaseService(db, settings.reference_ttl_seconds, retry, sms))
