@@ -80,7 +80,7 @@ def outbox(svc: Services, case_id: int) -> list[OutboxMessage]:
 
 def test_the_applicant_is_told_the_case_number_and_promised_date(services: Services,
                                                                  sms: list[dict[str, Any]]) -> None:
-    case = start(services, name="令狐春燕")
+    case = start(services, name="长孙春燕")
     [queued] = outbox(services, case.id)
     assert (queued.connector, queued.status, queued.task_id) == ("sms/gateway", "pending", None)
     send(services)
@@ -120,7 +120,7 @@ def test_the_sms_reaches_the_phone_after_acceptance_in_the_browser(page: Page, s
     svc.cases.applicant_sms = ApplicantSms(url, "sms_gateway_key")
     received.clear()
     try:
-        person = applicant(DONGPO) | {"name": "欧阳雨桐", "phone": "13982265517"}
+        person = applicant(DONGPO) | {"name": "尉迟雨桐", "phone": "13982265517"}
         log_in(page, "dongpo_agent")
         page.goto("/cases/new")
         choose_item(page, "MZ-DIBAO")

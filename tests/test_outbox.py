@@ -124,8 +124,8 @@ def kinds(svc: Services, case_id: int) -> list[str]:
 
 
 def test_the_case_waits_for_the_call_and_goes_on_with_its_answer(services: Services, lookup: Population) -> None:
-    lookup.answers.append((200, {"household": [{"name": "欧阳秀兰", "relation": "户主"}]}, 0.0))
-    case = start(services, ITEM, name="欧阳秀兰")
+    lookup.answers.append((200, {"household": [{"name": "呼延秀兰", "relation": "户主"}]}, 0.0))
+    case = start(services, ITEM, name="呼延秀兰")
     # Nothing was called inside the case's transaction: the case waits at the service task, its call in the outbox.
     assert open_tasks(services, case.id) == [] and lookup.received == []
     queued = outbox_of(services, case.id)
@@ -133,12 +133,12 @@ def test_the_case_waits_for_the_call_and_goes_on_with_its_answer(services: Servi
     assert run_worker(services) >= 1
     [sent] = lookup.received
     # Only the mapped parameters left the system: the case number and the name, not the phone or the application.
-    assert sent["body"] == {"case_number": case.case_number, "name": "欧阳秀兰"}
+    assert sent["body"] == {"case_number": case.case_number, "name": "呼延秀兰"}
     assert sent["headers"]["Idempotency-Key"] == queued.idempotency_key
     [village] = open_tasks(services, case.id)
     assert village.element_id == "village_review"
     done = outbox_of(services, case.id)
-    assert (done.status, done.attempts, done.result["body"]["household"][0]["name"]) == ("sent", 1, "欧阳秀兰")
+    assert (done.status, done.attempts, done.result["body"]["household"][0]["name"]) == ("sent", 1, "呼延秀兰")
     history = kinds(services, case.id)
     assert history.index("service_call_queued") < history.index("service_call_sent") < history.index("task_created")
     with services.db.read() as session:
@@ -147,7 +147,7 @@ def test_the_case_waits_for_the_call_and_goes_on_with_its_answer(services: Servi
         queued_event = session.scalars(select(CaseEvent).where(
             CaseEvent.case_id == case.id, CaseEvent.kind == "service_call_queued")).one()
         assert queued_event.after == {"connector": "http/json", "parameters": ["body", "url"]}
-        assert "欧阳秀兰" not in json.dumps(queued_event.after, ensure_ascii=False)
+        assert "呼延秀兰" not in json.dumps(queued_event.after, ensure_ascii=False)
 
 
 def test_a_5xx_is_retried_with_back_off_then_succeeds(services: Services, lookup: Population) -> None:
@@ -191,7 +191,7 @@ def test_a_malformed_answer_is_an_incident_at_once(services: Services, lookup: P
 def test_refused_connections_and_time_outs_are_retried_up_to_the_cap(services: Services, lookup: Population) -> None:
     # Every answer comes too late for the time-out.
     lookup.answers += [(200, {}, TIMEOUT + 0.5)] * services.cases.retry.max_attempts
-    case = start(services, ITEM, name="欧阳慧琳")
+    case = start(services, ITEM, name="赫连慧琳")
     for attempt in range(1, services.cases.retry.max_attempts + 1):
         assert run_worker(services) >= 1
         row = outbox_of(services, case.id)

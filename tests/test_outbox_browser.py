@@ -20,7 +20,7 @@ def test_failed_call_retried_from_the_case_page(page: Page, sqlite_services: Ser
     state, port = population
     deployed(svc, port, tmp_path)
     state.answers[:] = [(400, {"error": "身份证号码格式不符合接口要求"}, 0.0), (200, {"household": []}, 0.0)]
-    case = start(svc, ITEM, name="端木晓燕")
+    case = start(svc, ITEM, name="宇文晓燕")
     run_worker(svc)
     assert outbox_of(svc, case.id).status == "failed"
 
