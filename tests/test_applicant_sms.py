@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from engine import clock, secrets
+from engine.cases.outcomes import Outcome, Window
 from engine.models import OutboxMessage
 from engine.outbox import deliver
 from engine.outbox.applicant import ApplicantSms
@@ -24,7 +25,8 @@ from engine.services import Services
 from tests.conftest import user_id
 from tests.procedures import applicant, fill
 from tests.test_browser import DONGPO, base_url, browser, choose_item, log_in, page, shot  # noqa: F401
-from tests.test_engine import start
+from tests.test_engine import drive, start
+from tests.test_intake import register, reread, ticks
 from tests.test_intake_browser import fill_application
 
 KEY = Fernet.generate_key().decode()
@@ -94,6 +96,24 @@ def test_the_applicant_is_told_the_case_number_and_promised_date(services: Servi
     assert outbox(services, case.id)[0].status == "sent"
     send(services)
     assert len(sms) == 1  # once
+
+
+def test_told_of_a_supplement_then_of_the_decision(services: Services, sms: list[dict[str, Any]]) -> None:
+    person = applicant(DONGPO) | {"name": "呼延春生"}
+    case = register(services, Window(ticks("家庭收入证明"), Outcome.SUPPLEMENT), person)
+    send(services)
+    [notice] = sms
+    assert notice["body"]["template"] == "supplement_requested"
+    assert notice["body"]["text"] == (
+        f"【便民服务】您的农村居民最低生活保障申请（办件编号{case.case_number}）材料不齐全，"
+        "需补正的全部材料已一次性书面告知，请按告知书补齐后到东坡村便民服务站提交。")
+    services.cases.examine(user_id(services, "dongpo_agent"), case.id, Window(ticks()))
+    final, _ = drive(services, reread(services, case.id)[0], reject_at="town_review")
+    assert final.result == "rejected"
+    send(services)
+    templates = [got["body"]["template"] for got in sms]
+    assert templates == ["supplement_requested", "case_accepted", "case_decided"]
+    assert "办理结果：不予批准。请凭受理回执到东坡村便民服务站领取结果文书" in sms[-1]["body"]["text"]
 
 
 def test_no_sms_to_a_landline_or_without_a_gateway(services: Services, sms: list[dict[str, Any]]) -> None:

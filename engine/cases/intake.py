@@ -161,7 +161,8 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
             "notice_at": None, "notice_missing": None, "warned_at": None, "refused_at": None, "refused_by_id": None,
             "refusal_reasons": None, "refusal_basis": None})
         if not accepting:
-            return outcomes.apply(session, case, window, rows, actor, now, now)
+            return outcomes.apply(session, case, window, rows, actor, now, now, rt.applicant_sms,
+                                  version.guide.get("name", item_code))
         step, workflow = run(rt, session, case, version, data, actor, now)
         if ticked:
             outcomes.receipt(session, case, rows, actor, now)

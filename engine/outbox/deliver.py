@@ -107,10 +107,12 @@ def _answered(rt: Runtime, message: Claimed, result: dict[str, Any]) -> Step | N
 def resume(rt: Runtime, session: Session, case: Any, message: Claimed, result: Any, kind: EventKind,
               now: datetime, after: dict[str, Any], actor: Acting | None = None) -> tuple[Step | None, Any]:
     """Complete the waiting service task with `result` (under its result variable) and move the case on."""
-    version = rt.versions.get(session, case.version_id)
-    workflow = rt.load(case, version)
-    task = workflow.get_task_from_id(UUID(message.task_id)) if message.task_id else None
     chain.append(session, case, kind, actor, now, task_id=message.task_id, step=message.step, after=after)
+    if message.task_id is None:
+        # A message to the applicant (an SMS): nothing in the workflow waits for it.
+        return None, None
+    workflow = rt.load(case, rt.versions.get(session, case.version_id))
+    task = workflow.get_task_from_id(UUID(message.task_id))
     if task is None or task.state != TaskState.STARTED:
         # Sent back or cancelled meanwhile: the answer is kept on the outbox row and the case is not moved.
         return None, None
