@@ -6,17 +6,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..audit import chain
 from ..audit.chain import Acting
-from ..db import queue_write
 from ..documents.issuing import issuer_name
-from ..models import Case, OrgUnit, OutboxMessage, User
-from ..vocabulary import CaseResult, DocumentKind, EventKind, OutboxStatus
+from ..models import Case, OrgUnit, User
+from ..vocabulary import CaseResult, DocumentKind
+from . import queue
 
-INSERT = insert(OutboxMessage.__table__).inline()
 # Only a mainland mobile number can take an SMS; a landline given as the contact simply gets none.
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 CONNECTOR = "sms/gateway"
@@ -73,15 +71,7 @@ def _queue(sms: ApplicantSms | None, session: Session, case: Case, template: str
         return
     params = {"gateway_url": sms.gateway_url, "api_key_secret": sms.key_secret, "template": template,
               "phone": case.applicant_phone, "variables": variables}
-    step = STEPS[template]
-    queue_write(session, INSERT, {
-        "case_id": case.id, "task_id": None, "step": step, "connector": CONNECTOR, "params": params,
-        "idempotency_key": f"sms:{case.id}:{template}", "status": OutboxStatus.PENDING, "attempts": 0,
-        "next_try_at": now, "claimed_until": None, "last_error": None, "result": None, "created_at": now,
-        "sent_at": None,
-    })
-    chain.append(session, case, EventKind.SERVICE_CALL_QUEUED, actor, now, step=step,
-                 after={"connector": CONNECTOR, "parameters": sorted(params)})
+    queue.write(session, case, None, STEPS[template], CONNECTOR, params, f"sms:{case.id}:{template}", actor, now)
 
 
 STEPS = {"case_accepted": "受理短信", "supplement_requested": "补正短信", "case_decided": "办结短信"}

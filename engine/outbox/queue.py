@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -34,12 +35,17 @@ def queue(session: Session, case: Case, calls: list[Call], actor: Acting | None,
             raise StepFailed(f"服务任务“{step}”的参数不符合连接器“{connector.title}”的要求：" + "；".join(problems),
                              element=step)
         task_id = str(call.task.id)
-        queue_write(session, INSERT, {
-            "case_id": case.id, "task_id": task_id, "step": step, "connector": connector.name,
-            "params": call.params, "idempotency_key": task_id, "status": OutboxStatus.PENDING, "attempts": 0,
-            "next_try_at": now, "claimed_until": None, "last_error": None, "result": None, "created_at": now,
-            "sent_at": None,
-        })
-        # Which parameters went out, not their values: those may be personal data, and stay in the outbox row.
-        chain.append(session, case, EventKind.SERVICE_CALL_QUEUED, actor, now, task_id=task_id, step=step,
-                     after={"connector": connector.name, "parameters": sorted(call.params)})
+        write(session, case, task_id, step, connector.name, call.params, task_id, actor, now)
+
+
+def write(session: Session, case: Case, task_id: str | None, step: str, connector: str, params: dict[str, Any],
+          key: str, actor: Acting | None, now: datetime) -> None:
+    """One outbox row, due now, sent after this transaction commits; the history names the call."""
+    queue_write(session, INSERT, {
+        "case_id": case.id, "task_id": task_id, "step": step, "connector": connector, "params": params,
+        "idempotency_key": key, "status": OutboxStatus.PENDING, "attempts": 0, "next_try_at": now,
+        "claimed_until": None, "last_error": None, "result": None, "created_at": now, "sent_at": None,
+    })
+    # Which parameters went out, not their values: those may be personal data, and stay in the outbox row.
+    chain.append(session, case, EventKind.SERVICE_CALL_QUEUED, actor, now, task_id=task_id, step=step,
+                 after={"connector": connector, "parameters": sorted(params)})

@@ -16,12 +16,7 @@ export function getProperty(element, name) {
 export function setProperties(element, changes, bpmnFactory, commandStack) {
   const bo = getBusinessObject(element);
   const commands = [];
-  let extensions = bo.extensionElements;
-  if (!extensions) {
-    extensions = bpmnFactory.create('bpmn:ExtensionElements', { values: [] });
-    extensions.$parent = bo;
-    commands.push(update(element, bo, { extensionElements: extensions }));
-  }
+  const extensions = extensionsOf(element, bo, bpmnFactory, commands);
   let holder = propertiesElement(bo);
   if (!holder) {
     holder = bpmnFactory.create('spiffworkflow:Properties', { properties: [] });
@@ -43,6 +38,15 @@ export function setProperties(element, changes, bpmnFactory, commandStack) {
   commandStack.execute('properties-panel.multi-command-executor', commands);
 }
 
-function update(element, moddleElement, properties) {
+// The element's bpmn:extensionElements, created (as a command in `commands`) when it has none.
+export function extensionsOf(element, bo, bpmnFactory, commands) {
+  if (bo.extensionElements) return bo.extensionElements;
+  const extensions = bpmnFactory.create('bpmn:ExtensionElements', { values: [] });
+  extensions.$parent = bo;
+  commands.push(update(element, bo, { extensionElements: extensions }));
+  return extensions;
+}
+
+export function update(element, moddleElement, properties) {
   return { cmd: 'element.updateModdleProperties', context: { element, moddleElement, properties } };
 }

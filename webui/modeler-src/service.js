@@ -4,6 +4,7 @@ import { jsx } from '@bpmn-io/properties-panel/preact/jsx-runtime';
 import { SelectEntry, TextFieldEntry, isSelectEntryEdited, isTextFieldEntryEdited } from '@bpmn-io/properties-panel';
 import { useService } from 'bpmn-js-properties-panel';
 import { is, getBusinessObject } from 'bpmn-js/lib/util/ModelUtil';
+import { extensionsOf, update } from './properties';
 
 function extensionValues(bo) {
   return (bo.extensionElements && bo.extensionElements.get('values')) || [];
@@ -25,12 +26,7 @@ export function serviceTaskState(element) {
 function writeOperator(element, state, bpmnFactory, commandStack) {
   const bo = getBusinessObject(element);
   const commands = [];
-  let extensions = bo.extensionElements;
-  if (!extensions) {
-    extensions = bpmnFactory.create('bpmn:ExtensionElements', { values: [] });
-    extensions.$parent = bo;
-    commands.push(update(element, bo, { extensionElements: extensions }));
-  }
+  const extensions = extensionsOf(element, bo, bpmnFactory, commands);
   const operator = bpmnFactory.create('spiffworkflow:ServiceTaskOperator', { id: state.connector });
   if (state.result) operator.resultVariable = state.result;
   const list = bpmnFactory.create('spiffworkflow:Parameters', { parameter: [] });
@@ -46,10 +42,6 @@ function writeOperator(element, state, bpmnFactory, commandStack) {
   const kept = extensionValues(bo).filter((value) => !is(value, 'spiffworkflow:ServiceTaskOperator'));
   commands.push(update(element, extensions, { values: [...kept, operator] }));
   commandStack.execute('properties-panel.multi-command-executor', commands);
-}
-
-function update(element, moddleElement, properties) {
-  return { cmd: 'element.updateModdleProperties', context: { element, moddleElement, properties } };
 }
 
 function useOperator(element) {
