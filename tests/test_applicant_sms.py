@@ -108,6 +108,8 @@ def test_told_of_a_supplement_then_of_the_decision(services: Services, sms: list
         f"【便民服务】您的农村居民最低生活保障申请（办件编号{case.case_number}）材料不齐全，"
         "需补正的全部材料已一次性书面告知，请按告知书补齐后到东坡村便民服务站提交。")
     services.cases.examine(user_id(services, "dongpo_agent"), case.id, Window(ticks()))
+    # Sent before the case moves on: the worker sends what is due side by side, in no fixed order.
+    send(services)
     final, _ = drive(services, reread(services, case.id)[0], reject_at="town_review")
     assert final.result == "rejected"
     send(services)
