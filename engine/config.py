@@ -53,6 +53,17 @@ class Settings:
     # BIANMIN_SMS_GATEWAY_URL and BIANMIN_SMS_KEY_SECRET (the stored secret's name): applicants' SMS; none if unset.
     sms_gateway_url: str | None = None
     sms_key_secret: str = "sms_gateway_key"
+    # BIANMIN_SMTP_HOST (unset: no e-mail), _PORT, _SENDER, _STARTTLS (auto, require, tls, off), _USERNAME and
+    # _PASSWORD_SECRET (the stored secret's name): the mail server staff notifications and applicants' mail use.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_sender: str = ""
+    smtp_starttls: str = "auto"
+    smtp_username: str | None = None
+    smtp_password_secret: str = "smtp_password"
+    # BIANMIN_NOTIFY_DAILY_CAP: SMS and e-mails one person is sent in a day, beyond which they read the rest in the
+    # app. No rule sets a number; it is the county's operating choice, so a storm of cards never floods a phone.
+    notify_daily_cap: int = 20
     # BIANMIN_SECRETS_KEY: the Fernet key that encrypts stored secrets (engine/secrets.py): 32 random bytes in
     # URL-safe base64, 44 characters. Several keys separated by commas rotate: the first encrypts, any decrypts.
     # Unset: no secret can be stored or read, and there is deliberately no fallback (see engine/secrets.py).
@@ -136,5 +147,13 @@ def load_settings() -> Settings:
         connector_timeout_seconds=_int("BIANMIN_CONNECTOR_TIMEOUT", Settings.connector_timeout_seconds),
         sms_gateway_url=os.environ.get("BIANMIN_SMS_GATEWAY_URL", "").strip() or None,
         sms_key_secret=os.environ.get("BIANMIN_SMS_KEY_SECRET", "").strip() or Settings.sms_key_secret,
+        smtp_host=os.environ.get("BIANMIN_SMTP_HOST", "").strip() or None,
+        smtp_port=_int("BIANMIN_SMTP_PORT", Settings.smtp_port),
+        smtp_sender=os.environ.get("BIANMIN_SMTP_SENDER", "").strip(),
+        smtp_starttls=os.environ.get("BIANMIN_SMTP_STARTTLS", "").strip() or Settings.smtp_starttls,
+        smtp_username=os.environ.get("BIANMIN_SMTP_USERNAME", "").strip() or None,
+        smtp_password_secret=os.environ.get("BIANMIN_SMTP_PASSWORD_SECRET", "").strip()
+        or Settings.smtp_password_secret,
+        notify_daily_cap=_int("BIANMIN_NOTIFY_DAILY_CAP", Settings.notify_daily_cap),
         secrets_key=os.environ.get("BIANMIN_SECRETS_KEY", "").strip() or None,
     )

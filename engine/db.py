@@ -57,6 +57,9 @@ class Database:
         self._write_engine = self.engine.execution_options(begin_immediate=True)
         # Writers flush once, at commit: the runtime never reads back what it has just written.
         self._writer = sessionmaker(expire_on_commit=False, autoflush=False)
+        # Handed to every write session's `info`: what the process configured for the transactions it runs
+        # (engine/outbox/outbound.py: where messages may go out).
+        self.session_info: dict[str, Any] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -78,7 +81,7 @@ class Database:
         """
         with _busy_refused(), self._write_engine.connect() as connection:
             transaction = connection.begin()
-            session = self._writer(bind=connection)
+            session = self._writer(bind=connection, info=dict(self.session_info))
             try:
                 yield session
                 session.flush()

@@ -1,8 +1,9 @@
-"""Staff notifications (提醒): one per person and subject, read in the app; other channels hang off `CHANNELS`."""
+"""Staff notifications (提醒): one per person and subject, read in the app, and sent on by SMS or e-mail to those
+who chose it (engine/outbox/notices.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from .db import insert_or_skip
 from .errors import NotFound
 from .models import Notification
+from .outbox import notices
 
 NOTIFICATIONS = Notification.__table__
 
@@ -27,12 +29,8 @@ class Message:
     body: str = ""
     case_id: int | None = None
     card_id: int | None = None
-
-
-# The seam for SMS and e-mail (they arrive with connectors): a channel registers a callable here and is handed
-# every message as it is written, inside the writing transaction, so it must only queue its sending (an outbox
-# row its connector delivers), never send while the case is locked. The in-app list is the rows themselves.
-CHANNELS: list[Callable[[Session, Sequence[Message]], None]] = []
+    # The SMS template and values it goes out with, where it has its own (a card); else its title is the text.
+    outgoing: notices.Outgoing | None = None
 
 
 def notify(session: Session, user_ids: Iterable[int], key: str, kind: str, title: str, now: datetime, *,
@@ -49,8 +47,8 @@ def notify_all(session: Session, messages: Sequence[Message], now: datetime) -> 
     if not rows:
         return
     session.execute(insert_or_skip(session, NOTIFICATIONS, ["user_id", "key"]), rows)
-    for channel in CHANNELS:
-        channel(session, messages)
+    # Only queued here, in the writing transaction: the outbox worker sends after it commits, never under a lock.
+    notices.send_out(session, messages, now)
 
 
 def unread_count(session: Session, user_id: int) -> int:

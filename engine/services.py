@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from .cases.incidents import RetryPolicy
 from .cases.service import CaseService
-from .config import Settings, load_settings
+from .config import NotConfigured, Settings, load_settings
 from .db import Database
-from .outbox.applicant import ApplicantSms
+from .outbox import outbound
 from .scriptpool import Limits, configure
 
 
@@ -25,5 +25,14 @@ def open_services(database_url: str | None = None) -> Services:
     db = Database(database_url or settings.database_url, lock_timeout=settings.lock_timeout_seconds,
                   statement_timeout=settings.statement_timeout_seconds)
     retry = RetryPolicy(settings.incident_retry_seconds, settings.incident_max_attempts)
-    sms = ApplicantSms(settings.sms_gateway_url, settings.sms_key_secret) if settings.sms_gateway_url else None
-    return Services(settings=settings, db=db, cases=CaseService(db, settings.reference_ttl_seconds, retry, sms))
+    db.session_info[outbound.SESSION_KEY] = outbound_of(settings)
+    return Services(settings=settings, db=db, cases=CaseService(db, settings.reference_ttl_seconds, retry))
+
+
+def outbound_of(settings: Settings) -> outbound.Outbound:
+    """Where this process's messages go out, as the settings name it."""
+    if settings.smtp_host and not settings.smtp_sender:
+        raise NotConfigured("设置了邮件服务器 BIANMIN_SMTP_HOST，还须用 BIANMIN_SMTP_SENDER 设置发件地址，服务未启动")
+    mail = outbound.MailServer(settings.smtp_host, settings.smtp_port, settings.smtp_sender, settings.smtp_starttls,
+                               settings.smtp_username, settings.smtp_password_secret) if settings.smtp_host else None
+    return outbound.Outbound(settings.notify_daily_cap, settings.sms_gateway_url, settings.sms_key_secret, mail)

@@ -176,6 +176,8 @@ class EventKind(StrEnum):
     # The outbox (engine/outbox): a service task's call queued, sent with its result, failed (retried or given up),
     # or skipped by an administrator with the reason.
     SERVICE_CALL_QUEUED = "service_call_queued"
+    # A message to the applicant left unsent: they had reached the day's cap (BIANMIN_NOTIFY_DAILY_CAP).
+    MESSAGE_CAPPED = "message_capped"
     SERVICE_CALL_SENT = "service_call_sent"
     SERVICE_CALL_FAILED = "service_call_failed"
     SERVICE_CALL_SKIPPED = "service_call_skipped"

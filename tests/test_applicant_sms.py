@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,8 +19,7 @@ from sqlalchemy import select
 from engine import clock, secrets
 from engine.cases.outcomes import Outcome, Window
 from engine.models import OutboxMessage
-from engine.outbox import deliver
-from engine.outbox.applicant import ApplicantSms
+from engine.outbox import deliver, outbound
 from engine.procedures.deploy import current_version
 from engine.services import Services
 from tests.conftest import user_id
@@ -65,10 +65,20 @@ def sms(services: Services, gateway: tuple[list[dict[str, Any]], str]) -> Iterat
     settings = replace(services.settings, secrets_key=KEY)
     with services.db.write() as session:
         secrets.store(session, "sms_gateway_key", API_KEY, None, clock.now(), settings=settings)
-    services.cases.applicant_sms = ApplicantSms(url, "sms_gateway_key")
     received.clear()
-    yield received
-    services.cases.applicant_sms = None
+    with gateway_configured(services, url):
+        yield received
+
+
+@contextmanager
+def gateway_configured(svc: Services, url: str | None) -> Iterator[None]:
+    """The process's outbound settings with the SMS gateway at `url` (None: no gateway) while inside."""
+    configured = svc.db.session_info[outbound.SESSION_KEY]
+    svc.db.session_info[outbound.SESSION_KEY] = replace(configured, sms_gateway_url=url)
+    try:
+        yield
+    finally:
+        svc.db.session_info[outbound.SESSION_KEY] = configured
 
 
 def send(svc: Services) -> None:
@@ -125,8 +135,8 @@ def test_no_sms_to_a_landline_or_without_a_gateway(services: Services, sms: list
                                          applicant(DONGPO) | {"name": "公孙建华", "phone": "028-85550211"},
                                          fill(schema)).case
     assert outbox(services, landline.id) == []
-    services.cases.applicant_sms = None
-    case = start(services, name="公孙建国")
+    with gateway_configured(services, None):
+        case = start(services, name="公孙建国")
     assert outbox(services, case.id) == []
     send(services)
     assert sms == []
@@ -139,9 +149,8 @@ def test_the_sms_reaches_the_phone_after_acceptance_in_the_browser(page: Page, s
     settings = replace(svc.settings, secrets_key=KEY)
     with svc.db.write() as session:
         secrets.store(session, "sms_gateway_key", API_KEY, None, clock.now(), settings=settings)
-    svc.cases.applicant_sms = ApplicantSms(url, "sms_gateway_key")
     received.clear()
-    try:
+    with gateway_configured(svc, url):
         person = applicant(DONGPO) | {"name": "尉迟雨桐", "phone": "13982265517"}
         log_in(page, "dongpo_agent")
         page.goto("/cases/new")
@@ -156,5 +165,3 @@ def test_the_sms_reaches_the_phone_after_acceptance_in_the_browser(page: Page, s
         assert got["body"]["phone"] == "13982265517"
         assert f"办件编号MZ-DIBAO-{number}" in got["body"]["text"] and "承诺办结日期" in got["body"]["text"]
         shot(page, "190-accepted-and-sms-sent", full_page=True)
-    finally:
-        svc.cases.applicant_sms = None

@@ -1520,6 +1520,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "step_failed": ("环节出错（转异常办件）", "step failed (incident)"),
     "step_retried": ("管理员重试", "retried by administrator"),
     "service_call_queued": ("调用外部接口（排队）", "service call queued"),
+    "message_capped": ("消息未发送（已达当日上限）", "message not sent (daily cap reached)"),
     "service_call_sent": ("外部接口已应答", "service call answered"),
     "service_call_failed": ("外部接口调用失败", "service call failed"),
     "service_call_skipped": ("跳过外部接口调用", "service call skipped"),

@@ -12,7 +12,6 @@ from ..config import Settings
 from ..db import Database
 from ..deadlines import calendar
 from ..models import Case, Role
-from ..outbox.applicant import ApplicantSms
 from ..procedures.spiff import LoadedVersion, StateCache, VersionCache, load_state
 from .incidents import RetryPolicy
 
@@ -52,11 +51,9 @@ class Runtime:
     """Handed to every case operation; one per process."""
 
     def __init__(self, db: Database, reference_ttl_seconds: int = Settings.reference_ttl_seconds,
-                 retry: RetryPolicy | None = None, applicant_sms: ApplicantSms | None = None) -> None:
+                 retry: RetryPolicy | None = None) -> None:
         self.db = db
         self.retry = retry or RetryPolicy()
-        # Where applicants' SMS go (受理 …); None when the county has configured no gateway.
-        self.applicant_sms = applicant_sms
         self.versions = VersionCache()
         self.states = StateCache()
         self.reference = ReferenceData(reference_ttl_seconds)

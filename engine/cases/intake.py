@@ -20,7 +20,7 @@ from ..deadlines import clocks, marks, promised, tracking
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..idcard import InvalidIdNumber, validate_id_number
 from ..models import Case, CaseIntake, CaseSequence, OrgUnit
-from ..outbox import applicant as told
+from ..outbox import milestones
 from ..people import access
 from ..procedures import crosschecks, forms
 from ..procedures.deploy import current_version_id
@@ -155,14 +155,13 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
             **(_promised(case) if accepting else {"status": case.status}),
         })
         if accepting:
-            told.tell_accepted(rt.applicant_sms, session, case, version.guide.get("name", item_code), actor, now)
+            milestones.accepted(session, case, version.guide.get("name", item_code), actor, now)
         session.connection().execute(INSERT_INTAKE, {
             "case_id": case.id, "materials": rows, "data": data, "received_at": now, "received_by_id": actor.id,
             "notice_at": None, "notice_missing": None, "warned_at": None, "refused_at": None, "refused_by_id": None,
             "refusal_reasons": None, "refusal_basis": None})
         if not accepting:
-            return outcomes.apply(session, case, window, rows, actor, now, now, rt.applicant_sms,
-                                  version.guide.get("name", item_code))
+            return outcomes.apply(session, case, window, rows, actor, now, now, version.guide.get("name", item_code))
         step, workflow = run(rt, session, case, version, data, actor, now)
         if ticked:
             outcomes.receipt(session, case, rows, actor, now)
@@ -197,7 +196,7 @@ def accept_later(rt: Runtime, session: Session, case: Case, version: LoadedVersi
                                promised.promised_days(version.guide), accepted_at)
     chain.append(session, case, kind, actor, now, step="受理", after={
         "accepted_at": accepted_at.isoformat(), **why, **_promised(case)})
-    told.tell_accepted(rt.applicant_sms, session, case, version.guide.get("name", case.item_code), actor, now)
+    milestones.accepted(session, case, version.guide.get("name", case.item_code), actor, now)
     found = run(rt, session, case, version, intake.data, actor, now)
     outcomes.receipt(session, case, intake.materials, actor, now)
     return found

@@ -16,8 +16,7 @@ from ..audit.chain import Acting
 from ..documents import issuing as documents
 from ..errors import Conflict, ValidationFailed
 from ..models import Case, CaseIntake
-from ..outbox import applicant as told
-from ..outbox.applicant import ApplicantSms
+from ..outbox import milestones
 from ..vocabulary import CaseStatus, DocumentKind, EventKind
 from . import checklist
 from .reconcile import Step, write_case
@@ -90,12 +89,12 @@ def check(window: Window, rows: list[dict[str, Any]]) -> None:
 
 
 def apply(session: Session, case: Case, window: Window, rows: list[dict[str, Any]], actor: Acting,
-          now: datetime, received_at: datetime, sms: ApplicantSms | None = None, item_name: str = "") -> Step:
-    """The outcomes that leave the workflow unstarted, on a case just registered or waiting at the window; `sms`
-    tells the applicant of a 补正 by SMS when the county has a gateway."""
+          now: datetime, received_at: datetime, item_name: str = "") -> Step:
+    """The outcomes that leave the workflow unstarted, on a case just registered or waiting at the window; the
+    applicant of a 补正 is also told by the channels they chose, under `item_name`."""
     if window.outcome == Outcome.SUPPLEMENT:
         notice(session, case, rows, window.notes, actor, now, received_at)
-        told.tell_supplement(sms, session, case, item_name, actor, now)
+        milestones.supplement(session, case, item_name, actor, now)
     elif window.outcome == Outcome.REFUSE:
         refuse(session, case, window, actor, now)
     return Step(case, [])

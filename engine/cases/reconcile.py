@@ -23,8 +23,8 @@ from ..deadlines import clocks, marks, tracking
 from ..documents import decisions
 from ..errors import StepFailed
 from ..models import Case, Task, Timer
-from ..outbox import applicant as told
 from ..outbox import calls as service_calls
+from ..outbox import milestones
 from ..outbox import queue as outbox
 from ..people.jurisdiction import org_for_role
 from ..procedures import variables
@@ -171,7 +171,7 @@ def advance(rt: Runtime, session: Session, case: Case, workflow: BpmnWorkflow, b
         decisions.issue_decision(rt, session, case, result, end, actor, now)
         chain.append(session, case, EventKind.CASE_COMPLETED, actor, now,
                      step=end.task_spec.bpmn_name, after={"result": result})
-        told.tell_decided(rt.applicant_sms, session, case, ctx.guide.get("name", case.item_code), result, actor, now)
+        milestones.decided(session, case, ctx.guide.get("name", case.item_code), result, actor, now)
     write_case(session, case, **changes, workflow_state=dump_state(workflow), revision=case.revision + 1)
     return Step(case, open_tasks, len(fired))
 

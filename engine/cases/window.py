@@ -46,7 +46,7 @@ def examine(rt: Runtime, actor_id: int, case_id: int, window: Window) -> Step:
         now = clock.now()
         if window.outcome != Outcome.ACCEPT:
             return outcomes.apply(session, case, window, rows, actor, now, intake_row.received_at,
-                                  rt.applicant_sms, version.guide.get("name", case.item_code))
+                                  version.guide.get("name", case.item_code))
         session.execute(update(CaseIntake).where(CaseIntake.case_id == case.id).values(materials=rows))
         intake_row.materials = rows
         was = "补正" if case.status == CaseStatus.SUPPLEMENT else "收件待审"

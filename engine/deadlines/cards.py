@@ -19,6 +19,7 @@ from ..cases.locking import FRESH
 from ..db import insert_or_skip, queue_update
 from ..models import DEADLINE_CHECK_ROWS, Card, Case, Deadline, OrgUnit, ServiceItem, Task, User
 from ..notifications import Message, notify_all
+from ..outbox.notices import Outgoing
 from ..people import access
 from ..vocabulary import CardColor, EventKind, TaskStatus
 from . import clocks
@@ -159,7 +160,11 @@ def _tell(session: Session, cases: dict[int, Case], cards: list[tuple[Deadline, 
             people |= {h.id for h in holders.get(_leader_post(case, levels.get(task.org_id)), [])}
         step = deadline.name if deadline.task_id else CASE_CLOCK_STEP
         title, body = _words(case, items.get(case.item_code, case.item_code), step, deadline, card.color)
-        messages.append(Message(frozenset(people), f"card:{card.id}", "card", title, body, case.id, card.id))
+        outgoing = Outgoing(f"card_{card.color}", {"case_number": case.case_number, "step": step[:100],
+                                                   "item": items.get(case.item_code, case.item_code)[:100],
+                                                   "due_at": _day(deadline.due_date)})
+        messages.append(Message(frozenset(people), f"card:{card.id}", "card", title, body, case.id, card.id,
+                                outgoing))
         chain.append(session, case, EventKind.CARD_RAISED, None, now, task_id=deadline.task_id, step=step,
                      after={"card": card.color, "due_date": deadline.due_date.isoformat(),
                             "provisional": deadline.provisional, "notified": len(people)})

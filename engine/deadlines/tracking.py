@@ -16,6 +16,7 @@ from ..audit.chain import Acting
 from ..cases import reconcile
 from ..db import queue_write
 from ..models import Case, ClockPause, Deadline, Task
+from ..outbox import milestones
 from ..vocabulary import DeadlineStatus, EventKind, TaskStatus
 from . import calendar, clocks, marks, promised
 
@@ -47,6 +48,7 @@ def start_clock(session: Session, case: Case, guide: dict[str, Any], work_calend
     day = case.promised_date
     chain.append(session, case, EventKind.CLOCK_STARTED, actor, now, step=step,
                  after={"promised_date": day.isoformat() if day else None, "promised_note": case.promised_note})
+    milestones.accepted(session, case, guide.get("name", case.item_code), actor, now)
 
 
 def open_step(session: Session, case: Case, task_id: str, name: str, limit: int, guide: dict[str, Any],

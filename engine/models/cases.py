@@ -51,6 +51,10 @@ class Case(Base):
     applicant_name: Mapped[str] = mapped_column(String(100))
     applicant_id_number: Mapped[str] = mapped_column(String(18), index=True)
     applicant_phone: Mapped[str] = mapped_column(String(20))
+    # How the applicant chose to be told of 受理, 补正 and 办结: a list of channels ("sms", "email"); None, as for
+    # cases from before the choice existed, means by SMS when the phone is a mobile.
+    applicant_notify: Mapped[list[str] | None] = mapped_column(JSON)
+    applicant_email: Mapped[str | None] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(20), default=CaseStatus.RUNNING, index=True)
     result: Mapped[str | None] = mapped_column(String(20))
     started_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))

@@ -36,8 +36,11 @@ class OutboxMessage(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # Whom a message to a person goes to ("user:7", "sms:139…", "mail:…"), counted against the daily cap.
+    recipient: Mapped[str | None] = mapped_column(String(120))
 
-    __table_args__ = (Index("ix_outbox_due", "status", "next_try_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_try_at"),
+                      Index("ix_outbox_recipient", "recipient", "created_at"))
 
 
 class Secret(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     ForeignKey,
@@ -58,6 +59,11 @@ class User(Base):
     substitute_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", name="fk_user_account_substitute"))
     # Signed into every web session; raising it (log-out, new password, deactivation) ends all earlier sessions.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Where notifications reach them outside the app, and which go there: {group: ["sms", "email"]}, the groups of
+    # engine/outbox/notices.py; None means that module's defaults.
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(320))
+    notify_channels: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
     org: Mapped[OrgUnit] = relationship(lazy="joined")
     role: Mapped[Role] = relationship(lazy="joined")
     substitute: Mapped[User | None] = relationship(remote_side=[id], foreign_keys=[substitute_id])

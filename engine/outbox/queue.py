@@ -1,24 +1,27 @@
-"""Writing a case's service calls into the outbox, in the transaction that reached them."""
+"""Writing calls and messages into the outbox, in the transaction that reached them, and the daily cap on messages."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors import REGISTRY
 
+from .. import clock
 from ..audit import chain
 from ..audit.chain import Acting
-from ..db import queue_write
+from ..db import insert_or_skip, queue_write
 from ..errors import StepFailed
 from ..models import Case, OutboxMessage
 from ..vocabulary import EventKind, OutboxStatus
 from .calls import Call
 
-INSERT = insert(OutboxMessage.__table__).inline()
+OUTBOX = OutboxMessage.__table__
+# Messages this transaction queued per recipient: not in the table until commit, yet counted against the cap.
+_QUEUED_TODAY = "outbox_queued_per_recipient"
 
 
 def queue(session: Session, case: Case, calls: list[Call], actor: Acting | None, now: datetime) -> None:
@@ -38,14 +41,37 @@ def queue(session: Session, case: Case, calls: list[Call], actor: Acting | None,
         write(session, case, task_id, step, connector.name, call.params, task_id, actor, now)
 
 
-def write(session: Session, case: Case, task_id: str | None, step: str, connector: str, params: dict[str, Any],
-          key: str, actor: Acting | None, now: datetime) -> None:
-    """One outbox row, due now, sent after this transaction commits; the history names the call."""
-    queue_write(session, INSERT, {
-        "case_id": case.id, "task_id": task_id, "step": step, "connector": connector, "params": params,
-        "idempotency_key": key, "status": OutboxStatus.PENDING, "attempts": 0, "next_try_at": now,
-        "claimed_until": None, "last_error": None, "result": None, "created_at": now, "sent_at": None,
+def write(session: Session, case: Case | None, task_id: str | None, step: str, connector: str,
+          params: dict[str, Any], key: str, actor: Acting | None, now: datetime, *,
+          recipient: str | None = None) -> None:
+    """One outbox row, due now, sent after this transaction commits; the case's history names the call.
+
+    A key already in the outbox (the same message asked for twice) adds nothing: each is sent once."""
+    # inline: the row is sent in the commit's pipeline, where nothing may be read back.
+    queue_write(session, insert_or_skip(session, OUTBOX, ["idempotency_key"]).inline(), {
+        "case_id": case.id if case is not None else None, "task_id": task_id, "step": step, "connector": connector,
+        "params": params, "idempotency_key": key, "status": OutboxStatus.PENDING, "attempts": 0,
+        "next_try_at": now, "claimed_until": None, "last_error": None, "result": None, "created_at": now,
+        "sent_at": None, "recipient": recipient,
     })
+    if recipient is not None:
+        queued = session.info.setdefault(_QUEUED_TODAY, {})
+        queued[recipient] = queued.get(recipient, 0) + 1
+    if case is None:
+        return
     # Which parameters went out, not their values: those may be personal data, and stay in the outbox row.
     chain.append(session, case, EventKind.SERVICE_CALL_QUEUED, actor, now, task_id=task_id, step=step,
                  after={"connector": connector, "parameters": sorted(params)})
+
+
+def within_cap(session: Session, recipient: str, cap: int, now: datetime) -> bool:
+    """Whether `recipient` may be sent one more message today (Beijing time), counting this transaction's own."""
+    midnight = datetime.combine(now.astimezone(clock.SHANGHAI).date(), time(), clock.SHANGHAI)
+    sent = session.scalar(select(func.count()).select_from(OUTBOX).where(
+        OUTBOX.c.recipient == recipient, OUTBOX.c.created_at >= midnight)) or 0
+    return sent + session.info.get(_QUEUED_TODAY, {}).get(recipient, 0) < cap
+
+
+def capped(session: Session, case: Case, step: str, actor: Acting | None, now: datetime) -> None:
+    """A message to the applicant not sent because they reached today's cap: the history says so."""
+    chain.append(session, case, EventKind.MESSAGE_CAPPED, actor, now, step=step)

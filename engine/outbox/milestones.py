@@ -1,0 +1,28 @@
+"""What leaves the system when a case reaches a milestone (受理, 补正, 办结), queued in the transaction that
+reached it: the applicant's messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ..audit.chain import Acting
+from ..models import Case
+from . import applicant
+
+
+def accepted(session: Session, case: Case, item_name: str, actor: Acting | None, now: datetime) -> None:
+    """受理, at the window or at the diagram's acceptance step: the promised date is set."""
+    applicant.tell_accepted(session, case, item_name, actor, now)
+
+
+def supplement(session: Session, case: Case, item_name: str, actor: Acting | None, now: datetime) -> None:
+    """The one-time 补正 notice is issued."""
+    applicant.tell_supplement(session, case, item_name, actor, now)
+
+
+def decided(session: Session, case: Case, item_name: str, result: str, actor: Acting | None,
+            now: datetime) -> None:
+    """办结, with the written decision issued."""
+    applicant.tell_decided(session, case, item_name, result, actor, now)
