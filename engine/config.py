@@ -53,6 +53,11 @@ class Settings:
     # BIANMIN_SMS_GATEWAY_URL and BIANMIN_SMS_KEY_SECRET (the stored secret's name): applicants' SMS; none if unset.
     sms_gateway_url: str | None = None
     sms_key_secret: str = "sms_gateway_key"
+    # BIANMIN_POPULATION_URL: the population database's look-up (connectors/population.py); unset, intake offers none.
+    # BIANMIN_POPULATION_KEY_SECRET: the stored secret sent as its bearer key; while no such secret is stored the
+    # look-up goes without one (a service reached only from the county's network may need no key).
+    population_url: str | None = None
+    population_key_secret: str = "population_key"
     # BIANMIN_SECRETS_KEY: the Fernet key that encrypts stored secrets (engine/secrets.py): 32 random bytes in
     # URL-safe base64, 44 characters. Several keys separated by commas rotate: the first encrypts, any decrypts.
     # Unset: no secret can be stored or read, and there is deliberately no fallback (see engine/secrets.py).
@@ -136,5 +141,8 @@ def load_settings() -> Settings:
         connector_timeout_seconds=_int("BIANMIN_CONNECTOR_TIMEOUT", Settings.connector_timeout_seconds),
         sms_gateway_url=os.environ.get("BIANMIN_SMS_GATEWAY_URL", "").strip() or None,
         sms_key_secret=os.environ.get("BIANMIN_SMS_KEY_SECRET", "").strip() or Settings.sms_key_secret,
+        population_url=os.environ.get("BIANMIN_POPULATION_URL", "").strip() or None,
+        population_key_secret=(os.environ.get("BIANMIN_POPULATION_KEY_SECRET", "").strip()
+                               or Settings.population_key_secret),
         secrets_key=os.environ.get("BIANMIN_SECRETS_KEY", "").strip() or None,
     )
