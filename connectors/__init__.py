@@ -6,10 +6,11 @@ Each connector declares its name, its parameters (JSON Schema) and its result, a
 
 from __future__ import annotations
 
-from .base import REGISTRY, Connector, ConnectorError, Secrets, register
+from .base import REGISTRY, Connector, ConnectorError, MalformedAnswer, Secrets, register
 
-__all__ = ["REGISTRY", "Connector", "ConnectorError", "Secrets", "register"]
+__all__ = ["REGISTRY", "Connector", "ConnectorError", "MalformedAnswer", "Secrets", "register"]
 
 from . import http_json as _http_json  # noqa: E402,F401  (registers itself)
+from . import population as _population  # noqa: E402,F401  (registers itself)
 from . import sms_gateway as _sms_gateway  # noqa: E402,F401  (registers itself)
 from . import smtp_mail as _smtp_mail  # noqa: E402,F401  (registers itself)

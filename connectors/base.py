@@ -17,12 +17,21 @@ class Secrets(Protocol):
 
 class ConnectorError(Exception):
     """A call that did not succeed. `retryable` says whether trying again may help (a time-out, a 5xx, a refused
-    connection) or not (a 4xx, a malformed answer to a well-formed request)."""
+    connection) or not (a 4xx, a malformed answer to a well-formed request). `status` is the HTTP status the other
+    side answered with, when it answered over HTTP, so a connector can give one status a meaning of its own."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+        self.status = status
+
+
+class MalformedAnswer(ConnectorError):
+    """The other side answered, but not with what the connector's contract says: asking again will not help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 @dataclass(frozen=True)

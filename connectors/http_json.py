@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Connector, ConnectorError, Secrets, register
+from .base import Connector, ConnectorError, MalformedAnswer, Secrets, register
 
 # An answer larger than this is not a look-up result but a mistake (a file, a page): refused rather than kept.
 MAX_ANSWER_BYTES = 1_048_576
@@ -51,7 +51,7 @@ def call(params: Mapping[str, Any], secrets: Secrets, timeout_seconds: float, id
             status, raw = answer.status, answer.read(MAX_ANSWER_BYTES + 1)
     except urllib.error.HTTPError as exc:
         status = exc.code
-        raise ConnectorError(f"对方返回 HTTP {status}", retryable=status in RETRYABLE_STATUS) from None
+        raise ConnectorError(f"对方返回 HTTP {status}", retryable=status in RETRYABLE_STATUS, status=status) from None
     except TimeoutError:
         raise ConnectorError(f"{timeout_seconds:g} 秒内未收到应答（超时）", retryable=True) from None
     except urllib.error.URLError as exc:
@@ -64,13 +64,13 @@ def call(params: Mapping[str, Any], secrets: Secrets, timeout_seconds: float, id
     except (ConnectionError, OSError) as exc:
         raise ConnectorError(f"连接中断：{exc}", retryable=True) from None
     if len(raw) > MAX_ANSWER_BYTES:
-        raise ConnectorError("应答超过 1 MB，不是预期的 JSON 结果", retryable=False)
+        raise MalformedAnswer("应答超过 1 MB，不是预期的 JSON 结果")
     if not raw.strip():
         return {"status": status, "body": None}
     try:
         return {"status": status, "body": json.loads(raw)}
     except (ValueError, UnicodeDecodeError):
-        raise ConnectorError("应答不是有效的 JSON", retryable=False) from None
+        raise MalformedAnswer("应答不是有效的 JSON") from None
 
 
 CONNECTOR = register(Connector("http/json", "HTTP/JSON 接口调用", PARAMETERS, RESULT, call,

@@ -64,6 +64,11 @@ class Settings:
     # BIANMIN_NOTIFY_DAILY_CAP: SMS and e-mails one person is sent in a day, beyond which they read the rest in the
     # app. No rule sets a number; it is the county's operating choice, so a storm of cards never floods a phone.
     notify_daily_cap: int = 20
+    # BIANMIN_POPULATION_URL: the population database's look-up (connectors/population.py); unset, intake offers none.
+    # BIANMIN_POPULATION_KEY_SECRET: the stored secret sent as its bearer key; while no such secret is stored the
+    # look-up goes without one (a service reached only from the county's network may need no key).
+    population_url: str | None = None
+    population_key_secret: str = "population_key"
     # BIANMIN_SECRETS_KEY: the Fernet key that encrypts stored secrets (engine/secrets.py): 32 random bytes in
     # URL-safe base64, 44 characters. Several keys separated by commas rotate: the first encrypts, any decrypts.
     # Unset: no secret can be stored or read, and there is deliberately no fallback (see engine/secrets.py).
@@ -155,5 +160,8 @@ def load_settings() -> Settings:
         smtp_password_secret=os.environ.get("BIANMIN_SMTP_PASSWORD_SECRET", "").strip()
         or Settings.smtp_password_secret,
         notify_daily_cap=_int("BIANMIN_NOTIFY_DAILY_CAP", Settings.notify_daily_cap),
+        population_url=os.environ.get("BIANMIN_POPULATION_URL", "").strip() or None,
+        population_key_secret=(os.environ.get("BIANMIN_POPULATION_KEY_SECRET", "").strip()
+                               or Settings.population_key_secret),
         secrets_key=os.environ.get("BIANMIN_SECRETS_KEY", "").strip() or None,
     )

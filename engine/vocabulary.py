@@ -247,6 +247,7 @@ class SystemEventKind(StrEnum):
     MIGRATION_APPLIED = "migration_applied"
     DATA_REVEALED = "data_revealed"
     SECRET_SET = "secret_set"
+    POPULATION_LOOKED_UP = "population_looked_up"
 
 
 class AppointmentKind(StrEnum):

@@ -144,7 +144,8 @@ def new_case() -> Any:
     decision_html = formrender.render(*decision, raw=raw, errors=errors) if decision else None
     return render_template("new_case.html", items=items, item=item, version=version, form_html=form_html,
                            summary=summary, errors=errors, raw=raw or {}, villages=villages,
-                           village_code=village_code, materials=materials, decision_html=decision_html), status
+                           village_code=village_code, materials=materials, decision_html=decision_html,
+                           population_offered=bool(svc.settings.population_url)), status
 
 
 def _decision_schema(db: Session, version: ProcedureVersion) -> tuple[dict[str, Any], dict[str, Any]] | None:

@@ -382,6 +382,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event_migration_applied": ("数据库升级", "Database upgraded"),
     "event_data_revealed": ("查看完整个人信息", "Personal data revealed"),
     "event_secret_set": ("设置机密（仅记名称）", "Secret set (name only)"),
+    "event_population_looked_up": ("查询人口库", "Population database looked up"),
     # personal data (个人信息): masked for those who do not handle the case, revealed with a reason, logged
     "reveal_button": ("查看完整", "Show in full"),
     "reveal_reason": ("查看理由", "Reason"),
@@ -493,6 +494,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "applicant_id_help": ("18位居民身份证号码，最后一位可以是 X", "18-character resident ID number; the last may be X"),
     "applicant_phone": ("联系电话", "Phone"),
     "applicant_phone_help": ("11位手机号码或带区号的固定电话", "11-digit mobile or landline with area code"),
+    # 人口库查询 beside the ID number
+    "population_lookup": ("查询人口库", "Look up the population database"),
+    "population_busy": ("正在查询人口库……", "Asking the population database…"),
+    "population_filled": ("已按人口库填入，请与申请人核对", "Filled in from the population database; check it with "
+                          "the applicant"),
+    "population_shown": ("人口库登记的户籍信息如下，请与申请人核对", "As the population database registers the "
+                         "household; check it with the applicant"),
+    "population_failed": ("人口库查询失败，请刷新页面后重试，或手工填写申请人及家庭信息",
+                          "The look-up failed; reload the page and try again, or fill in by hand"),
+    "population_count": ("户内共 {n} 人", "{n} in the household"),
+    "population_household_number": ("户号", "Household number"),
+    "population_address": ("住址", "Address"),
+    "population_name": ("姓名", "Name"),
+    "population_relation": ("与户主关系", "Relation to the head"),
+    "population_gender": ("性别", "Gender"),
+    "population_birth_date": ("出生日期", "Date of birth"),
     "application_section": ("申请表", "Application form"),
     "submit_application": ("受理并提交", "Accept and submit"),
     "case_started": ("已受理，办件编号 {number}", "Accepted; case number {number}"),

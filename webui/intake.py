@@ -1,19 +1,22 @@
-"""The window: the materials checklist on a form, a waiting case examined again, the intake list and 否定报备."""
+"""The window: the materials checklist on a form, a waiting case examined again, the intake list, 否定报备 and the
+population database's look-up that fills the new-application form."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, g, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from engine.cases import checklist
 from engine.cases import window as engine_window
 from engine.cases.outcomes import Outcome, Window
-from engine.errors import Forbidden
+from engine.errors import BianminError, Forbidden
+from engine.idcard import mask_id_number
 from engine.people import access
 from engine.supervision import refusals
 from engine.vocabulary import CaseStatus
+from engine.window import population
 
 from . import helpers
 from .auth import login_required
@@ -82,3 +85,19 @@ def refusal_register() -> Any:
         rows = refusals.register(db, g.user, LIST_LIMIT)
     return render_template("refusals.html", rows=rows, limit=LIST_LIMIT)
 
+
+
+@bp.route("/cases/new/population", methods=["POST"])
+@login_required
+def population_lookup() -> Any:
+    """人口库查询 from the new-application page (JSON both ways): the household, other members' numbers masked."""
+    body = request.get_json(silent=True)
+    id_number = body.get("id_number") if isinstance(body, dict) else None
+    svc = helpers.services()
+    try:
+        found = population.look_up(svc.db, svc.settings, g.user.id, id_number)
+    except BianminError as exc:
+        return {"error": exc.message}, exc.status, exc.headers
+    return {"household_number": found.household_number, "address": found.address,
+            "applicant_name": found.applicant["name"] if found.applicant else None,
+            "members": [member | {"id_number": mask_id_number(member["id_number"])} for member in found.members]}
