@@ -50,7 +50,8 @@ bp = Blueprint("cases", __name__)
 
 VIEWER_SCRIPT = "bpmn-navigated-viewer.production.min.js"
 # The engine keys applicant errors by the applicant's fields; the form names its inputs after them.
-APPLICANT_FIELDS = {"name": "applicant_name", "id_number": "applicant_id_number", "phone": "applicant_phone"}
+APPLICANT_FIELDS = {"name": "applicant_name", "id_number": "applicant_id_number", "phone": "applicant_phone",
+                    "email": "applicant_email", "notify": "applicant_notify"}
 # Every task action withheld: the case page as opened from 抄送我的.
 READ_ONLY = access.TaskAccess(Standing.NOT_YOUR_POST, may_claim=False, may_complete=False)
 
@@ -109,7 +110,10 @@ def new_case() -> Any:
         schema, _ui = _application_schema(version)
         applicant = {"name": request.form.get("applicant_name", "").strip(),
                      "id_number": request.form.get("applicant_id_number", "").strip(),
-                     "phone": request.form.get("applicant_phone", "").strip()}
+                     "phone": request.form.get("applicant_phone", "").strip(),
+                     "email": request.form.get("applicant_email", "").strip(),
+                     # A form without the 通知方式 choice (a client older than it) leaves the default.
+                     "notify": request.form.getlist("applicant_notify") if "notify_asked" in request.form else None}
         try:
             Applicant.parse(applicant)
         except ValidationFailed as exc:

@@ -148,6 +148,24 @@ STRINGS: dict[str, tuple[str, str]] = {
     "all_cards": ("全部警示", "Any card"),
     "no_carded": ("没有此类办件", "Nothing here"),
     "notifications_title": ("提醒", "Notifications"),
+    "notify_settings_title": ("提醒设置", "Notification settings"),
+    "notify_settings_intro": ("提醒总会出现在本系统的“提醒”中；在这里选择哪些提醒同时发到您的手机或邮箱。"
+                              "为免打扰，每人每天最多发送 {cap} 条短信和邮件，今天已发送 {sent} 条，"
+                              "超出的只在系统中查看。",
+                              "Notifications always appear in the app; choose which also go to your phone or mailbox. "
+                              "At most {cap} SMS and e-mails a day; {sent} sent today, the rest stay in the app."),
+    "notify_no_sms_gateway": ("本县尚未配置短信网关（BIANMIN_SMS_GATEWAY_URL），选择的短信提醒暂不会发出。",
+                              "No SMS gateway is configured: SMS notifications are not sent yet."),
+    "notify_no_mail_server": ("本县尚未配置邮件服务器（BIANMIN_SMTP_HOST），选择的邮件提醒暂不会发出。",
+                              "No mail server is configured: e-mail notifications are not sent yet."),
+    "notify_phone": ("手机号码", "Mobile number"),
+    "notify_email": ("电子邮箱", "E-mail"),
+    "notify_group": ("提醒类别", "Kind of notification"),
+    "notify_send": ("发送", "Send"),
+    "notify_settings_help": ("黄牌、红牌默认发送短信和邮件（填写了号码和邮箱时）；其他提醒默认只在系统中查看。",
+                             "Cards go by SMS and e-mail by default when a number and address are given; "
+                             "other notifications stay in the app unless chosen."),
+    "notify_settings_saved": ("提醒设置已保存", "Notification settings saved"),
     "notifications_intro": ("办件或环节进入预警期（黄牌）或超过办结期限（红牌）时，系统提醒办理人、岗位人员和电子监察；"
                             "环节超期同时提醒分管领导。",
                             "When a case or step nears its limit (yellow card) or passes it (red card), its handler, "
@@ -494,6 +512,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "applicant_id_help": ("18位居民身份证号码，最后一位可以是 X", "18-character resident ID number; the last may be X"),
     "applicant_phone": ("联系电话", "Phone"),
     "applicant_phone_help": ("11位手机号码或带区号的固定电话", "11-digit mobile or landline with area code"),
+    "applicant_notify": ("通知方式", "How to notify"),
+    "applicant_notify_help": ("受理、补正、办结时告知申请人；都不选则不通知",
+                              "told at acceptance, supplement and decision; none ticked: not told"),
+    "applicant_email": ("电子邮箱", "E-mail"),
+    "channel_sms": ("短信", "SMS"),
+    "channel_email": ("电子邮件", "E-mail"),
     # 人口库查询 beside the ID number
     "population_lookup": ("查询人口库", "Look up the population database"),
     "population_busy": ("正在查询人口库……", "Asking the population database…"),

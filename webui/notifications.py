@@ -8,6 +8,9 @@ from flask import Blueprint, Flask, flash, g, redirect, render_template, request
 from flask.blueprints import BlueprintSetupState
 
 from engine import clock, notifications
+from engine.errors import ValidationFailed
+from engine.models import User
+from engine.outbox import notices, outbound
 
 from . import helpers
 from .auth import login_required
@@ -47,6 +50,36 @@ def mark_all_read() -> Any:
         count = notifications.mark_read(db, g.user.id, clock.now())
     flash(t("marked_all_read", n=count), "success")
     return redirect(url_for("notifications.index"))
+
+
+@bp.route("/notifications/settings", methods=["GET", "POST"])
+@login_required
+def settings() -> Any:
+    """提醒设置: the user's own phone, e-mail and which notifications go out to them by SMS or e-mail."""
+    svc = helpers.services()
+    errors: dict[str, list[str]] = {}
+    summary: list[str] = []
+    if request.method == "POST":
+        chosen = {code: request.form.getlist(f"channel_{code}") for code in notices.GROUPS}
+        try:
+            with svc.db.write() as db:
+                notices.choose(db, g.user.id, request.form.get("phone", ""), request.form.get("email", ""), chosen)
+        except ValidationFailed as exc:
+            summary, errors = exc.details or [exc.message], exc.fields
+        else:
+            flash(t("notify_settings_saved"), "success")
+            return redirect(url_for("notifications.settings"))
+    with svc.db.read() as db:
+        user = db.get(User, g.user.id)
+        sent = notices.sent_today(db, g.user.id, clock.now())
+    out = svc.db.session_info.get(outbound.SESSION_KEY)
+    form = request.form if request.method == "POST" else None
+    shown = ({code: form.getlist(f"channel_{code}") for code in notices.GROUPS} if form is not None
+             else notices.channels(user))
+    return render_template("notification_settings.html", groups=notices.GROUPS, shown=shown, errors=errors,
+                           summary=summary, phone=form.get("phone", "") if form is not None else user.phone or "",
+                           email=form.get("email", "") if form is not None else user.email or "", out=out,
+                           sent=sent), 422 if summary else 200
 
 
 def _unread() -> int:

@@ -141,6 +141,9 @@ SCHEMAS: dict[str, Any] = {
                           "description": "18 位居民身份证号码（校验位必须正确）"},
             "phone": {"type": "string", "pattern": "^[0-9][0-9 -]{5,20}[0-9]$",
                       "description": "11 位手机号码或带区号的固定电话（7、11 或 12 位数字，可含空格、连字符）"},
+            "notify": {"type": "array", "items": {"enum": ["sms", "email"]}, "uniqueItems": True,
+                       "description": "申请人选择的受理、补正、办结通知方式；省略时向手机号码发短信，空数组为不通知"},
+            "email": {"type": "string", "maxLength": 320, "description": "电子邮箱，选择 email 通知时必填"},
         },
     },
     "StartCase": {

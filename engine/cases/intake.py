@@ -13,6 +13,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from connectors.smtp_mail import ADDRESS
+
 from .. import clock
 from ..audit import chain
 from ..audit.chain import Acting
@@ -20,6 +22,7 @@ from ..deadlines import clocks, marks, promised, tracking
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..idcard import InvalidIdNumber, validate_id_number
 from ..models import Case, CaseIntake, CaseSequence, OrgUnit
+from ..outbox import applicant as told
 from ..outbox import milestones
 from ..people import access
 from ..procedures import crosschecks, forms
@@ -75,11 +78,18 @@ def phone_problem(phone: str) -> str | None:
     return None if phone.isdigit() and len(phone) in PHONE_DIGITS else "联系电话应为 11 位手机号码或带区号的固定电话"
 
 
+# An e-mail address as the mail connector takes it (connectors/smtp_mail.py).
+EMAIL = re.compile(ADDRESS)
+
+
 @dataclass(frozen=True)
 class Applicant:
     name: str
     id_number: str
     phone: str
+    # How they want to hear of 受理, 补正 and 办结 ("sms", "email"); None when not asked (by SMS to a mobile).
+    notify: tuple[str, ...] | None = None
+    email: str | None = None
 
     @classmethod
     def parse(cls, raw: Any) -> Applicant:
@@ -98,10 +108,31 @@ class Applicant:
         phone = normal_phone(str(raw.get("phone") or ""))
         if problem := phone_problem(phone):
             fields["phone"] = [problem]
+        notify, email = _channels(raw, phone, fields)
         if fields:
             problems = [text for texts in fields.values() for text in texts]
             raise ValidationFailed("申请人信息有误：" + "；".join(problems), details=problems, fields=fields)
-        return cls(name, id_number, phone)
+        return cls(name, id_number, phone, notify, email)
+
+
+def _channels(raw: dict[str, Any], phone: str,
+              fields: dict[str, list[str]]) -> tuple[tuple[str, ...] | None, str | None]:
+    """The applicant's choice of 通知方式 and their e-mail, each problem added to `fields`."""
+    email = str(raw.get("email") or "").strip() or None
+    if email is not None and (len(email) > 320 or not EMAIL.match(email)):
+        fields["email"] = ["电子邮箱格式不正确，例如 zhangsan@example.com"]
+    chosen = raw.get("notify")
+    if chosen is None:
+        return None, email
+    if not isinstance(chosen, list | tuple) or not set(chosen) <= set(told.CHANNELS):
+        fields["notify"] = ["通知方式只能是短信（sms）或电子邮件（email）"]
+        return None, email
+    notify = tuple(channel for channel in told.CHANNELS if channel in chosen)
+    if told.SMS in notify and not told.MOBILE.match(phone):
+        fields["notify"] = ["联系电话不是手机号码，收不到短信：请改填手机号码，或不选短信通知"]
+    if told.EMAIL in notify and email is None:
+        fields.setdefault("email", []).append("选择电子邮件通知时须填写电子邮箱")
+    return notify, email
 
 
 def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, applicant: Any, data: Any,
@@ -139,6 +170,8 @@ def start_case(rt: Runtime, actor_id: int, item_code: str, village_code: str, ap
             "version_id": version.id, "village_id": village.village_id, "town_id": village.town_id,
             "county_id": village.county_id, "applicant_name": person.name,
             "applicant_id_number": person.id_number, "applicant_phone": person.phone,
+            "applicant_notify": list(person.notify) if person.notify is not None else None,
+            "applicant_email": person.email,
             "status": CaseStatus.RUNNING if accepting else outcomes.STATUS[window.outcome], "result": None,
             "started_by_id": actor.id, "accepted_at": now, "completed_at": None, "workflow_state": "",
             "serializer_version": SERIALIZER_VERSION, "revision": 0, "event_count": 0,

@@ -4,14 +4,18 @@ under the daily cap; the in-app notification is always written, whatever goes ou
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from connectors.smtp_mail import ADDRESS
+
+from ..errors import ValidationFailed
 from ..models import User
 from . import outbound, queue
 from .applicant import EMAIL, MOBILE, SMS
@@ -50,6 +54,34 @@ def channels(user: User | Any) -> dict[str, list[str]]:
     """The user's channels per group: their own choice, else each group's default."""
     chosen = user.notify_channels or {}
     return {code: list(chosen.get(code, group.default)) for code, group in GROUPS.items()}
+
+
+def choose(session: Session, user_id: int, phone: str, email: str, chosen: Mapping[str, list[str]]) -> None:
+    """Save a user's phone, e-mail and channels per group; ValidationFailed (each problem by field) changes nothing.
+
+    A channel chosen without its address is refused rather than saved silent: the user would wait for messages
+    that never come."""
+    phone, email = phone.strip().replace(" ", "").replace("-", ""), email.strip()
+    fields: dict[str, list[str]] = {}
+    if phone and not MOBILE.match(phone):
+        fields["phone"] = ["手机号码应为 11 位数字，以 1 开头"]
+    if email and (len(email) > 320 or not re.match(ADDRESS, email)):
+        fields["email"] = ["电子邮箱格式不正确，例如 zhangsan@example.com"]
+    choice = {code: [channel for channel in (SMS, EMAIL) if channel in chosen.get(code, [])] for code in GROUPS}
+    if any(SMS in channels for channels in choice.values()) and not phone:
+        fields.setdefault("phone", []).append("选择了短信提醒，请填写手机号码")
+    if any(EMAIL in channels for channels in choice.values()) and not email:
+        fields.setdefault("email", []).append("选择了邮件提醒，请填写电子邮箱")
+    if fields:
+        problems = [text for texts in fields.values() for text in texts]
+        raise ValidationFailed("提醒设置未保存：" + "；".join(problems), details=problems, fields=fields)
+    session.execute(update(User).where(User.id == user_id).values(
+        phone=phone or None, email=email or None, notify_channels=choice))
+
+
+def sent_today(session: Session, user_id: int, now: datetime) -> int:
+    """Messages queued for the user today, as the daily cap counts them."""
+    return queue.count_today(session, f"user:{user_id}", now)
 
 
 def send_out(session: Session, messages: Sequence[Any], now: datetime) -> None:

@@ -66,10 +66,14 @@ def write(session: Session, case: Case | None, task_id: str | None, step: str, c
 
 def within_cap(session: Session, recipient: str, cap: int, now: datetime) -> bool:
     """Whether `recipient` may be sent one more message today (Beijing time), counting this transaction's own."""
+    return count_today(session, recipient, now) + session.info.get(_QUEUED_TODAY, {}).get(recipient, 0) < cap
+
+
+def count_today(session: Session, recipient: str, now: datetime) -> int:
+    """Messages to `recipient` in the outbox since midnight in Beijing (the recipient index answers it)."""
     midnight = datetime.combine(now.astimezone(clock.SHANGHAI).date(), time(), clock.SHANGHAI)
-    sent = session.scalar(select(func.count()).select_from(OUTBOX).where(
+    return session.scalar(select(func.count()).select_from(OUTBOX).where(
         OUTBOX.c.recipient == recipient, OUTBOX.c.created_at >= midnight)) or 0
-    return sent + session.info.get(_QUEUED_TODAY, {}).get(recipient, 0) < cap
 
 
 def capped(session: Session, case: Case, step: str, actor: Acting | None, now: datetime) -> None:
