@@ -26,6 +26,7 @@ from engine.outbox import deliver, notices, outbound
 from engine.people import accounts
 from engine.procedures.deploy import current_version
 from engine.services import Services
+from tests import test_zhaijidi as zhaijidi
 from tests.conftest import user_id
 from tests.procedures import applicant, fill
 from tests.test_applicant_sms import gateway  # noqa: F401
@@ -90,6 +91,7 @@ def contact(svc: Services, username: str, phone: str, mail: str,
 def test_a_yellow_card_reaches_the_holder_by_sms_and_e_mail(services: Services,
                                                            gateway: tuple[list[dict[str, Any]], str]) -> None:  # noqa: F811
     received, url = gateway
+    received.clear()
     recorder = Recorder()
     with ExitStack() as stack:
         port = stack.enter_context(smtp_server(recorder))
@@ -121,11 +123,11 @@ def test_a_yellow_card_reaches_the_holder_by_sms_and_e_mail(services: Services,
 def test_each_person_s_choice_and_the_daily_cap(services: Services,
                                                 gateway: tuple[list[dict[str, Any]], str]) -> None:  # noqa: F811
     received, url = gateway
+    received.clear()
     with services.db.write() as session:
         if session.scalar(select(User.id).where(User.username == "qingshui_notice_clerk")) is None:
             accounts.add_user(session, "qingshui_notice_clerk", "town_civil_affairs", "510123101000",
                               display_name="东方明月", password="notice-clerk-2026")
-    received.clear()
     with sending(services, url, cap=2), contact(services, "qingshui_notice_clerk", "13700001111", "",
                                                 {"chase": ["sms"]}) as uid:
         with services.db.write() as session:
@@ -164,6 +166,7 @@ def test_a_choice_without_its_address_or_with_a_wrong_one_is_refused(services: S
 def test_the_applicant_who_chose_e_mail_gets_mail_and_no_sms(services: Services,
                                                              gateway: tuple[list[dict[str, Any]], str]) -> None:  # noqa: F811
     received, url = gateway
+    received.clear()
     recorder = Recorder()
     person = applicant(DONGPO) | {"name": "上官若水", "notify": ["email"], "email": "shangguan.rs@example.cn"}
     with smtp_server(recorder) as port, sending(services, url, port):
@@ -228,3 +231,20 @@ def test_a_village_agent_chooses_sms_for_cards_and_chases(page: Page, sqlite_ser
         user = session.get(User, user_id(sqlite_services, "liulin_agent"))
         chosen = notices.channels(user)
     assert (user.phone, chosen["card"], chosen["chase"], chosen["task"]) == ("13881234569", ["sms"], ["sms"], [])
+
+
+def test_zhaijidi_s_applicant_is_told_at_the_town_window_s_acceptance(
+        services: Services, gateway: tuple[list[dict[str, Any]], str]) -> None:  # noqa: F811
+    received, url = gateway
+    received.clear()
+    with sending(services, url):
+        case = zhaijidi.register(services)
+        deliver_all(services)
+        # Registered and sent to the village's review: nothing is accepted yet, so nothing is said.
+        assert not [got for got in received if case.case_number in got["body"]["text"]]
+        zhaijidi.to_reviews(services, case.id)
+        deliver_all(services)
+    [sms] = [got["body"] for got in received if case.case_number in got["body"]["text"]]
+    due = zhaijidi.reload(services, case.id).promised_date
+    assert sms["template"] == "case_accepted" and sms["variables"]["promised_date"] == (
+        f"{due.year}年{due.month}月{due.day}日")
