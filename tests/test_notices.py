@@ -142,7 +142,10 @@ def test_each_person_s_choice_and_the_daily_cap(services: Services,
                 Notification.user_id == uid, Notification.key.like("test-%")))
             assert notices.sent_today(session, uid, clock.now()) == 2
         deliver_all(services)
+        with services.db.read() as session:
+            shown = [(m.step, m.status) for m in notices.recent(session, uid, 20)]
     assert (queued, in_app) == (2, 4)
+    assert sorted(shown) == [("催办：测试办件0", "sent"), ("催办：测试办件1", "sent")]
     mine = sorted(got["body"]["text"] for got in received if got["body"]["phone"] == "13700001111")
     assert mine == ["【便民服务】催办：测试办件0。详情请登录便民服务系统查看。",
                     "【便民服务】催办：测试办件1。详情请登录便民服务系统查看。"]

@@ -166,6 +166,14 @@ STRINGS: dict[str, tuple[str, str]] = {
                              "Cards go by SMS and e-mail by default when a number and address are given; "
                              "other notifications stay in the app unless chosen."),
     "notify_settings_saved": ("提醒设置已保存", "Notification settings saved"),
+    "notify_recent": ("最近发出的短信和邮件", "Recent SMS and e-mails"),
+    "notify_recent_none": ("还没有发给您的短信或邮件。", "No SMS or e-mail has been sent to you yet."),
+    "notify_channel": ("方式", "Channel"),
+    "notify_status": ("状态", "Status"),
+    "outbox_pending": ("待发送", "waiting"),
+    "outbox_sent": ("已发送", "sent"),
+    "outbox_failed": ("发送失败", "failed"),
+    "outbox_skipped": ("已跳过", "skipped"),
     "notifications_intro": ("办件或环节进入预警期（黄牌）或超过办结期限（红牌）时，系统提醒办理人、岗位人员和电子监察；"
                             "环节超期同时提醒分管领导。",
                             "When a case or step nears its limit (yellow card) or passes it (red card), its handler, "

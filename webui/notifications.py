@@ -19,6 +19,8 @@ from .i18n import t
 bp = Blueprint("notifications", __name__)
 
 LIMIT = 300
+# Messages out shown under 提醒设置: enough to see that today's went, or why one did not.
+RECENT = 20
 
 
 @bp.route("/notifications")
@@ -72,6 +74,7 @@ def settings() -> Any:
     with svc.db.read() as db:
         user = db.get(User, g.user.id)
         sent = notices.sent_today(db, g.user.id, clock.now())
+        recent = notices.recent(db, g.user.id, RECENT)
     out = svc.db.session_info.get(outbound.SESSION_KEY)
     form = request.form if request.method == "POST" else None
     shown = ({code: form.getlist(f"channel_{code}") for code in notices.GROUPS} if form is not None
@@ -79,7 +82,7 @@ def settings() -> Any:
     return render_template("notification_settings.html", groups=notices.GROUPS, shown=shown, errors=errors,
                            summary=summary, phone=form.get("phone", "") if form is not None else user.phone or "",
                            email=form.get("email", "") if form is not None else user.email or "", out=out,
-                           sent=sent), 422 if summary else 200
+                           sent=sent, recent=recent), 422 if summary else 200
 
 
 def _unread() -> int:

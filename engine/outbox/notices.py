@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from connectors.smtp_mail import ADDRESS
 
 from ..errors import ValidationFailed
-from ..models import User
+from ..models import OutboxMessage, User
 from . import outbound, queue
 from .applicant import EMAIL, MOBILE, SMS
 
@@ -50,7 +50,7 @@ class Outgoing:
     variables: Mapping[str, str] = field(default_factory=dict)
 
 
-def channels(user: User | Any) -> dict[str, list[str]]:
+def channels(user: Any) -> dict[str, list[str]]:
     """The user's channels per group: their own choice, else each group's default."""
     chosen = user.notify_channels or {}
     return {code: list(chosen.get(code, group.default)) for code, group in GROUPS.items()}
@@ -82,6 +82,12 @@ def choose(session: Session, user_id: int, phone: str, email: str, chosen: Mappi
 def sent_today(session: Session, user_id: int, now: datetime) -> int:
     """Messages queued for the user today, as the daily cap counts them."""
     return queue.count_today(session, f"user:{user_id}", now)
+
+
+def recent(session: Session, user_id: int, limit: int) -> list[OutboxMessage]:
+    """The user's latest messages out, newest first: what went, what waits, what failed and why."""
+    return list(session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == f"user:{user_id}")
+                                .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)))
 
 
 def send_out(session: Session, messages: Sequence[Any], now: datetime) -> None:
