@@ -64,6 +64,11 @@ class Settings:
     # BIANMIN_NOTIFY_DAILY_CAP: SMS and e-mails one person is sent in a day, beyond which they read the rest in the
     # app. No rule sets a number; it is the county's operating choice, so a storm of cards never floods a phone.
     notify_daily_cap: int = 20
+    # BIANMIN_CASE_REPORT_URL (unset: no 办件信息上报), BIANMIN_CASE_REPORT_CODES (the province's code table, TOML;
+    # required with the URL) and BIANMIN_CASE_REPORT_KEY_SECRET (the stored secret sent as a bearer token, if any).
+    case_report_url: str | None = None
+    case_report_codes: Path | None = None
+    case_report_key_secret: str | None = None
     # BIANMIN_SECRETS_KEY: the Fernet key that encrypts stored secrets (engine/secrets.py): 32 random bytes in
     # URL-safe base64, 44 characters. Several keys separated by commas rotate: the first encrypts, any decrypts.
     # Unset: no secret can be stored or read, and there is deliberately no fallback (see engine/secrets.py).
@@ -155,5 +160,8 @@ def load_settings() -> Settings:
         smtp_password_secret=os.environ.get("BIANMIN_SMTP_PASSWORD_SECRET", "").strip()
         or Settings.smtp_password_secret,
         notify_daily_cap=_int("BIANMIN_NOTIFY_DAILY_CAP", Settings.notify_daily_cap),
+        case_report_url=os.environ.get("BIANMIN_CASE_REPORT_URL", "").strip() or None,
+        case_report_codes=Path(codes) if (codes := os.environ.get("BIANMIN_CASE_REPORT_CODES", "").strip()) else None,
+        case_report_key_secret=os.environ.get("BIANMIN_CASE_REPORT_KEY_SECRET", "").strip() or None,
         secrets_key=os.environ.get("BIANMIN_SECRETS_KEY", "").strip() or None,
     )
