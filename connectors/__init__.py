@@ -10,6 +10,7 @@ from .base import REGISTRY, Connector, ConnectorError, MalformedAnswer, Secrets,
 
 __all__ = ["REGISTRY", "Connector", "ConnectorError", "MalformedAnswer", "Secrets", "register"]
 
+from . import case_report as _case_report  # noqa: E402,F401  (registers itself)
 from . import http_json as _http_json  # noqa: E402,F401  (registers itself)
 from . import population as _population  # noqa: E402,F401  (registers itself)
 from . import sms_gateway as _sms_gateway  # noqa: E402,F401  (registers itself)

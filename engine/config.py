@@ -69,6 +69,11 @@ class Settings:
     # look-up goes without one (a service reached only from the county's network may need no key).
     population_url: str | None = None
     population_key_secret: str = "population_key"
+    # BIANMIN_CASE_REPORT_URL (unset: no 办件信息上报), BIANMIN_CASE_REPORT_CODES (the province's code table, TOML;
+    # required with the URL) and BIANMIN_CASE_REPORT_KEY_SECRET (the stored secret sent as a bearer token, if any).
+    case_report_url: str | None = None
+    case_report_codes: Path | None = None
+    case_report_key_secret: str | None = None
     # BIANMIN_SECRETS_KEY: the Fernet key that encrypts stored secrets (engine/secrets.py): 32 random bytes in
     # URL-safe base64, 44 characters. Several keys separated by commas rotate: the first encrypts, any decrypts.
     # Unset: no secret can be stored or read, and there is deliberately no fallback (see engine/secrets.py).
@@ -163,5 +168,8 @@ def load_settings() -> Settings:
         population_url=os.environ.get("BIANMIN_POPULATION_URL", "").strip() or None,
         population_key_secret=(os.environ.get("BIANMIN_POPULATION_KEY_SECRET", "").strip()
                                or Settings.population_key_secret),
+        case_report_url=os.environ.get("BIANMIN_CASE_REPORT_URL", "").strip() or None,
+        case_report_codes=Path(codes) if (codes := os.environ.get("BIANMIN_CASE_REPORT_CODES", "").strip()) else None,
+        case_report_key_secret=os.environ.get("BIANMIN_CASE_REPORT_KEY_SECRET", "").strip() or None,
         secrets_key=os.environ.get("BIANMIN_SECRETS_KEY", "").strip() or None,
     )

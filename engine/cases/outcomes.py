@@ -96,7 +96,7 @@ def apply(session: Session, case: Case, window: Window, rows: list[dict[str, Any
         notice(session, case, rows, window.notes, actor, now, received_at)
         milestones.supplement(session, case, item_name, actor, now)
     elif window.outcome == Outcome.REFUSE:
-        refuse(session, case, window, actor, now)
+        refuse(session, case, window, actor, now, item_name)
     return Step(case, [])
 
 
@@ -114,8 +114,9 @@ def notice(session: Session, case: Case, rows: list[dict[str, Any]], notes: Any,
         "missing": missing, "received": received, "received_at": received_at.isoformat()}, actor, now)
 
 
-def refuse(session: Session, case: Case, window: Window, actor: Acting, now: datetime) -> None:
-    """不予受理: the case ends with the reasons, and the refusal register lists it."""
+def refuse(session: Session, case: Case, window: Window, actor: Acting, now: datetime, item_name: str = "") -> None:
+    """不予受理: the case ends with the reasons, and the refusal register lists it (and the upstream platform is
+    told, under `item_name`)."""
     session.execute(update(CaseIntake).where(CaseIntake.case_id == case.id).values(
         refused_at=now, refused_by_id=actor.id, refusal_reasons=window.reasons.strip(),
         refusal_basis=window.basis.strip()))
@@ -124,6 +125,7 @@ def refuse(session: Session, case: Case, window: Window, actor: Acting, now: dat
     reasons = {"reasons": window.reasons.strip(), "basis": window.basis.strip()}
     chain.append(session, case, EventKind.INTAKE_REFUSED, actor, now, step="不予受理", after=reasons)
     documents.issue(session, case, DocumentKind.INTAKE_REFUSAL, reasons, actor, now)
+    milestones.refused(session, case, item_name, reasons["reasons"], actor, now)
 
 
 def receipt(session: Session, case: Case, rows: list[dict[str, Any]], actor: Acting | None, now: datetime) -> None:

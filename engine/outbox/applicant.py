@@ -35,7 +35,7 @@ def tell_accepted(session: Session, case: Case, item_name: str, actor: Acting | 
 def tell_supplement(session: Session, case: Case, item_name: str, actor: Acting | None, now: datetime) -> None:
     """补正: the written notice lists everything missing; the message says where to bring it."""
     _queue(session, case, "supplement_requested", {
-        "item": item_name, "case_number": case.case_number, "place": _window(session, case)}, actor, now)
+        "item": item_name, "case_number": case.case_number, "place": window_name(session, case)}, actor, now)
 
 
 def tell_decided(session: Session, case: Case, item_name: str, result: str, actor: Acting | None,
@@ -43,7 +43,7 @@ def tell_decided(session: Session, case: Case, item_name: str, result: str, acto
     """办结: the result in a word and where the written decision is collected."""
     _queue(session, case, "case_decided", {
         "item": item_name, "case_number": case.case_number, "result": RESULTS.get(result, "已办结"),
-        "place": _window(session, case)}, actor, now)
+        "place": window_name(session, case)}, actor, now)
 
 
 # What the message says of a case's result (a procedure's own result codes read as 已办结).
@@ -60,11 +60,15 @@ def person(case: Case) -> str:
     return "applicant:" + hashlib.sha256(case.applicant_id_number.encode()).hexdigest()[:32]
 
 
-def _window(session: Session, case: Case) -> str:
-    """Where the applicant came in, as the receipt names it: the village's service station or the town's centre."""
-    office = session.scalar(select(OrgUnit).join(User, User.org_id == OrgUnit.id)
-                            .where(User.id == case.started_by_id))
-    return issuer_name(office, DocumentKind.RECEIPT) if office else "受理窗口"
+def office(session: Session, case: Case) -> OrgUnit | None:
+    """The org unit whose window took the application in: the village's service station or the town's centre."""
+    return session.scalar(select(OrgUnit).join(User, User.org_id == OrgUnit.id).where(User.id == case.started_by_id))
+
+
+def window_name(session: Session, case: Case) -> str:
+    """Where the applicant came in, as the receipt names it."""
+    found = office(session, case)
+    return issuer_name(found, DocumentKind.RECEIPT) if found else "受理窗口"
 
 
 def _queue(session: Session, case: Case, template: str, variables: dict[str, str], actor: Acting | None,
