@@ -29,6 +29,7 @@ from engine.services import Services
 from tests import test_zhaijidi as zhaijidi
 from tests.conftest import user_id
 from tests.procedures import applicant, fill
+from tests.test_api import auth, make_client
 from tests.test_applicant_sms import gateway  # noqa: F401
 from tests.test_browser import DONGPO, base_url, browser, log_in, page, shot  # noqa: F401
 from tests.test_cards import _case_clock, _on
@@ -251,3 +252,20 @@ def test_zhaijidi_s_applicant_is_told_at_the_town_window_s_acceptance(
     due = zhaijidi.reload(services, case.id).promised_date
     assert sms["template"] == "case_accepted" and sms["variables"]["promised_date"] == (
         f"{due.year}年{due.month}月{due.day}日")
+
+
+def test_the_api_reads_and_changes_the_settings(sqlite_services: Services) -> None:
+    api = make_client(sqlite_services)
+    headers = auth(sqlite_services, "hewan_agent")
+    shown = api.get("/api/v1/notifications/settings", headers=headers).json
+    assert shown["channels"]["card"] == ["sms", "email"] and shown["phone"] is None and shown["daily_cap"] == 20
+    refused = api.put("/api/v1/notifications/settings", headers=headers,
+                         json={"channels": {"chase": ["sms"]}})
+    assert refused.status_code == 422 and "选择了短信提醒，请填写手机号码" in refused.json["error"]
+    unknown = api.put("/api/v1/notifications/settings", headers=headers, json={"channels": {"weather": ["sms"]}})
+    assert unknown.status_code == 422 and "没有这类提醒：weather" in unknown.json["error"]
+    saved = api.put("/api/v1/notifications/settings", headers=headers,
+                       json={"phone": "13881239876", "channels": {"card": ["sms"], "chase": ["sms"]}})
+    assert saved.status_code == 200
+    assert (saved.json["phone"], saved.json["channels"]["card"], saved.json["channels"]["system"]) == (
+        "13881239876", ["sms"], [])

@@ -44,6 +44,7 @@ from engine.models import (
     ServiceItem,
     User,
 )
+from engine.outbox import notices, outbound
 from engine.people import access, accounts
 from engine.people.jurisdiction import Actor
 from engine.procedures import bundle, forms
@@ -618,6 +619,36 @@ def read_notification(notification_id: int) -> Any:
 @bp.post("/notifications/read-all")
 def read_all_notifications() -> Any:
     return _mark_read(None)
+
+
+@bp.get("/notifications/settings")
+def notification_settings() -> Any:
+    return _settings_json(_user().id)
+
+
+@bp.put("/notifications/settings")
+def choose_notification_settings() -> Any:
+    body = _json_body()
+    chosen = body.get("channels") or {}
+    if not isinstance(chosen, dict) or not all(isinstance(v, list) for v in chosen.values()):
+        raise ValidationFailed("channels 应为对象：每类提醒对应 [\"sms\", \"email\"] 中的若干项")
+    unknown = set(chosen) - set(notices.GROUPS)
+    if unknown:
+        raise ValidationFailed("没有这类提醒：" + "、".join(sorted(unknown)))
+    user_id = _user().id
+    with services().db.write() as session:
+        notices.choose(session, user_id, str(body.get("phone") or ""), str(body.get("email") or ""), chosen)
+    return _settings_json(user_id)
+
+
+def _settings_json(user_id: int) -> dict[str, Any]:
+    with services().db.read() as session:
+        user = session.get(User, user_id)
+        sent = notices.sent_today(session, user_id, clock.now())
+    out = services().db.session_info.get(outbound.SESSION_KEY)
+    return {"phone": user.phone, "email": user.email, "channels": notices.channels(user),
+            "groups": {code: group.title for code, group in notices.GROUPS.items()},
+            "sent_today": sent, "daily_cap": out.daily_cap if out else None}
 
 
 def _mark_read(notification_id: int | None) -> dict[str, int]:

@@ -48,6 +48,8 @@ CARD = {"enum": ["", "yellow", "red"],
 CARD_FILTER = {"name": "card", "in": "query", "required": False, "schema": {"enum": ["yellow", "red"]},
                "description": "只列出显示该警示的：yellow 即将超期，red 已超期"}
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
+CHANNELS = {"type": "object", "description": "每类提醒（card、chase、task、system）同时发往的方式",
+            "additionalProperties": {"type": "array", "items": {"enum": ["sms", "email"]}, "uniqueItems": True}}
 
 # 预计: a date counted on a year whose 放假安排 is not entered; recounted (and this turns false) once it is.
 PROVISIONAL = {"type": "boolean", "description": "预计：按法定节假日推算（该年放假安排尚未录入），录入后自动重算"}
@@ -130,6 +132,18 @@ SCHEMAS: dict[str, Any] = {
             "materials": {"type": "array", "items": _ref("Material")},
             "application_form": {**NULLABLE_STRING, "description": "申请表 JSON Schema 文件名"},
             "application_schema": {"type": ["object", "null"], "description": "申请表 JSON Schema（data 须符合它）"},
+        },
+    },
+    "NotificationSettings": {
+        "type": "object",
+        "properties": {
+            "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+            "channels": CHANNELS,
+            "groups": {"type": "object", "additionalProperties": {"type": "string"},
+                       "description": "提醒类别及其名称：card 黄牌红牌，chase 催办，task 转办委派抄送等，"
+                                      "system 故障与整改"},
+            "sent_today": {"type": "integer", "description": "今天已发给本人的短信和邮件条数"},
+            "daily_cap": {"type": ["integer", "null"], "description": "每人每天的上限（BIANMIN_NOTIFY_DAILY_CAP）"},
         },
     },
     "ApplicantIn": {
@@ -776,6 +790,22 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json({"type": "object", "properties": {"marked": {"type": "integer"},
                                                                      "unread": {"type": "integer"}}}, "已标为已读"),
                       "401": UNAUTHORIZED, "404": _error("提醒不存在，或不是调用者的")},
+    }},
+    "/notifications/settings": {"get": {
+        "summary": "本人的提醒设置：手机号码、电子邮箱、各类提醒的发送方式，以及今天已发送的条数",
+        "operationId": "getNotificationSettings", "tags": ["notifications"],
+        "responses": {"200": _json(_ref("NotificationSettings"), "提醒设置"), "401": UNAUTHORIZED},
+    }, "put": {
+        "summary": "修改本人的提醒设置", "operationId": "setNotificationSettings", "tags": ["notifications"],
+        "description": "选了短信须填手机号码，选了邮件须填电子邮箱；有误时整体不保存（422，fields 指出字段）。"
+                       "提醒总会出现在系统的提醒列表中，这里只决定哪些同时发到手机或邮箱；每人每天发送条数有上限。",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {
+                "phone": {"type": "string", "description": "11 位手机号码，可为空"},
+                "email": {"type": "string", "description": "电子邮箱，可为空"},
+                "channels": CHANNELS}}}}},
+        "responses": {"200": _json(_ref("NotificationSettings"), "保存后的提醒设置"), "401": UNAUTHORIZED,
+                      "422": _error("号码或邮箱有误，或选了发送方式却没有填写")},
     }},
     "/notifications/read-all": {"post": {
         "summary": "将本人的全部提醒标为已读", "operationId": "markAllNotificationsRead", "tags": ["notifications"],
