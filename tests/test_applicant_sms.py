@@ -71,10 +71,12 @@ def sms(services: Services, gateway: tuple[list[dict[str, Any]], str]) -> Iterat
 
 
 @contextmanager
-def gateway_configured(svc: Services, url: str | None) -> Iterator[None]:
-    """The process's outbound settings with the SMS gateway at `url` (None: no gateway) while inside."""
+def gateway_configured(svc: Services, url: str | None, key_secret: str | None = None) -> Iterator[None]:
+    """The process's outbound settings with the SMS gateway at `url` (None: no gateway), its key in the secret named
+    `key_secret` (None: the configured name), while inside."""
     configured = svc.db.session_info[outbound.SESSION_KEY]
-    svc.db.session_info[outbound.SESSION_KEY] = replace(configured, sms_gateway_url=url)
+    svc.db.session_info[outbound.SESSION_KEY] = replace(configured, sms_gateway_url=url,
+                                                        sms_key_secret=key_secret or configured.sms_key_secret)
     try:
         yield
     finally:

@@ -750,6 +750,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "repair_call_hint": ("按原参数重新发送（系统在下一轮发送），或写明理由后跳过：跳过时该环节不带接口结果继续办理。",
                          "Send the call again with its parameters (on the worker's next run), or skip it with the "
                          "reason: the step then goes on without the connector's result."),
+    "repair_message_hint": ("按原内容重新发送（系统在下一轮发送），或写明理由后跳过：跳过后不再发送，办件状态不变。",
+                            "Send the message again as it was (on the worker's next run), or skip it with the "
+                            "reason: it is then not sent, and the case stays as it is."),
+    "repair_message_skipped": ("已跳过，该消息不再发送", "Skipped; the message will not be sent"),
+    "repair_message_failed_title": ("对外发送失败，等待处理", "Sending failed: awaiting repair"),
+    "repair_message": ("对外发送", "Outgoing message"),
+    "repair_message_skip": ("跳过，不再发送", "Skip; do not send"),
     "repair_call_retry": ("重新发送", "Send again"),
     "repair_call_skip_reason": ("跳过理由", "Reason to skip"),
     "repair_call_skip": ("跳过该调用", "Skip the call"),

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from engine.audit import privacy
 from engine.cases import incidents, repair
 from engine.errors import BianminError, Conflict, Forbidden, StepFailed, ValidationFailed
-from engine.models import Case, Incident, ProcedureVersion, Task, User
+from engine.models import Case, Incident, OutboxMessage, ProcedureVersion, Task, User
+from engine.outbox import repair as outbox_repair
 from engine.people import access
 from engine.procedures import forms
 from engine.procedures.spiff import VersionCache
@@ -51,6 +52,9 @@ class RepairPanel:
     submitted_by: str = ""
     submitted: list[tuple[str, str]] = field(default_factory=list)
     may_repair: bool = False
+    # A call or message that failed its last retry, which an administrator may send again or skip on a case in any
+    # status (the applicant's SMS fails on a case waiting at the window, or completed, as well).
+    failed_call: OutboxMessage | None = None
     elements: list[repair.ActiveElement] = field(default_factory=list)
     versions: list[ProcedureVersion] = field(default_factory=list)
     # Elements of the newest version a mapping may name: (id, name), offered as suggestions.
@@ -58,12 +62,14 @@ class RepairPanel:
 
 
 def repair_panel(db: Session, user: Any, case: Case, versions: VersionCache) -> RepairPanel | None:
-    """None when there is nothing to say: no open incident, and the user is no administrator of a running case."""
+    """None when there is nothing to say: no open incident, and the user is no administrator of a running case or
+    of one with a failed call."""
     incident = repair.open_incident(db, case.id)
     may = access.may_repair(user) and case.status == CaseStatus.RUNNING
-    if incident is None and not may:
+    failed_call = outbox_repair.failed_message(db, case.id) if access.may_repair(user) else None
+    if incident is None and not may and failed_call is None:
         return None
-    panel = RepairPanel(incident, may_repair=may)
+    panel = RepairPanel(incident, may_repair=may, failed_call=failed_call)
     if incident is not None and incident.task_id:
         panel.task = db.get(Task, incident.task_id)
         clerk = db.get(User, incident.submitted_by_id) if incident.submitted_by_id else None
@@ -120,8 +126,12 @@ def call(case_id: int) -> Any:
     """A service call that failed its last retry: send it again, or skip it with the reason."""
     try:
         if request.form.get("action") == "skip":
+            with helpers.services().db.read() as db:
+                failed = outbox_repair.failed_message(db, case_id)
             helpers.services().cases.skip_call(g.user.id, case_id, request.form.get("reason", ""))
-            flash(t("repair_call_skipped"), "success")
+            # Nothing waits for a message to the applicant: the case is where it was.
+            flash(t("repair_call_skipped" if failed is None or failed.task_id else "repair_message_skipped"),
+                  "success")
         else:
             helpers.services().cases.retry_call(g.user.id, case_id)
             flash(t("repair_call_requeued"), "success")
