@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
@@ -13,9 +15,14 @@ from .audit import system
 from .config import Settings, load_settings
 from .db import Database
 from .errors import NotFound, SecretsUnavailable, ValidationFailed
-from .models import User
+from .models import ProcedureVersion, ServiceItem, User
 from .models.outbox import Secret
+from .outbox import calls
 from .vocabulary import SystemEventKind
+
+if TYPE_CHECKING:
+    from .outbox.outbound import Outbound
+    from .procedures.spiff import VersionCache
 
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 MAX_VALUE_BYTES = 4096
@@ -74,6 +81,77 @@ def store(session: Session, name: str, value: str, actor_id: int | None, now: da
 def names(session: Session) -> list[str]:
     """The stored secrets' names, sorted; values are never read here."""
     return list(session.scalars(select(Secret.name).order_by(Secret.name)))
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A stored secret as administrators see it: its name, when and by whom it was last set; never its value."""
+
+    name: str
+    updated_at: datetime
+    updated_by: str | None
+
+
+def listed(session: Session) -> list[Listed]:
+    """The stored secrets by name; the ciphertext column is not even read."""
+    rows = session.execute(select(Secret.name, Secret.updated_at, User.display_name)
+                           .outerjoin(User, User.id == Secret.updated_by_id).order_by(Secret.name))
+    return [Listed(row.name, row.updated_at, row.display_name) for row in rows]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a secret's name is used: a setting of this process (its environment variable), or a service task of
+    an item's current procedure version. An `optional` one is used only once stored (the population look-up goes
+    without a key until then); any other fails its calls until an administrator enters it."""
+
+    setting: str | None = None
+    item_code: str | None = None
+    item_name: str | None = None
+    version: int | None = None
+    step: str | None = None
+    optional: bool = False
+
+
+def references(session: Session, versions: VersionCache, settings: Settings,
+               out: Outbound | None) -> dict[str, list[Reference]]:
+    """Each secret name this process's settings (`settings`, and `out`, where its messages go) or the current
+    procedures use, with where; a name may be used before a secret is stored under it."""
+    found: dict[str, list[Reference]] = {}
+    # (the name, if that way out is configured; the variable that names it; whether calls go on without it)
+    named: list[tuple[str | None, str, bool]] = [
+        (settings.population_key_secret if settings.population_url else None, "BIANMIN_POPULATION_KEY_SECRET", True)]
+    if out is not None:
+        named += [(out.sms_key_secret if out.sms_gateway_url else None, "BIANMIN_SMS_KEY_SECRET", False),
+                  (out.mail.password_secret if out.mail and out.mail.username else None,
+                   "BIANMIN_SMTP_PASSWORD_SECRET", False),
+                  (out.case_report_key_secret if out.case_report_url else None, "BIANMIN_CASE_REPORT_KEY_SECRET",
+                   False)]
+    for name, variable, optional in named:
+        if name:
+            found.setdefault(name, []).append(Reference(setting=variable, optional=optional))
+    # Only diagrams with a service task are parsed (each once per process: the version cache keeps them).
+    current = session.execute(
+        select(ServiceItem.code, ServiceItem.name, ProcedureVersion.id, ProcedureVersion.version)
+        .join(ProcedureVersion, ProcedureVersion.id == ServiceItem.current_version_id)
+        .where(ProcedureVersion.bpmn_xml.contains("serviceTaskOperator")).order_by(ServiceItem.code))
+    for row in current:
+        loaded = versions.get(session, row.id)
+        elements = [*loaded.spec.task_specs.values(),
+                    *(spec for sub in loaded.subprocess_specs.values() for spec in sub.task_specs.values())]
+        for spec, name in calls.named_secrets(elements):
+            found.setdefault(name, []).append(Reference(item_code=row.code, item_name=row.name,
+                                                        version=row.version, step=spec.bpmn_name or spec.bpmn_id))
+    return found
+
+
+def key_problem(settings: Settings) -> str | None:
+    """Why this process can store and read no secret (no key, or a malformed one), or None when it can."""
+    try:
+        _cipher(settings)
+    except SecretsUnavailable as exc:
+        return exc.message
+    return None
 
 
 class Reader:

@@ -86,6 +86,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         ratings,
         replay,
         reveals,
+        secrets,
         supervision,
         window,
     )
@@ -108,6 +109,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(calendar.bp)
     app.register_blueprint(procedures.bp)
     app.register_blueprint(people.bp)
+    app.register_blueprint(secrets.bp)
     app.register_blueprint(anchors.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(formeditor.bp)

@@ -582,7 +582,7 @@ def set_secret(name: str, username: str) -> None:
     try:
         with svc.db.write() as session:
             user = session.scalar(select(User).where(User.username == username))
-            if user is None or not access.may_manage_people(user):
+            if user is None or not access.may_manage_secrets(user):
                 raise Forbidden(f"账号 {username} 不是系统管理员，不能录入机密")
             secrets.store(session, name, value, user.id, clock.now(), settings=svc.settings)
     except BianminError as exc:

@@ -160,6 +160,7 @@ def install(state: BlueprintSetupState) -> None:
                                  may_accept=access.may_accept, may_see_incidents=access.may_see_incidents,
                                  may_manage_calendar=access.may_manage_calendar, may_model=access.may_model,
                                  may_manage_people=access.may_manage_people, may_check_record=access.may_check_record,
+                                 may_manage_secrets=access.may_manage_secrets,
                                  may_register_enquiry=access.may_register_enquiry,
                                  may_read_refusals=access.may_read_refusals)
     app.jinja_env.filters.update(localtime=local_time, localdate=local_date)

@@ -256,6 +256,38 @@ STRINGS: dict[str, tuple[str, str]] = {
     "provisional": ("预计", "provisional"),
     # holiday calendar
     "nav_calendar": ("节假日日历", "Holidays"),
+    # connector secrets (administrators)
+    "nav_secrets": ("接口机密", "Secrets"),
+    "secrets_title": ("接口机密", "Connector secrets"),
+    "secrets_intro": ("外部接口（短信网关、邮件服务器、人口库等）使用的 API 密钥和密码在此录入，加密保存，"
+                      "只按名称使用：系统设置和流程图的服务任务只写机密的名称。"
+                      "录入后任何人（包括系统管理员）都无法再查看其内容，只能重新录入以更换。",
+                      "API keys and passwords of the outside systems (SMS gateway, mail server, population database "
+                      "…) are entered here, stored encrypted and used by name only: settings and the diagrams' "
+                      "service tasks name a secret, never hold it. Once entered nobody, administrators included, "
+                      "can see it again; it can only be entered anew to replace it."),
+    "secrets_no_key": ("无法录入机密：", "Secrets cannot be entered:"),
+    "secrets_list": ("已登记的机密", "Secrets"),
+    "secrets_name": ("名称", "Name"),
+    "secrets_used_by": ("使用位置", "Used by"),
+    "secrets_set_at": ("最近录入", "Last set"),
+    "secrets_set_by": ("录入人", "Set by"),
+    "secrets_not_entered": ("尚未录入", "Not entered yet"),
+    "secrets_not_entered_hint": ("调用会失败，直至录入", "calls fail until it is entered"),
+    "secrets_not_entered_optional": ("未录入时调用不带密钥", "calls go without a key until it is entered"),
+    "secrets_unused": ("未被引用", "not named anywhere"),
+    "secrets_setting": ("系统设置", "Setting"),
+    "secrets_diagram": ("流程", "Procedure"),
+    "secrets_none": ("尚未录入任何机密，系统设置和流程也未引用机密", "No secret is stored or named yet"),
+    "secrets_enter": ("录入或更换机密", "Enter or replace a secret"),
+    "secrets_name_help": ("英文字母、数字和 _ - .，至多 100 个字符；与已有名称相同时替换原内容",
+                          "Letters, digits and _ - ., up to 100 characters; an existing name is replaced"),
+    "secrets_value": ("内容（密钥或密码）", "Value (key or password)"),
+    "secrets_value_help": ("保存后加密存放，页面、提示和日志中都不会再显示", "Stored encrypted; never shown or logged "
+                           "again"),
+    "secrets_save": ("加密保存", "Save encrypted"),
+    "secrets_saved": ("已加密保存机密“{name}”，其内容不会再显示",
+                      "Secret “{name}” saved encrypted; it is not shown again"),
     # people and places (administrators)
     "nav_people": ("人员与区划", "People & places"),
     "people_title": ("人员与区划", "People and places"),

@@ -3,6 +3,7 @@ the task stays STARTED (the case waits there) until the worker brings the connec
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -59,6 +60,25 @@ def problems(elements: list[Any]) -> list[tuple[Any, str]]:
             found.append((spec, f"连接器“{connector.title}”没有参数“{name}”"))
         for name in sorted(set(connector.parameters.get("required", [])) - mapped):
             found.append((spec, f"连接器“{connector.title}”的必填参数“{name}”没有设置"))
+    return found
+
+
+def named_secrets(elements: list[Any]) -> list[tuple[Any, str]]:
+    """The secrets the service tasks among `elements` name, as (task spec, secret name): only a name written as a
+    literal; one computed from the case data is known only when the call is made."""
+    found: list[tuple[Any, str]] = []
+    for spec in elements:
+        connector = REGISTRY.get(spec.operation_name) if isinstance(spec, ServiceTask) else None
+        if connector is None:
+            continue
+        for parameter in connector.secret_parameters:
+            expression = spec.operation_params.get(parameter, {}).get("value")
+            try:
+                name = ast.literal_eval(expression) if isinstance(expression, str) else None
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                continue
+            if isinstance(name, str) and name:
+                found.append((spec, name))
     return found
 
 

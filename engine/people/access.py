@@ -262,6 +262,11 @@ def may_manage_calendar(user: Staff) -> bool:
     return user.role_code == ADMIN_ROLE
 
 
+def may_manage_secrets(user: Staff) -> bool:
+    """The connectors' API keys and passwords are entered (never read back) by administrators."""
+    return user.role_code == ADMIN_ROLE
+
+
 def may_model(user: Staff) -> bool:
     """Drawing, importing, exporting and publishing procedures changes what every case runs: administrators only."""
     return user.role_code == ADMIN_ROLE
