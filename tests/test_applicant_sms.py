@@ -3,12 +3,9 @@ the case number and the promised date, once per case, nothing when no gateway is
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -23,6 +20,7 @@ from engine.outbox import deliver, outbound
 from engine.procedures.deploy import current_version
 from engine.services import Services
 from tests.conftest import user_id
+from tests.localhttp import Answer, Request, answer_json, serving
 from tests.procedures import applicant, fill
 from tests.test_browser import DONGPO, base_url, browser, choose_item, log_in, page, shot  # noqa: F401
 from tests.test_engine import drive, start
@@ -37,25 +35,12 @@ API_KEY = "gw-test-key-3c9e"
 def gateway() -> Iterator[tuple[list[dict[str, Any]], str]]:
     received: list[dict[str, Any]] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the library's name
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            received.append({"body": body, "api_key": self.headers.get("X-API-Key")})
-            raw = json.dumps({"code": "OK", "message_id": f"m{len(received)}"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+    def answer(request: Request) -> Answer:
+        received.append({"body": request.json(), "api_key": request.headers.get("x-api-key")})
+        return answer_json(200, {"code": "OK", "message_id": f"m{len(received)}"})
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield received, f"http://127.0.0.1:{server.server_address[1]}/sms"
-    server.shutdown()
-    server.server_close()
+    with serving(answer) as address:
+        yield received, f"{address}/sms"
 
 
 @pytest.fixture

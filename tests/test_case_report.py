@@ -5,11 +5,9 @@ an incomplete table refused at start, nothing when no platform is configured."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from engine.models import CaseEvent, Incident, OutboxMessage
 from engine.outbox import codetable, deliver, outbound
 from engine.services import Services, open_services
 from tests.conftest import user_id
+from tests.localhttp import Answer, Request, answer_json, serving
 from tests.procedures import applicant
 from tests.test_applicant_sms import outbox
 from tests.test_engine import DONGPO, drive, start
@@ -54,32 +53,20 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Platform]:
-    platform: Platform
+    platform = Platform("")
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the library's name
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            number = body.get(NUMBER)
-            status = 400 if number in platform.refusing else 503 if number in platform.unavailable_once else 200
-            platform.unavailable_once.discard(number)
-            platform.received.append({"body": body, "status": status, "auth": self.headers.get("Authorization"),
-                                      "key": self.headers.get("Idempotency-Key")})
-            raw = json.dumps({"code": "0", "message": "ok"} if status == 200 else {"message": "busy"}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+    def answer(request: Request) -> Answer:
+        body = request.json()
+        number = body.get(NUMBER)
+        status = 400 if number in platform.refusing else 503 if number in platform.unavailable_once else 200
+        platform.unavailable_once.discard(number)
+        platform.received.append({"body": body, "status": status, "auth": request.headers.get("authorization"),
+                                  "key": request.headers.get("idempotency-key")})
+        return answer_json(status, {"code": "0", "message": "ok"} if status == 200 else {"message": "busy"})
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    platform = Platform(f"http://127.0.0.1:{httpd.server_address[1]}/api/bjxx")
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield platform
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(answer) as address:
+        platform.url = f"{address}/api/bjxx"
+        yield platform
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from connectors import REGISTRY, ConnectorError
 from connectors.sms_gateway import CONNECTOR, TEMPLATES, load_templates
 from engine import clock, secrets
 from engine.services import Services
+from tests.localhttp import Answer, Request, serving
 
 API_KEY = "sk-gateway-7c1e9a"
 KEY = "5b0d7c1e-3f2a-4e8b-9c6d-1a2b3c4d5e6f"
@@ -36,29 +35,12 @@ class Gateway:
 def gateway() -> Iterator[tuple[Gateway, str]]:
     state = Gateway()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802  (the name http.server calls)
-            length = int(self.headers.get("Content-Length", "0"))
-            state.requests.append(({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)))
-            status, raw = state.answer
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+    def answer(request: Request) -> Answer:
+        state.requests.append((request.headers, request.raw))
+        return state.answer
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the signature http.server calls)
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/sms/send"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(answer) as address:
+        yield state, f"{address}/sms/send"
 
 
 class Fixed:

@@ -26,6 +26,7 @@ from engine.outbox import deliver
 from engine.procedures.deploy import deploy_folders
 from engine.services import Services
 from tests.conftest import user_id
+from tests.localhttp import Answer, Request, answer_json, serving
 from tests.procedures import dibao_with_service
 from tests.test_engine import form, holder, open_tasks, start
 
@@ -72,40 +73,22 @@ class Population:
 def population() -> Iterator[tuple[Population, int]]:
     state = Population()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the library's name
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            state.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            held = state.held.pop(body.get("name"), None) if isinstance(body, dict) else None
-            if held is not None:
-                state.release.wait(HANG_SECONDS)
-                status, answer, delay = held, {"household": []}, 0.0
-            else:
-                status, answer, delay = state.next()
-            if status == HANG_UP:
-                self.close_connection = True
-                return
-            time.sleep(delay)
-            raw = answer.encode() if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up waiting: what a hanging server looks like to it
+    def answer(request: Request) -> Answer:
+        body = request.json()
+        state.received.append({"path": request.path, "headers": request.headers, "body": body})
+        held = state.held.pop(body.get("name"), None) if isinstance(body, dict) else None
+        if held is not None:
+            state.release.wait(HANG_SECONDS)
+            status, payload, delay = held, {"household": []}, 0.0
+        else:
+            status, payload, delay = state.next()
+        if status == HANG_UP:
+            return None
+        time.sleep(delay)
+        return (status, payload.encode()) if isinstance(payload, str) else answer_json(status, payload)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state, server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with serving(answer) as address:
+        yield state, int(address.rsplit(":", 1)[1])
 
 
 DEPLOYED: set[tuple[str, int]] = set()
@@ -160,7 +143,7 @@ def test_the_case_waits_for_the_call_and_goes_on_with_its_answer(services: Servi
     [sent] = lookup.received
     # Only the mapped parameters left the system: the case number and the name, not the phone or the application.
     assert sent["body"] == {"case_number": case.case_number, "name": "呼延秀兰"}
-    assert sent["headers"]["Idempotency-Key"] == queued.idempotency_key
+    assert sent["headers"]["idempotency-key"] == queued.idempotency_key
     [village] = open_tasks(services, case.id)
     assert village.element_id == "village_review"
     done = outbox_of(services, case.id)
@@ -197,7 +180,7 @@ def test_a_5xx_is_retried_with_back_off_then_succeeds(services: Services, lookup
     assert [task.element_id for task in open_tasks(services, case.id)] == ["village_review"]
     assert kinds(services, case.id).count("service_call_failed") == 2
     # The same idempotency key went with each attempt.
-    assert len({request["headers"]["Idempotency-Key"] for request in lookup.received}) == 1
+    assert len({request["headers"]["idempotency-key"] for request in lookup.received}) == 1
 
 
 def test_a_malformed_answer_is_an_incident_at_once(services: Services, lookup: Population) -> None:
@@ -307,7 +290,7 @@ def test_a_hanging_connector_delays_no_other_case(services: Services, lookup: Po
     assert [task.element_id for task in open_tasks(services, slow.id)] == ["village_review"]
     history = kinds(services, slow.id)
     assert history.count("service_call_failed") == 1 and history.count("service_call_sent") == 1
-    keys = {request["headers"]["Idempotency-Key"] for request in lookup.received
+    keys = {request["headers"]["idempotency-key"] for request in lookup.received
             if request["body"].get("name") == "上官婉清"}
     assert keys == {failed.idempotency_key}
     with services.db.read() as session:

@@ -4,13 +4,11 @@ with its system event, and the new-application page's route through Flask's test
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import uuid4
 
@@ -29,6 +27,7 @@ from engine.models import SystemEvent
 from engine.services import Services
 from engine.window import population
 from tests.conftest import user_id
+from tests.localhttp import Answer, Request, answer_json, serving
 from tests.procedures import applicant
 from tests.test_webui import app, client, csrf, login  # noqa: F401  (the app fixtures)
 
@@ -66,39 +65,16 @@ class Register:
 def register_server() -> Iterator[tuple[Register, str]]:
     state = Register()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802  (the name http.server calls)
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            state.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                   "body": json.loads(raw)})
-            time.sleep(state.delay)
-            status, answer = state.answer or self._look_up(json.loads(raw).get("id_number"))
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-            except OSError:
-                pass  # the caller gave up (the time-out test)
+    def answer(request: Request) -> Answer:
+        state.requests.append({"path": request.path, "headers": request.headers, "body": request.json()})
+        time.sleep(state.delay)
+        if state.answer is not None:
+            return state.answer
+        found = state.households.get(request.json().get("id_number"))
+        return answer_json(404, {"error": "未登记"}) if found is None else answer_json(200, found)
 
-        def _look_up(self, number: Any) -> tuple[int, bytes]:
-            found = state.households.get(number)
-            if found is None:
-                return 404, json.dumps({"error": "未登记"}).encode()
-            return 200, json.dumps(found, ensure_ascii=False).encode()
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the signature http.server calls)
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/population/lookup"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(answer) as address:
+        yield state, f"{address}/population/lookup"
 
 
 @pytest.fixture(scope="module")
