@@ -198,13 +198,13 @@ def test_a_malformed_answer_is_an_incident_at_once(services: Services, lookup: P
 
 
 def test_refused_connections_and_time_outs_are_retried_up_to_the_cap(services: Services, lookup: Population) -> None:
-    # Every answer comes too late for the time-out.
-    lookup.answers += [(200, {}, TIMEOUT + 0.5)] * services.cases.retry.max_attempts
+    # The first answer comes too late for the time-out; then the service drops every connection unanswered.
+    lookup.answers += [(200, {}, TIMEOUT + 0.5)] + [(HANG_UP, {}, 0.0)] * (services.cases.retry.max_attempts - 1)
     case = start(services, ITEM, name="赫连慧琳")
     for attempt in range(1, services.cases.retry.max_attempts + 1):
         assert run_worker(services) >= 1
         row = outbox_of(services, case.id)
-        assert row.attempts == attempt and "超时" in (row.last_error or "")
+        assert row.attempts == attempt and ("超时" if attempt == 1 else "连接") in (row.last_error or "")
         clock.travel(services.cases.retry.wait(attempt) + timedelta(seconds=1))
     assert outbox_of(services, case.id).status == "failed"
     with services.db.read() as session:
