@@ -192,6 +192,23 @@ def test_a_503_is_retried_and_the_second_try_goes_through(services: Services, pl
     assert steps == ["service_call_queued", "service_call_failed", "service_call_sent"]
 
 
+def test_the_decision_waits_for_the_acceptance_report_still_being_retried(services: Services,
+                                                                           platform: Platform) -> None:
+    case = start(services, name="澹台思远")
+    platform.unavailable_once.add(case.case_number)
+    send(services)
+    drive(services, case)
+    # Driving the case on moved the clock past 受理's retry; the platform is still down when it comes.
+    platform.unavailable_once.add(case.case_number)
+    send(services)
+    # 受理 waits for its next retry, and 办结 waits behind it: the platform never hears of the end first.
+    assert platform.of(case.case_number) == []
+    assert [row.status for row in reports(services, case.id)] == ["pending", "pending"]
+    clock.travel(timedelta(minutes=5))
+    send(services)
+    assert [RESULT in got["body"] for got in platform.of(case.case_number)] == [False, True]
+
+
 def test_a_refused_report_becomes_an_incident_the_administrator_retries(services: Services,
                                                                         platform: Platform) -> None:
     case = start(services, name="司徒静怡")

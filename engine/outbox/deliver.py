@@ -11,8 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from connectors import REGISTRY, ConnectorError, Secrets
 
@@ -28,6 +28,8 @@ from ..vocabulary import EventKind, IncidentKind, OutboxStatus
 
 # Parallel calls per run: one connector that hangs holds one of them, never the others or any case.
 WORKERS = 4
+# Claims per run while each one frees a case's next milestone message (受理, then 办结 of a 即办件 …).
+ORDERED_ROUNDS = 5
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,26 @@ class Claimed:
 
 def deliver_due(rt: Runtime, secrets: Secrets, timeout_seconds: float, limit: int = 20) -> int:
     """Send the calls that are due; returns how many were tried. Safe to run in several processes at once."""
-    claimed = _claim(rt, timeout_seconds, limit)
-    if not claimed:
-        return 0
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(claimed)), thread_name_prefix="outbox") as pool:
-        list(pool.map(lambda message: send(rt, secrets, timeout_seconds, message), claimed))
-    return len(claimed)
+    tried = 0
+    for _ in range(ORDERED_ROUNDS):
+        claimed = _claim(rt, timeout_seconds, limit)
+        if claimed:
+            with ThreadPoolExecutor(max_workers=min(WORKERS, len(claimed)), thread_name_prefix="outbox") as pool:
+                list(pool.map(lambda message: send(rt, secrets, timeout_seconds, message), claimed))
+        tried += len(claimed)
+        # A milestone message sent may free the case's next one (see _EARLIER_PENDING): it goes now, not a run later.
+        if not any(message.task_id is None and message.case_id is not None for message in claimed):
+            return tried
+    return tried
+
+
+# A case's milestone messages (the applicant's, the report upstream; no task waits for them) go out in the order
+# they were queued, per connector: 办结 never reaches the platform or the phone before 受理, even when 受理 is
+# waiting for a retry. Service calls have no such order: parallel branches' calls go side by side.
+_EARLIER = aliased(OutboxMessage)
+_EARLIER_PENDING = exists().where(
+    _EARLIER.case_id == OutboxMessage.case_id, _EARLIER.connector == OutboxMessage.connector,
+    _EARLIER.task_id.is_(None), _EARLIER.status == OutboxStatus.PENDING, _EARLIER.id < OutboxMessage.id)
 
 
 def _claim(rt: Runtime, timeout_seconds: float, limit: int) -> list[Claimed]:
@@ -58,6 +74,7 @@ def _claim(rt: Runtime, timeout_seconds: float, limit: int) -> list[Claimed]:
         due = select(OutboxMessage).where(
             OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_try_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            or_(OutboxMessage.task_id.is_not(None), ~_EARLIER_PENDING),
         ).order_by(OutboxMessage.next_try_at, OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)
         rows = list(session.scalars(due))
         # Held for the call's time-out and a margin: a worker that dies mid-call leaves it to the next run.
