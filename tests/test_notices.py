@@ -19,13 +19,18 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from engine import clock, notifications, scheduler, secrets
+from engine.cases import incidents
 from engine.cases.intake import Applicant
+from engine.deadlines import extensions
 from engine.errors import ValidationFailed
 from engine.models import Notification, OutboxMessage, User
 from engine.outbox import deliver, notices, outbound
 from engine.people import accounts
 from engine.procedures.deploy import current_version
 from engine.services import Services
+from engine.tasks import chase, delegate, transfer
+from engine.tasks import copy as copying
+from engine.window import ratings
 from tests import test_zhaijidi as zhaijidi
 from tests.conftest import user_id
 from tests.procedures import applicant, fill
@@ -269,3 +274,10 @@ def test_the_api_reads_and_changes_the_settings(sqlite_services: Services) -> No
     assert saved.status_code == 200
     assert (saved.json["phone"], saved.json["channels"]["card"], saved.json["channels"]["system"]) == (
         "13881239876", ["sms"], [])
+
+
+def test_every_kind_of_notification_belongs_to_a_group_of_the_settings() -> None:
+    """A new kind of notification must be placed in 提醒设置, or nobody could choose to get it by SMS or e-mail."""
+    modules = (incidents, chase, delegate, copying, transfer, ratings, extensions)
+    kinds = {module.NOTIFICATION_KIND for module in modules} | {"card", "section32"}
+    assert kinds == set(notices.GROUP_OF)
