@@ -150,6 +150,21 @@ def test_an_unclaimed_step_tells_its_whole_post_and_a_claimed_one_its_holder(ser
                                                  "qingshui_leader"}
 
 
+def test_the_substitute_standing_in_for_an_away_holder_is_told_too(services: Services) -> None:
+    case = start(services, name="闻人秋实")
+    deadline = _case_clock(services, case.id)
+    with services.db.write() as session:
+        accounts.set_away(session, "dongpo_committee", True, substitute="hewan_committee")
+    try:
+        clock.set_now(_on(deadline.yellow_from, 0) + timedelta(minutes=1))
+        scheduler.tick(services.cases)
+    finally:
+        with services.db.write() as session:
+            accounts.set_away(session, "dongpo_committee", False)
+    # 代岗: the substitute works the post's tasks meanwhile, so the card reaches them beside the holder.
+    assert _told(services, deadline.id)["yellow"] == {"dongpo_committee", "hewan_committee", "supervisor"}
+
+
 def test_a_date_moved_later_lowers_the_card_without_a_new_one(services: Services) -> None:
     case = start(services)
     deadline = _case_clock(services, case.id)

@@ -50,6 +50,8 @@ class Holder:
     role_code: str
     org_id: int
     away: bool
+    # Whom an administrator named to work the post while this holder is away (代岗), if anyone.
+    substitute_id: int | None = None
 
 
 def tick(rt: Runtime, batch: int = BATCH) -> int:
@@ -181,20 +183,24 @@ def _holders(session: Session, posts: Iterable[tuple[str, int]]) -> dict[tuple[s
     found: dict[tuple[str, int], list[Holder]] = defaultdict(list)
     if not posts:
         return found
-    for row in session.execute(select(User.id, User.role_code, User.org_id, User.away).where(
+    for row in session.execute(select(User.id, User.role_code, User.org_id, User.away, User.substitute_id).where(
             User.active.is_(True), tuple_(User.role_code, User.org_id).in_(list(posts)))):
-        found[(row.role_code, row.org_id)].append(Holder(row.id, row.role_code, row.org_id, row.away))
+        found[(row.role_code, row.org_id)].append(Holder(row.id, row.role_code, row.org_id, row.away,
+                                                         row.substitute_id if row.away else None))
     return found
 
 
 def _working(task: Any, holders: dict[tuple[str, int], list[Holder]]) -> set[int]:
-    """Who works the task: its holder (and, while they are away, the post's others who cover), else its whole post."""
+    """Who works the task: its holder (and, while they are away, those who cover: the post's others present and
+    any substitute named for an away holder, 代岗), else the whole post with those substitutes."""
     post = holders.get((task.role_code, task.org_id), [])
+    standing_in = {h.substitute_id for h in post if h.substitute_id is not None}
     if task.assignee_id is None:
-        return {h.id for h in post}
+        return {h.id for h in post} | standing_in
     assignee = next((h for h in post if h.id == task.assignee_id), None)
-    covering = {h.id for h in post if not h.away} if assignee is None or assignee.away else set()
-    return {task.assignee_id} | covering
+    if assignee is not None and not assignee.away:
+        return {task.assignee_id}
+    return {task.assignee_id} | {h.id for h in post if not h.away} | standing_in
 
 
 @dataclass(frozen=True)
