@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors import REGISTRY, ConnectorError
-from engine import clock
+from engine import clock, notifications
 from engine.audit import chain as audit
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.models import Case, CaseEvent, Incident, OutboxMessage
@@ -195,6 +195,11 @@ def test_a_malformed_answer_is_an_incident_at_once(services: Services, lookup: P
     assert (incident.kind, incident.step, incident.resolved_at) == ("service", "人口库核验", None)
     assert "应答不是有效的 JSON" in incident.message
     assert current.status == "running" and open_tasks(services, case.id) == []
+    # The administrators hear of it at once, as of a failed step.
+    with services.db.read() as session:
+        [told] = [n for n in notifications.listing(session, user_id(services, "admin"), unread_only=True, limit=500)
+                  if n.case_id == case.id]
+    assert told.title == f"外部接口调用失败：{case.case_number}" and "应答不是有效的 JSON" in told.body
 
 
 def test_refused_connections_and_time_outs_are_retried_up_to_the_cap(services: Services, lookup: Population) -> None:

@@ -76,19 +76,33 @@ def record_failure(db: Database, case_id: int, step: str, exc: Exception, policy
     with db.write() as session:
         lock_case(session, case_id)
         now = clock.now()
-        incident = session.scalar(select(Incident).where(Incident.case_id == case_id, Incident.kind == kind, OPEN))
-        if incident is None:
-            incident = Incident(case_id=case_id, kind=kind, attempts=0, given_up=False, opened_at=now)
-            session.add(incident)
-        incident.attempts += 1
-        incident.step = step[:200]
-        incident.message = message[:MAX_MESSAGE_CHARS]
-        incident.last_failed_at = now
+        incident = count_failure(session, case_id, kind, step, message, now)
         incident.given_up = incident.attempts >= policy.max_attempts
         incident.next_try_at = None if incident.given_up else now + policy.wait(incident.attempts)
     log.warning("case %d: %s failed (attempt %d%s): %s", case_id, step, incident.attempts,
                 ", given up" if incident.given_up else "", message)
     return incident
+
+
+def count_failure(session: Session, case_id: int, kind: IncidentKind, step: str, message: str,
+                  now: datetime) -> Incident:
+    """The case's open incident of `kind` with one more failure on it, opened now if there was none; the caller,
+    holding the case's lock, says what follows (a retry time, given up, the kept input)."""
+    incident = session.scalar(select(Incident).where(Incident.case_id == case_id, Incident.kind == kind, OPEN))
+    if incident is None:
+        incident = Incident(case_id=case_id, kind=kind, attempts=0, given_up=False, opened_at=now)
+        session.add(incident)
+    incident.attempts += 1
+    incident.step = step[:200]
+    incident.message = message[:MAX_MESSAGE_CHARS]
+    incident.last_failed_at, incident.next_try_at = now, None
+    return incident
+
+
+def tell_administrators(session: Session, key: str, title: str, body: str, case_id: int, now: datetime) -> None:
+    """Every active administrator is told of an incident waiting for them (异常办件)."""
+    admins = session.scalars(select(User.id).where(User.role_code == ADMIN_ROLE, User.active.is_(True)))
+    notify(session, admins, key, NOTIFICATION_KIND, title, now, case_id=case_id, body=body)
 
 
 def resolve(session: Session, case_id: int, now: datetime, kind: IncidentKind | None = IncidentKind.TIMER) -> None:
@@ -130,24 +144,16 @@ def hold_step(db: Database, case_id: int, task_id: str, task_name: str, submitte
     with db.write() as session:
         case = lock_case(session, case_id)
         now = clock.now()
-        incident = session.scalar(select(Incident).where(
-            Incident.case_id == case_id, Incident.kind == IncidentKind.STEP, OPEN))
-        if incident is None:
-            incident = Incident(case_id=case_id, kind=IncidentKind.STEP, attempts=0, given_up=False, opened_at=now)
-            session.add(incident)
         # Never retried by the scheduler: the diagram fails the same way until an administrator repairs it.
-        incident.attempts += 1
-        incident.step = where[:200]
-        incident.message = failure.message[:MAX_MESSAGE_CHARS]
-        incident.last_failed_at, incident.next_try_at = now, None
+        incident = count_failure(session, case_id, IncidentKind.STEP, where, failure.message, now)
         incident.task_id, incident.submitted, incident.submitted_by_id = task_id, data, submitter.id
         session.flush()
         chain.append(session, case, EventKind.STEP_FAILED, actor, now, task_id=task_id, step=task_name,
                      after={"element": where, "message": incident.message, "incident": incident.id})
-        admins = session.scalars(select(User.id).where(User.role_code == ADMIN_ROLE, User.active.is_(True)))
-        notify(session, admins, f"incident:{incident.id}:{incident.attempts}", NOTIFICATION_KIND,
-               f"异常办件待修复：{case.case_number}", now, case_id=case_id,
-               body=f"{submitter.display_name}办理“{task_name}”后，流程在“{where}”处出错：{incident.message}")
+        tell_administrators(session, f"incident:{incident.id}:{incident.attempts}",
+                            f"异常办件待修复：{case.case_number}",
+                            f"{submitter.display_name}办理“{task_name}”后，流程在“{where}”处出错：{incident.message}",
+                            case_id, now)
         incident_id = incident.id
     log.warning("case %d: step %s failed at %s, kept as incident %d: %s", case_id, task_name, where, incident_id,
                 failure.message)

@@ -19,11 +19,12 @@ from connectors import REGISTRY, ConnectorError, Secrets
 from .. import clock
 from ..audit import chain
 from ..audit.chain import Acting
+from ..cases import incidents
 from ..cases.context import Runtime
 from ..cases.locking import lock_case
 from ..cases.reconcile import Step, advance, mirrored
 from ..errors import BianminError
-from ..models import Incident, OutboxMessage
+from ..models import OutboxMessage
 from ..vocabulary import EventKind, IncidentKind, OutboxStatus
 
 # Parallel calls per run: one connector that hangs holds one of them, never the others or any case.
@@ -162,16 +163,17 @@ def _failed(rt: Runtime, message: Claimed, error: str, retryable: bool) -> None:
                                                "message": row.last_error, "given_up": given_up,
                                                **({} if given_up else {"next_try_at": row.next_try_at.isoformat()})})
         if given_up:
-            _incident(session, case.id, message, row.last_error, row.attempts, now)
+            _incident(session, case, message, row.last_error, row.attempts, now)
 
 
-def _incident(session: Session, case_id: int, message: Claimed, error: str, attempts: int, now: datetime) -> None:
-    open_one = session.scalar(select(Incident).where(
-        Incident.case_id == case_id, Incident.kind == IncidentKind.SERVICE, Incident.resolved_at.is_(None)))
-    incident = open_one or Incident(case_id=case_id, kind=IncidentKind.SERVICE, opened_at=now, given_up=True)
-    incident.step = (message.step or message.connector)[:200]
-    incident.message = f"连接器“{message.connector}”调用失败：{error}"
-    incident.attempts, incident.last_failed_at, incident.next_try_at = attempts, now, None
-    incident.task_id = message.task_id
-    if open_one is None:
-        session.add(incident)
+def _incident(session: Session, case: Any, message: Claimed, error: str, attempts: int, now: datetime) -> None:
+    """外部接口调用失败: the case's service incident (one for all its failed calls) and the administrators told."""
+    step = message.step or message.connector
+    incident = incidents.count_failure(session, case.id, IncidentKind.SERVICE, step,
+                                       f"连接器“{message.connector}”调用失败：{error}", now)
+    # What the administrator reads is the call's own count of tries, not how many calls failed into it.
+    incident.attempts, incident.given_up, incident.task_id = attempts, True, message.task_id
+    session.flush()
+    incidents.tell_administrators(session, f"incident:{incident.id}:outbox:{message.id}",
+                                  f"外部接口调用失败：{case.case_number}", f"“{step}”{incident.message}",
+                                  case.id, now)
