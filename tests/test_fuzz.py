@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from schemathesis.openapi import from_wsgi
 
 from engine.services import Services
 from tests.conftest import make_services
+from tests.localhttp import answer_json, serving
 from tests.test_api import auth
 from tests.test_webui import start
 from webui import create_app
@@ -34,7 +36,10 @@ USERS = ["dongpo_agent", "admin"]
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, Flask]]:
     svc = make_services("sqlite", tmp_path_factory.mktemp("fuzz"), "bianmin_fuzz")
     start(svc)  # lists and lookups meet a real case as well as empty answers
-    yield svc, create_app(svc)
+    # 人口库查询 reaches a real register, which knows nobody: unconfigured, it would answer 503 to everything.
+    with serving(lambda request: answer_json(404, {"error": "未登记"})) as register:
+        svc.settings = replace(svc.settings, population_url=f"{register}/population/lookup")
+        yield svc, create_app(svc)
     svc.db.dispose()
 
 

@@ -29,6 +29,7 @@ from engine.window import population
 from tests.conftest import user_id
 from tests.localhttp import Answer, Request, answer_json, serving
 from tests.procedures import applicant
+from tests.test_api import auth, make_client
 from tests.test_webui import app, client, csrf, login  # noqa: F401  (the app fixtures)
 
 DONGPO = "510123101201"
@@ -283,3 +284,16 @@ def test_refused_to_a_role_that_does_not_accept_and_absent_when_unconfigured(
     forbidden = ask(other, applicant(DONGPO)["id_number"])
     assert forbidden.status_code == 403 and "村代办员和便民服务中心窗口人员" in forbidden.get_json()["error"]
     assert fresh[0].requests == []
+
+
+def test_the_api_answers_as_the_page_does(sqlite_services: Services, offered: Register) -> None:
+    number = applicant(DONGPO)["id_number"]
+    offered.households[number] = household(number, "闾丘")
+    api = make_client(sqlite_services)
+    answer = api.post("/api/v1/population/lookup", json={"id_number": number},
+                      headers=auth(sqlite_services, "dongpo_agent"))
+    assert answer.status_code == 200 and answer.json["applicant_name"] == "闾丘明远"
+    assert number not in answer.get_data(as_text=True) and len(answer.json["members"]) == 4
+    refused = api.post("/api/v1/population/lookup", json={"id_number": number},
+                       headers=auth(sqlite_services, "county_civil"))
+    assert refused.status_code == 403 and len(offered.requests) == 1

@@ -53,7 +53,7 @@ from engine.supervision import desk
 from engine.tasks import copy as copying
 from engine.tasks import countersign, inbox
 from engine.vocabulary import CaseStatus, FollowUpStatus
-from engine.window import appointments, enquiries, proxy, ratings
+from engine.window import appointments, enquiries, population, proxy, ratings
 
 from . import ledger as ledger_views
 from .documents import send_pdf
@@ -585,6 +585,13 @@ def _folder_path(upload: FileStorage) -> str:
     """The path in the folder an upload of `files` names (Windows ones use backslashes); empty when it names none."""
     path = posixpath.normpath((upload.filename or "").replace("\\", "/").strip()).lstrip("/")
     return "" if path == "." else path
+
+
+@bp.post("/population/lookup")
+def population_lookup() -> Any:
+    """人口库查询 at intake, as the new-application page asks it."""
+    svc = services()
+    return population.look_up(svc.db, svc.settings, _user().id, _json_body().get("id_number")).shown()
 
 
 # -- notifications ------------------------------------------------------------------------------

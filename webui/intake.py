@@ -12,7 +12,6 @@ from engine.cases import checklist
 from engine.cases import window as engine_window
 from engine.cases.outcomes import Outcome, Window
 from engine.errors import BianminError, Forbidden
-from engine.idcard import mask_id_number
 from engine.people import access
 from engine.supervision import refusals
 from engine.vocabulary import CaseStatus
@@ -98,6 +97,4 @@ def population_lookup() -> Any:
         found = population.look_up(svc.db, svc.settings, g.user.id, id_number)
     except BianminError as exc:
         return {"error": exc.message}, exc.status, exc.headers
-    return {"household_number": found.household_number, "address": found.address,
-            "applicant_name": found.applicant["name"] if found.applicant else None,
-            "members": [member | {"id_number": mask_id_number(member["id_number"])} for member in found.members]}
+    return found.shown()

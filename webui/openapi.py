@@ -791,6 +791,23 @@ PATHS: dict[str, Any] = {
                                                                      "unread": {"type": "integer"}}}, "已标为已读"),
                       "401": UNAUTHORIZED, "404": _error("提醒不存在，或不是调用者的")},
     }},
+    "/population/lookup": {"post": {
+        "summary": "人口库查询：按身份证号码查询户籍人口库中的家庭成员，用于受理时填写申请表",
+        "operationId": "lookUpHousehold", "tags": ["window"],
+        "description": "只有可受理办件的人员（村代办员、便民服务中心窗口）可查询；只有身份证号码发往人口库，"
+                       "每次有结果的查询都记入系统审计链（号码脱敏）。返回的身份证号码均已脱敏。",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["id_number"],
+            "properties": {"id_number": {"type": "string", "description": "18 位居民身份证号码"}}}}}},
+        "responses": {"200": _json({"type": "object", "properties": {
+            "household_number": STRING, "address": STRING, "applicant_name": NULLABLE_STRING,
+            "members": {"type": "array", "items": {"type": "object", "properties": {
+                "name": STRING, "relation": STRING, "gender": STRING, "birth_date": STRING,
+                "id_number": {"type": "string", "description": "已脱敏"}}}}}}, "户籍信息"),
+            "401": UNAUTHORIZED, "403": FORBIDDEN, "404": _error("人口库中没有以该号码登记的人员"),
+            "422": UNPROCESSABLE, "502": _error("人口库暂时无法访问（超时、拒绝连接、错误应答）或应答格式不正确"),
+            "503": _error("未配置人口库（BIANMIN_POPULATION_URL）")},
+    }},
     "/notifications/settings": {"get": {
         "summary": "本人的提醒设置：手机号码、电子邮箱、各类提醒的发送方式，以及今天已发送的条数",
         "operationId": "getNotificationSettings", "tags": ["notifications"],

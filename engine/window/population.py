@@ -63,6 +63,12 @@ class Household:
     # The member whose number was looked up, when the register lists them (it should): the applicant.
     applicant: dict[str, str] | None
 
+    def shown(self) -> dict[str, Any]:
+        """As the clerk sees it (page and API alike): every member's ID number masked, the applicant's too."""
+        return {"household_number": self.household_number, "address": self.address,
+                "applicant_name": self.applicant["name"] if self.applicant else None,
+                "members": [member | {"id_number": mask_id_number(member["id_number"])} for member in self.members]}
+
 
 def look_up(db: Database, settings: Settings, actor_id: int, id_number: Any) -> Household:
     """The household registered under `id_number`, asked synchronously (no case, no lock), and recorded on the
