@@ -228,6 +228,23 @@ def test_a_refused_report_becomes_an_incident_the_administrator_retries(services
         assert session.get(Incident, incident.id).resolved_at is not None
 
 
+def test_a_cancelled_case_is_reported_where_the_table_has_a_code_for_it(services: Services,
+                                                                        platform: Platform) -> None:
+    case = start(services, name="万俟清和")
+    services.cases.cancel(user_id(services, "admin"), case.id, "重复录入，已在另一办件中受理")
+    send(services)
+    [cancelled] = [got["body"] for got in platform.of(case.case_number) if got["body"][STATE] == "T-CX"]
+    assert TABLE.fields["decided_at"] in cancelled and TABLE.fields["refusal_reasons"] not in cancelled
+    # A province whose table has no code for 撤销 hears nothing of it.
+    services.db.session_info[outbound.SESSION_KEY] = replace(
+        services.db.session_info[outbound.SESSION_KEY],
+        case_report_codes=replace(TABLE, states={k: v for k, v in TABLE.states.items() if k != "cancelled"}))
+    other = start(services, name="万俟清平")
+    services.cases.cancel(user_id(services, "admin"), other.id, "申请人撤回申请")
+    send(services)
+    assert [got["body"][STATE] for got in platform.of(other.case_number)] == ["T-SL"]
+
+
 def test_no_report_when_no_platform_is_configured(services: Services) -> None:
     case = start(services, name="东方振宇")
     assert reports(services, case.id) == []

@@ -16,6 +16,7 @@ from ..audit import chain, system
 from ..db import queue_update
 from ..errors import Conflict, Forbidden, StepFailed, ValidationFailed
 from ..models import Case, ClockPause, Deadline, Incident, ProcedureVersion, Task, Timer, User
+from ..outbox import milestones
 from ..people import access
 from ..people.jurisdiction import Actor
 from ..procedures import variables
@@ -263,6 +264,8 @@ def cancel(rt: Runtime, actor_id: int, case_id: int, reason: str) -> Case:
         system.append(session, SystemEventKind.CASE_CANCELLED, admin, now, case.case_number,
                       after={"case_id": case.id, "reason": reason})
         write_case(session, case, status=CaseStatus.CANCELLED, revision=case.revision + 1)
+        milestones.cancelled(session, case, rt.versions.get(session, case.version_id).guide.get(
+            "name", case.item_code), admin, now)
     return case
 
 

@@ -19,9 +19,10 @@ FIELDS = {
     "state_at": "本次状态的时间",
 }
 REQUIRED_FIELDS = ("case_number", "state", "result")
-# 办结 keeps the 受理 code in the state field unless the table gives one of its own (`decided`).
+# 办结 keeps the 受理 code in the state field unless the table gives one of its own (`decided`); a case an
+# administrator cancels is reported only where the table has a code for it (`cancelled`), as not every platform does.
 STATES = {"accepted": "受理", "supplement": "补正", "refused": "不予受理"}
-OPTIONAL_STATES = {"decided": "办结"}
+OPTIONAL_STATES = {"decided": "办结", "cancelled": "撤销"}
 # A procedure's own result codes may be added; a result the table does not list is reported as `completed`.
 RESULTS = {"approved": "准予（批准）", "rejected": "不予批准", "completed": "办结（其他）"}
 SOURCE = {"title": "接口标准名称", "issued_by": "发布机关"}

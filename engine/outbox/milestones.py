@@ -1,5 +1,5 @@
-"""What leaves the system when a case reaches a milestone (受理, 补正, 不予受理, 办结), queued in the transaction that
-reached it: the applicant's messages and the report to the upstream platform (办件信息上报)."""
+"""What leaves the system when a case reaches a milestone (受理, 补正, 不予受理, 办结, 撤销), queued in the
+transaction that reached it: the applicant's messages and the report to the upstream platform (办件信息上报)."""
 
 from __future__ import annotations
 
@@ -35,3 +35,9 @@ def decided(session: Session, case: Case, item_name: str, result: str, actor: Ac
     """办结, with the written decision issued."""
     applicant.tell_decided(session, case, item_name, result, actor, now)
     report.report(session, case, report.DECIDED, item_name, actor, now, result=result)
+
+
+def cancelled(session: Session, case: Case, item_name: str, actor: Acting | None, now: datetime) -> None:
+    """撤销 by an administrator: reported where the province's table has a code for it. The reason is internal (a
+    duplicate, an entry made in error) and is not sent; nor is the applicant messaged, as no decision was made."""
+    report.report(session, case, report.CANCELLED, item_name, actor, now)

@@ -15,9 +15,9 @@ from . import applicant, outbound, queue
 from .codetable import CodeTable
 
 CONNECTOR = "platform/case_report"
-ACCEPTED, SUPPLEMENT, REFUSED, DECIDED = "accepted", "supplement", "refused", "decided"
+ACCEPTED, SUPPLEMENT, REFUSED, DECIDED, CANCELLED = "accepted", "supplement", "refused", "decided", "cancelled"
 STEPS = {ACCEPTED: "办件信息上报（受理）", SUPPLEMENT: "办件信息上报（补正）", REFUSED: "办件信息上报（不予受理）",
-         DECIDED: "办件信息上报（办结）"}
+         DECIDED: "办件信息上报（办结）", CANCELLED: "办件信息上报（撤销）"}
 
 
 def report(session: Session, case: Case, milestone: str, item_name: str, actor: Acting | None, now: datetime, *,
@@ -29,6 +29,8 @@ def report(session: Session, case: Case, milestone: str, item_name: str, actor: 
     if out is None or out.case_report_url is None or out.case_report_codes is None:
         return
     if milestone == ACCEPTED and case.clock_started_at is None:
+        return
+    if milestone == CANCELLED and CANCELLED not in out.case_report_codes.states:
         return
     params: dict[str, object] = {"url": out.case_report_url,
                                  "record": record(session, case, out.case_report_codes, milestone, item_name, now,
@@ -43,7 +45,7 @@ def record(session: Session, case: Case, table: CodeTable, milestone: str, item_
            result: str | None, reasons: str | None) -> dict[str, str]:
     """The report as the platform reads it: only the fields the table maps, under its names, with its codes."""
     wanted = table.fields
-    ended = milestone in (DECIDED, REFUSED)
+    ended = milestone in (DECIDED, REFUSED, CANCELLED)
     values: dict[str, str | None] = {
         "case_number": case.case_number, "item_code": case.item_code, "item_name": item_name or case.item_code,
         "applicant_name": case.applicant_name, "applicant_id_number": case.applicant_id_number,
