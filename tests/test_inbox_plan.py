@@ -28,6 +28,7 @@ from tests.test_engine import form, holder, open_tasks, start
 # sorting it is what PostgreSQL would do without the inbox indexes.
 OPEN_PER_POST, DONE = 3000, 20000
 YELLOW_EVERY = 25
+DELEGATED_EVERY = 40
 
 
 def _fill(svc: Services) -> None:
@@ -36,6 +37,7 @@ def _fill(svc: Services) -> None:
         cases = session.execute(select(Case.id, Case.village_id, Case.town_id, Case.promised_date)).all()
         committee = session.execute(select(User.role_code, User.org_id).where(
             User.username == "dongpo_committee")).one()
+        clerk = session.scalar(select(User.id).where(User.username == "qingshui_civil"))
     first = TEST_START - timedelta(days=400)
     rows = []
     for n in range(OPEN_PER_POST * 2 + DONE):
@@ -50,6 +52,8 @@ def _fill(svc: Services) -> None:
             # Many share an arrival time, so the tie-breaking order counts too.
             "created_at": first + timedelta(minutes=n // 3), "completed_at": None if open_ else first,
             "completed_by_id": None, "promised_date": case.promised_date,
+            # A few done long ago were delegated when their case moved on without them (委派 never answered).
+            "delegated_by_id": clerk if not open_ and n % DELEGATED_EVERY == 0 else None,
         })
     # Each open task with a step limit of its own, a few of them in their yellow period, all looked at weeks on.
     limits = [{"case_id": row["case_id"], "task_id": row["id"], "name": row["name"], "limit_days": 10,
@@ -186,6 +190,28 @@ def test_postgresql_reads_my_inbox_from_the_claimed_task_index(busy: Services) -
     nodes = list(_nodes(_plan(busy, _staff(busy, "qingshui_civil"), "mine")))
     assert not [node for node in nodes if node["Node Type"] == "Seq Scan" and node.get("Relation Name") == "task"]
     assert "ix_task_inbox_mine" in {node.get("Index Name") for node in nodes}
+
+
+@pytest.mark.parametrize("sort", ["due", "arrived", "card"])
+def test_postgresql_reads_the_delegated_list_from_the_delegation_index(busy: Services, sort: str) -> None:
+    if busy.db.is_sqlite:
+        pytest.skip("the query plan is PostgreSQL's")
+    user = _staff(busy, "qingshui_civil")
+    nodes = list(_nodes(_plan(busy, user, "delegated", sort)))
+    on_tasks = [node for node in nodes if node.get("Relation Name") == "task"]
+    # Only the user's delegated tasks are read (a few, sorted in memory), never the table of every task; when each
+    # was delegated comes from its own case's events.
+    assert [node["Index Name"] for node in on_tasks] == ["ix_task_delegated_by"], json.dumps(nodes, ensure_ascii=False)
+    on_events = [node for node in nodes if node.get("Relation Name") == "case_event"]
+    assert [node["Index Name"] for node in on_events] == ["case_event_case_id_seq_key"], json.dumps(on_events)
+    # The tab's count, on every inbox page of every user, too.
+    counting = inbox.COUNTS["delegated"].compile(dialect=busy.db.engine.dialect)
+    counted = [node for node in _nodes(_explain(busy, counting, {**counting.params, **inbox._params(user)}))
+               if node.get("Relation Name") == "task"]
+    assert [node.get("Index Name") for node in counted] == ["ix_task_delegated_by"], json.dumps(counted)
+    with busy.db.read() as session:
+        assert inbox.count(session, user, "delegated") == 0
+        assert inbox.tasks(session, user, "delegated", limit=20, sort=sort) == []
 
 
 def test_the_yellow_inbox_lists_the_post_s_tasks_showing_a_yellow_card(busy: Services) -> None:

@@ -1,6 +1,7 @@
 """转办 and 委派 through the engine alone, on SQLite and PostgreSQL: a task moved for good to a county or town post
 and worked there (its step deadline and cards go with it); a task handed to a colleague whose answer comes back
-for sign-off, or taken back; and every refusal, which changes nothing."""
+for sign-off, or taken back; the delegator's 委派中 list of what is still with a colleague; and every refusal, which
+changes nothing."""
 
 from __future__ import annotations
 
@@ -364,3 +365,65 @@ def test_refused_delegations_change_nothing(services: Services) -> None:
             set_away(session, "qingshui_civil_b", False)
     assert snapshot(services, town.id) == kept
     assert events(services, case.id, "task_delegated") == []
+
+
+def delegated(svc: Services, username: str, **options: Any) -> list[Any]:
+    """The user's 委派中 lines, all of them (other tests' delegations included)."""
+    with svc.db.read() as session:
+        return list(inbox.tasks(session, actor(session, user_id(svc, username)), "delegated", limit=500, **options))
+
+
+def delegated_count(svc: Services, username: str) -> int:
+    with svc.db.read() as session:
+        return inbox.count(session, actor(session, user_id(svc, username)), "delegated")
+
+
+def test_the_delegator_lists_what_is_still_with_a_colleague(services: Services) -> None:
+    first_case, first = town_task(services, "闻人秀芝")
+    second_case, second = town_task(services, "闻人德全")
+    clerk, window, deputy = (user_id(services, name) for name in ("qingshui_civil", "qingshui_window",
+                                                                   "qingshui_civil_b"))
+    ours = {first.id, second.id}
+    before = delegated_count(services, "qingshui_civil")
+    services.cases.delegate(clerk, first.id, window, "请协助入户核实家庭收入")
+    clock.travel(timedelta(hours=2))
+    services.cases.delegate(clerk, second.id, deputy, "请代为核对银行流水")
+    # Listed for the delegator, oldest delegation first when sorted by it, with what an inbox line shows.
+    lines = [line for line in delegated(services, "qingshui_civil", sort="arrived") if line.id in ours]
+    assert [line.id for line in lines] == [first.id, second.id]
+    newest_first = delegated(services, "qingshui_civil", sort="arrived", descending=True)
+    assert [line.id for line in newest_first if line.id in ours] == [second.id, first.id]
+    with services.db.read() as session:
+        names = {user: actor(session, user).display_name for user in (window, deputy)}
+    line = lines[0]
+    assert (line.case_number, line.item_name, line.name, line.assignee_id, line.assignee_name) == (
+        first_case.case_number, "农村居民最低生活保障", "家庭经济状况调查", window, names[window])
+    # When each was handed on: the time of its 委派 event.
+    assert [found.delegated_at for found in lines] == [
+        events(services, case.id, "task_delegated")[-1].at for case in (first_case, second_case)]
+    assert lines[1].delegated_at - line.delegated_at >= timedelta(hours=2)
+    assert line.promised_date == first_case.promised_date and line.card == "" and line.arrival == "delegated"
+    assert line.arrival_note == "请协助入户核实家庭收入"
+    assert delegated_count(services, "qingshui_civil") == before + 2 == len(delegated(services, "qingshui_civil"))
+    # Narrowed as the inbox is; nobody else's list holds them, and the colleague has them among their own tasks.
+    assert listed(services, "qingshui_civil", "delegated", second_case) == [second.id]
+    assert ours.isdisjoint(line.id for line in delegated(services, "qingshui_window"))
+    assert ours.isdisjoint(line.id for line in delegated(services, "qingshui_civil_b"))
+    assert listed(services, "qingshui_window", "mine", first_case) == [first.id]
+    # Answered back: it leaves the list (it is the clerk's own task again); taken back: it leaves it too.
+    services.cases.complete(window, first.id, form(services, first, "approve"))
+    services.cases.recall_delegation(clerk, second.id)
+    assert ours.isdisjoint(line.id for line in delegated(services, "qingshui_civil"))
+    assert delegated_count(services, "qingshui_civil") == before
+    assert listed(services, "qingshui_civil", "mine", first_case) == [first.id]
+    # Delegated again later: listed once, at the new time.
+    clock.travel(timedelta(days=1))
+    services.cases.delegate(clerk, second.id, window, "请协助入户调查")
+    again = [line for line in delegated(services, "qingshui_civil") if line.id in ours]
+    assert [(line.id, line.delegated_at, line.assignee_id) for line in again] == [
+        (second.id, events(services, second_case.id, "task_delegated")[-1].at, window)]
+    assert again[0].delegated_at - lines[1].delegated_at >= timedelta(days=1)
+    # Once the clerk completes the case's step it is no longer open, so never listed however it ended.
+    services.cases.recall_delegation(clerk, second.id)
+    services.cases.complete(clerk, second.id, form(services, second, "approve"))
+    assert second.id not in {line.id for line in delegated(services, "qingshui_civil")}

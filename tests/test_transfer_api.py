@@ -1,14 +1,16 @@
-"""转办 and 委派 through the JSON API and the task pages (Flask's test client), on both databases."""
+"""转办 and 委派 through the JSON API and the task pages (Flask's test client), and the delegator's 委派中 list in the
+inbox and the API, on both databases."""
 
 from __future__ import annotations
 
 import re
 
+import lxml.html
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine.models import OrgUnit
+from engine.models import OrgUnit, User
 from engine.services import Services
 from tests.conftest import user_id
 from tests.procedures import applicant
@@ -177,3 +179,52 @@ def test_delegated_answer_comes_back_prefilled_on_the_page(client: FlaskClient, 
     assert post(client, f"/tasks/{town['id']}", as_posted(data)).status_code == 302
     case = client.get(f"/api/v1/cases/{town['case_id']}", headers=auth(services, "qingshui_civil")).json
     assert [task["step"] for task in case["tasks"]] == ["乡镇初审"]
+
+
+def test_the_delegated_list_in_the_inbox_and_the_api(client: FlaskClient, services: Services) -> None:
+    town = at_town(client, services, "闻人玉兰")
+    number, civil = town["case_number"], auth(services, "qingshui_civil")
+    handed = client.post(f"/api/v1/tasks/{town['id']}/delegate", headers=civil,
+                         json={"user": "qingshui_window", "reason": "请协助入户核实家庭收入"})
+    assert handed.status_code == 200
+    # The API's scope=delegated: the task with the colleague as its holder, and when it was delegated.
+    listed = client.get(f"/api/v1/tasks?scope=delegated&q={number}", headers=civil)
+    assert listed.status_code == 200 and listed.json["scope"] == "delegated"
+    [task] = listed.json["tasks"]
+    assert (task["id"], task["assignee"]["username"], task["arrival"], task["arrival_note"], task["step"]) == (
+        town["id"], "qingshui_window", "delegated", "请协助入户核实家庭收入", "家庭经济状况调查")
+    assert task["delegated_at"].endswith("+08:00") and task["promised_date"] == town["promised_date"]
+    window = auth(services, "qingshui_window")
+    assert client.get(f"/api/v1/tasks?scope=delegated&q={number}", headers=window).json["tasks"] == []
+    assert "delegated_at" not in client.get(f"/api/v1/tasks?scope=mine&q={number}", headers=window).json["tasks"][0]
+    refused = client.get("/api/v1/tasks?scope=delegated_to_me", headers=civil)
+    assert refused.status_code == 400 and "delegated（委派中" in refused.json["error"]
+    # The inbox's tab, counted as the others are, with the colleague, the time and the way to take it back.
+    login(client, "qingshui_civil")
+    everything = client.get("/api/v1/tasks?scope=delegated&limit=500", headers=civil).json["tasks"]
+    tabs = lxml.html.fromstring(client.get("/inbox").get_data(as_text=True))
+    [tab] = tabs.xpath('//a[@id="tab-delegated"]')
+    assert tab.text_content().split() == ["委派中", str(len(everything))]
+    page = client.get(f"/inbox?tab=delegated&q={number}")
+    assert page.status_code == 200
+    shown = lxml.html.fromstring(page.get_data(as_text=True))
+    assert shown.xpath('//a[@id="tab-delegated"]/@aria-selected') == ["true"]
+    assert [cell.text_content().split()[0] for cell in shown.xpath('//table[@id="inbox-table"]/thead//th')] == [
+        "办件编号", "事项", "申请人", "身份证号码", "村（社区）", "环节", "受委派人", "承诺办结", "警示", "操作"]
+    [row] = shown.xpath(f'//tr[@data-task-id="{town["id"]}"]')
+    with services.db.read() as session:
+        name = session.scalar(select(User.display_name).where(User.username == "qingshui_window"))
+    [colleague] = row.xpath("td")[6].xpath('self::td[@class="delegate"]')
+    assert (colleague.text, colleague.get("title")) == (name, "请协助入户核实家庭收入")
+    assert colleague.xpath("div")[0].text == task["delegated_at"][:16].replace("T", " ")
+    assert "代" + name not in row.text_content()
+    [link] = row.xpath('.//a[contains(@class, "btn")]')
+    assert (link.get("href"), link.text_content()) == (f"/tasks/{town['id']}", "查看 / 收回委派")
+    assert not row.xpath(".//form")
+    for query in ("sort=arrived&dir=desc", "sort=card", "card=red"):
+        assert client.get(f"/inbox?tab=delegated&q={number}&{query}").status_code == 200
+    # Taken back from the task page the link opens: gone from the list, the clerk's own task again.
+    assert 'id="recall-delegation"' in client.get(f"/tasks/{town['id']}").get_data(as_text=True)
+    assert post(client, f"/tasks/{town['id']}/delegate/recall").status_code == 302
+    assert f'data-task-id="{town["id"]}"' not in client.get(f"/inbox?tab=delegated&q={number}").get_data(as_text=True)
+    assert f'data-task-id="{town["id"]}"' in client.get(f"/inbox?tab=mine&q={number}").get_data(as_text=True)

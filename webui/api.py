@@ -449,7 +449,8 @@ def _submitted_data(session: Session, case_id: int, clear: bool) -> dict[str, An
 def list_tasks() -> Any:
     scope = request.args.get("scope", "mine")
     if scope not in inbox.SCOPES:
-        raise BadRequest("scope 只能是 mine（我的任务）、post（本岗位待认领任务）或 cover（代岗任务）")
+        raise BadRequest("scope 只能是 mine（我的任务）、post（本岗位待认领任务）、cover（代岗任务）"
+                         "或 delegated（委派中：本人委派、同事尚未交回的任务）")
     card = _card_filter()
     limit = _limit()
     offset = _offset()
@@ -459,6 +460,8 @@ def list_tasks() -> Any:
     # One query, no count: the task list is the benchmark's hot path; a caller pages on until a page comes back short.
     with services().db.read() as session:
         rows = inbox.tasks(session, _user(), scope, limit=limit, card=card, narrow=narrow, offset=offset)
+    if scope == "delegated":
+        return {"scope": scope, "tasks": [_task_json(row) | {"delegated_at": _iso(row.delegated_at)} for row in rows]}
     return {"scope": scope, "tasks": [_task_json(row) for row in rows]}
 
 

@@ -1,4 +1,5 @@
-"""The task inbox: my tasks and my post's unclaimed tasks, with claim and release."""
+"""The task inbox: my tasks, my post's unclaimed tasks, those I stand in for and those I delegated, with claim and
+release."""
 
 from __future__ import annotations
 
@@ -61,9 +62,10 @@ def index() -> Any:
                             narrow=narrow, offset=(page - 1) * desk.PAGE_SIZE)
         choices = desk.choices(db, user)
         bookings = appointments.upcoming(db, user)
+    # In 委派中 the holder is the colleague the user delegated to, shown in a column of its own, not "covering".
     rows = [{
         "task": task, "due_state": due_state(task.promised_date),
-        "covering": task.assignee_name if task.assignee_id not in (None, user.id) else None,
+        "covering": task.assignee_name if task.assignee_id not in (None, user.id) and tab != "delegated" else None,
     } for task in tasks]
     # What a page link keeps: the tab, the narrowing, the card and the order.
     paging = {"tab": tab, **wanted.query(), **({"card": card} if card else {}),

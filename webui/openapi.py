@@ -8,6 +8,7 @@ from typing import Any
 from engine.audit import desk as audit_desk
 from engine.audit import privacy
 from engine.supervision import desk
+from engine.tasks import inbox
 from engine.vocabulary import (
     AppointmentKind,
     AppointmentSlot,
@@ -303,6 +304,7 @@ SCHEMAS: dict[str, Any] = {
             "arrival_note": {**NULLABLE_STRING, "description": "退回、撤回、转办、委派或加签时写明的理由"},
             "signing_for": {**NULLABLE_STRING, "description": "会签或加签任务所签署的流程任务 ID"},
             "sign_position": {"enum": ["before", "after", None], "description": "加签人在原办理人之前或之后签署"},
+            "delegated_at": {**NULLABLE_DATE_TIME, "description": "仅 scope=delegated 的列表给出：委派给同事的时间"},
         },
     },
     "Notification": {
@@ -341,7 +343,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "TaskList": {
         "type": "object",
-        "properties": {"scope": {"enum": ["mine", "post"]}, "tasks": {"type": "array", "items": _ref("Task")}},
+        "properties": {"scope": {"enum": list(inbox.SCOPES)}, "tasks": {"type": "array", "items": _ref("Task")}},
     },
     "StepHeld": {
         "type": "object",
@@ -661,8 +663,10 @@ PATHS: dict[str, Any] = {
         "parameters": [
             CARD_FILTER,
             {"name": "scope", "in": "query", "required": False,
-             "schema": {"enum": ["mine", "post"], "default": "mine"},
-             "description": "mine：本人认领的任务（含不在岗 A 岗同事的任务）；post：本岗位尚未认领的任务"},
+             "schema": {"enum": list(inbox.SCOPES), "default": "mine"},
+             "description": "mine：本人认领的任务（含不在岗 A 岗同事的任务）；post：本岗位尚未认领的任务；"
+                            "cover：本人代岗的岗位的任务；delegated（委派中）：本人委派给同事、尚未交回的任务，"
+                            "assignee 为受委派人，另有 delegated_at（委派时间）"},
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
             {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},

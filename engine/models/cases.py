@@ -86,6 +86,8 @@ class Case(Base):
 
 INBOX_POST_ROWS = f"status = '{TaskStatus.OPEN}' AND assignee_id IS NULL"
 INBOX_MINE_ROWS = f"status = '{TaskStatus.OPEN}' AND assignee_id IS NOT NULL"
+# Tasks handed to a colleague (委派) and not yet back: a handful among all the tasks there ever were.
+DELEGATED_ROWS = "delegated_by_id IS NOT NULL"
 
 
 class Task(Base):
@@ -141,6 +143,9 @@ class Task(Base):
               postgresql_where=text(INBOX_POST_ROWS), sqlite_where=text(INBOX_POST_ROWS)),
         Index("ix_task_inbox_mine", "assignee_id", "promised_date", "created_at", "id",
               postgresql_where=text(INBOX_MINE_ROWS), sqlite_where=text(INBOX_MINE_ROWS)),
+        # 委派中, the delegator's list (engine.tasks.inbox): only delegated tasks are indexed.
+        Index("ix_task_delegated_by", "delegated_by_id", "status",
+              postgresql_where=text(DELEGATED_ROWS), sqlite_where=text(DELEGATED_ROWS)),
     )
 
 

@@ -1,4 +1,5 @@
-"""The two inboxes (my tasks; my post's unclaimed tasks) as one query each, for the web UI and the API alike."""
+"""The inboxes (my tasks; my post's unclaimed tasks; the posts I stand in for; what I delegated) as one query each,
+for the web UI and the API alike."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from sqlalchemy.orm import Session
 
 from ..cases.queries import matching
 from ..deadlines import shown
-from ..models import Case, OrgUnit, ServiceItem, Task, User
+from ..models import Case, CaseEvent, OrgUnit, ServiceItem, Task, User
 from ..people.access import Staff
-from ..vocabulary import TaskStatus
+from ..vocabulary import EventKind, TaskStatus
 
-SCOPES = ("mine", "post", "cover")
+SCOPES = ("mine", "post", "cover", "delegated")
 SORTS = ("due", "arrived", "card")
 # "" (every task) or one card colour: 即将超期 (yellow), 已超期 (red).
 CARD_FILTERS = ("", *shown.FILTERS)
 TASKS, CASES, ITEMS, USERS = Task.__table__, Case.__table__, ServiceItem.__table__, User.__table__
+EVENTS = CaseEvent.__table__
 _HOLDER = USERS.alias("holder")
 # The user, and (unless the user is away too) the away colleagues on the same post whose tasks the user covers.
 _COVERED = select(_HOLDER.c.id).where(or_(_HOLDER.c.id == bindparam("user_id"), and_(
@@ -47,6 +49,10 @@ INBOX: dict[str, ColumnElement[bool]] = {
                  TASKS.c.org_id == bindparam("org_id"), TASKS.c.assignee_id.is_(None)),
     # Open tasks, claimed or not, of the posts the user stands in for (see `access.needs_substitute`).
     "cover": and_(TASKS.c.status == TaskStatus.OPEN, not_(bindparam("user_away", type_=Boolean)), _STOOD_IN),
+    # 委派中: open tasks the user delegated that are still with the colleague (answering or 收回委派 clears
+    # `delegated_by_id`). The IS NOT NULL matches the partial index of delegated tasks.
+    "delegated": and_(TASKS.c.status == TaskStatus.OPEN, TASKS.c.delegated_by_id.is_not(None),
+                      TASKS.c.delegated_by_id == bindparam("user_id")),
 }
 
 _VILLAGE, _ASSIGNEE = OrgUnit.__table__.alias("village"), USERS.alias("assignee")
@@ -70,14 +76,24 @@ TASK_ROWS = select(
     .outerjoin(shown.CASE_DEADLINE, shown.case_deadline_on(CASES.c.id))
 )
 TASK_BY_ID = TASK_ROWS.where(TASKS.c.id == bindparam("task_id"))
+# When the task was last handed to the colleague: its latest 委派 event, among its own case's events (a recall is
+# one too, but a recalled task is no longer delegated). Read for the few delegated lines only.
+DELEGATED_AT = select(func.max(EVENTS.c.at)).where(
+    EVENTS.c.case_id == TASKS.c.case_id, EVENTS.c.task_id == TASKS.c.id, EVENTS.c.kind == EventKind.TASK_DELEGATED,
+).scalar_subquery().label("delegated_at")
+# What a scope's lines show beyond an inbox line: the 委派中 list says when each task was delegated.
+_SCOPE_ROWS = {"delegated": TASK_ROWS.add_columns(DELEGATED_AT)}
 
 
-def _order(sort: str, descending: bool) -> list[Any]:
+def _order(scope: str, sort: str, descending: bool) -> list[Any]:
     if sort == "card":
         # Red, then yellow, then the rest (reversed: the rest first), each soonest promised date first. Sorted in
         # the database over the inbox's rows; with the 即将超期/已超期 filter those are only the carded ones.
         rank = shown.TASK_CARD_RANK.desc() if descending else shown.TASK_CARD_RANK
         return [rank, TASKS.c.promised_date.asc().nulls_last(), TASKS.c.created_at, TASKS.c.id]
+    if sort == "arrived" and scope == "delegated":
+        # The delegator's few tasks in the order they handed them on, sorted in the database.
+        return [DELEGATED_AT.desc() if descending else DELEGATED_AT.asc(), TASKS.c.id]
     if sort == "arrived":
         # Both columns turn together, so the arrival index serves either direction.
         return [TASKS.c.created_at.desc(), TASKS.c.id.desc()] if descending else [TASKS.c.created_at, TASKS.c.id]
@@ -92,8 +108,8 @@ def _carded(condition: ColumnElement[bool], card: str) -> ColumnElement[bool]:
 
 
 INBOX_ROWS = {
-    (scope, sort, descending, card): TASK_ROWS.where(_carded(condition, card)).order_by(*_order(sort, descending))
-    .limit(bindparam("limit")).offset(bindparam("offset"))
+    (scope, sort, descending, card): _SCOPE_ROWS.get(scope, TASK_ROWS).where(_carded(condition, card))
+    .order_by(*_order(scope, sort, descending)).limit(bindparam("limit")).offset(bindparam("offset"))
     for scope, condition in INBOX.items() for sort in SORTS for descending in (False, True) for card in CARD_FILTERS
 }
 COUNTS = {scope: select(func.count()).select_from(TASKS).where(condition) for scope, condition in INBOX.items()}
