@@ -18,6 +18,10 @@ class Services:
     db: Database
     cases: CaseService
 
+    def outbound(self) -> outbound.Outbound | None:
+        """Where this process's messages go out (carried by every write session)."""
+        return self.db.session_info.get(outbound.SESSION_KEY)
+
 
 def open_services(database_url: str | None = None) -> Services:
     settings = load_settings()

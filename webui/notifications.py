@@ -10,7 +10,7 @@ from flask.blueprints import BlueprintSetupState
 from engine import clock, notifications
 from engine.errors import ValidationFailed
 from engine.models import User
-from engine.outbox import notices, outbound
+from engine.outbox import notices
 
 from . import helpers
 from .auth import login_required
@@ -75,7 +75,7 @@ def settings() -> Any:
         user = db.get(User, g.user.id)
         sent = notices.sent_today(db, g.user.id, clock.now())
         recent = notices.recent(db, g.user.id, RECENT)
-    out = svc.db.session_info.get(outbound.SESSION_KEY)
+    out = svc.outbound()
     form = request.form if request.method == "POST" else None
     shown = ({code: form.getlist(f"channel_{code}") for code in notices.GROUPS} if form is not None
              else notices.channels(user))

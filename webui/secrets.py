@@ -11,7 +11,6 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from engine import clock, secrets
 from engine.errors import Forbidden, SecretsUnavailable, ValidationFailed
-from engine.outbox import outbound
 from engine.people import access
 
 from . import helpers
@@ -43,7 +42,7 @@ def _page(name: str = "", error: ValidationFailed | SecretsUnavailable | None = 
     with svc.db.read() as session:
         stored = secrets.listed(session)
         used = secrets.references(session, svc.cases.versions, svc.settings,
-                                  svc.db.session_info.get(outbound.SESSION_KEY))
+                                  svc.outbound())
     rows = {row.name: Row(row.name, row.updated_at, row.updated_by) for row in stored}
     for secret_name, where in used.items():
         rows.setdefault(secret_name, Row(secret_name)).references = where

@@ -13,8 +13,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from connectors.smtp_mail import ADDRESS
-
 from .. import clock
 from ..audit import chain
 from ..audit.chain import Acting
@@ -78,10 +76,6 @@ def phone_problem(phone: str) -> str | None:
     return None if phone.isdigit() and len(phone) in PHONE_DIGITS else "联系电话应为 11 位手机号码或带区号的固定电话"
 
 
-# An e-mail address as the mail connector takes it (connectors/smtp_mail.py).
-EMAIL = re.compile(ADDRESS)
-
-
 @dataclass(frozen=True)
 class Applicant:
     name: str
@@ -119,8 +113,8 @@ def _channels(raw: dict[str, Any], phone: str,
               fields: dict[str, list[str]]) -> tuple[tuple[str, ...] | None, str | None]:
     """The applicant's choice of 通知方式 and their e-mail, each problem added to `fields`."""
     email = str(raw.get("email") or "").strip() or None
-    if email is not None and (len(email) > 320 or not EMAIL.match(email)):
-        fields["email"] = ["电子邮箱格式不正确，例如 zhangsan@example.com"]
+    if email is not None and (problem := told.email_problem(email)):
+        fields["email"] = [problem]
     chosen = raw.get("notify")
     if chosen is None:
         return None, email

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.sms_gateway import TEMPLATES
+from connectors.sms_gateway import PHONE, TEMPLATES
+from connectors.smtp_mail import ADDRESS
 
 from ..audit.chain import Acting
 from ..documents.issuing import issuer_name
@@ -17,10 +18,18 @@ from ..models import Case, OrgUnit, User
 from ..vocabulary import CaseResult, DocumentKind
 from . import outbound, queue
 
-# Only a mainland mobile number can take an SMS; a landline given as the contact simply gets none.
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# Only a mainland mobile number can take an SMS (the gateway's own pattern); a landline simply gets none.
+MOBILE = re.compile(PHONE)
 SMS, EMAIL = "sms", "email"
 CHANNELS = (SMS, EMAIL)
+MAX_EMAIL_CHARS = 320
+
+
+def email_problem(email: str) -> str | None:
+    """What is wrong with an e-mail address the mail connector is to send to, or None."""
+    if len(email) > MAX_EMAIL_CHARS or not re.match(ADDRESS, email):
+        return "电子邮箱格式不正确，例如 zhangsan@example.com"
+    return None
 
 
 def tell_accepted(session: Session, case: Case, item_name: str, actor: Acting | None, now: datetime) -> None:
@@ -90,11 +99,12 @@ def _queue(session: Session, case: Case, template: str, variables: dict[str, str
                 "subject": f"{variables['item']}（办件编号{case.case_number}）", "body": text.render(variables)}
         else:
             continue
-        if not queue.within_cap(session, person(case), out.daily_cap, now):
+        recipient = person(case)
+        if not queue.within_cap(session, recipient, out.daily_cap, now):
             queue.capped(session, case, STEPS[template][channel], actor, now)
             continue
         queue.write(session, case, None, STEPS[template][channel], connector, params,
-                    f"{channel}:{case.id}:{template}", actor, now, recipient=person(case))
+                    f"{channel}:{case.id}:{template}", actor, now, recipient=recipient)
 
 
 STEPS = {"case_accepted": {SMS: "受理短信", EMAIL: "受理邮件"},

@@ -4,7 +4,6 @@ under the daily cap; the in-app notification is always written, whatever goes ou
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,12 +12,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from connectors.smtp_mail import ADDRESS
-
 from ..errors import ValidationFailed
 from ..models import OutboxMessage, User
 from . import outbound, queue
-from .applicant import EMAIL, MOBILE, SMS
+from .applicant import EMAIL, MOBILE, SMS, email_problem
 
 
 @dataclass(frozen=True)
@@ -56,17 +53,22 @@ def channels(user: Any) -> dict[str, list[str]]:
     return {code: list(chosen.get(code, group.default)) for code, group in GROUPS.items()}
 
 
-def choose(session: Session, user_id: int, phone: str, email: str, chosen: Mapping[str, list[str]]) -> None:
+def choose(session: Session, user_id: int, phone: str, email: str, chosen: Any) -> None:
     """Save a user's phone, e-mail and channels per group; ValidationFailed (each problem by field) changes nothing.
 
     A channel chosen without its address is refused rather than saved silent: the user would wait for messages
     that never come."""
+    if not isinstance(chosen, Mapping) or not all(isinstance(v, list) for v in chosen.values()):
+        raise ValidationFailed("channels 应为对象：每类提醒对应 [\"sms\", \"email\"] 中的若干项")
+    unknown = set(chosen) - set(GROUPS)
+    if unknown:
+        raise ValidationFailed("没有这类提醒：" + "、".join(sorted(unknown)))
     phone, email = phone.strip().replace(" ", "").replace("-", ""), email.strip()
     fields: dict[str, list[str]] = {}
     if phone and not MOBILE.match(phone):
         fields["phone"] = ["手机号码应为 11 位数字，以 1 开头"]
-    if email and (len(email) > 320 or not re.match(ADDRESS, email)):
-        fields["email"] = ["电子邮箱格式不正确，例如 zhangsan@example.com"]
+    if email and (problem := email_problem(email)):
+        fields["email"] = [problem]
     choice = {code: [channel for channel in (SMS, EMAIL) if channel in chosen.get(code, [])] for code in GROUPS}
     if any(SMS in channels for channels in choice.values()) and not phone:
         fields.setdefault("phone", []).append("选择了短信提醒，请填写手机号码")

@@ -22,6 +22,8 @@ from .calls import Call
 OUTBOX = OutboxMessage.__table__
 # Messages this transaction queued per recipient: not in the table until commit, yet counted against the cap.
 _QUEUED_TODAY = "outbox_queued_per_recipient"
+# What the table held for each recipient when this transaction first asked.
+_COUNTED_TODAY = "outbox_counted_per_recipient"
 
 
 def queue(session: Session, case: Case, calls: list[Call], actor: Acting | None, now: datetime) -> None:
@@ -65,8 +67,13 @@ def write(session: Session, case: Case | None, task_id: str | None, step: str, c
 
 
 def within_cap(session: Session, recipient: str, cap: int, now: datetime) -> bool:
-    """Whether `recipient` may be sent one more message today (Beijing time), counting this transaction's own."""
-    return count_today(session, recipient, now) + session.info.get(_QUEUED_TODAY, {}).get(recipient, 0) < cap
+    """Whether `recipient` may be sent one more message today (Beijing time), counting this transaction's own.
+
+    The table is counted once per recipient and transaction: a batch of cards to one post asks once, not per card."""
+    counted = session.info.setdefault(_COUNTED_TODAY, {})
+    if recipient not in counted:
+        counted[recipient] = count_today(session, recipient, now)
+    return counted[recipient] + session.info.get(_QUEUED_TODAY, {}).get(recipient, 0) < cap
 
 
 def count_today(session: Session, recipient: str, now: datetime) -> int:
